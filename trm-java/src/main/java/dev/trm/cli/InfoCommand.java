@@ -1,0 +1,57 @@
+package dev.trm.cli;
+
+import dev.trm.model.Presets;
+import dev.trm.model.TrmConfig;
+import java.io.PrintWriter;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code trm info}: the machine, the backends, and with --preset the model's shape and parameter count. */
+@Command(name = "info", mixinStandardHelpOptions = true,
+        description = "Show the JVM, the CPU backend, the GPU devices (or why there are none), and preset sizes.")
+public final class InfoCommand implements Runnable {
+
+    @Option(names = "--preset", paramLabel = "NAME",
+            description = "Print the configuration and parameter count of a preset: ${COMPLETION-CANDIDATES}",
+            completionCandidates = PresetNames.class)
+    String preset;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        PrintWriter out = spec.commandLine().getOut();
+        if (preset != null) {
+            printPreset(out, preset, Presets.get(preset));
+            return;
+        }
+        out.println("trm " + Version.VERSION);
+        out.println("java: " + Runtime.version() + " (" + System.getProperty("java.vm.name") + ")");
+        out.println("cpu: " + Runtime.getRuntime().availableProcessors() + " cores, max heap "
+                + Runtime.getRuntime().maxMemory() / (1 << 20) + " MiB");
+        out.println("presets: " + String.join(", ", Presets.names()));
+    }
+
+    static void printPreset(PrintWriter out, String name, TrmConfig c) {
+        out.println("preset: " + name);
+        out.println("vocab: " + c.vocabSize() + ", seq_len: " + c.seqLen() + ", S (with prefix): " + c.seq());
+        out.println("hidden: " + c.hiddenSize() + ", " + (c.mlpT() ? "token mixer (mlp_t), intermediate " + c.tokenIntermediate()
+                : "attention, heads " + c.numHeads() + " x " + c.headDim() + (c.rope() ? ", rope" : ""))
+                + ", swiglu intermediate " + c.intermediate());
+        out.println("layers: " + c.layers() + ", T (H_cycles): " + c.hCycles() + ", n (L_cycles): " + c.lCycles()
+                + ", net calls per supervision step: " + c.netCallsPerStep());
+        out.println("parameters: " + c.parameterCount());
+        out.println("puzzle table: " + c.numPuzzleIds() + " x " + c.hiddenSize() + " = " + c.puzzleTableSize()
+                + " floats (not counted)");
+    }
+
+    /** Completion candidates for --preset. */
+    static final class PresetNames implements Iterable<String> {
+        @Override
+        public java.util.Iterator<String> iterator() {
+            return Presets.names().iterator();
+        }
+    }
+}
