@@ -80,6 +80,62 @@ class GoldenParityTest {
         }
     }
 
+    @ParameterizedTest(name = "{0} on cpu")
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"full-sudoku-mlp", "full-arc-att"})
+    void fullSizeStepMatchesPyTorch(String name) {
+        Backend be = Backends.Kind.CPU.create();
+        try (SafeTensors f = SafeTensors.open(Golden.file(name))) {
+            TrmConfig c = Golden.config(f);
+            int b = Golden.batch(f);
+            TrmParameters p = new TrmParameters(c, be);
+            Golden.formulaWeights(c, be, p);
+            Checker check = new Checker(name + " on " + be.name(), Backends.Kind.CPU.tolerance());
+            // First make sure both sides generated the same weights.
+            for (var e : p.namedTensors().entrySet()) {
+                if (!f.has("wnorm." + e.getKey())) continue;
+                double[] w = be.readDouble(e.getValue());
+                assertEquals(f.doubles("wnorm." + e.getKey())[0], Golden.norm(w), 1e-9 * Golden.norm(w), "weight norm " + e.getKey());
+                double[] first = f.doubles("wfirst." + e.getKey());
+                for (int i = 0; i < first.length; i++) assertEquals(first[i], w[i], 0.0, "weight " + e.getKey() + "[" + i + "]");
+            }
+            TrmModel model = new TrmModel(c, be, p);
+            Batch batch = model.batch(f.ints("inputs"), f.ints("labels"), f.ints("puzzle_ids"));
+            Carry carry = model.initialCarry(b);
+            p.zeroGrad(be);
+            StepResult r = model.trainStep(batch, carry);
+
+            double[] q = be.readDouble(model.q());
+            double[] halt = new double[b], cont = new double[b];
+            for (int i = 0; i < b; i++) {
+                halt[i] = q[2 * i];
+                cont[i] = q[2 * i + 1];
+            }
+            sampled(check, f, "logits", be.readDouble(model.logits()));
+            sampled(check, f, "q_halt", halt);
+            sampled(check, f, "q_continue", cont);
+            sampled(check, f, "new_y", be.readDouble(carry.y()));
+            sampled(check, f, "new_z", be.readDouble(carry.z()));
+            check.scalar("out.lm_loss", r.lmLoss(), f.doubles("out.lm_loss")[0]);
+            check.scalar("out.q_halt_loss", r.qHaltLoss(), f.doubles("out.q_halt_loss")[0]);
+            check.scalar("out.loss", r.loss(), f.doubles("out.loss")[0]);
+            assertEquals(java.util.Arrays.toString(f.ints("out.seq_correct")), java.util.Arrays.toString(r.seqCorrect()));
+            for (Parameter par : p.parameters()) sampled(check, f, "grad." + par.name(), be.readDouble(par.grad()));
+            sampled(check, f, "grad." + TrmParameters.PUZZLE, Golden.puzzleTableGrad(be.readDouble(model.puzzleSlotGrad()),
+                    f.ints("puzzle_ids"), c.numPuzzleIds(), c.hiddenSize()));
+            check.assertAll();
+        }
+    }
+
+    /** A stored-by-sample tensor: its L2 norm and 64 fixed elements, both relative to the reference's scale. */
+    private static void sampled(Checker check, SafeTensors f, String name, double[] actual) {
+        double norm = f.doubles("norm." + name)[0];
+        check.scalar("norm." + name, Golden.norm(actual), norm);
+        long[] idx = f.longs("idx." + name);
+        double[] picked = new double[idx.length];
+        for (int i = 0; i < idx.length; i++) picked[i] = actual[Math.toIntExact(idx[i])];
+        check.full("val." + name, picked, f.doubles("val." + name));
+    }
+
     /** Per-tensor comparison with a printed table, failing at the end with every tensor over tolerance. */
     static final class Checker {
         private final String label;
@@ -114,7 +170,8 @@ class GoldenParityTest {
     /** The backends parity runs on. */
     static final class Backends {
         enum Kind {
-            REFERENCE(RefBackend::new, 2e-7);
+            REFERENCE(RefBackend::new, 2e-7),
+            CPU(dev.trm.backend.cpu.CpuBackend::new, 1e-4);
 
             private final Supplier<Backend> factory;
             private final double tolerance;
