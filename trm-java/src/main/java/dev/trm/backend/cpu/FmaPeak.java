@@ -65,8 +65,11 @@ public final class FmaPeak {
         return new Result(single, all, threads, V.length());
     }
 
-    /** {@code iters} rounds of 16 independent vector FMAs: acc = acc * x + y, which converges (no overflow). */
-    private static void run(long iters) {
+    /**
+     * {@code iters} rounds of 16 independent vector FMAs (acc = acc * x + y, which converges: no overflow, no
+     * denormals); returns the FLOP done. Public so a benchmark harness can drive the same loop.
+     */
+    public static double run(long iters) {
         FloatVector x = FloatVector.broadcast(V, 0.999999f), y = FloatVector.broadcast(V, 1e-6f);
         FloatVector a0 = FloatVector.broadcast(V, 1f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
         FloatVector a8 = a0, a9 = a0, a10 = a0, a11 = a0, a12 = a0, a13 = a0, a14 = a0, a15 = a0;
@@ -79,5 +82,6 @@ public final class FmaPeak {
         FloatVector s = a0.add(a1).add(a2).add(a3).add(a4).add(a5).add(a6).add(a7)
                 .add(a8).add(a9).add(a10).add(a11).add(a12).add(a13).add(a14).add(a15);
         sink = s.reduceLanes(jdk.incubator.vector.VectorOperators.ADD);
+        return 2.0 * CHAINS * V.length() * iters;
     }
 }
