@@ -31,10 +31,10 @@ import org.openjdk.jmh.annotations.Warmup;
  * counting; run it with FmaPeakBenchmark in the same invocation to get the ratio:
  * {@code scripts/jmh 'TrainStepBenchmark|FmaPeakBenchmark.allThreads'}.
  */
-@BenchmarkMode(Mode.SingleShotTime)
+@BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
-@Warmup(iterations = 2)
-@Measurement(iterations = 5)
+@Warmup(iterations = 2, time = 1)
+@Measurement(iterations = 5, time = 1)
 @Fork(1)
 @State(Scope.Benchmark)
 public class TrainStepBenchmark {
