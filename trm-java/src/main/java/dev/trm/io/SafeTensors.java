@@ -139,6 +139,11 @@ public final class SafeTensors implements AutoCloseable {
         return i;
     }
 
+    /** Everything after the header: the raw data every tensor's offsets point into (for checksums). */
+    public MemorySegment dataSection() {
+        return data;
+    }
+
     /** The raw bytes of a tensor (a view into the mapping; valid until close). */
     public MemorySegment bytes(String name) {
         Info i = info(name);
