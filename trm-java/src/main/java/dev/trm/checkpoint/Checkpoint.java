@@ -104,36 +104,65 @@ public final class Checkpoint {
      */
     public static CheckpointContents load(Path file) {
         try (SafeTensors st = SafeTensors.open(file)) {
-            Map<String, String> meta = st.metadata();
-            if (!FORMAT.equals(meta.get(KEY_FORMAT))) {
-                throw new DataException(file + ": not a trm checkpoint (its metadata has no \"format\": \"" + FORMAT
-                        + "\"); weights converted from the official PyTorch code load with a preset (--preset, see docs/checkpoints.md)");
-            }
-            if (!Integer.toString(FORMAT_VERSION).equals(meta.get(KEY_VERSION))) {
-                throw new DataException(file + ": checkpoint format version " + meta.get(KEY_VERSION) + ", this build reads " + FORMAT_VERSION);
-            }
+            CheckpointContents head = header(st);
             String bad = SafeTensorsWriter.verifyChecksum(st, KEY_CHECKSUM);
             if (bad != null) throw new DataException(file + ": refused: " + bad);
-            TrmConfig config = ConfigJson.read(required(meta, KEY_CONFIG, file), file + ": metadata config");
-            TaskKind task = meta.containsKey(KEY_TASK) ? TaskKind.parse(meta.get(KEY_TASK)) : null;
-            long step;
-            try {
-                step = Long.parseLong(required(meta, KEY_STEP, file));
-            } catch (NumberFormatException e) {
-                throw new DataException(file + ": metadata step '" + meta.get(KEY_STEP) + "' is not an integer");
-            }
-            Map<String, int[]> shapes = ModelShapes.of(config);
             Map<String, float[]> weights = Map.of();
-            boolean anyWeight = shapes.keySet().stream().anyMatch(st::has);
-            if (anyWeight) weights = readWeights(st, config, false, msg -> {});
+            if (ModelShapes.of(head.config()).keySet().stream().anyMatch(st::has)) {
+                weights = readWeights(st, head.config(), false, msg -> {});
+            }
             Map<String, TensorData> extras = new LinkedHashMap<>();
             for (String name : st.names()) {
                 if (!weights.containsKey(name)) extras.put(name, readTensor(st, name));
             }
-            Map<String, String> userMeta = new LinkedHashMap<>();
-            meta.forEach((k, v) -> { if (!RESERVED.contains(k)) userMeta.put(k, v); });
-            return new CheckpointContents(config, task, step, meta.getOrDefault(KEY_FINGERPRINT, ""), weights, extras, userMeta);
+            return new CheckpointContents(head.config(), head.task(), head.step(), head.dataFingerprint(), weights, extras,
+                    head.metadata());
         }
+    }
+
+    /**
+     * The metadata of a checkpoint (config, task, step, fingerprint, the caller's metadata) without its tensors and
+     * without verifying the checksum: cheap, for refusing a checkpoint that does not fit the data before any work.
+     */
+    public static CheckpointContents header(Path file) {
+        try (SafeTensors st = SafeTensors.open(file)) {
+            return header(st);
+        }
+    }
+
+    /** Whether a file carries trm checkpoint metadata (else it may be converted official weights). */
+    public static boolean isTrmCheckpoint(Path file) {
+        try (SafeTensors st = SafeTensors.open(file)) {
+            return FORMAT.equals(st.metadata().get(KEY_FORMAT));
+        }
+    }
+
+    private static CheckpointContents header(SafeTensors st) {
+        Path file = st.file();
+        Map<String, String> meta = st.metadata();
+        if (!FORMAT.equals(meta.get(KEY_FORMAT))) {
+            throw new DataException(file + ": not a trm checkpoint (its metadata has no \"format\": \"" + FORMAT
+                    + "\"); weights converted from the official PyTorch code load with a preset (--preset, see docs/checkpoints.md)");
+        }
+        if (!Integer.toString(FORMAT_VERSION).equals(meta.get(KEY_VERSION))) {
+            throw new DataException(file + ": checkpoint format version " + meta.get(KEY_VERSION) + ", this build reads " + FORMAT_VERSION);
+        }
+        TrmConfig config = ConfigJson.read(required(meta, KEY_CONFIG, file), file + ": metadata config");
+        TaskKind task;
+        try {
+            task = meta.containsKey(KEY_TASK) ? TaskKind.parse(meta.get(KEY_TASK)) : null;
+        } catch (DataException e) {
+            throw new DataException(file + ": metadata task: " + e.getMessage());
+        }
+        long step;
+        try {
+            step = Long.parseLong(required(meta, KEY_STEP, file));
+        } catch (NumberFormatException e) {
+            throw new DataException(file + ": metadata step '" + meta.get(KEY_STEP) + "' is not an integer");
+        }
+        Map<String, String> userMeta = new LinkedHashMap<>();
+        meta.forEach((k, v) -> { if (!RESERVED.contains(k)) userMeta.put(k, v); });
+        return new CheckpointContents(config, task, step, meta.getOrDefault(KEY_FINGERPRINT, ""), Map.of(), Map.of(), userMeta);
     }
 
     /**

@@ -135,7 +135,7 @@ public final class DataEvalCommand implements Runnable {
                 ImageRender.tokens(task, ex.prediction(), 12), ImageRender.tokens(task, ex.label(), 12)), 12), png);
     }
 
-    private static void print(PrintWriter o, Object result) {
+    static void print(PrintWriter o, Object result) {
         switch (result) {
             case SequenceMetrics s -> {
                 o.printf("  examples %d, token accuracy %.4f, exact accuracy %.4f, mean halt confidence %.4f%n",

@@ -16,6 +16,8 @@ import picocli.CommandLine.Command;
             InfoCommand.class,
             BenchCommand.class,
             DataCommand.class,
+            SolveCommand.class,
+            EvalCommand.class,
             CommandLine.HelpCommand.class,
         })
 public final class Main implements Runnable {

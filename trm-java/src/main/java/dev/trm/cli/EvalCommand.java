@@ -1,0 +1,101 @@
+package dev.trm.cli;
+
+import dev.trm.checkpoint.Checkpoint;
+import dev.trm.checkpoint.CheckpointContents;
+import dev.trm.data.Dataset;
+import dev.trm.data.DatasetMetadata;
+import dev.trm.data.TaskKind;
+import dev.trm.eval.ArcEvaluator;
+import dev.trm.eval.EvalExample;
+import dev.trm.eval.Evaluator;
+import dev.trm.eval.SequenceEvaluator;
+import dev.trm.infer.SolveOptions;
+import dev.trm.infer.SolveResult;
+import dev.trm.infer.Solution;
+import dev.trm.infer.TrmSolver;
+import dev.trm.task.arc.ArcDatasetBuilder;
+import dev.trm.task.arc.ArcReader;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code trm eval}: runs a checkpoint over a dataset split exactly as the official evaluator does (every example all
+ * halt_max_steps supervision steps, no early halting) and prints the task's official metrics.
+ */
+@Command(name = "eval", mixinStandardHelpOptions = true,
+        description = "Evaluate a checkpoint on a dataset split with the task's official metrics (all 16 steps, as the official evaluator).")
+public final class EvalCommand implements Runnable {
+    @Option(names = "--checkpoint", required = true, paramLabel = "FILE", description = "model.safetensors, or a run folder holding it")
+    Path checkpoint;
+
+    @Option(names = "--data", required = true, paramLabel = "DIR", description = "a folder written by `trm data build` or `trm data generate`")
+    Path data;
+
+    @Option(names = "--split", defaultValue = "test", description = "split to evaluate (default ${DEFAULT-VALUE})")
+    String split;
+
+    @Option(names = "--batch", defaultValue = "32", paramLabel = "B", description = "examples per forward pass (default ${DEFAULT-VALUE})")
+    int batch;
+
+    @Option(names = "--limit", paramLabel = "N", description = "evaluate only the first N examples")
+    Long limit;
+
+    @Option(names = "--preset", paramLabel = "NAME", description = "architecture of converted official weights (no trm metadata)")
+    String preset;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        if (batch < 1) throw new CliException("--batch must be >= 1, got " + batch);
+        if (limit != null && limit < 1) throw new CliException("--limit must be >= 1, got " + limit);
+        PrintWriter out = spec.commandLine().getOut();
+        Path file = SolverLoading.file(checkpoint);
+        try (Dataset ds = Dataset.open(data, split)) {
+            DatasetMetadata m = ds.metadata();
+            // Refuse a model that does not fit the data before loading weights or running anything.
+            CheckpointContents header = SolverLoading.header(file, preset, m.numPuzzleIdentifiers());
+            Checkpoint.checkMatchesData(header.config(), header.task(), m, file.toString());
+            Evaluator<?> evaluator;
+            if (m.task() == TaskKind.ARC) {
+                Path tp = data.resolve(ArcDatasetBuilder.TEST_PUZZLES);
+                if (!Files.isRegularFile(tp)) throw new CliException(tp + ": missing; ARC evaluation needs the original test tasks");
+                evaluator = new ArcEvaluator(m.identifiers(), ArcReader.read(tp), ArcEvaluator.Options.standard());
+            } else {
+                evaluator = new SequenceEvaluator(m.task(), m.ignoreLabelId());
+            }
+            long n = limit == null ? ds.exampleCount() : Math.min(limit, ds.exampleCount());
+            long t0 = System.nanoTime();
+            int k;
+            try (TrmSolver solver = SolverLoading.open(file, header, spec.commandLine().getErr())) {
+                k = solver.config().haltMaxSteps();
+                out.printf("checkpoint %s (step %d), %s split of %s: %d examples, %d supervision steps each, backend %s%n",
+                        file, solver.step(), split, data, n, k, solver.backendName());
+                out.flush();
+                evaluator.begin();
+                SolveOptions options = SolveOptions.defaults().withBatchSize(batch);
+                for (long start = 0; start < n; start += batch) {
+                    int b = (int) Math.min(batch, n - start);
+                    int[][] inputs = new int[b][];
+                    int[] ids = new int[b];
+                    for (int i = 0; i < b; i++) {
+                        inputs[i] = ds.input(start + i);
+                        ids[i] = ds.puzzleIdentifier(ds.puzzleOf(start + i));
+                    }
+                    SolveResult r = solver.solve(inputs, ids, options);
+                    for (int i = 0; i < b; i++) {
+                        Solution s = r.solutions().get(i);
+                        evaluator.add(new EvalExample(ids[i], inputs[i], ds.label(start + i), s.tokens(), s.confidence()));
+                    }
+                }
+            }
+            DataEvalCommand.print(out, evaluator.result());
+            out.printf("  %.1f s%n", (System.nanoTime() - t0) / 1e9);
+        }
+    }
+}

@@ -1,0 +1,225 @@
+package dev.trm.infer;
+
+import dev.trm.backend.Backend;
+import dev.trm.backend.cpu.CpuBackend;
+import dev.trm.checkpoint.Checkpoint;
+import dev.trm.checkpoint.CheckpointContents;
+import dev.trm.data.DataException;
+import dev.trm.data.TaskKind;
+import dev.trm.model.Batch;
+import dev.trm.model.Carry;
+import dev.trm.model.TrmConfig;
+import dev.trm.model.TrmModel;
+import dev.trm.model.TrmParameters;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentLinkedDeque;
+
+/**
+ * A trained TRM, ready to solve puzzles: the library entry point for other JVM programs.
+ *
+ * <pre>{@code
+ * try (TrmSolver solver = TrmSolver.load(Path.of("run/model.safetensors"))) {
+ *     SolveResult r = solver.solve(inputs, puzzleIds, SolveOptions.defaults().withEarlyHalt(true));
+ *     int[] answer = r.solutions().get(0).tokens();
+ * }
+ * }</pre>
+ *
+ * Each puzzle starts from the initial carry (y = H_init, z = L_init) and runs up to K supervision steps of the model's
+ * no-gradient forward pass (spec 2.1); its answer is the argmax of the last used step's logits.
+ *
+ * <p>Thread safety: {@link #solve} may be called from any number of threads at once. The weights are uploaded once
+ * and only read; each call borrows a model instance (its own activation buffers and carry) from a pool, creating one
+ * when none is idle, and returns it afterwards, so concurrent calls never share mutable state and the pool grows to
+ * the peak number of concurrent callers. On the CPU backend all calls share its one thread pool. {@link #close} must
+ * not race with calls in flight.
+ */
+public final class TrmSolver implements AutoCloseable {
+    private final TrmConfig config;
+    private final TaskKind task;
+    private final long step;
+    private final Backend backend;
+    private final boolean ownsBackend;
+    private final TrmParameters parameters;
+    private final ConcurrentLinkedDeque<TrmModel> idle = new ConcurrentLinkedDeque<>();
+    private volatile boolean closed;
+
+    private TrmSolver(TrmConfig config, TaskKind task, long step, Map<String, float[]> weights, Backend backend, boolean ownsBackend) {
+        this.config = config;
+        this.task = task;
+        this.step = step;
+        this.backend = backend;
+        this.ownsBackend = ownsBackend;
+        this.parameters = new TrmParameters(config, backend);
+        Checkpoint.copyInto(weights, parameters, backend);
+    }
+
+    /** Loads a checkpoint (a file, or a run folder holding model.safetensors) onto a new CPU backend. */
+    public static TrmSolver load(Path checkpoint) {
+        CpuBackend be = new CpuBackend();
+        try {
+            return load(checkpoint, be, true);
+        } catch (RuntimeException e) {
+            be.close();
+            throw e;
+        }
+    }
+
+    /** Loads a checkpoint onto the given backend, which the caller keeps owning (closing the solver leaves it open). */
+    public static TrmSolver load(Path checkpoint, Backend backend) {
+        return load(checkpoint, backend, false);
+    }
+
+    private static TrmSolver load(Path checkpoint, Backend backend, boolean owns) {
+        Path file = Files.isDirectory(checkpoint) ? checkpoint.resolve("model.safetensors") : checkpoint;
+        if (!Files.isRegularFile(file)) throw new DataException(file + ": no such checkpoint file");
+        CheckpointContents c = Checkpoint.load(file);
+        if (!c.hasWeights()) throw new DataException(file + ": holds no model weights (a train_state file?)");
+        TaskKind task = c.task() != null ? c.task() : Checkpoint.inferTask(c.config());
+        return new TrmSolver(c.config(), task, c.step(), c.weights(), backend, owns);
+    }
+
+    /**
+     * A solver over weights already in memory (official names, see {@code ModelShapes}), e.g. from
+     * {@link Checkpoint#loadWeights} for a converted official checkpoint. The caller keeps owning the backend.
+     */
+    public static TrmSolver of(TrmConfig config, TaskKind task, Map<String, float[]> weights, Backend backend) {
+        return new TrmSolver(config, task != null ? task : Checkpoint.inferTask(config), 0, weights, backend, false);
+    }
+
+    public TrmConfig config() {
+        return config;
+    }
+
+    /** The task the model was trained on (from the checkpoint, else inferred from its shape), or null if unknown. */
+    public TaskKind task() {
+        return task;
+    }
+
+    /** The training step the weights are from (0 when unknown). */
+    public long step() {
+        return step;
+    }
+
+    public String backendName() {
+        return backend.name();
+    }
+
+    /**
+     * Solves puzzles.
+     *
+     * @param inputs one row of seq_len token ids per puzzle, each in [0, vocab)
+     * @param puzzleIds one puzzle identifier per puzzle, in [0, numPuzzleIds) (0 for Sudoku and Maze)
+     * @throws IllegalArgumentException naming the first bad puzzle (wrong length, token or identifier)
+     */
+    public SolveResult solve(int[][] inputs, int[] puzzleIds, SolveOptions options) {
+        if (closed) throw new IllegalStateException("solver is closed");
+        validate(inputs, puzzleIds);
+        int k = options.steps() == SolveOptions.MODEL_DEFAULT ? config.haltMaxSteps() : options.steps();
+        int n = inputs.length, len = config.seqLen(), v = config.vocabSize();
+        Solution[] out = new Solution[n];
+        float[] traceLogits = null, traceQ = null;
+        if (options.recordSteps()) {
+            traceLogits = new float[Math.toIntExact((long) k * n * len * v)];
+            traceQ = new float[k * n * 2];
+        }
+        TrmModel model = idle.pollFirst();
+        if (model == null) model = new TrmModel(config, backend, parameters);
+        try {
+            for (int start = 0; start < n; start += options.batchSize()) {
+                int end = Math.min(n, start + options.batchSize());
+                runChunk(model, inputs, puzzleIds, start, end, k, options, out, traceLogits, traceQ);
+            }
+        } finally {
+            if (!closed) idle.addFirst(model);
+        }
+        StepTrace trace = options.recordSteps() ? new StepTrace(k, n, len, v, traceLogits, traceQ) : null;
+        return new SolveResult(List.of(out), k, trace);
+    }
+
+    /** Convenience for one puzzle. */
+    public Solution solve(int[] input, int puzzleId, SolveOptions options) {
+        return solve(new int[][] {input}, new int[] {puzzleId}, options).solutions().getFirst();
+    }
+
+    private void runChunk(TrmModel model, int[][] inputs, int[] ids, int start, int end, int k, SolveOptions o,
+            Solution[] out, float[] traceLogits, float[] traceQ) {
+        int b = end - start, len = config.seqLen(), v = config.vocabSize(), n = inputs.length;
+        int[] flat = new int[b * len];
+        for (int i = 0; i < b; i++) System.arraycopy(inputs[start + i], 0, flat, i * len, len);
+        Batch batch = model.batch(flat, null, Arrays.copyOfRange(ids, start, end));
+        Carry carry = model.initialCarry(b);
+        float[][] confidence = new float[b][k];
+        boolean[] done = new boolean[b];
+        int remaining = b;
+        for (int s = 0; s < k && (remaining > 0 || o.recordSteps()); s++) {
+            model.forward(batch, carry);
+            float[] logits = backend.read(model.logits());   // [b, L, V]
+            float[] q = backend.read(model.q());              // [b, 1, 2]
+            if (traceLogits != null) {
+                System.arraycopy(logits, 0, traceLogits, Math.toIntExact(((long) s * n + start) * len * v), logits.length);
+                System.arraycopy(q, 0, traceQ, (s * n + start) * 2, q.length);
+            }
+            for (int i = 0; i < b; i++) {
+                if (done[i]) continue;
+                float qHalt = q[2 * i];
+                confidence[i][s] = sigmoid(qHalt);
+                boolean halt = o.earlyHalt() && qHalt > 0;
+                if (halt || s == k - 1) {
+                    out[start + i] = new Solution(argmax(logits, i, len, v), s + 1, Arrays.copyOf(confidence[i], s + 1), qHalt > 0);
+                    done[i] = true;
+                    remaining--;
+                }
+            }
+        }
+    }
+
+    private void validate(int[][] inputs, int[] ids) {
+        if (inputs.length != ids.length) {
+            throw new IllegalArgumentException(inputs.length + " puzzles but " + ids.length + " puzzle identifiers");
+        }
+        for (int p = 0; p < inputs.length; p++) {
+            if (inputs[p] == null || inputs[p].length != config.seqLen()) {
+                throw new IllegalArgumentException("puzzle " + p + ": " + (inputs[p] == null ? "null" : inputs[p].length + " tokens")
+                        + ", the model takes " + config.seqLen());
+            }
+            for (int i = 0; i < inputs[p].length; i++) {
+                int t = inputs[p][i];
+                if (t < 0 || t >= config.vocabSize()) {
+                    throw new IllegalArgumentException("puzzle " + p + ": token " + t + " at position " + i + " outside the vocabulary [0, "
+                            + config.vocabSize() + ")");
+                }
+            }
+            if (ids[p] < 0 || ids[p] >= config.numPuzzleIds()) {
+                throw new IllegalArgumentException("puzzle " + p + ": identifier " + ids[p] + " outside [0, " + config.numPuzzleIds() + ")");
+            }
+        }
+    }
+
+    /** The first index of the largest logit at each position of slot i (as torch.argmax). */
+    static int[] argmax(float[] logits, int slot, int len, int vocab) {
+        int[] t = new int[len];
+        for (int p = 0; p < len; p++) {
+            int base = (slot * len + p) * vocab;
+            int best = 0;
+            for (int c = 1; c < vocab; c++) if (logits[base + c] > logits[base + best]) best = c;
+            t[p] = best;
+        }
+        return t;
+    }
+
+    static float sigmoid(float x) {
+        return (float) (1 / (1 + Math.exp(-x)));
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        idle.clear();
+        if (ownsBackend) backend.close();
+    }
+}
