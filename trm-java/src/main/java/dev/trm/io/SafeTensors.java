@@ -156,7 +156,7 @@ public final class SafeTensors implements AutoCloseable {
         MemorySegment s = bytes(name);
         float[] out = new float[Math.toIntExact(i.elements())];
         switch (i.dtype()) {
-            case "F32" -> { for (int k = 0; k < out.length; k++) out[k] = s.getAtIndex(F32, k); }
+            case "F32" -> MemorySegment.copy(s, F32, 0, out, 0, out.length);
             case "F64" -> { for (int k = 0; k < out.length; k++) out[k] = (float) s.getAtIndex(F64, k); }
             case "BF16" -> { for (int k = 0; k < out.length; k++) out[k] = Float.intBitsToFloat((s.getAtIndex(I16, k) & 0xffff) << 16); }
             case "F16" -> { for (int k = 0; k < out.length; k++) out[k] = Float.float16ToFloat(s.getAtIndex(I16, k)); }

@@ -88,9 +88,13 @@ public final class SafeTensorsWriter {
         Path dir = abs.getParent();
         Path tmp = null;
         try {
-            tmp = Files.createTempFile(dir, "." + abs.getFileName() + ".", ".tmp");
+            // A fresh name beside the target (same file system, so the rename is atomic), created with the default
+            // permissions (the umask's), unlike Files.createTempFile's owner-only ones.
+            String suffix = Long.toHexString(java.util.concurrent.ThreadLocalRandom.current().nextLong());
+            Path candidate = dir.resolve("." + abs.getFileName() + "." + suffix + ".tmp");
             String checksum;
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+            try (FileChannel ch = FileChannel.open(candidate, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                tmp = candidate;
                 checksum = writeTo(ch);
                 ch.force(true);
             }
