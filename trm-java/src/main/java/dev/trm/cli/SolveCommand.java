@@ -1,6 +1,7 @@
 package dev.trm.cli;
 
 import dev.trm.checkpoint.CheckpointContents;
+import dev.trm.data.DataException;
 import dev.trm.data.DatasetOutput;
 import dev.trm.data.TaskKind;
 import dev.trm.infer.SolveOptions;
@@ -93,7 +94,17 @@ public final class SolveCommand implements Runnable {
                 in = Path.of(input);
                 if (!Files.exists(in)) throw new CliException(in + ": no such file");
             }
-            PuzzleText.Puzzles puzzles = PuzzleText.read(kind, in, header.config().seqLen(), ids);
+            PuzzleText.Puzzles puzzles;
+            try {
+                puzzles = PuzzleText.read(kind, in, header.config().seqLen(), ids);
+            } catch (DataException e) {
+                throw tmp == null ? e : new CliException(e.getMessage().replace(tmp.toString(), "<stdin>"));
+            }
+            if (tmp != null) {
+                String name = tmp.toString();
+                puzzles = new PuzzleText.Puzzles(puzzles.inputs(), puzzles.puzzleIds(),
+                        puzzles.labels().stream().map(l -> l.replace(name, "<stdin>")).toList());
+            }
             if (puzzles.inputs().isEmpty()) throw new CliException(input + ": no puzzles");
             SolveOptions options = new SolveOptions(steps, earlyHalt, batch, dump != null);
             SolveResult r;
