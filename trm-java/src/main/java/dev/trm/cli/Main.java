@@ -16,6 +16,7 @@ import picocli.CommandLine.Command;
             InfoCommand.class,
             BenchCommand.class,
             DataCommand.class,
+            DemoCommand.class,
             CommandLine.HelpCommand.class,
         })
 public final class Main implements Runnable {

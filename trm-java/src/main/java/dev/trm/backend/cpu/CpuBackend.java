@@ -251,4 +251,19 @@ public final class CpuBackend implements Backend {
     public void haltingBce(Tensor q, IntTensor target, double gradScale, Tensor loss, Tensor dq) {
         Loss.haltingBce(d(q), d(target), gradScale, d(loss), d(dq), q.dim(0));
     }
+
+    @Override
+    public void adamAtan2(Tensor p, Tensor g, Tensor m, Tensor v, double lr, double wd, double beta1, double beta2, long t) {
+        Optimizers.adamAtan2(d(p), d(g), d(m), d(v), lr, wd, beta1, beta2, t);
+    }
+
+    @Override
+    public void ema(Tensor shadow, Tensor p, double rate) {
+        Optimizers.ema(d(shadow), d(p), rate);
+    }
+
+    @Override
+    public void puzzleSignSgd(Tensor table, IntTensor slotIds, Tensor slotGrads, double lr, double wd) {
+        Optimizers.puzzleSignSgd(d(table), table.dim(1), d(slotIds), d(slotGrads), lr, wd);
+    }
 }
