@@ -62,6 +62,9 @@ public final class DemoCommand implements Runnable {
     @Option(names = "--blanks", defaultValue = "10", description = "Blank cells per 4x4 puzzle (default ${DEFAULT-VALUE}).")
     int blanks;
 
+    @Option(names = "--attention", description = "Use attention + RoPE instead of the token-mixing MLP (the Sudoku-MLP design).")
+    boolean attention;
+
     @Option(names = "--seed", defaultValue = "0", description = "Random seed (default ${DEFAULT-VALUE}).")
     long seed;
 
@@ -85,13 +88,14 @@ public final class DemoCommand implements Runnable {
             generate(dataDir);
             try (Dataset train = Dataset.open(dataDir, "train"); Dataset test = Dataset.open(dataDir, "test")) {
                 TrmConfig c = new TrmConfig(train.metadata().vocabSize(), train.seqLen(), hidden, 4, 4, 2, 2, 2,
-                        false, true, 10000.0, 1e-5, 4, 1, 8, 0.1, TrmConfig.LossType.STABLEMAX);
+                        !attention, attention, 10000.0, 1e-5, 4, 1, 8, 0.1, TrmConfig.LossType.STABLEMAX);
                 TrainConfig tc = new TrainConfig(batch, steps, lr, 0.1, lr, 0.1, 0.9, 0.95, 100, 1.0, 0.995, 0, seed);
                 Backend be = new CpuBackend();
                 TrmParameters params = new TrmParameters(c, be);
                 params.initialize(be, seed);
-                out.printf("2/3 training a TRM on the CPU (%d threads): D %d, %d heads, T %d, n %d, %d parameters, "
-                                + "batch %d, %d steps%n", CpuParallel.shared().threads(), c.hiddenSize(), c.numHeads(),
+                out.printf("2/3 training a TRM on the CPU (%d threads): D %d, %s, T %d, n %d, %d parameters, "
+                                + "batch %d, %d steps%n", CpuParallel.shared().threads(), c.hiddenSize(),
+                        c.mlpT() ? "token-mixing MLP" : c.numHeads() + " heads",
                         c.hCycles(), c.lCycles(), c.parameterCount(), batch, steps);
                 out.flush();
                 DeepSupervision trainer = new DeepSupervision(c, tc, be, params, train);
