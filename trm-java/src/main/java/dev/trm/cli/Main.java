@@ -17,6 +17,7 @@ import picocli.CommandLine.Command;
             BenchCommand.class,
             DataCommand.class,
             DemoCommand.class,
+            TrainCommand.class,
             CommandLine.HelpCommand.class,
         })
 public final class Main implements Runnable {
