@@ -41,7 +41,7 @@ import picocli.CommandLine.Option;
         description = "Train a small TRM on generated 4x4 Sudoku on the CPU and solve held-out puzzles.")
 public final class DemoCommand implements Runnable {
 
-    @Option(names = "--steps", defaultValue = "1500", description = "Optimizer steps (default ${DEFAULT-VALUE}).")
+    @Option(names = "--steps", defaultValue = "600", description = "Optimizer steps (default ${DEFAULT-VALUE}).")
     long steps;
 
     @Option(names = "--batch", defaultValue = "64", description = "Slots of the deep-supervision batch (default ${DEFAULT-VALUE}).")
@@ -50,7 +50,7 @@ public final class DemoCommand implements Runnable {
     @Option(names = "--hidden", defaultValue = "64", description = "Hidden size D (default ${DEFAULT-VALUE}).")
     int hidden;
 
-    @Option(names = "--lr", defaultValue = "1e-3", description = "Learning rate (default ${DEFAULT-VALUE}).")
+    @Option(names = "--lr", defaultValue = "3e-3", description = "Learning rate (default ${DEFAULT-VALUE}).")
     double lr;
 
     @Option(names = "--train-puzzles", defaultValue = "3000", description = "Generated training puzzles (default ${DEFAULT-VALUE}).")
