@@ -51,12 +51,17 @@ public final class Sgemm {
 
     private Sgemm() {}
 
-    /** Per-thread packing buffers, grown on demand and reused across calls (no garbage per GEMM). */
+    /** Per-thread scratch, grown on demand and reused across calls (no garbage per GEMM). */
     private static final class Buffers {
         float[] packedB = new float[0];
-        float[] packedA = new float[0];
-        /** One MR x NR tile of sums, between the micro-kernel and C. */
+        private float[] packedA = new float[0];
+        /** One MR x NR tile of sums for edge tiles, between the micro-kernel and C. */
         final float[] tile = new float[MR * NR];
+
+        float[] packedA(int size) {
+            if (packedA.length < size) packedA = new float[size];
+            return packedA;
+        }
     }
 
     private static final ThreadLocal<Buffers> BUFFERS = ThreadLocal.withInitial(Buffers::new);
@@ -102,6 +107,9 @@ public final class Sgemm {
         int packedBSize = nPanels * NR * KC;
         if (callerBuffers.packedB.length < packedBSize) callerBuffers.packedB = new float[packedBSize];
         final float[] packedB = callerBuffers.packedB;
+        // Lane offsets for the gathers that transpose a stored-transposed operand while packing it.
+        final int[] bGather = transB ? laneStrides(ldb) : null;
+        final int[][] aGather = panelGatherMaps(transA ? 1 : lda, transA ? lda : 1);
 
         // Equal k blocks of at most KC (k = 776 gives 7 x 111, not 6 x 128 + a wasteful pass of 8).
         final int kBlocks = ceilDiv(k, KC), kcMax = ceilDiv(k, kBlocks);
@@ -112,7 +120,7 @@ public final class Sgemm {
             final float blockBeta = p0 == 0 ? beta : 1f;
 
             pool.parallelFor(nPanels, panel ->
-                    packB(transB, b, bOff, ldb, pBlock, kc, panel * NR, n, packedB, panel * NR * kc));
+                    packB(transB, b, bOff, ldb, bGather, pBlock, kc, panel * NR, n, packedB, panel * NR * kc));
 
             final int cb = colBlocks;
             pool.parallelFor(tasks, task -> {
@@ -121,16 +129,16 @@ public final class Sgemm {
                 int panel0 = colBlock * panelsPerColBlock, panel1 = Math.min(nPanels, panel0 + panelsPerColBlock);
                 Buffers buf = BUFFERS.get();
                 int aPanels = ceilDiv(mc, MR);
-                if (buf.packedA.length < aPanels * MR * kc) buf.packedA = new float[ceilDiv(MC, MR) * MR * KC];
-                packA(transA, a, aOff, lda, i0, mc, pBlock, kc, buf.packedA);
+                float[] packedA = buf.packedA(aPanels * MR * kc);
+                packA(a, aOff, transA ? 1 : lda, transA ? lda : 1, aGather, i0, mc, pBlock, kc, packedA);
                 for (int panel = panel0; panel < panel1; panel++) {
                     int j0 = panel * NR, nr = Math.min(NR, n - j0);
                     int bPanelOff = panel * NR * kc;
-                    for (int ap = 0; ap < aPanels; ap++) {
-                        int i = i0 + ap * MR, mr = Math.min(MR, m - i);
-                        int aPanelOff = ap * MR * kc;
+                    for (int q = 0; q < aPanels; q++) {
+                        int i = i0 + q * MR, mr = Math.min(MR, m - i);
+                        int aPanelOff = q * MR * kc;
                         // Edge tiles compute the full zero-padded tile; updateC writes only the valid part.
-                        kernel(kc, buf.packedA, aPanelOff, packedB, bPanelOff, buf.tile);
+                        kernel(kc, packedA, aPanelOff, packedB, bPanelOff, buf.tile);
                         updateC(buf.tile, mr, nr, alpha, blockBeta, c, cOff + i * ldc + j0, ldc);
                     }
                 }
@@ -139,11 +147,12 @@ public final class Sgemm {
     }
 
     /**
-     * The register-blocked micro-kernel: tile[6 x NR] = sum over p < kc of A[:, p] B[p, :].
-     * A panel: {@code ap[aOff + p*MR + r]}; B panel: {@code bp[bOff + p*NR + j]}; tile row r at {@code tile[r*NR]}.
-     * The 24 accumulators are plain locals so the JIT keeps them in registers.
+     * The register-blocked micro-kernel: tile[6 x NR] = sum over p < kc of A[r, p] B[p, :]. The A panel is
+     * {@code ap[aOff + p*MR + r]}, the B panel {@code bp[bOff + p*NR + j]}, tile row r starts at {@code tile[r*NR]}.
+     * The 24 accumulators are plain locals so the JIT keeps them in registers, and nothing vector-typed crosses a
+     * call (a call the JIT declines to inline would box them, allocating in the loop).
      */
-    private static void kernel(int kc, float[] ap, int aOff, float[] bp, int bOff, float[] tile) {
+    static void kernel(int kc, float[] ap, int aOff, float[] bp, int bOff, float[] tile) {
         FloatVector c00 = FloatVector.zero(V), c01 = c00, c02 = c00, c03 = c00;
         FloatVector c10 = c00, c11 = c00, c12 = c00, c13 = c00;
         FloatVector c20 = c00, c21 = c00, c22 = c00, c23 = c00;
@@ -157,21 +166,21 @@ public final class Sgemm {
             FloatVector b2 = FloatVector.fromArray(V, bp, bo + 2 * L);
             FloatVector b3 = FloatVector.fromArray(V, bp, bo + 3 * L);
             int ao = aOff + p * MR;
-            FloatVector a0 = FloatVector.broadcast(V, ap[ao]);
-            c00 = a0.fma(b0, c00); c01 = a0.fma(b1, c01); c02 = a0.fma(b2, c02); c03 = a0.fma(b3, c03);
-            FloatVector a1 = FloatVector.broadcast(V, ap[ao + 1]);
-            c10 = a1.fma(b0, c10); c11 = a1.fma(b1, c11); c12 = a1.fma(b2, c12); c13 = a1.fma(b3, c13);
-            FloatVector a2 = FloatVector.broadcast(V, ap[ao + 2]);
-            c20 = a2.fma(b0, c20); c21 = a2.fma(b1, c21); c22 = a2.fma(b2, c22); c23 = a2.fma(b3, c23);
-            FloatVector a3 = FloatVector.broadcast(V, ap[ao + 3]);
-            c30 = a3.fma(b0, c30); c31 = a3.fma(b1, c31); c32 = a3.fma(b2, c32); c33 = a3.fma(b3, c33);
-            FloatVector a4 = FloatVector.broadcast(V, ap[ao + 4]);
-            c40 = a4.fma(b0, c40); c41 = a4.fma(b1, c41); c42 = a4.fma(b2, c42); c43 = a4.fma(b3, c43);
-            FloatVector a5 = FloatVector.broadcast(V, ap[ao + 5]);
-            c50 = a5.fma(b0, c50); c51 = a5.fma(b1, c51); c52 = a5.fma(b2, c52); c53 = a5.fma(b3, c53);
+            FloatVector r0 = FloatVector.broadcast(V, ap[ao]);
+            c00 = r0.fma(b0, c00); c01 = r0.fma(b1, c01); c02 = r0.fma(b2, c02); c03 = r0.fma(b3, c03);
+            FloatVector r1 = FloatVector.broadcast(V, ap[ao + 1]);
+            c10 = r1.fma(b0, c10); c11 = r1.fma(b1, c11); c12 = r1.fma(b2, c12); c13 = r1.fma(b3, c13);
+            FloatVector r2 = FloatVector.broadcast(V, ap[ao + 2]);
+            c20 = r2.fma(b0, c20); c21 = r2.fma(b1, c21); c22 = r2.fma(b2, c22); c23 = r2.fma(b3, c23);
+            FloatVector r3 = FloatVector.broadcast(V, ap[ao + 3]);
+            c30 = r3.fma(b0, c30); c31 = r3.fma(b1, c31); c32 = r3.fma(b2, c32); c33 = r3.fma(b3, c33);
+            FloatVector r4 = FloatVector.broadcast(V, ap[ao + 4]);
+            c40 = r4.fma(b0, c40); c41 = r4.fma(b1, c41); c42 = r4.fma(b2, c42); c43 = r4.fma(b3, c43);
+            FloatVector r5 = FloatVector.broadcast(V, ap[ao + 5]);
+            c50 = r5.fma(b0, c50); c51 = r5.fma(b1, c51); c52 = r5.fma(b2, c52); c53 = r5.fma(b3, c53);
         }
-        // Spill the tile to scratch with plain stores. Passing the vectors to a helper instead would box them
-        // whenever the JIT declines to inline it (and then every iteration allocates): 24 stores are cheaper.
+        // Spill the tile to scratch with plain stores and let updateC apply alpha and beta: an epilogue here that
+        // also reads C raises register pressure enough that the JIT spills accumulators inside the k loop.
         c00.intoArray(tile, 0); c01.intoArray(tile, L); c02.intoArray(tile, 2 * L); c03.intoArray(tile, 3 * L);
         c10.intoArray(tile, NR); c11.intoArray(tile, NR + L); c12.intoArray(tile, NR + 2 * L); c13.intoArray(tile, NR + 3 * L);
         c20.intoArray(tile, 2 * NR); c21.intoArray(tile, 2 * NR + L); c22.intoArray(tile, 2 * NR + 2 * L); c23.intoArray(tile, 2 * NR + 3 * L);
@@ -182,28 +191,49 @@ public final class Sgemm {
 
     /**
      * Writes the valid mr x nr corner of a tile of sums into C: c = alpha * tile + beta * c, reading c only when
-     * beta != 0 (so NaNs in an output that is being overwritten do not leak). Full rows go by vectors.
+     * beta != 0 (so NaNs in an output that is being overwritten do not leak). With beta != 0 it is one rounding,
+     * fma(beta, c, alpha * tile), which for beta == 1 is exactly c + alpha * tile.
      */
-    private static void updateC(float[] tile, int mr, int nr, float alpha, float beta, float[] c, int cOff, int ldc) {
-        FloatVector va = FloatVector.broadcast(V, alpha), vb = FloatVector.broadcast(V, beta);
+    static void updateC(float[] tile, int mr, int nr, float alpha, float beta, float[] c, int cOff, int ldc) {
+        if (mr == MR && nr == NR) {
+            FloatVector va = FloatVector.broadcast(V, alpha);
+            if (beta == 0f) {
+                for (int r = 0; r < MR; r++) {
+                    for (int j = 0; j < NR; j += L) {
+                        FloatVector.fromArray(V, tile, r * NR + j).mul(va).intoArray(c, cOff + r * ldc + j);
+                    }
+                }
+            } else {
+                FloatVector vb = FloatVector.broadcast(V, beta);
+                for (int r = 0; r < MR; r++) {
+                    for (int j = 0; j < NR; j += L) {
+                        int o = cOff + r * ldc + j;
+                        FloatVector.fromArray(V, c, o).fma(vb, FloatVector.fromArray(V, tile, r * NR + j).mul(va)).intoArray(c, o);
+                    }
+                }
+            }
+            return;
+        }
         for (int r = 0; r < mr; r++) {
             int t = r * NR, o = cOff + r * ldc;
-            int j = 0;
-            for (; j <= nr - L; j += L) {
-                FloatVector sum = FloatVector.fromArray(V, tile, t + j).mul(va);
-                if (beta != 0f) sum = FloatVector.fromArray(V, c, o + j).fma(vb, sum);
-                sum.intoArray(c, o + j);
-            }
-            for (; j < nr; j++) {
-                c[o + j] = beta == 0f ? alpha * tile[t + j] : alpha * tile[t + j] + beta * c[o + j];
+            for (int j = 0; j < nr; j++) {
+                c[o + j] = beta == 0f ? alpha * tile[t + j] : Math.fma(beta, c[o + j], alpha * tile[t + j]);
             }
         }
+    }
+
+    /** {0, ld, 2*ld, ...}: one vector's worth of gather offsets, walking down a column of a row-major matrix. */
+    static int[] laneStrides(int ld) {
+        if (Boolean.getBoolean("tune.nogather") || (long) (L - 1) * ld > Integer.MAX_VALUE) return null; // too far apart to gather: scalar copies
+        int[] map = new int[L];
+        for (int i = 0; i < L; i++) map[i] = i * ld;
+        return map;
     }
 
     /**
      * Packs op(B)[p0 .. p0+kc, j0 .. j0+NR) into one panel {@code dst[dOff + p*NR + j]}, zero-padding columns past n.
      */
-    private static void packB(boolean transB, float[] b, int bOff, int ldb, int p0, int kc, int j0, int n,
+    static void packB(boolean transB, float[] b, int bOff, int ldb, int[] gather, int p0, int kc, int j0, int n,
                               float[] dst, int dOff) {
         int nr = Math.min(NR, n - j0);
         if (!transB) {
@@ -218,8 +248,14 @@ public final class Sgemm {
                 }
             }
         } else {
-            // op(B)(p, j) = b[j*ldb + p]: a transpose; read each stored row contiguously, write with stride NR.
-            for (int j = 0; j < nr; j++) {
+            // op(B)(p, j) = b[j*ldb + p]: a transpose. Each group of L columns is one gather per k step: L stored
+            // rows, one element each; successive k steps hit the same L cache lines, so they stay in L1.
+            int full = gather == null ? 0 : nr / L * L;
+            for (int j = 0; j < full; j += L) {
+                int src = bOff + (j0 + j) * ldb + p0, d = dOff + j;
+                for (int p = 0; p < kc; p++) FloatVector.fromArray(V, b, src + p, gather, 0).intoArray(dst, d + p * NR);
+            }
+            for (int j = full; j < nr; j++) {
                 int src = bOff + (j0 + j) * ldb + p0, d = dOff + j;
                 for (int p = 0; p < kc; p++) dst[d + p * NR] = b[src + p];
             }
@@ -230,28 +266,42 @@ public final class Sgemm {
     }
 
     /**
-     * Packs op(A)[i0 .. i0+mc, p0 .. p0+kc) into panels of MR rows: panel q holds {@code dst[q*MR*kc + p*MR + r]},
-     * zero-padding rows past mc.
+     * Gather offsets for packing A: op(A)(i, p) = a[i*rowStride + p*colStride] (rowStride = lda, colStride = 1 for
+     * row-major A; swapped when A is stored transposed). A packed panel is the sequence (p, r) -> p*MR + r; 8 k steps
+     * (48 = 3 x 16 floats) repeat the pattern, so three maps cover it: map c, lane u holds the source offset of packed
+     * position 16c + u.
      */
-    private static void packA(boolean transA, float[] a, int aOff, int lda, int i0, int mc, int p0, int kc, float[] dst) {
+    static int[][] panelGatherMaps(int rowStride, int colStride) {
+        if (L * 3 % MR != 0 || (long) MR * rowStride + (long) L * colStride > Integer.MAX_VALUE) return null;
+        int[][] maps = new int[3][L];
+        for (int t = 0; t < 3 * L; t++) maps[t / L][t % L] = t % MR * rowStride + t / MR * colStride;
+        return maps;
+    }
+
+    /**
+     * Packs op(A)[i0 .. i0+mc, p0 .. p0+kc) into panels of MR rows, {@code dst[q*MR*kc + p*MR + r]} for panel q,
+     * zero-padding rows past mc. Full panels go 3 gathers per 8 k steps; the rest element by element.
+     */
+    private static void packA(float[] a, int aOff, int rowStride, int colStride, int[][] maps,
+                              int i0, int mc, int p0, int kc, float[] dst) {
+        int stepsPerRound = 3 * L / MR; // k steps covered by one round of the three maps
         for (int q = 0; q * MR < mc; q++) {
-            int base = q * MR * kc;
+            int d = q * MR * kc;
             int mr = Math.min(MR, mc - q * MR);
-            if (!transA) {
-                // op(A)(i, p) = a[i*lda + p]: read each row contiguously, write with stride MR.
-                for (int r = 0; r < mr; r++) {
-                    int src = aOff + (i0 + q * MR + r) * lda + p0, d = base + r;
-                    for (int p = 0; p < kc; p++) dst[d + p * MR] = a[src + p];
-                }
-            } else {
-                // op(A)(i, p) = a[p*lda + i]: the MR values of one k step are contiguous in A.
-                for (int p = 0; p < kc; p++) {
-                    int src = aOff + (p0 + p) * lda + i0 + q * MR, d = base + p * MR;
-                    for (int r = 0; r < mr; r++) dst[d + r] = a[src + r];
+            int src = aOff + (i0 + q * MR) * rowStride + p0 * colStride;
+            int p = 0;
+            if (mr == MR && maps != null) {
+                for (; p + stepsPerRound <= kc; p += stepsPerRound) {
+                    int s = src + p * colStride, o = d + p * MR;
+                    FloatVector.fromArray(V, a, s, maps[0], 0).intoArray(dst, o);
+                    FloatVector.fromArray(V, a, s, maps[1], 0).intoArray(dst, o + L);
+                    FloatVector.fromArray(V, a, s, maps[2], 0).intoArray(dst, o + 2 * L);
                 }
             }
-            for (int r = mr; r < MR; r++) {
-                for (int p = 0; p < kc; p++) dst[base + p * MR + r] = 0f;
+            for (; p < kc; p++) {
+                int s = src + p * colStride, o = d + p * MR;
+                for (int r = 0; r < mr; r++) dst[o + r] = a[s + r * rowStride];
+                for (int r = mr; r < MR; r++) dst[o + r] = 0f;
             }
         }
     }
