@@ -38,16 +38,25 @@ public final class Sgemm {
     /** Columns of the register tile: 4 vectors (64 floats with AVX-512). 6 x 4 = 24 accumulators of 32 registers. */
     static final int NR = 4 * L;
     /**
+     * Row stride of a packed A panel: a constant, so the micro-kernel addresses its six rows from one register.
+     * Bounds the k block.
+     */
+    static final int KCS = 256;
+
+    /**
      * Cache blocking: k is cut into blocks of kc, the rows of C into blocks of mc (one task each).
      * Package-private so a tuning harness can compare settings in one JVM.
      */
     record Blocking(int kc, int mc) {
         Blocking {
-            if (kc < 1 || mc < MR || mc % MR != 0) throw new IllegalArgumentException("bad blocking kc=" + kc + " mc=" + mc);
+            if (kc < 1 || kc > KCS || mc < MR || mc % MR != 0) throw new IllegalArgumentException("bad blocking kc=" + kc + " mc=" + mc);
         }
     }
 
     static final Blocking DEFAULT_BLOCKING = new Blocking(Integer.getInteger("tune.kc", 128), Integer.getInteger("tune.mc", 96));
+
+    /** Most floats of packed B held at once (16 MiB): enough for every TRM shape's whole k in one go. */
+    static final int PACKED_B_BUDGET = 1 << 22;
 
     private Sgemm() {}
 
@@ -95,51 +104,65 @@ public final class Sgemm {
         checkMatrix("A", a, aOff, lda, transA ? k : m, transA ? m : k);
         checkMatrix("B", b, bOff, ldb, transB ? n : k, transB ? k : n);
 
+        // Tasks: row blocks of at most MC rows, as many as a multiple of the thread count so the threads finish
+        // together (776 rows on 2 threads: 10 blocks of 78, not 9 of 96 with one thread doing 5).
+        final int threads = pool.threads();
         int rowBlocks = ceilDiv(m, MC);
-        int nPanels = ceilDiv(n, NR);
+        if (threads > 1) rowBlocks = Math.min(ceilDiv(m, MR), ceilDiv(rowBlocks, threads) * threads);
+        final int mcTask = ceilDiv(ceilDiv(m, rowBlocks), MR) * MR;
+        rowBlocks = ceilDiv(m, mcTask);
+        final int nPanels = ceilDiv(n, NR);
         // Too few row blocks to keep every thread busy (e.g. m = 97): also split the columns, in whole panels.
-        int colBlocks = Math.min(nPanels, Math.max(1, ceilDiv(4 * pool.threads(), rowBlocks)));
-        int panelsPerColBlock = ceilDiv(nPanels, colBlocks);
+        int colBlocks = Math.min(nPanels, Math.max(1, ceilDiv(4 * threads, rowBlocks)));
+        final int panelsPerColBlock = ceilDiv(nPanels, colBlocks);
         colBlocks = ceilDiv(nPanels, panelsPerColBlock);
-        final int tasks = rowBlocks * colBlocks;
+        final int tasks = rowBlocks * colBlocks, cb = colBlocks;
 
+        // Equal k blocks of at most KC (k = 776 gives 7 x 111, not 6 x 128 + a wasteful pass of 8).
+        final int kBlocks = ceilDiv(k, KC), kcMax = ceilDiv(k, kBlocks);
+        // B is packed for many k blocks at once (up to PACKED_B_BUDGET floats), so each task runs all those k blocks
+        // on its rows while its C block stays in L2, and a GEMM costs two fork-joins per super-block, not per block.
+        final int blocksPerSuper = Math.max(1, Math.min(kBlocks, PACKED_B_BUDGET / (nPanels * NR * kcMax)));
         Buffers callerBuffers = BUFFERS.get();
-        int packedBSize = nPanels * NR * KC;
+        int packedBSize = nPanels * NR * Math.min(k, blocksPerSuper * kcMax);
         if (callerBuffers.packedB.length < packedBSize) callerBuffers.packedB = new float[packedBSize];
         final float[] packedB = callerBuffers.packedB;
         // Lane offsets for the gathers that transpose a stored-transposed operand while packing it.
         final int[] bGather = transB ? laneStrides(ldb) : null;
-        final int[][] aGather = panelGatherMaps(transA ? 1 : lda, transA ? lda : 1);
+        final int[] aGather = transA ? laneStrides(lda) : null;
 
-        // Equal k blocks of at most KC (k = 776 gives 7 x 111, not 6 x 128 + a wasteful pass of 8).
-        final int kBlocks = ceilDiv(k, KC), kcMax = ceilDiv(k, kBlocks);
-        for (int p0 = 0; p0 < k; p0 += kcMax) {
-            final int kc = Math.min(kcMax, k - p0);
-            final int pBlock = p0;
-            // Later k blocks accumulate onto what the first one wrote.
-            final float blockBeta = p0 == 0 ? beta : 1f;
+        for (int super0 = 0; super0 < k; super0 += blocksPerSuper * kcMax) {
+            final int superStart = super0, superEnd = Math.min(k, super0 + blocksPerSuper * kcMax);
+            final int superBlocks = ceilDiv(superEnd - superStart, kcMax);
+            // The k block starting at p0 is packed at (p0 - superStart) * nPanels * NR, panel by panel.
+            pool.parallelFor(superBlocks * nPanels, job -> {
+                int p0 = superStart + job / nPanels * kcMax, panel = job % nPanels;
+                int kc = Math.min(kcMax, superEnd - p0);
+                packB(transB, b, bOff, ldb, bGather, p0, kc, panel * NR, n, packedB,
+                        (p0 - superStart) * nPanels * NR + panel * NR * kc);
+            });
 
-            pool.parallelFor(nPanels, panel ->
-                    packB(transB, b, bOff, ldb, bGather, pBlock, kc, panel * NR, n, packedB, panel * NR * kc));
-
-            final int cb = colBlocks;
             pool.parallelFor(tasks, task -> {
-                int rowBlock = task / cb, colBlock = task % cb;
-                int i0 = rowBlock * MC, mc = Math.min(MC, m - i0);
-                int panel0 = colBlock * panelsPerColBlock, panel1 = Math.min(nPanels, panel0 + panelsPerColBlock);
+                int i0 = task / cb * mcTask, mc = Math.min(mcTask, m - i0);
+                int panel0 = task % cb * panelsPerColBlock, panel1 = Math.min(nPanels, panel0 + panelsPerColBlock);
                 Buffers buf = BUFFERS.get();
                 int aPanels = ceilDiv(mc, MR);
-                float[] packedA = buf.packedA(aPanels * MR * kc);
-                packA(a, aOff, transA ? 1 : lda, transA ? lda : 1, aGather, i0, mc, pBlock, kc, packedA);
-                for (int panel = panel0; panel < panel1; panel++) {
-                    int j0 = panel * NR, nr = Math.min(NR, n - j0);
-                    int bPanelOff = panel * NR * kc;
-                    for (int q = 0; q < aPanels; q++) {
-                        int i = i0 + q * MR, mr = Math.min(MR, m - i);
-                        int aPanelOff = q * MR * kc;
-                        // Edge tiles compute the full zero-padded tile; updateC writes only the valid part.
-                        kernel(kc, packedA, aPanelOff, packedB, bPanelOff, buf.tile);
-                        updateC(buf.tile, mr, nr, alpha, blockBeta, c, cOff + i * ldc + j0, ldc);
+                for (int p0 = superStart; p0 < superEnd; p0 += kcMax) {
+                    int kc = Math.min(kcMax, superEnd - p0);
+                    // Later k blocks accumulate onto what the first one wrote.
+                    float blockBeta = p0 == 0 ? beta : 1f;
+                    float[] packedA = buf.packedA(aPanels * MR * KCS);
+                    packA(transA, a, aOff, lda, aGather, i0, mc, p0, kc, packedA);
+                    int bBlockOff = (p0 - superStart) * nPanels * NR;
+                    for (int panel = panel0; panel < panel1; panel++) {
+                        int j0 = panel * NR, nr = Math.min(NR, n - j0);
+                        int bPanelOff = bBlockOff + panel * NR * kc;
+                        for (int q = 0; q < aPanels; q++) {
+                            int i = i0 + q * MR, mr = Math.min(MR, m - i);
+                            // Edge tiles compute the full zero-padded tile; updateC writes only the valid part.
+                            kernel(kc, packedA, q * MR * KCS, packedB, bPanelOff, buf.tile);
+                            updateC(buf.tile, mr, nr, alpha, blockBeta, c, cOff + i * ldc + j0, ldc);
+                        }
                     }
                 }
             });
@@ -148,7 +171,8 @@ public final class Sgemm {
 
     /**
      * The register-blocked micro-kernel: tile[6 x NR] = sum over p < kc of A[r, p] B[p, :]. The A panel is
-     * {@code ap[aOff + p*MR + r]}, the B panel {@code bp[bOff + p*NR + j]}, tile row r starts at {@code tile[r*NR]}.
+     * {@code ap[aOff + r*KCS + p]}, the B panel {@code bp[bOff + p*NR + j]}, tile row r starts at {@code tile[r*NR]}.
+     * KCS being a constant, the six A rows are one base register plus fixed displacements.
      * The 24 accumulators are plain locals so the JIT keeps them in registers, and nothing vector-typed crosses a
      * call (a call the JIT declines to inline would box them, allocating in the loop).
      */
@@ -165,18 +189,18 @@ public final class Sgemm {
             FloatVector b1 = FloatVector.fromArray(V, bp, bo + L);
             FloatVector b2 = FloatVector.fromArray(V, bp, bo + 2 * L);
             FloatVector b3 = FloatVector.fromArray(V, bp, bo + 3 * L);
-            int ao = aOff + p * MR;
+            int ao = aOff + p;
             FloatVector r0 = FloatVector.broadcast(V, ap[ao]);
             c00 = r0.fma(b0, c00); c01 = r0.fma(b1, c01); c02 = r0.fma(b2, c02); c03 = r0.fma(b3, c03);
-            FloatVector r1 = FloatVector.broadcast(V, ap[ao + 1]);
+            FloatVector r1 = FloatVector.broadcast(V, ap[ao + 1 * KCS]);
             c10 = r1.fma(b0, c10); c11 = r1.fma(b1, c11); c12 = r1.fma(b2, c12); c13 = r1.fma(b3, c13);
-            FloatVector r2 = FloatVector.broadcast(V, ap[ao + 2]);
+            FloatVector r2 = FloatVector.broadcast(V, ap[ao + 2 * KCS]);
             c20 = r2.fma(b0, c20); c21 = r2.fma(b1, c21); c22 = r2.fma(b2, c22); c23 = r2.fma(b3, c23);
-            FloatVector r3 = FloatVector.broadcast(V, ap[ao + 3]);
+            FloatVector r3 = FloatVector.broadcast(V, ap[ao + 3 * KCS]);
             c30 = r3.fma(b0, c30); c31 = r3.fma(b1, c31); c32 = r3.fma(b2, c32); c33 = r3.fma(b3, c33);
-            FloatVector r4 = FloatVector.broadcast(V, ap[ao + 4]);
+            FloatVector r4 = FloatVector.broadcast(V, ap[ao + 4 * KCS]);
             c40 = r4.fma(b0, c40); c41 = r4.fma(b1, c41); c42 = r4.fma(b2, c42); c43 = r4.fma(b3, c43);
-            FloatVector r5 = FloatVector.broadcast(V, ap[ao + 5]);
+            FloatVector r5 = FloatVector.broadcast(V, ap[ao + 5 * KCS]);
             c50 = r5.fma(b0, c50); c51 = r5.fma(b1, c51); c52 = r5.fma(b2, c52); c53 = r5.fma(b3, c53);
         }
         // Spill the tile to scratch with plain stores and let updateC apply alpha and beta: an epilogue here that
@@ -266,42 +290,25 @@ public final class Sgemm {
     }
 
     /**
-     * Gather offsets for packing A: op(A)(i, p) = a[i*rowStride + p*colStride] (rowStride = lda, colStride = 1 for
-     * row-major A; swapped when A is stored transposed). A packed panel is the sequence (p, r) -> p*MR + r; 8 k steps
-     * (48 = 3 x 16 floats) repeat the pattern, so three maps cover it: map c, lane u holds the source offset of packed
-     * position 16c + u.
+     * Packs op(A)[i0 .. i0+mc, p0 .. p0+kc) into panels of MR rows: row r of panel q is
+     * {@code dst[q*MR*KCS + r*KCS + p]}, rows past mc zero. From row-major A each row is one array copy; from a
+     * stored-transposed A (op(A)(i, p) = a[p*lda + i]) each run of L k steps is one gather down a column of A.
      */
-    static int[][] panelGatherMaps(int rowStride, int colStride) {
-        if (L * 3 % MR != 0 || (long) MR * rowStride + (long) L * colStride > Integer.MAX_VALUE) return null;
-        int[][] maps = new int[3][L];
-        for (int t = 0; t < 3 * L; t++) maps[t / L][t % L] = t % MR * rowStride + t / MR * colStride;
-        return maps;
-    }
-
-    /**
-     * Packs op(A)[i0 .. i0+mc, p0 .. p0+kc) into panels of MR rows, {@code dst[q*MR*kc + p*MR + r]} for panel q,
-     * zero-padding rows past mc. Full panels go 3 gathers per 8 k steps; the rest element by element.
-     */
-    private static void packA(float[] a, int aOff, int rowStride, int colStride, int[][] maps,
+    private static void packA(boolean transA, float[] a, int aOff, int lda, int[] gather,
                               int i0, int mc, int p0, int kc, float[] dst) {
-        int stepsPerRound = 3 * L / MR; // k steps covered by one round of the three maps
-        for (int q = 0; q * MR < mc; q++) {
-            int d = q * MR * kc;
-            int mr = Math.min(MR, mc - q * MR);
-            int src = aOff + (i0 + q * MR) * rowStride + p0 * colStride;
-            int p = 0;
-            if (mr == MR && maps != null) {
-                for (; p + stepsPerRound <= kc; p += stepsPerRound) {
-                    int s = src + p * colStride, o = d + p * MR;
-                    FloatVector.fromArray(V, a, s, maps[0], 0).intoArray(dst, o);
-                    FloatVector.fromArray(V, a, s, maps[1], 0).intoArray(dst, o + L);
-                    FloatVector.fromArray(V, a, s, maps[2], 0).intoArray(dst, o + 2 * L);
-                }
-            }
-            for (; p < kc; p++) {
-                int s = src + p * colStride, o = d + p * MR;
-                for (int r = 0; r < mr; r++) dst[o + r] = a[s + r * rowStride];
-                for (int r = mr; r < MR; r++) dst[o + r] = 0f;
+        int rows = ceilDiv(mc, MR) * MR;
+        int full = gather == null ? 0 : kc / L * L;
+        for (int ii = 0; ii < rows; ii++) {
+            int d = ii / MR * MR * KCS + ii % MR * KCS;
+            if (ii >= mc) {
+                java.util.Arrays.fill(dst, d, d + kc, 0f);
+            } else if (!transA) {
+                System.arraycopy(a, aOff + (i0 + ii) * lda + p0, dst, d, kc);
+            } else {
+                int src = aOff + p0 * lda + i0 + ii;
+                int p = 0;
+                for (; p < full; p += L) FloatVector.fromArray(V, a, src + p * lda, gather, 0).intoArray(dst, d + p);
+                for (; p < kc; p++) dst[d + p] = a[src + p * lda];
             }
         }
     }
