@@ -53,7 +53,7 @@ public final class Sgemm {
         }
     }
 
-    static final Blocking DEFAULT_BLOCKING = new Blocking(Integer.getInteger("tune.kc", 128), Integer.getInteger("tune.mc", 96));
+    static final Blocking DEFAULT_BLOCKING = new Blocking(128, 96);
 
     /** Most floats of packed B held at once (16 MiB): enough for every TRM shape's whole k in one go. */
     static final int PACKED_B_BUDGET = 1 << 22;
@@ -248,7 +248,7 @@ public final class Sgemm {
 
     /** {0, ld, 2*ld, ...}: one vector's worth of gather offsets, walking down a column of a row-major matrix. */
     static int[] laneStrides(int ld) {
-        if (Boolean.getBoolean("tune.nogather") || (long) (L - 1) * ld > Integer.MAX_VALUE) return null; // too far apart to gather: scalar copies
+        if ((long) (L - 1) * ld > Integer.MAX_VALUE) return null; // too far apart to gather: scalar copies
         int[] map = new int[L];
         for (int i = 0; i < L; i++) map[i] = i * ld;
         return map;
@@ -291,25 +291,34 @@ public final class Sgemm {
 
     /**
      * Packs op(A)[i0 .. i0+mc, p0 .. p0+kc) into panels of MR rows: row r of panel q is
-     * {@code dst[q*MR*KCS + r*KCS + p]}, rows past mc zero. From row-major A each row is one array copy; from a
-     * stored-transposed A (op(A)(i, p) = a[p*lda + i]) each run of L k steps is one gather down a column of A.
+     * {@code dst[q*MR*KCS + r*KCS + p]}, rows past mc zero. From row-major A each row is one array copy. From a
+     * stored-transposed A (op(A)(i, p) = a[p*lda + i]) each run of L k steps of a row is one gather down a column of
+     * A; the loop takes L k steps for all rows before the next L, so the L source lines being gathered from (a power
+     * of two apart, hence in few cache sets) are reused by the following rows while still in L1.
      */
-    private static void packA(boolean transA, float[] a, int aOff, int lda, int[] gather,
+    static void packA(boolean transA, float[] a, int aOff, int lda, int[] gather,
                               int i0, int mc, int p0, int kc, float[] dst) {
         int rows = ceilDiv(mc, MR) * MR;
-        int full = gather == null ? 0 : kc / L * L;
-        for (int ii = 0; ii < rows; ii++) {
+        for (int ii = mc; ii < rows; ii++) {
             int d = ii / MR * MR * KCS + ii % MR * KCS;
-            if (ii >= mc) {
-                java.util.Arrays.fill(dst, d, d + kc, 0f);
-            } else if (!transA) {
-                System.arraycopy(a, aOff + (i0 + ii) * lda + p0, dst, d, kc);
-            } else {
-                int src = aOff + p0 * lda + i0 + ii;
-                int p = 0;
-                for (; p < full; p += L) FloatVector.fromArray(V, a, src + p * lda, gather, 0).intoArray(dst, d + p);
-                for (; p < kc; p++) dst[d + p] = a[src + p * lda];
+            java.util.Arrays.fill(dst, d, d + kc, 0f);
+        }
+        if (!transA) {
+            for (int ii = 0; ii < mc; ii++) {
+                System.arraycopy(a, aOff + (i0 + ii) * lda + p0, dst, ii / MR * MR * KCS + ii % MR * KCS, kc);
             }
+            return;
+        }
+        int full = gather == null ? 0 : kc / L * L;
+        for (int p = 0; p < full; p += L) {
+            int src = aOff + (p0 + p) * lda + i0;
+            for (int ii = 0; ii < mc; ii++) {
+                FloatVector.fromArray(V, a, src + ii, gather, 0).intoArray(dst, ii / MR * MR * KCS + ii % MR * KCS + p);
+            }
+        }
+        for (int p = full; p < kc; p++) {
+            int src = aOff + (p0 + p) * lda + i0;
+            for (int ii = 0; ii < mc; ii++) dst[ii / MR * MR * KCS + ii % MR * KCS + p] = a[src + ii];
         }
     }
 
