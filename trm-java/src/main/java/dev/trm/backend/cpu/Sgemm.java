@@ -11,17 +11,22 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>How it is fast (the GotoBLAS/BLIS scheme, in Java's Vector API):
  * <ol>
- *   <li>k is cut into blocks of {@link #KC}. For each block, op(B)[kc x n] is <em>packed</em> into panels of
- *       {@link #NR} columns, each stored k-major ({@code panel[p*NR + j]}), zero-padded to a full panel. The
- *       micro-kernel then reads B as one contiguous stream of full vectors, whatever transB was.</li>
- *   <li>The output rows are split into blocks of {@link #MC} (and the columns into blocks when there are too few row
- *       blocks to keep every thread busy); each (row block, column block) is one task of {@link CpuParallel}. A task
- *       packs its rows of op(A)[mc x kc] into panels of {@link #MR} rows ({@code panel[p*MR + r]}), then, for each B
- *       panel (which stays in L1 while it is reused), runs the micro-kernel over each A panel.</li>
- *   <li>The micro-kernel keeps an MR x NR tile of C in 24 vector registers (6 rows x 4 vectors of 16 floats with
+ *   <li>k is cut into equal blocks of at most 128 (so a packed B panel, 128 x 64 floats = 32 KiB, stays in L1 while
+ *       the kernel reuses it). op(B) is <em>packed</em> into panels of {@link #NR} columns stored k-major
+ *       ({@code panel[p*NR + j]}), zero-padded to a full panel, for as many k blocks as fit in
+ *       {@link #PACKED_B_BUDGET} (for TRM shapes: all of k). The micro-kernel then reads B as one contiguous stream
+ *       of full vectors, whatever transB was; a transposed B is packed with gathers (L stored rows per vector).</li>
+ *   <li>The rows of C are cut into blocks (at most 96 rows, a multiple of the thread count of them so the threads
+ *       finish together; columns too when there are few rows, e.g. m = 97); each block is one task of
+ *       {@link CpuParallel}. For each k block a task packs its rows of op(A) into panels of {@link #MR} rows (row
+ *       r at {@code panel[r*KCS + p]}: an array copy per row, or gathers for a transposed A), then runs the
+ *       micro-kernel over every (B panel, A panel) pair. The task's C block stays in L2 across its k blocks.</li>
+ *   <li>The micro-kernel keeps an MR x NR tile of sums in 24 vector registers (6 rows x 4 vectors of 16 floats with
  *       AVX-512): per k step it loads 4 vectors of B, broadcasts 6 scalars of A, and issues 24 independent FMAs, enough
- *       to cover the FMA latency on both FMA ports. Loads per FMA stay well under the core's load bandwidth.</li>
+ *       to cover the FMA latency on both FMA ports. The tile then goes through a small scratch array into C, where
+ *       alpha and beta are applied.</li>
  * </ol>
+ * A GEMM is two fork-joins on the pool (pack B; compute) per packed-B pass.
  *
  * <p>Determinism: every element of C is computed by exactly one task, as a sum over k in a fixed order (k blocks in
  * order; inside a block, p in order), so the result does not depend on thread scheduling or on the thread count.
@@ -64,7 +69,7 @@ public final class Sgemm {
     private static final class Buffers {
         float[] packedB = new float[0];
         private float[] packedA = new float[0];
-        /** One MR x NR tile of sums for edge tiles, between the micro-kernel and C. */
+        /** One MR x NR tile of sums, between the micro-kernel and C. */
         final float[] tile = new float[MR * NR];
 
         float[] packedA(int size) {
