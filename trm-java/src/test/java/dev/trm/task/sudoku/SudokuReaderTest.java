@@ -65,7 +65,7 @@ class SudokuReaderTest {
         String swapped = A.substring(0, 79) + A.charAt(80) + A.charAt(79);
         String m = error("source,question,answer\nx," + Q + "," + swapped + "\n");
         assertTrue(m.contains("answer is not a valid grid"), m);
-        assertTrue(error("1234\n" + Q + "\n").contains(":2: a 9x9 puzzle in a file of 4x4 puzzles"));
+        assertTrue(error("1.3.3.1.2.4.4.2.\n" + Q + "\n").contains(":2: a 9x9 puzzle in a file of 4x4 puzzles"));
     }
 
     @Test
