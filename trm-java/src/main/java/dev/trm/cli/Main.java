@@ -16,8 +16,10 @@ import picocli.CommandLine.Command;
             InfoCommand.class,
             BenchCommand.class,
             DataCommand.class,
-            SolveCommand.class,
+            DemoCommand.class,
+            TrainCommand.class,
             EvalCommand.class,
+            SolveCommand.class,
             CommandLine.HelpCommand.class,
         })
 public final class Main implements Runnable {

@@ -14,6 +14,8 @@ public final class MazeGenerator {
     private final int side;
     private final int minSteps;
     private final SplittableRandom random;
+    private long layouts;
+    private long searches;
 
     /** @param minSteps exclusive lower bound on the shortest path length in steps (110 for Maze-Hard) */
     public MazeGenerator(int side, int minSteps, long seed) {
@@ -33,6 +35,7 @@ public final class MazeGenerator {
         int lo = (n / 10) * 3, hi = (n / 10) * 5;
         int[] cells = new int[n];
         for (long layout = 0; layout < maxLayouts; layout++) {
+            layouts++;
             int walls = lo + random.nextInt(hi - lo + 1);
             for (int i = 0; i < n; i++) cells[i] = i;
             shuffle(cells, n);
@@ -42,21 +45,72 @@ public final class MazeGenerator {
             int open = n - walls;
             if (open < 2) continue;
             int[] openCells = java.util.Arrays.copyOfRange(cells, walls, n);
+            // Connected components once per layout: a pair in different components, or in one too small to hold a
+            // path of minSteps + 1 steps, is rejected without a search. Same accepted distribution, far fewer BFS runs.
+            int[] component = new int[n];
+            int[] dist = new int[n];
+            int[] queue = new int[n];
+            int[] componentSize = components(grid, component);
             for (int tries = 0; tries < 100; tries++) {
                 shuffle(openCells, 2); // only the first two matter: a partial Fisher-Yates draw
                 int s = openCells[0], g = openCells[1];
-                int[] dist = MazeSolver.distances(grid, side, s);
-                if (dist[g] > minSteps) {
+                if (component[s] != component[g] || componentSize[component[s]] <= minSteps + 1) continue;
+                searches++;
+                int d = MazeSolver.distance(grid, side, s, g, dist, queue);
+                if (d > minSteps) {
                     byte[] question = grid.clone();
                     question[s] = MazeTokens.START;
                     question[g] = MazeTokens.GOAL;
                     byte[] answer = MazeSolver.solve(question, side);
-                    return new Maze(side, question, answer, "trm-generator-" + side + "x" + side, Integer.toString(dist[g]), "generated");
+                    return new Maze(side, question, answer, "trm-generator-" + side + "x" + side, Integer.toString(d), "generated");
                 }
             }
         }
         throw new DataException("no " + side + "x" + side + " maze with a shortest path over " + minSteps
                 + " steps in " + maxLayouts + " wall layouts; lower the threshold");
+    }
+
+    /** Wall layouts drawn so far (the rejection rate is layouts per maze). */
+    public long layouts() {
+        return layouts;
+    }
+
+    /** Breadth-first searches run so far. */
+    public long searches() {
+        return searches;
+    }
+
+    /** Labels open cells with their 4-connected component (walls get -1); returns the size of each component. */
+    private int[] components(byte[] grid, int[] component) {
+        java.util.Arrays.fill(component, -1);
+        int[] sizes = new int[grid.length];
+        int[] stack = new int[grid.length];
+        int count = 0;
+        for (int start = 0; start < grid.length; start++) {
+            if (grid[start] == MazeTokens.WALL || component[start] >= 0) continue;
+            int top = 0;
+            stack[top++] = start;
+            component[start] = count;
+            while (top > 0) {
+                int cell = stack[--top];
+                sizes[count]++;
+                int r = cell / side, c = cell % side;
+                if (r > 0) top = visit(grid, component, stack, top, cell - side, count);
+                if (r < side - 1) top = visit(grid, component, stack, top, cell + side, count);
+                if (c > 0) top = visit(grid, component, stack, top, cell - 1, count);
+                if (c < side - 1) top = visit(grid, component, stack, top, cell + 1, count);
+            }
+            count++;
+        }
+        return sizes;
+    }
+
+    private static int visit(byte[] grid, int[] component, int[] stack, int top, int cell, int label) {
+        if (grid[cell] != MazeTokens.WALL && component[cell] < 0) {
+            component[cell] = label;
+            stack[top++] = cell;
+        }
+        return top;
     }
 
     /** Shuffles so that the first k entries are a uniform random draw without replacement. */

@@ -36,6 +36,34 @@ public final class MazeSolver {
         return dist;
     }
 
+    /** Step distance from one cell to another (-1 when unreachable); the search stops as soon as it reaches {@code to}. */
+    public static int distance(byte[] grid, int side, int from, int to) {
+        return distance(grid, side, from, to, new int[grid.length], new int[grid.length]);
+    }
+
+    /** As {@link #distance(byte[], int, int, int)} with caller-owned scratch arrays of grid.length (for tight loops). */
+    public static int distance(byte[] grid, int side, int from, int to, int[] dist, int[] queue) {
+        if (from == to) return 0;
+        Arrays.fill(dist, -1);
+        int head = 0, tail = 0;
+        dist[from] = 0;
+        queue[tail++] = from;
+        while (head < tail) {
+            int cell = queue[head++];
+            int r = cell / side, c = cell % side;
+            for (int k = 0; k < 4; k++) {
+                int r2 = r + DR[k], c2 = c + DC[k];
+                if (r2 < 0 || r2 >= side || c2 < 0 || c2 >= side) continue;
+                int next = r2 * side + c2;
+                if (dist[next] >= 0 || grid[next] == MazeTokens.WALL) continue;
+                dist[next] = dist[cell] + 1;
+                if (next == to) return dist[next];
+                queue[tail++] = next;
+            }
+        }
+        return -1;
+    }
+
     /** Shortest S-to-G distance in steps, or -1 when G is unreachable. */
     public static int shortestDistance(Maze m) {
         return distances(m.question(), m.side(), m.find(MazeTokens.START))[m.find(MazeTokens.GOAL)];

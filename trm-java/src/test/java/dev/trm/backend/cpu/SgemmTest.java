@@ -34,6 +34,14 @@ class SgemmTest {
     }
 
     @Test
+    void longKSpansSeveralPackedBSuperBlocks() {
+        // One packed panel (NR columns) times k above PACKED_B_BUDGET floats: B is packed and consumed in more than
+        // one pass over k. n = 16 keeps the reference cheap; the panel is zero-padded to NR.
+        int k = Sgemm.PACKED_B_BUDGET / Sgemm.NR + 1000;
+        check(new Random(8), CpuParallel.shared(), false, false, 7, 16, k, 1f, 0.5f, 0, 0);
+    }
+
+    @Test
     void honoursOffsetsAndLeadingDimensionsLargerThanTheWidth() {
         Random rnd = new Random(2);
         for (boolean ta : BOOLS) {
