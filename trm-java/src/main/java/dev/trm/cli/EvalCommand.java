@@ -6,13 +6,14 @@ import dev.trm.data.Dataset;
 import dev.trm.data.DatasetMetadata;
 import dev.trm.data.TaskKind;
 import dev.trm.eval.ArcEvaluator;
-import dev.trm.eval.EvalExample;
 import dev.trm.eval.Evaluator;
 import dev.trm.eval.SequenceEvaluator;
-import dev.trm.infer.SolveOptions;
-import dev.trm.infer.SolveResult;
-import dev.trm.infer.Solution;
-import dev.trm.infer.TrmSolver;
+import dev.trm.backend.Backend;
+import dev.trm.backend.cpu.CpuBackend;
+import dev.trm.model.TrmConfig;
+import dev.trm.model.TrmModel;
+import dev.trm.model.TrmParameters;
+import dev.trm.train.Evaluation;
 import dev.trm.task.arc.ArcDatasetBuilder;
 import dev.trm.task.arc.ArcReader;
 import java.io.PrintWriter;
@@ -70,31 +71,17 @@ public final class EvalCommand implements Runnable {
                 evaluator = new SequenceEvaluator(m.task(), m.ignoreLabelId());
             }
             long n = limit == null ? ds.exampleCount() : Math.min(limit, ds.exampleCount());
+            TrmConfig c = header.config();
+            Backend be = new CpuBackend();
+            TrmParameters parameters = new TrmParameters(c, be);
+            Checkpoint.copyInto(SolverLoading.weights(file, header, spec.commandLine().getErr()), parameters, be);
+            out.printf("checkpoint %s (step %d), %s split of %s: %d examples, %d supervision steps each, backend %s%n",
+                    file, header.step(), split, data, n, c.haltMaxSteps(), be.name());
+            out.flush();
             long t0 = System.nanoTime();
-            int k;
-            try (TrmSolver solver = SolverLoading.open(file, header, spec.commandLine().getErr())) {
-                k = solver.config().haltMaxSteps();
-                out.printf("checkpoint %s (step %d), %s split of %s: %d examples, %d supervision steps each, backend %s%n",
-                        file, solver.step(), split, data, n, k, solver.backendName());
-                out.flush();
-                evaluator.begin();
-                SolveOptions options = SolveOptions.defaults().withBatchSize(batch);
-                for (long start = 0; start < n; start += batch) {
-                    int b = (int) Math.min(batch, n - start);
-                    int[][] inputs = new int[b][];
-                    int[] ids = new int[b];
-                    for (int i = 0; i < b; i++) {
-                        inputs[i] = ds.input(start + i);
-                        ids[i] = ds.puzzleIdentifier(ds.puzzleOf(start + i));
-                    }
-                    SolveResult r = solver.solve(inputs, ids, options);
-                    for (int i = 0; i < b; i++) {
-                        Solution s = r.solutions().get(i);
-                        evaluator.add(new EvalExample(ids[i], inputs[i], ds.label(start + i), s.tokens(), s.confidence()));
-                    }
-                }
-            }
-            DataEvalCommand.print(out, evaluator.result());
+            // The trainer's periodic evaluation and this command share one definition of the official evaluation.
+            Object result = Evaluation.run(new TrmModel(c, be, parameters), ds, batch, evaluator, n);
+            DataEvalCommand.print(out, result);
             out.printf("  %.1f s%n", (System.nanoTime() - t0) / 1e9);
         }
     }

@@ -47,8 +47,17 @@ final class SolverLoading {
     /** Loads the solver for a header from {@link #header}; warnings (e.g. a resized puzzle table) go to err. */
     static TrmSolver open(Path file, CheckpointContents header, PrintWriter err) {
         if (Checkpoint.isTrmCheckpoint(file)) return TrmSolver.load(file);
-        Map<String, float[]> w = Checkpoint.loadWeights(file, header.config(), msg -> err.println("warning: " + msg));
-        return TrmSolver.of(header.config(), header.task(), w, new CpuBackend());
+        return TrmSolver.of(header.config(), header.task(), weights(file, header, err), new CpuBackend());
+    }
+
+    /** The weights for a header from {@link #header}: checksum-verified for a trm checkpoint, else converted. */
+    static Map<String, float[]> weights(Path file, CheckpointContents header, PrintWriter err) {
+        if (Checkpoint.isTrmCheckpoint(file)) {
+            CheckpointContents c = Checkpoint.load(file);
+            if (!c.hasWeights()) throw new CliException(file + ": holds no model weights (a train_state file?)");
+            return c.weights();
+        }
+        return Checkpoint.loadWeights(file, header.config(), msg -> err.println("warning: " + msg));
     }
 
     static TaskKind task(CheckpointContents header, String override) {
