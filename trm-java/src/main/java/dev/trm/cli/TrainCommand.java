@@ -2,6 +2,9 @@ package dev.trm.cli;
 
 import dev.trm.backend.Backend;
 import dev.trm.backend.cpu.CpuBackend;
+import dev.trm.checkpoint.Checkpoint;
+import dev.trm.checkpoint.CheckpointContents;
+import dev.trm.checkpoint.ConfigJson;
 import dev.trm.data.Dataset;
 import dev.trm.data.Json;
 import dev.trm.data.TaskKind;
@@ -36,26 +39,32 @@ import picocli.CommandLine.Option;
         description = "Train a TRM by deep supervision (AdamATan2, sign-SGD puzzle embeddings, EMA, ACT halting).")
 public final class TrainCommand implements Runnable {
 
-    @Option(names = "--preset", required = true, description = "Architecture preset: sudoku-extreme-mlp, sudoku-extreme-att, maze-hard, arc-1, arc-2.")
+    @Option(names = "--preset", description = "Architecture preset: sudoku-extreme-mlp, sudoku-extreme-att, maze-hard, arc-1, arc-2.")
     String preset;
 
-    @Option(names = "--data", required = true, paramLabel = "DIR", description = "Dataset folder (trm data build).")
+    @Option(names = "--data", paramLabel = "DIR", description = "Dataset folder (trm data build).")
     Path data;
 
-    @Option(names = "--out", required = true, paramLabel = "RUN", description = "Run folder: metrics and curves go there.")
+    @Option(names = "--out", paramLabel = "RUN", description = "Run folder: run.json, checkpoints, metrics.jsonl, curves.png.")
     Path out;
 
-    @Option(names = "--steps", defaultValue = "1000", description = "Optimizer steps (default ${DEFAULT-VALUE}).")
-    long steps;
+    @Option(names = "--resume", paramLabel = "RUN", description = "Continue the run in RUN from its last checkpoint, with its settings.")
+    Path resume;
 
-    @Option(names = "--batch", defaultValue = "768", description = "Global batch: deep-supervision slots (default ${DEFAULT-VALUE}, as published).")
-    int batch;
+    @Option(names = "--checkpoint-every", description = "Steps between checkpoints (default: the eval interval, else a tenth of the run).")
+    Long checkpointEvery;
+
+    @Option(names = "--steps", description = "Optimizer steps (default 1000).")
+    Long steps;
+
+    @Option(names = "--batch", description = "Global batch: deep-supervision slots (default 768, as published).")
+    Integer batch;
 
     @Option(names = "--device", defaultValue = "auto", description = "auto, cpu or cuda[:N] (default ${DEFAULT-VALUE}).")
     String device;
 
-    @Option(names = "--seed", defaultValue = "0", description = "Random seed (default ${DEFAULT-VALUE}).")
-    long seed;
+    @Option(names = "--seed", description = "Random seed (default 0).")
+    Long seed;
 
     @Option(names = "--lr", description = "Learning rate (default: the task's official value).")
     Double lr;
@@ -72,8 +81,8 @@ public final class TrainCommand implements Runnable {
     @Option(names = "--ema", description = "EMA rate, 0 to disable (default 0.999).")
     Double ema;
 
-    @Option(names = "--eval-interval", defaultValue = "0", description = "Steps between evaluations; 0 = only at the end.")
-    long evalInterval;
+    @Option(names = "--eval-interval", description = "Steps between evaluations; 0 = only at the end (default).")
+    Long evalInterval;
 
     @Option(names = "--eval-limit", description = "Evaluate on at most this many test examples.")
     Long evalLimit;
@@ -87,45 +96,131 @@ public final class TrainCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
+    /** Everything that defines a run, saved in RUN/run.json so that --resume continues with the same settings. */
+    record RunSettings(String preset, String data, long steps, int batch, long seed, Double lr, Double puzzleLr,
+                       Double weightDecay, Long warmup, Double ema, long evalInterval, Long evalLimit, Integer hidden,
+                       int[] cycles, long checkpointEvery) {
+
+        Map<String, Object> toJson() {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("preset", preset);
+            m.put("data", data);
+            m.put("steps", steps);
+            m.put("batch", batch);
+            m.put("seed", seed);
+            m.put("lr", lr);
+            m.put("puzzle_lr", puzzleLr);
+            m.put("weight_decay", weightDecay);
+            m.put("warmup", warmup);
+            m.put("ema", ema);
+            m.put("eval_interval", evalInterval);
+            m.put("eval_limit", evalLimit);
+            m.put("hidden", hidden);
+            m.put("cycles", cycles == null ? null : List.of(cycles[0], cycles[1]));
+            m.put("checkpoint_every", checkpointEvery);
+            return m;
+        }
+
+        static RunSettings read(Path file) {
+            Map<String, Object> m = Json.asObject(Json.read(file), file.toString());
+            String w = file + ": ";
+            List<Object> cyc = m.get("cycles") == null ? null : Json.asList(m.get("cycles"), w + "cycles");
+            return new RunSettings(Json.asString(m.get("preset"), w + "preset"), Json.asString(m.get("data"), w + "data"),
+                    Json.asLong(m.get("steps"), w + "steps"), (int) Json.asLong(m.get("batch"), w + "batch"),
+                    Json.asLong(m.get("seed"), w + "seed"), dbl(m, "lr", w), dbl(m, "puzzle_lr", w),
+                    dbl(m, "weight_decay", w), lng(m, "warmup", w), dbl(m, "ema", w),
+                    Json.asLong(m.get("eval_interval"), w + "eval_interval"), lng(m, "eval_limit", w),
+                    m.get("hidden") == null ? null : (int) Json.asLong(m.get("hidden"), w + "hidden"),
+                    cyc == null ? null : new int[] {(int) Json.asLong(cyc.get(0), w + "cycles"), (int) Json.asLong(cyc.get(1), w + "cycles")},
+                    Json.asLong(m.get("checkpoint_every"), w + "checkpoint_every"));
+        }
+
+        private static Double dbl(Map<String, Object> m, String k, String w) {
+            return m.get(k) == null ? null : Json.asDouble(m.get(k), w + k);
+        }
+
+        private static Long lng(Map<String, Object> m, String k, String w) {
+            return m.get(k) == null ? null : Json.asLong(m.get(k), w + k);
+        }
+    }
+
+    static final String STATE = "train_state.safetensors";
+    static final String MODEL = "model.safetensors";
+
     @Override
     public void run() {
         PrintWriter o = spec.commandLine().getOut();
         if (!device.equals("auto") && !device.equals("cpu")) {
             throw new CliException("--device " + device + ": the CUDA training backend is not part of this build yet; use cpu");
         }
-        try (Dataset train = Dataset.open(data, "train");
-             Dataset test = Dataset.splits(data).contains("test") ? Dataset.open(data, "test") : null) {
-            TrmConfig c = configFor(Presets.get(preset), train);
-            String task = train.metadata().task().cliName();
-            TrainConfig tc = TrainConfig.official(task, batch, steps, seed).withEvalInterval(evalInterval);
-            tc = tc.withLr(lr != null ? lr : tc.lr(), puzzleLr != null ? puzzleLr : tc.puzzleLr());
-            if (weightDecay != null) tc = tc.withWeightDecay(weightDecay, weightDecay);
-            if (warmup != null) tc = tc.withWarmup(warmup);
-            if (ema != null) tc = tc.withEma(ema);
-            Files.createDirectories(out);
-            writeRunFile(c, tc);
+        Path runDir;
+        RunSettings rs;
+        if (resume != null) {
+            if (preset != null || data != null || out != null) throw new CliException("--resume takes its settings from RUN/run.json; drop --preset, --data and --out");
+            runDir = resume;
+            if (!Files.isRegularFile(runDir.resolve("run.json"))) throw new CliException(runDir + ": not a run folder (no run.json)");
+            if (!Files.isRegularFile(runDir.resolve(STATE))) throw new CliException(runDir + ": no checkpoint to resume from (" + STATE + " missing)");
+            rs = RunSettings.read(runDir.resolve("run.json"));
+        } else {
+            if (preset == null || data == null || out == null) throw new CliException("train needs --preset, --data and --out (or --resume RUN)");
+            runDir = out;
+            long n = steps != null ? steps : 1000;
+            long evalEvery = evalInterval != null ? evalInterval : 0;
+            rs = new RunSettings(preset, data.toAbsolutePath().toString(), n, batch != null ? batch : 768,
+                    seed != null ? seed : 0, lr, puzzleLr, weightDecay, warmup, ema, evalEvery, evalLimit, hidden, cycles,
+                    checkpointEvery != null ? checkpointEvery : evalEvery > 0 ? evalEvery : Math.max(1, n / 10));
+            if (cycles != null && cycles.length != 2) throw new CliException("--cycles takes T,n");
+        }
+        Path dataDir = Path.of(rs.data());
+        try (Dataset train = Dataset.open(dataDir, "train");
+             Dataset test = Dataset.splits(dataDir).contains("test") ? Dataset.open(dataDir, "test") : null) {
+            TrmConfig c = configFor(Presets.get(rs.preset()), train, rs);
+            TaskKind task = train.metadata().task();
+            TrainConfig tc = TrainConfig.official(task.cliName(), rs.batch(), rs.steps(), rs.seed()).withEvalInterval(rs.evalInterval());
+            tc = tc.withLr(rs.lr() != null ? rs.lr() : tc.lr(), rs.puzzleLr() != null ? rs.puzzleLr() : tc.puzzleLr());
+            if (rs.weightDecay() != null) tc = tc.withWeightDecay(rs.weightDecay(), rs.weightDecay());
+            if (rs.warmup() != null) tc = tc.withWarmup(rs.warmup());
+            if (rs.ema() != null) tc = tc.withEma(rs.ema());
+
             Backend be = new CpuBackend();
             TrmParameters params = new TrmParameters(c, be);
-            params.initialize(be, seed);
-            o.printf("train: %s on %s (%s, %d examples), %d parameters, backend %s, batch %d, %d steps -> %s%n",
-                    preset, data, task, train.exampleCount(), c.parameterCount(), be.name(), batch, steps, out);
-            o.flush();
+            params.initialize(be, rs.seed());
             DeepSupervision trainer = new DeepSupervision(c, tc, be, params, train);
-            Progress progress = Progress.create(o, steps);
-            try (MetricsLog log = new MetricsLog(out)) {
-                for (long s = 1; s <= steps; s++) {
+            if (resume != null) {
+                Path stateFile = runDir.resolve(STATE);
+                CheckpointContents st = Checkpoint.load(stateFile);
+                if (!ConfigJson.write(st.config()).equals(ConfigJson.write(c))) {
+                    throw new CliException(stateFile + ": the checkpoint's model does not match run.json and the data");
+                }
+                if (!st.dataFingerprint().equals(train.metadata().fingerprint())) {
+                    throw new CliException(stateFile + ": trained on other data (fingerprint " + st.dataFingerprint()
+                            + ", " + dataDir + " has " + train.metadata().fingerprint() + ")");
+                }
+                trainer.restoreState(st.extras(), stateFile.toString());
+                MetricsLog.truncateAfter(runDir, trainer.steps());
+                o.printf("resuming %s at step %d of %d%n", runDir, trainer.steps(), rs.steps());
+            } else {
+                Files.createDirectories(runDir);
+                Files.writeString(runDir.resolve("run.json"), Json.write(rs.toJson()) + "\n");
+            }
+            o.printf("train: %s on %s (%s, %d examples), %d parameters, backend %s, batch %d, %d steps -> %s%n",
+                    rs.preset(), dataDir, task.cliName(), train.exampleCount(), c.parameterCount(), be.name(), rs.batch(),
+                    rs.steps(), runDir);
+            o.flush();
+            Progress progress = Progress.create(o, rs.steps());
+            try (MetricsLog log = new MetricsLog(runDir)) {
+                for (long s = trainer.steps() + 1; s <= rs.steps(); s++) {
                     StepMetrics m = trainer.step();
-                    if (!Double.isFinite(m.loss())) {
-                        log.step(m);
-                        throw new CliException("step " + s + ": the loss is " + m.loss()
-                                + "; stopping (lower --lr?). Metrics so far are in " + out.resolve("metrics.jsonl"));
-                    }
                     log.step(m);
+                    if (!Double.isFinite(m.loss())) {
+                        throw new CliException("step " + s + ": the loss is " + m.loss() + "; stopped (try a lower --lr). "
+                                + "The last good checkpoint is kept in " + runDir);
+                    }
                     progress.update(m);
-                    boolean last = s == steps;
-                    if (test != null && (last || (tc.evalInterval() > 0 && s % tc.evalInterval() == 0))) {
+                    boolean last = s == rs.steps();
+                    if (test != null && (last || (rs.evalInterval() > 0 && s % rs.evalInterval() == 0))) {
                         progress.pause();
-                        SequenceMetrics r = evaluate(c, be, trainer, test, train.metadata().task());
+                        SequenceMetrics r = evaluate(c, be, trainer, test, task, rs);
                         Map<String, Object> em = new LinkedHashMap<>();
                         em.put("examples", r.examples());
                         em.put("accuracy", r.tokenAccuracy());
@@ -135,43 +230,49 @@ public final class TrainCommand implements Runnable {
                                 s, r.exactAccuracy(), r.tokenAccuracy(), r.examples());
                         o.flush();
                     }
+                    if (last || s % rs.checkpointEvery() == 0) save(runDir, c, task, train, trainer, be);
                     if (last || s % 200 == 0) log.plot();
                 }
                 progress.done();
             }
-            o.printf("metrics: %s, curves: %s%n", out.resolve("metrics.jsonl"), out.resolve("curves.png"));
+            o.printf("checkpoint: %s (EMA weights), metrics: %s, curves: %s%n", runDir.resolve(MODEL),
+                    runDir.resolve("metrics.jsonl"), runDir.resolve("curves.png"));
         } catch (IOException e) {
-            throw new CliException(out + ": " + e.getMessage());
+            throw new CliException(runDir + ": " + e.getMessage());
         }
     }
 
-    private SequenceMetrics evaluate(TrmConfig c, Backend be, DeepSupervision trainer, Dataset test, TaskKind task) {
+    /**
+     * The resume state first, then the EMA weights for inference; each file is written atomically, so a kill at any
+     * moment leaves the previous pair or a newer resume state, never a torn file.
+     */
+    private static void save(Path runDir, TrmConfig c, TaskKind task, Dataset train, DeepSupervision trainer, Backend be) {
+        String fp = train.metadata().fingerprint();
+        Checkpoint.save(runDir.resolve(STATE), new CheckpointContents(c, task, trainer.steps(), fp, Map.of(),
+                trainer.exportState(), Map.of()));
+        Checkpoint.save(runDir.resolve(MODEL), CheckpointContents.ofWeights(c, task, trainer.steps(), fp,
+                Checkpoint.weightsOf(trainer.evalParameters(), be)));
+    }
+
+    private static SequenceMetrics evaluate(TrmConfig c, Backend be, DeepSupervision trainer, Dataset test, TaskKind task,
+                                            RunSettings rs) {
         if (task == TaskKind.ARC) {
-            throw new CliException("ARC evaluation during training needs the voting evaluator: use trm eval on a checkpoint");
+            throw new CliException("ARC evaluation during training needs the voting evaluator: use trm eval on the checkpoint");
         }
         TrmModel model = new TrmModel(c, be, trainer.evalParameters());
-        long limit = evalLimit == null ? Long.MAX_VALUE : evalLimit;
-        return Evaluation.run(model, test, Math.min(batch, 256), new SequenceEvaluator(task, test.metadata().ignoreLabelId()), limit);
+        long limit = rs.evalLimit() == null ? Long.MAX_VALUE : rs.evalLimit();
+        return Evaluation.run(model, test, Math.min(rs.batch(), 256),
+                new SequenceEvaluator(task, test.metadata().ignoreLabelId()), limit);
     }
 
     /** The preset's architecture with the data's vocabulary, length and identifiers (and any overrides). */
-    private TrmConfig configFor(TrmConfig p, Dataset train) {
-        int d = hidden != null ? hidden : p.hiddenSize();
-        int t = cycles != null ? cycles[0] : p.hCycles(), n = cycles != null ? cycles[1] : p.lCycles();
-        if (cycles != null && cycles.length != 2) throw new CliException("--cycles takes T,n");
+    private static TrmConfig configFor(TrmConfig p, Dataset train, RunSettings rs) {
+        int d = rs.hidden() != null ? rs.hidden() : p.hiddenSize();
+        int t = rs.cycles() != null ? rs.cycles()[0] : p.hCycles(), n = rs.cycles() != null ? rs.cycles()[1] : p.lCycles();
         int heads = d % p.numHeads() == 0 ? p.numHeads() : 1;
         return new TrmConfig(train.metadata().vocabSize(), train.seqLen(), d, heads, p.expansion(), p.layers(), t, n,
                 p.mlpT(), p.rope(), p.ropeTheta(), p.rmsNormEps(), p.puzzleEmbLen(),
                 Math.max(1, train.metadata().numPuzzleIdentifiers()), p.haltMaxSteps(), p.haltExplorationProb(), p.loss());
-    }
-
-    private void writeRunFile(TrmConfig c, TrainConfig tc) throws IOException {
-        Map<String, Object> run = new LinkedHashMap<>();
-        run.put("preset", preset);
-        run.put("data", data.toString());
-        run.put("model", c.toString());
-        run.put("train", tc.toString());
-        Files.writeString(out.resolve("run.json"), Json.write(run) + "\n");
     }
 
     /** A progress bar on a terminal, plain lines otherwise. */

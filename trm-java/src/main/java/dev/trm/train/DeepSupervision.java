@@ -9,6 +9,11 @@ import dev.trm.model.StepResult;
 import dev.trm.model.TrmConfig;
 import dev.trm.model.TrmModel;
 import dev.trm.model.TrmParameters;
+import dev.trm.backend.Tensor;
+import dev.trm.io.TensorData;
+import dev.trm.model.Parameter;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
 /**
  * Training by deep supervision exactly as the official code (spec 2.2, 3, 4): a persistent batch of slots; every
@@ -148,6 +153,84 @@ public final class DeepSupervision {
 
     public long steps() {
         return step;
+    }
+
+    // ---- resume: everything a run needs to continue bit for bit ----------------------------------------------------
+
+    /**
+     * The whole training state as named tensors: live weights and buffers ("live." + official name), the EMA shadow
+     * ("ema."), AdamATan2 moments ("adam.m.", "adam.v."), the persistent slots (their examples, supervision steps,
+     * halted flags and carry) and every counter and RNG state. Restoring it with {@link #restoreState} continues the
+     * run exactly as if it had never stopped.
+     */
+    public Map<String, TensorData> exportState() {
+        Map<String, TensorData> m = new LinkedHashMap<>();
+        for (Map.Entry<String, Tensor> e : params.namedTensors().entrySet()) m.put("live." + e.getKey(), f32(e.getValue()));
+        if (ema != null) {
+            for (Parameter q : ema.shadow().parameters()) m.put("ema." + q.name(), f32(q.value()));
+        }
+        for (Map.Entry<String, Tensor> e : adam.firstMoments().entrySet()) m.put("adam.m." + e.getKey(), f32(e.getValue()));
+        for (Map.Entry<String, Tensor> e : adam.secondMoments().entrySet()) m.put("adam.v." + e.getKey(), f32(e.getValue()));
+        m.put("slots.inputs", i32(inputs, batch, len));
+        m.put("slots.labels", i32(labels, batch, len));
+        m.put("slots.ids", i32(ids, batch));
+        m.put("slots.steps", i32(steps, batch));
+        int[] h = new int[batch];
+        for (int b = 0; b < batch; b++) h[b] = halted[b] ? 1 : 0;
+        m.put("slots.halted", i32(h, batch));
+        m.put("slots.carry_y", f32(carry.y()));
+        m.put("slots.carry_z", f32(carry.z()));
+        long[] sampler = this.sampler.state();
+        m.put("counters", new TensorData.I64(new long[] {7}, new long[] {step, adam.steps(), rng.state(),
+                sampler[0], sampler[1], sampler[2], sampler[3]}));
+        return m;
+    }
+
+    /** Restores {@link #exportState()}'s tensors; a missing or mis-sized tensor is one clear error naming it. */
+    public void restoreState(Map<String, TensorData> m, String where) {
+        for (Map.Entry<String, Tensor> e : params.namedTensors().entrySet()) be.write(e.getValue(), floats(m, "live." + e.getKey(), where));
+        if (ema != null) {
+            for (Parameter q : ema.shadow().parameters()) be.write(q.value(), floats(m, "ema." + q.name(), where));
+        }
+        for (Map.Entry<String, Tensor> e : adam.firstMoments().entrySet()) be.write(e.getValue(), floats(m, "adam.m." + e.getKey(), where));
+        for (Map.Entry<String, Tensor> e : adam.secondMoments().entrySet()) be.write(e.getValue(), floats(m, "adam.v." + e.getKey(), where));
+        System.arraycopy(ints(m, "slots.inputs", where, inputs.length), 0, inputs, 0, inputs.length);
+        System.arraycopy(ints(m, "slots.labels", where, labels.length), 0, labels, 0, labels.length);
+        System.arraycopy(ints(m, "slots.ids", where, batch), 0, ids, 0, batch);
+        System.arraycopy(ints(m, "slots.steps", where, batch), 0, steps, 0, batch);
+        int[] h = ints(m, "slots.halted", where, batch);
+        for (int b = 0; b < batch; b++) halted[b] = h[b] != 0;
+        be.write(carry.y(), floats(m, "slots.carry_y", where));
+        be.write(carry.z(), floats(m, "slots.carry_z", where));
+        if (!(m.get("counters") instanceof TensorData.I64 c) || c.values().length != 7) {
+            throw new IllegalArgumentException(where + ": no valid 'counters' tensor");
+        }
+        long[] v = c.values();
+        step = v[0];
+        adam.setSteps(v[1]);
+        rng.setState(v[2]);
+        sampler.restore(new long[] {v[3], v[4], v[5], v[6]});
+    }
+
+    private TensorData f32(Tensor t) {
+        long[] shape = java.util.Arrays.stream(t.shape()).asLongStream().toArray();
+        return new TensorData.F32(shape, be.read(t));
+    }
+
+    private static TensorData i32(int[] v, int... shape) {
+        return new TensorData.I32(java.util.Arrays.stream(shape).asLongStream().toArray(), v.clone());
+    }
+
+    private static float[] floats(Map<String, TensorData> m, String name, String where) {
+        if (!(m.get(name) instanceof TensorData.F32 f)) throw new IllegalArgumentException(where + ": no F32 tensor '" + name + "'");
+        return f.values();
+    }
+
+    private static int[] ints(Map<String, TensorData> m, String name, String where, int n) {
+        if (!(m.get(name) instanceof TensorData.I32 t) || t.values().length != n) {
+            throw new IllegalArgumentException(where + ": no I32 tensor '" + name + "' of " + n + " values (batch changed?)");
+        }
+        return t.values();
     }
 
     /** The weights evaluation uses: the EMA copy with the live buffers, or the live weights without EMA. */

@@ -26,11 +26,39 @@ public final class MetricsLog implements AutoCloseable {
 
     public MetricsLog(Path runDir) {
         this.dir = runDir;
+        reloadCurves(runDir.resolve("metrics.jsonl"));
         try {
             out = Files.newBufferedWriter(runDir.resolve("metrics.jsonl"), StandardCharsets.UTF_8,
                     StandardOpenOption.CREATE, StandardOpenOption.APPEND);
         } catch (IOException e) {
             throw new UncheckedIOException(runDir.resolve("metrics.jsonl") + ": cannot write: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * On resume: drops the lines of steps after the checkpoint (a killed run may have logged beyond it), rewriting the
+     * file atomically, so the log reads as one uninterrupted run.
+     */
+    public static void truncateAfter(Path runDir, long step) {
+        Path f = runDir.resolve("metrics.jsonl");
+        if (!Files.exists(f)) return;
+        try {
+            List<String> keep = new ArrayList<>();
+            for (String line : Files.readAllLines(f, StandardCharsets.UTF_8)) {
+                if (line.isBlank()) continue;
+                Object o;
+                try {
+                    o = Json.parse(line);
+                } catch (RuntimeException torn) {
+                    continue;   // a line cut by the kill
+                }
+                if (Json.asLong(Json.asObject(o, f.toString()).get("step"), f + ": step") <= step) keep.add(line);
+            }
+            Path tmp = f.resolveSibling("metrics.jsonl.tmp");
+            Files.write(tmp, keep, StandardCharsets.UTF_8);
+            Files.move(tmp, f, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            throw new UncheckedIOException(f + ": cannot rewrite on resume: " + e.getMessage(), e);
         }
     }
 
@@ -63,6 +91,29 @@ public final class MetricsLog implements AutoCloseable {
         write(o);
         Object e = metrics.get("exact_accuracy");
         if (e instanceof Number n) evalExact.add(new double[] {step, n.doubleValue()});
+    }
+
+    /** A resumed run's curves start from the lines already logged. */
+    private void reloadCurves(Path f) {
+        if (!Files.exists(f)) return;
+        try {
+            for (String line : Files.readAllLines(f, StandardCharsets.UTF_8)) {
+                if (line.isBlank()) continue;
+                Map<String, Object> o = Json.asObject(Json.parse(line), f.toString());
+                double step = Json.asDouble(o.get("step"), "step");
+                if (Boolean.TRUE.equals(o.get("eval"))) {
+                    if (o.get("exact_accuracy") instanceof Number n) evalExact.add(new double[] {step, n.doubleValue()});
+                    continue;
+                }
+                if (o.get("loss") instanceof Number n) loss.add(new double[] {step, n.doubleValue()});
+                if (o.get("halted") instanceof Number h && h.longValue() > 0) {
+                    if (o.get("exact_accuracy") instanceof Number n) exact.add(new double[] {step, n.doubleValue()});
+                    if (o.get("steps") instanceof Number n) steps.add(new double[] {step, n.doubleValue()});
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // the curves are a convenience: a log we cannot read back only shortens them
+        }
     }
 
     private static Object finite(double v) {

@@ -6,33 +6,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.trm.backend.Backend;
 import dev.trm.backend.cpu.CpuBackend;
 import dev.trm.data.Dataset;
-import dev.trm.data.DatasetOutput;
 import dev.trm.model.TrmConfig;
 import dev.trm.model.TrmParameters;
-import dev.trm.task.sudoku.SudokuDatasetBuilder;
-import dev.trm.task.sudoku.SudokuGenerator;
-import dev.trm.task.sudoku.SudokuPuzzle;
-import dev.trm.task.sudoku.SudokuShape;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The training loop end to end on a tiny generated Sudoku set, on the CPU backend. */
 class DeepSupervisionTest {
-
-    static Path tinySudoku(Path dir, int train, int test, int blanks, long seed) {
-        SudokuGenerator gen = new SudokuGenerator(SudokuShape.ofSide(4), seed);
-        List<SudokuPuzzle> tr = new ArrayList<>(), te = new ArrayList<>();
-        for (int i = 0; i < train; i++) tr.add(gen.generate(new SudokuGenerator.Difficulty(blanks, 0)));
-        for (int i = 0; i < test; i++) te.add(gen.generate(new SudokuGenerator.Difficulty(blanks, 0)));
-        Path out = dir.resolve("sudoku4");
-        try (DatasetOutput o = DatasetOutput.create(out, true)) {
-            SudokuDatasetBuilder.build(tr, te, 0, seed, o);
-        }
-        return out;
-    }
 
     static TrmConfig small(Dataset d) {
         return new TrmConfig(d.metadata().vocabSize(), d.seqLen(), 32, 2, 4, 2, 2, 2, true, false, 10000.0, 1e-5,
@@ -42,7 +23,7 @@ class DeepSupervisionTest {
     /** Deterministic mode: the same seed and data give the same losses, bit for bit, on the CPU backend. */
     @Test
     void sameSeedSameLossesBitForBit(@TempDir Path dir) {
-        Path data = tinySudoku(dir, 16, 1, 6, 2);
+        Path data = TinySudoku.build(dir, 16, 1, 6, 2);
         double[][] runs = new double[2][];
         for (int r = 0; r < 2; r++) {
             try (Dataset train = Dataset.open(data, "train")) {
@@ -61,7 +42,7 @@ class DeepSupervisionTest {
 
     @Test
     void memorisesASmallTrainingSet(@TempDir Path dir) {
-        Path data = tinySudoku(dir, 8, 1, 6, 1);
+        Path data = TinySudoku.build(dir, 8, 1, 6, 1);
         try (Dataset train = Dataset.open(data, "train")) {
             TrmConfig c = small(train);
             Backend be = new CpuBackend();

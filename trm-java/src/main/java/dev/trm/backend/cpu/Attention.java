@@ -1,7 +1,6 @@
 package dev.trm.backend.cpu;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -113,13 +112,13 @@ final class Attention {
         int j = 0, bound = F.loopBound(n);
         FloatVector sum = FloatVector.zero(F);
         for (; j < bound; j += F.length()) {
-            FloatVector e = FloatVector.fromArray(F, s, j).sub(shift).lanewise(VectorOperators.EXP);
+            FloatVector e = VectorMath.exp(FloatVector.fromArray(F, s, j).sub(shift));
             e.intoArray(s, j);
             sum = sum.add(e);
         }
-        double total = sum.reduceLanes(VectorOperators.ADD);
+        double total = VectorMath.sum(sum);
         for (; j < n; j++) {
-            s[j] = (float) Math.exp(s[j] - shift);
+            s[j] = VectorMath.exp(s[j] - shift);
             total += s[j];
         }
         return total;

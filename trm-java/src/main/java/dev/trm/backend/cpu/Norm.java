@@ -1,7 +1,6 @@
 package dev.trm.backend.cpu;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -26,7 +25,7 @@ final class Norm {
                     h.intoArray(out, base + j);
                     ss = h.fma(h, ss);
                 }
-                double sum = ss.reduceLanes(VectorOperators.ADD);
+                double sum = VectorMath.sum(ss);
                 for (; j < dim; j++) {
                     float h = x[base + j] + (r == null ? 0 : r[base + j]);
                     out[base + j] = h;
@@ -48,7 +47,7 @@ final class Norm {
                 for (; j < bound; j += F.length()) {
                     acc = FloatVector.fromArray(F, dout, base + j).fma(FloatVector.fromArray(F, out, base + j), acc);
                 }
-                double dot = acc.reduceLanes(VectorOperators.ADD);
+                double dot = VectorMath.sum(acc);
                 for (; j < dim; j++) dot += (double) dout[base + j] * out[base + j];
                 float mean = (float) (dot / dim), s = rstd[i];
                 for (j = 0; j < bound; j += F.length()) {

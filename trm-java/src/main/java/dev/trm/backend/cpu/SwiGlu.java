@@ -1,7 +1,6 @@
 package dev.trm.backend.cpu;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -28,7 +27,7 @@ final class SwiGlu {
                 }
                 for (; t < end; t++) {
                     float g = gu[g0 + t];
-                    out[o0 + t] = g / (1f + (float) Math.exp(-g)) * gu[u0 + t];
+                    out[o0 + t] = g * VectorMath.sigmoid(g) * gu[u0 + t];
                 }
                 k += end;
             }
@@ -54,7 +53,7 @@ final class SwiGlu {
                 }
                 for (; t < end; t++) {
                     float g = gu[g0 + t], u = gu[u0 + t], dy = dout[k + t];
-                    float sig = 1f / (1f + (float) Math.exp(-g));
+                    float sig = VectorMath.sigmoid(g);
                     dgu[g0 + t] = dy * u * sig * (1 + g * (1 - sig));
                     dgu[u0 + t] = dy * g * sig;
                 }
@@ -64,6 +63,6 @@ final class SwiGlu {
     }
 
     private static FloatVector sigmoid(FloatVector g) {
-        return FloatVector.broadcast(F, 1f).div(g.neg().lanewise(VectorOperators.EXP).add(1f));
+        return VectorMath.sigmoid(g);
     }
 }
