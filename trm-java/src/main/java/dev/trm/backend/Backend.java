@@ -1,0 +1,147 @@
+package dev.trm.backend;
+
+/**
+ * The op interface of TRM: the model (recursion, heads, losses, backward) is written once over it, and each backend
+ * (the double-precision reference, the fp32 CPU backend, the CUDA backend) implements the same ops forward and
+ * backward. Ops are already the units a GPU fuses: residual + norm, attention with RoPE, the SwiGLU activation, the
+ * token loss with its gradient.
+ *
+ * <p>Shapes come from the tensors. B = batch, S = sequence with prefix, D = hidden, L = task length, V = vocab.
+ * Convention (llm.c): activation gradients are written with {@code =} unless an {@code accumulate} flag says
+ * {@code +=}; parameter gradients always accumulate with {@code +=}. In-place use (an output that is also an input)
+ * is allowed where a method says so.
+ */
+public interface Backend extends AutoCloseable {
+
+    /** "reference", "cpu", "cuda" or "emulated": what actually runs. */
+    String name();
+
+    // ---- memory ----------------------------------------------------------------------------------------------------
+
+    /** A zero-filled float tensor. */
+    Tensor tensor(int... shape);
+
+    /** A zero-filled int tensor. */
+    IntTensor intTensor(int... shape);
+
+    void write(Tensor dst, float[] src);
+
+    float[] read(Tensor src);
+
+    /** The values at the backend's own precision, widened to double (the reference backend loses nothing). */
+    default double[] readDouble(Tensor src) {
+        float[] f = read(src);
+        double[] d = new double[f.length];
+        for (int i = 0; i < f.length; i++) d[i] = f[i];
+        return d;
+    }
+
+    void writeInts(IntTensor dst, int[] src);
+
+    int[] readInts(IntTensor src);
+
+    void zero(Tensor t);
+
+    /** dst = src (same size). */
+    void copy(Tensor src, Tensor dst);
+
+    /** dst[..., :] = row for every row of dst [..., D]: the carry reset to H_init / L_init. */
+    void broadcastRow(Tensor row, Tensor dst);
+
+    /** dst[rows[i], :] = row for each listed slot of dst [B, S, D] (a per-slot carry reset). */
+    void broadcastRowToSlots(Tensor row, Tensor dst, int[] slots);
+
+    RopeTables rope(int seq, int headDim, double theta);
+
+    // ---- input embedding (spec 1.2) ------------------------------------------------------------------------------
+
+    /**
+     * x [B, S, D] = scale * (puzzle prefix: table[pid] in slot 0, zeros in slots 1..P-1; then embed[tokens]).
+     * tokens [B, L]; puzzleIds [B]; embed [V, D]; table [ids, D]; P = S - L.
+     */
+    void embed(IntTensor tokens, IntTensor puzzleIds, Tensor embed, Tensor table, Tensor x, float scale);
+
+    /** dEmbed [V, D] +=; dPuzzleSlots [B, D] = the gradient of each slot's puzzle row. */
+    void embedBackward(IntTensor tokens, Tensor dx, Tensor dEmbed, Tensor dPuzzleSlots, float scale);
+
+    // ---- elementwise ---------------------------------------------------------------------------------------------
+
+    /** out = a + b (+ c when c != null): the input injection. out may alias a. */
+    void add(Tensor a, Tensor b, Tensor c, Tensor out);
+
+    /** acc += x. */
+    void accumulate(Tensor acc, Tensor x);
+
+    // ---- linear layers ---------------------------------------------------------------------------------------------
+
+    /** y [M, N] = x [M, K] w[N, K]^T (+ bias [N] when non-null); M is every leading axis of x. */
+    void linear(Tensor x, Tensor w, Tensor bias, Tensor y);
+
+    /** dx (=, or += when accumulateDx; skipped when null) = dy w; dw += dy^T x; dbias += column sums of dy. */
+    void linearBackward(Tensor x, Tensor w, Tensor dy, Tensor dx, boolean accumulateDx, Tensor dw, Tensor dbias);
+
+    /** The token mixer's left multiply, per batch: y[b] [N, D] = w [N, Sin] x[b] [Sin, D]. */
+    void tokenMix(Tensor w, Tensor x, Tensor y);
+
+    /** dx[b] (= or +=) = w^T dy[b]; dw += sum_b dy[b] x[b]^T. */
+    void tokenMixBackward(Tensor w, Tensor x, Tensor dy, Tensor dx, boolean accumulateDx, Tensor dw);
+
+    // ---- attention ---------------------------------------------------------------------------------------------
+
+    /**
+     * Non-causal MHA: qkv [B, S, 3D] (Q | K | V), RoPE on Q and K when rope != null, scale 1/sqrt(hd).
+     * out [B, S, D]; lse [B, H, S] saved for backward.
+     */
+    void attention(Tensor qkv, Tensor out, Tensor lse, RopeTables rope);
+
+    /** dqkv [B, S, 3D] = gradient w.r.t. the un-rotated q, k, v. */
+    void attentionBackward(Tensor qkv, Tensor out, Tensor lse, Tensor dout, Tensor dqkv, RopeTables rope);
+
+    // ---- SwiGLU activation -----------------------------------------------------------------------------------------
+
+    /**
+     * out = silu(gate) * up where each row of gu holds (gate | up), each {@code inter} long: the channel MLP has
+     * gu [B, S, 2I] and inter = I; the token mixer has gu [B, 2I_S, D] and inter = I_S * D.
+     */
+    void swiglu(Tensor gu, Tensor out, int inter);
+
+    void swigluBackward(Tensor gu, Tensor dout, Tensor dgu, int inter);
+
+    // ---- residual + RMSNorm (no weight) --------------------------------------------------------------------------
+
+    /** out = (x + r) * rstd along the last axis; r may be null; rstd [rows]. out may alias x. */
+    void rmsNorm(Tensor x, Tensor r, Tensor out, Tensor rstd, float eps);
+
+    /** dh = rstd (dout - out mean(dout out)); dh may alias dout. */
+    void rmsNormBackward(Tensor out, Tensor rstd, Tensor dout, Tensor dh);
+
+    /** The token mixer's norm over the sequence axis of [B, S, D]; rstd [B, D]. */
+    void rmsNormSeq(Tensor x, Tensor r, Tensor out, Tensor rstd, float eps);
+
+    void rmsNormSeqBackward(Tensor out, Tensor rstd, Tensor dout, Tensor dh);
+
+    // ---- heads and losses --------------------------------------------------------------------------------------
+
+    /** dst [B, n, D] = src[:, from : from + n, :] of src [B, S, D]. */
+    void sliceSeq(Tensor src, int from, Tensor dst);
+
+    /** dst[:, from : from + n, :] += dsrc [B, n, D]. */
+    void sliceSeqBackward(Tensor dsrc, int from, Tensor dst);
+
+    /**
+     * Token loss (spec 3), computed in double: logits [B, L, V]; labels [B, L] (-100 ignored). perSeqLoss [B] = mean
+     * token CE over valid tokens; seqCorrect [B] = all valid tokens right; dlogits [B, L, V] = gradScale * d
+     * perSeqLoss[b] / d logits (may alias logits: the gradient is written over them).
+     */
+    void crossEntropy(Tensor logits, IntTensor labels, boolean stablemax, double gradScale,
+                      Tensor perSeqLoss, IntTensor seqCorrect, Tensor dlogits);
+
+    /**
+     * Halting loss on q [B, 2] (column 0 = q_halt): loss[b] = BCEWithLogits(q[b, 0], target[b]);
+     * dq[b, 0] = gradScale (sigmoid(q) - target), dq[b, 1] = 0 (q_continue carries no loss in TRM).
+     */
+    void haltingBce(Tensor q, IntTensor target, double gradScale, Tensor loss, Tensor dq);
+
+    @Override
+    default void close() {}
+}

@@ -1,0 +1,60 @@
+package dev.trm.model;
+
+import dev.trm.backend.Backend;
+import dev.trm.backend.Tensor;
+
+/**
+ * What one call of the network keeps for its backward: the injected input and, per block, the tensors its
+ * backward reads. A block's output is the next block's input, so it is stored once. Shapes for batch B:
+ * in, h1, out [B, S, D]; attention: qkv [B, S, 3D], att [B, S, D], lse [B, H, S], rstd1 [B*S];
+ * token mixer: gu1 [B, 2*I_S, D], a1 [B, I_S, D], rstd1 [B, D]; channel SwiGLU: gu2 [B, S, 2I], a2 [B, S, I],
+ * rstd2 [B*S].
+ */
+public final class NetActivations {
+
+    /** One block's saved tensors; {@code in} is the previous block's out (or the call's injected input). */
+    public static final class Block {
+        public final Tensor in, qkv, att, lse, gu1, a1, rstd1, h1, gu2, a2, rstd2, out;
+
+        Block(Backend be, TrmConfig c, int batch, Tensor in) {
+            int s = c.seq(), d = c.hiddenSize(), inter = c.intermediate();
+            this.in = in;
+            if (c.mlpT()) {
+                int mi = c.tokenIntermediate();
+                qkv = att = lse = null;
+                gu1 = be.tensor(batch, 2 * mi, d);
+                a1 = be.tensor(batch, mi, d);
+                rstd1 = be.tensor(batch, d);
+            } else {
+                gu1 = a1 = null;
+                qkv = be.tensor(batch, s, 3 * d);
+                att = be.tensor(batch, s, d);
+                lse = be.tensor(batch, c.numHeads(), s);
+                rstd1 = be.tensor(batch * s);
+            }
+            h1 = be.tensor(batch, s, d);
+            gu2 = be.tensor(batch, s, 2 * inter);
+            a2 = be.tensor(batch, s, inter);
+            rstd2 = be.tensor(batch * s);
+            out = be.tensor(batch, s, d);
+        }
+    }
+
+    public final Tensor input;
+    public final Block[] blocks;
+
+    public NetActivations(Backend be, TrmConfig c, int batch) {
+        input = be.tensor(batch, c.seq(), c.hiddenSize());
+        blocks = new Block[c.layers()];
+        Tensor in = input;
+        for (int l = 0; l < blocks.length; l++) {
+            blocks[l] = new Block(be, c, batch, in);
+            in = blocks[l].out;
+        }
+    }
+
+    /** The network's output [B, S, D]. */
+    public Tensor output() {
+        return blocks[blocks.length - 1].out;
+    }
+}

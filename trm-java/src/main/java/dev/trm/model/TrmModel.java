@@ -1,0 +1,221 @@
+package dev.trm.model;
+
+import dev.trm.backend.Backend;
+import dev.trm.backend.IntTensor;
+import dev.trm.backend.RopeTables;
+import dev.trm.backend.Tensor;
+
+/**
+ * One supervision step of TRM (spec 2.1), forward and backward, over any {@link Backend}:
+ *
+ * <pre>
+ *   x = embed(inputs, puzzle ids)                                   [B, S, D]
+ *   T-1 times, no gradient:  n times z = net(z + y + x);  y = net(y + z)
+ *   with gradient:           n times z = net(z + y + x);  y = net(y + z)     (the n+1 calls keep activations)
+ *   logits = lm_head(y[:, P:])  [B, L, V];   q = q_head(y[:, 0])  [B, 2]
+ *   carry = (y, z), detached
+ * </pre>
+ *
+ * Gradient flows only inside the last recursion process: y and z entering it are constants, x is not (it reaches the
+ * token and puzzle embeddings through every latent update). Buffers are allocated once per batch size.
+ */
+public final class TrmModel {
+    private final TrmConfig c;
+    private final Backend be;
+    private final TrmParameters p;
+    private final RopeTables rope;
+    private final float embedScale;
+    private Workspace ws;
+
+    public TrmModel(TrmConfig config, Backend backend, TrmParameters parameters) {
+        this.c = config;
+        this.be = backend;
+        this.p = parameters;
+        this.rope = config.rope() ? backend.rope(config.seq(), config.headDim(), config.ropeTheta()) : null;
+        this.embedScale = (float) Math.sqrt(config.hiddenSize());
+    }
+
+    /** Every buffer a step needs for one batch size, allocated once. */
+    private final class Workspace {
+        final int batch;
+        final TrmNet net;
+        final NetActivations scratch;          // the no-grad calls reuse one set
+        final NetActivations[] saved;          // the n+1 calls with gradient
+        final Tensor x, yTail, y0, logits, q, perSeq, qLoss;
+        final IntTensor correct;
+        // backward
+        final Tensor dLogits, dyTail, dy0, dq, g, dz, dx, dPuzzleSlots;
+
+        Workspace(int batch) {
+            this.batch = batch;
+            int s = c.seq(), d = c.hiddenSize(), len = c.seqLen(), v = c.vocabSize();
+            net = new TrmNet(c, be, p, rope, batch);
+            scratch = new NetActivations(be, c, batch);
+            saved = new NetActivations[c.lCycles() + 1];
+            for (int i = 0; i < saved.length; i++) saved[i] = new NetActivations(be, c, batch);
+            x = be.tensor(batch, s, d);
+            yTail = be.tensor(batch, len, d);
+            y0 = be.tensor(batch, 1, d);
+            logits = be.tensor(batch, len, v);
+            q = be.tensor(batch, 1, 2);
+            perSeq = be.tensor(batch);
+            qLoss = be.tensor(batch);
+            correct = be.intTensor(batch);
+            dLogits = be.tensor(batch, len, v);
+            dyTail = be.tensor(batch, len, d);
+            dy0 = be.tensor(batch, 1, d);
+            dq = be.tensor(batch, 1, 2);
+            g = be.tensor(batch, s, d);
+            dz = be.tensor(batch, s, d);
+            dx = be.tensor(batch, s, d);
+            dPuzzleSlots = be.tensor(batch, d);
+        }
+    }
+
+    private Workspace workspace(int batch) {
+        if (ws == null || ws.batch != batch) ws = new Workspace(batch);
+        return ws;
+    }
+
+    public TrmConfig config() {
+        return c;
+    }
+
+    public Backend backend() {
+        return be;
+    }
+
+    public TrmParameters parameters() {
+        return p;
+    }
+
+    /** A carry for B slots, every slot at the initial y0 = H_init, z0 = L_init. */
+    public Carry initialCarry(int batch) {
+        Carry carry = new Carry(be.tensor(batch, c.seq(), c.hiddenSize()), be.tensor(batch, c.seq(), c.hiddenSize()));
+        be.broadcastRow(p.hInit(), carry.y());
+        be.broadcastRow(p.lInit(), carry.z());
+        return carry;
+    }
+
+    /** Resets the listed slots to the initial y and z (a halted slot taking a new example). */
+    public void resetSlots(Carry carry, int[] slots) {
+        be.broadcastRowToSlots(p.hInit(), carry.y(), slots);
+        be.broadcastRowToSlots(p.lInit(), carry.z(), slots);
+    }
+
+    /** Uploads one batch; labels may be null for inference. */
+    public Batch batch(int[] inputs, int[] labels, int[] puzzleIds) {
+        int b = puzzleIds.length;
+        IntTensor in = be.intTensor(b, c.seqLen());
+        be.writeInts(in, inputs);
+        IntTensor lab = null;
+        if (labels != null) {
+            lab = be.intTensor(b, c.seqLen());
+            be.writeInts(lab, labels);
+        }
+        IntTensor ids = be.intTensor(b);
+        be.writeInts(ids, puzzleIds);
+        return new Batch(in, lab, ids);
+    }
+
+    /** Logits [B, L, V] of the last step (valid until the next step). */
+    public Tensor logits() {
+        return ws.logits;
+    }
+
+    /** q [B, 1, 2] of the last step: column 0 q_halt, column 1 q_continue. */
+    public Tensor q() {
+        return ws.q;
+    }
+
+    /** Per-slot gradient of the puzzle-embedding row [B, D] of the last training step. */
+    public Tensor puzzleSlotGrad() {
+        return ws.dPuzzleSlots;
+    }
+
+    /**
+     * One supervision step without gradient (inference / evaluation): updates the carry, leaves logits and q in
+     * {@link #logits()} and {@link #q()}.
+     */
+    public void forward(Batch batch, Carry carry) {
+        Workspace w = workspace(batch.size());
+        be.embed(batch.inputs(), batch.puzzleIds(), p.embed().value(), p.puzzleTable(), w.x, embedScale);
+        for (int cycle = 0; cycle < c.hCycles(); cycle++) recursionNoGrad(w, carry);
+        heads(w, carry.y());
+    }
+
+    /**
+     * One training supervision step: forward, losses, backward. Parameter gradients of loss / B accumulate into
+     * {@link Parameter#grad()} (zero them first); the puzzle rows' gradient per slot lands in {@link #puzzleSlotGrad()}.
+     */
+    public StepResult trainStep(Batch batch, Carry carry) {
+        if (batch.labels() == null) throw new IllegalArgumentException("a training step needs labels");
+        int b = batch.size();
+        Workspace w = workspace(b);
+        be.embed(batch.inputs(), batch.puzzleIds(), p.embed().value(), p.puzzleTable(), w.x, embedScale);
+        for (int cycle = 0; cycle < c.hCycles() - 1; cycle++) recursionNoGrad(w, carry);
+
+        // The process with gradient: z_{i+1} = net(z_i + y + x) into saved[i], y' = net(y + z_n) into saved[n].
+        int n = c.lCycles();
+        Tensor z = carry.z();
+        for (int i = 0; i < n; i++) z = w.net.forward(z, carry.y(), w.x, w.saved[i]);
+        Tensor yNew = w.net.forward(carry.y(), z, null, w.saved[n]);
+        heads(w, yNew);
+
+        // Losses (spec 3): gradients are of (lm_loss + 0.5 q_halt_loss) / B.
+        double scale = 1.0 / b;
+        be.crossEntropy(w.logits, batch.labels(), c.loss() == TrmConfig.LossType.STABLEMAX, scale, w.perSeq, w.correct,
+                w.dLogits);
+        be.haltingBce(w.q, w.correct, 0.5 * scale, w.qLoss, w.dq);
+
+        // Heads backward into g = d y' [B, S, D].
+        be.linearBackward(w.yTail, p.lmHead().value(), w.dLogits, w.dyTail, false, p.lmHead().grad(), null);
+        be.linearBackward(w.y0, p.qWeight().value(), w.dq, w.dy0, false, p.qWeight().grad(), p.qBias().grad());
+        be.zero(w.g);
+        be.sliceSeqBackward(w.dyTail, c.puzzleEmbLen(), w.g);
+        be.sliceSeqBackward(w.dy0, 0, w.g);
+
+        // y' = net(y + z_n): y is a constant here, so d(y + z_n) flows only into z_n.
+        w.net.backward(w.saved[n], w.g);
+        be.copy(w.g, w.dz);
+        be.zero(w.dx);
+        // z_{i+1} = net(z_i + y + x): d(z_i + y + x) goes to z_i (constant for i = 0) and to x.
+        for (int i = n - 1; i >= 0; i--) {
+            w.net.backward(w.saved[i], w.dz);
+            be.accumulate(w.dx, w.dz);
+        }
+        be.embedBackward(batch.inputs(), w.dx, p.embed().grad(), w.dPuzzleSlots, embedScale);
+
+        // The new carry, detached.
+        be.copy(z, carry.z());
+        be.copy(yNew, carry.y());
+        return result(w);
+    }
+
+    /** One full recursion process without gradient, in place on the carry. */
+    private void recursionNoGrad(Workspace w, Carry carry) {
+        for (int i = 0; i < c.lCycles(); i++) {
+            be.copy(w.net.forward(carry.z(), carry.y(), w.x, w.scratch), carry.z());
+        }
+        be.copy(w.net.forward(carry.y(), carry.z(), null, w.scratch), carry.y());
+    }
+
+    private void heads(Workspace w, Tensor y) {
+        be.sliceSeq(y, c.puzzleEmbLen(), w.yTail);
+        be.linear(w.yTail, p.lmHead().value(), null, w.logits);
+        be.sliceSeq(y, 0, w.y0);
+        be.linear(w.y0, p.qWeight().value(), p.qBias().value(), w.q);
+    }
+
+    private StepResult result(Workspace w) {
+        double[] perSeq = be.readDouble(w.perSeq);
+        double[] qLoss = be.readDouble(w.qLoss);
+        double lm = 0, qh = 0;
+        for (double v : perSeq) lm += v;
+        for (double v : qLoss) qh += v;
+        float[] q = be.read(w.q);
+        float[] halt = new float[w.batch];
+        for (int i = 0; i < halt.length; i++) halt[i] = q[2 * i];
+        return new StepResult(lm, qh, lm + 0.5 * qh, perSeq, be.readInts(w.correct), halt);
+    }
+}

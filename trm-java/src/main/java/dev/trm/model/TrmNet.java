@@ -1,0 +1,95 @@
+package dev.trm.model;
+
+import dev.trm.backend.Backend;
+import dev.trm.backend.RopeTables;
+import dev.trm.backend.Tensor;
+
+/**
+ * The one network of TRM (spec 1.4, 1.5): {@code net(hidden, injection) = blocks(hidden + injection)}, two post-norm
+ * blocks without biases or norm weights. Attention block: h1 = norm(h + o(attn(qkv(h)))), out = norm(h1 +
+ * down(swiglu(gate_up(h1)))). Token-mixer block (mlp_t): the first sublayer is a SwiGLU over the sequence axis,
+ * written as left multiplies (gu[b] = W_gu [2I_S, S] h[b] [S, D]) so that nothing is transposed, and its norm runs
+ * over the sequence axis.
+ *
+ * <p>Backward runs in place on one gradient buffer [B, S, D]: on entry it holds d out, on exit d (hidden +
+ * injection). Scratch buffers are sized once per batch.
+ */
+public final class TrmNet {
+    private final TrmConfig c;
+    private final Backend be;
+    private final TrmParameters p;
+    private final RopeTables rope;
+    private final float eps;
+    // scratch for one batch size: sublayer outputs before their residual norm, and backward intermediates
+    private final Tensor sub, dAtt, dQkv, dGu1, dA1, dGu2, dA2;
+
+    public TrmNet(TrmConfig c, Backend be, TrmParameters p, RopeTables rope, int batch) {
+        this.c = c;
+        this.be = be;
+        this.p = p;
+        this.rope = rope;
+        this.eps = (float) c.rmsNormEps();
+        int s = c.seq(), d = c.hiddenSize(), inter = c.intermediate();
+        sub = be.tensor(batch, s, d);
+        if (c.mlpT()) {
+            int mi = c.tokenIntermediate();
+            dAtt = dQkv = null;
+            dGu1 = be.tensor(batch, 2 * mi, d);
+            dA1 = be.tensor(batch, mi, d);
+        } else {
+            dGu1 = dA1 = null;
+            dAtt = be.tensor(batch, s, d);
+            dQkv = be.tensor(batch, s, 3 * d);
+        }
+        dGu2 = be.tensor(batch, s, 2 * inter);
+        dA2 = be.tensor(batch, s, inter);
+    }
+
+    /** acts.output() = net(hidden + inj1 (+ inj2)). inj2 may be null (the answer update has no x). */
+    public Tensor forward(Tensor hidden, Tensor inj1, Tensor inj2, NetActivations acts) {
+        be.add(hidden, inj1, inj2, acts.input);
+        for (int l = 0; l < acts.blocks.length; l++) blockForward(p.layer(l), acts.blocks[l]);
+        return acts.output();
+    }
+
+    private void blockForward(TrmParameters.Layer w, NetActivations.Block a) {
+        if (c.mlpT()) {
+            be.tokenMix(w.mixGateUp().value(), a.in, a.gu1);              // [B, 2I_S, D]
+            be.swiglu(a.gu1, a.a1, c.tokenIntermediate() * c.hiddenSize()); // gate block | up block per batch row
+            be.tokenMix(w.mixDown().value(), a.a1, sub);                  // [B, S, D]
+            be.rmsNormSeq(a.in, sub, a.h1, a.rstd1, eps);
+        } else {
+            be.linear(a.in, w.qkv().value(), null, a.qkv);
+            be.attention(a.qkv, a.att, a.lse, rope);
+            be.linear(a.att, w.o().value(), null, sub);
+            be.rmsNorm(a.in, sub, a.h1, a.rstd1, eps);
+        }
+        be.linear(a.h1, w.gateUp().value(), null, a.gu2);
+        be.swiglu(a.gu2, a.a2, c.intermediate());
+        be.linear(a.a2, w.down().value(), null, sub);
+        be.rmsNorm(a.h1, sub, a.out, a.rstd2, eps);
+    }
+
+    /** In place: g holds d output on entry and d (hidden + injection) on exit. Weight gradients accumulate. */
+    public void backward(NetActivations acts, Tensor g) {
+        for (int l = acts.blocks.length - 1; l >= 0; l--) blockBackward(p.layer(l), acts.blocks[l], g);
+    }
+
+    private void blockBackward(TrmParameters.Layer w, NetActivations.Block a, Tensor g) {
+        be.rmsNormBackward(a.out, a.rstd2, g, g);                                   // g = d(h1 + down)
+        be.linearBackward(a.a2, w.down().value(), g, dA2, false, w.down().grad(), null);
+        be.swigluBackward(a.gu2, dA2, dGu2, c.intermediate());
+        be.linearBackward(a.h1, w.gateUp().value(), dGu2, g, true, w.gateUp().grad(), null); // g = d h1
+        if (c.mlpT()) {
+            be.rmsNormSeqBackward(a.h1, a.rstd1, g, g);                              // g = d(in + mix)
+            be.tokenMixBackward(w.mixDown().value(), a.a1, g, dA1, false, w.mixDown().grad());
+            be.swigluBackward(a.gu1, dA1, dGu1, c.tokenIntermediate() * c.hiddenSize());
+            be.tokenMixBackward(w.mixGateUp().value(), a.in, dGu1, g, true, w.mixGateUp().grad()); // g = d in
+        } else {
+            be.rmsNormBackward(a.h1, a.rstd1, g, g);                                 // g = d(in + o)
+            be.linearBackward(a.att, w.o().value(), g, dAtt, false, w.o().grad(), null);
+            be.attentionBackward(a.qkv, a.att, a.lse, dAtt, dQkv, rope);
+            be.linearBackward(a.in, w.qkv().value(), dQkv, g, true, w.qkv().grad(), null); // g = d in
+        }
+    }
+}
