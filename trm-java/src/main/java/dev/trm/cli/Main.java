@@ -14,6 +14,7 @@ import picocli.CommandLine.Command;
         description = "Tiny Recursive Models on the JVM: train, evaluate and run TRMs on CPU or NVIDIA GPUs.",
         subcommands = {
             InfoCommand.class,
+            SelftestCommand.class,
             CommandLine.HelpCommand.class,
         })
 public final class Main implements Runnable {
