@@ -9,9 +9,9 @@ package dev.trm.gpu;
 public final class Blas extends Owned {
     private final long handle;
 
-    Blas(GpuDevice device, Stream stream) {
+    Blas(GpuDevice device, long handle) {
         super(device);
-        this.handle = device.driver.blasCreate(stream.handle());
+        this.handle = handle;
     }
 
     /** One row-major GEMM (batch of one). */

@@ -13,11 +13,12 @@ public final class DeviceBuffer extends Owned {
     private final long bytes;
     private final DType type;
 
-    DeviceBuffer(GpuDevice device, DType type, long count) {
+    /** ptr was allocated by the caller (so a failed allocation leaves no half-built owner behind). */
+    DeviceBuffer(GpuDevice device, DType type, long bytes, long ptr) {
         super(device);
         this.type = type;
-        this.bytes = count * type.bytes();
-        this.ptr = device.driver.alloc(bytes);
+        this.bytes = bytes;
+        this.ptr = ptr;
     }
 
     /** The device address (for kernel arguments); throws after close. */

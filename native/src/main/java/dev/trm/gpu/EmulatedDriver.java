@@ -237,14 +237,14 @@ final class EmulatedDriver implements Driver {
 
     @Override
     public synchronized void beginCapture(long stream) {
-        if (capturing.containsKey(stream)) throw Errors.cuda(900, "cuStreamBeginCapture (already capturing)");
+        if (capturing.containsKey(stream)) throw Errors.cuda(Errors.CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED, "cuStreamBeginCapture (already capturing)");
         capturing.put(stream, new ArrayList<>());
     }
 
     @Override
     public synchronized long endCapture(long stream) {
         List<Runnable> work = capturing.remove(stream);
-        if (work == null) throw Errors.cuda(901, "cuStreamEndCapture (the stream was not capturing)");
+        if (work == null) throw Errors.cuda(Errors.CUDA_ERROR_STREAM_CAPTURE_INVALIDATED, "cuStreamEndCapture (the stream was not capturing)");
         long g = nextHandle++;
         graphs.put(g, List.copyOf(work));
         return g;
@@ -256,7 +256,7 @@ final class EmulatedDriver implements Driver {
         synchronized (this) {
             work = graphs.get(graph);
         }
-        if (work == null) throw Errors.cuda(400, "cuGraphLaunch");
+        if (work == null) throw Errors.cuda(Errors.CUDA_ERROR_INVALID_HANDLE, "cuGraphLaunch");
         submit(stream, () -> work.forEach(Runnable::run));
     }
 

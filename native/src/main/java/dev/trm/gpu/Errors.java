@@ -7,7 +7,11 @@ package dev.trm.gpu;
 final class Errors {
     static final int CUDA_ERROR_OUT_OF_MEMORY = 2;
     static final int CUDA_ERROR_NO_DEVICE = 100;
-    static final int CUDA_ERROR_INSUFFICIENT_DRIVER = 35;
+    static final int CUDA_ERROR_SYSTEM_DRIVER_MISMATCH = 803;
+    static final int CUDA_ERROR_JIT_COMPILER_NOT_FOUND = 221;
+    static final int CUDA_ERROR_INVALID_HANDLE = 400;
+    static final int CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED = 900;
+    static final int CUDA_ERROR_STREAM_CAPTURE_INVALIDATED = 901;
     static final int CUDA_ERROR_NO_BINARY_FOR_GPU = 209;
     static final int CUDA_ERROR_INVALID_PTX = 218;
     static final int CUDA_ERROR_UNSUPPORTED_PTX_VERSION = 222;
@@ -26,8 +30,8 @@ final class Errors {
         String name = StatusNames.cuda(status);
         String msg = what + " failed: " + name;
         switch (status) {
-            case CUDA_ERROR_UNSUPPORTED_PTX_VERSION, CUDA_ERROR_INSUFFICIENT_DRIVER, CUDA_ERROR_INVALID_PTX,
-                 CUDA_ERROR_NO_BINARY_FOR_GPU ->
+            case CUDA_ERROR_UNSUPPORTED_PTX_VERSION, CUDA_ERROR_SYSTEM_DRIVER_MISMATCH, CUDA_ERROR_INVALID_PTX,
+                 CUDA_ERROR_NO_BINARY_FOR_GPU, CUDA_ERROR_JIT_COMPILER_NOT_FOUND ->
                 msg += " (the installed driver cannot run kernels built by CUDA " + KernelImages.nvccRelease()
                         + "; update the driver to >= " + KernelImages.requiredDriverText() + ")";
             default -> {}

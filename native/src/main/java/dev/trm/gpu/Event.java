@@ -4,9 +4,9 @@ package dev.trm.gpu;
 public final class Event extends Owned {
     private final long handle;
 
-    Event(GpuDevice device) {
+    Event(GpuDevice device, long handle) {
         super(device);
-        this.handle = device.driver.eventCreate();
+        this.handle = handle;
     }
 
     long handle() {

@@ -26,7 +26,7 @@ public final class GpuDevice implements AutoCloseable {
         try {
             byte[] image = driver.backend() == Backend.CUDA ? KernelImages.fatbin() : new byte[0];
             this.module = driver.moduleLoad(image);
-            this.defaultStream = new Stream(this);
+            this.defaultStream = new Stream(this, driver.streamCreate());
         } catch (RuntimeException e) {
             driver.close();
             throw e;
@@ -69,23 +69,24 @@ public final class GpuDevice implements AutoCloseable {
     public DeviceBuffer alloc(DType type, long count) {
         checkOpen();
         if (count <= 0) throw new IllegalArgumentException("a device buffer needs at least one element, not " + count);
-        return new DeviceBuffer(this, type, count);
+        long bytes = count * type.bytes();
+        return new DeviceBuffer(this, type, bytes, driver.alloc(bytes));
     }
 
     public Stream newStream() {
         checkOpen();
-        return new Stream(this);
+        return new Stream(this, driver.streamCreate());
     }
 
     public Event newEvent() {
         checkOpen();
-        return new Event(this);
+        return new Event(this, driver.eventCreate());
     }
 
     /** A BLAS handle whose work goes to `stream` unless a call names another. */
     public Blas newBlas(Stream stream) {
         checkOpen();
-        return new Blas(this, stream);
+        return new Blas(this, driver.blasCreate(stream.handle()));
     }
 
     /** A kernel of our module by its name (e.g. "rmsnorm_forward"); cached. */

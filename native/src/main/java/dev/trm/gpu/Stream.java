@@ -4,9 +4,9 @@ package dev.trm.gpu;
 public final class Stream extends Owned {
     private final long handle;
 
-    Stream(GpuDevice device) {
+    Stream(GpuDevice device, long handle) {
         super(device);
-        this.handle = device.driver.streamCreate();
+        this.handle = handle;
     }
 
     long handle() {
