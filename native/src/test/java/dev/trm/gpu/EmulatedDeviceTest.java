@@ -6,9 +6,11 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** The runtime contract on the EMULATED device (host memory, host-compiled kernels): what CI runs without a GPU. */
+@Tag("emulated")
 class EmulatedDeviceTest {
     static GpuDevice dev;
 

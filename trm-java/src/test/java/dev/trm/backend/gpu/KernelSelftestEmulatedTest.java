@@ -9,9 +9,11 @@ import dev.trm.gpu.DeviceProbe;
 import dev.trm.gpu.GpuDevice;
 import dev.trm.gpu.ProbeResult;
 import java.util.List;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** Every kernel on the EMULATED device (host-compiled kernels) against RefOps, with two seeds. */
+@Tag("emulated")
 class KernelSelftestEmulatedTest {
 
     @Test
