@@ -11,7 +11,8 @@ SRC="$HERE/src/main/cuda"
 RES="${1:?resource output dir}/dev/trm/kernels"
 TARGET="${2:?target dir}"
 mkdir -p "$RES" "$TARGET"
-SOURCES=("$SRC"/*.cu "$SRC"/*.cuh "$SRC"/emu/* "$HERE/build-kernels.sh")
+CHECKS="$HERE/src/test/cuda/emu_checks.cu"  # kernels that test the emulator itself: emulation library only
+SOURCES=("$SRC"/*.cu "$SRC"/*.cuh "$SRC"/emu/* "$CHECKS" "$HERE/build-kernels.sh")
 
 newer_than() {  # true when $1 exists and is newer than every source
   [ -f "$1" ] || return 1
@@ -19,8 +20,10 @@ newer_than() {  # true when $1 exists and is newer than every source
 }
 
 # ---- nvcc: the fatbin -------------------------------------------------------------------------------------------
-NVCC="${NVCC:-}"
-if [ -z "$NVCC" ]; then
+NVCC="${NVCC:-}"   # NVCC=none builds as a machine without nvcc would (to check that path)
+if [ "$NVCC" = none ]; then
+  NVCC=""
+elif [ -z "$NVCC" ]; then
   for c in "$(command -v nvcc 2>/dev/null || true)" "${CUDA_HOME:-/nonexistent}/bin/nvcc" /usr/local/cuda/bin/nvcc; do
     [ -n "$c" ] && [ -x "$c" ] && { NVCC="$c"; break; }
   done
@@ -69,8 +72,8 @@ elif newer_than "$EMU"; then
   echo "[kernels] emulation library up to date"
 else
   mkdir -p "$RES/$PLATFORM"
-  echo "[kernels] $CXX: trm_kernels.cu + cuda_emu.cpp -> $PLATFORM/libtrm_kernels_emu.so"
-  "$CXX" -std=c++17 -O2 -fPIC -shared -Wall -Werror -I"$SRC" -x c++ "$SRC/trm_kernels.cu" -x c++ "$SRC/emu/cuda_emu.cpp" \
-    -o "$EMU.tmp"
+  echo "[kernels] $CXX: trm_kernels.cu + emu_checks.cu + cuda_emu.cpp -> $PLATFORM/libtrm_kernels_emu.so"
+  "$CXX" -std=c++17 -O2 -fPIC -shared -Wall -Werror -I"$SRC" -x c++ "$SRC/trm_kernels.cu" -x c++ "$CHECKS" \
+    -x c++ "$SRC/emu/cuda_emu.cpp" -o "$EMU.tmp"
   mv "$EMU.tmp" "$EMU"
 fi
