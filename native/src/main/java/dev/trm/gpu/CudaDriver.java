@@ -259,7 +259,12 @@ final class CudaDriver implements Driver {
         if (!lib.ok()) throw new CudaException(-1, "CUBLAS_NOT_FOUND", lib.failure());
         try (Arena a = Arena.ofConfined()) {
             MemorySegment hh = a.allocate(ValueLayout.ADDRESS);
-            checkCublas(cublas_h.cublasCreate_v2(hh), "cublasCreate");
+            try {
+                checkCublas(cublas_h.cublasCreate_v2(hh), "cublasCreate");
+            } catch (ExceptionInInitializerError | NoClassDefFoundError e) {
+                throw new CudaException(-1, "CUBLAS_NOT_USABLE", "the library at " + lib.path()
+                        + " is not a usable cuBLAS (" + (e.getCause() != null ? e.getCause() : e).getMessage() + ")");
+            }
             MemorySegment handle = hh.get(ValueLayout.ADDRESS, 0);
             checkCublas(cublas_h.cublasSetStream_v2(handle, h(stream)), "cublasSetStream");
             long ws = alloc(BLAS_WORKSPACE_BYTES);

@@ -76,6 +76,11 @@ public final class DeviceProbe {
             return new ProbeResult.Available(Backend.CUDA, devices);
         } catch (CudaException e) {
             return new ProbeResult.Unavailable(Backend.CUDA, e.getMessage());
+        } catch (ExceptionInInitializerError | NoClassDefFoundError | java.util.NoSuchElementException e) {
+            // A binding's lazy symbol lookup failed: the library loaded is not a (complete) CUDA driver.
+            Throwable cause = e.getCause() != null ? e.getCause() : e;
+            return new ProbeResult.Unavailable(Backend.CUDA, "the library at " + lib.path()
+                    + " is not a usable CUDA driver (" + cause.getMessage() + ")");
         }
     }
 

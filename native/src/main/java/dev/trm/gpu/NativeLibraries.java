@@ -68,8 +68,8 @@ public final class NativeLibraries {
             Path viaLinker = resolveWithDynamicLinker(soname);
             if (viaLinker != null) return tryLoad(lib, viaLinker, tried);
         }
-        return new Loaded(null, lib.what() + " not found: no " + String.join(" or ", lib.sonames())
-                + " in LD_LIBRARY_PATH, CUDA_HOME, /usr/local/cuda or the system library folders (set "
+        return new Loaded(null, String.join(" or ", lib.sonames()) + " is not in LD_LIBRARY_PATH, CUDA_HOME, "
+                + "/usr/local/cuda or the system library folders, nor known to the dynamic linker (set "
                 + lib.overrideVariable() + " to the file or its folder)");
     }
 

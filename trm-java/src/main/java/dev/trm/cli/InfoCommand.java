@@ -3,6 +3,7 @@ package dev.trm.cli;
 import dev.trm.gpu.Backend;
 import dev.trm.gpu.DeviceInfo;
 import dev.trm.gpu.DeviceProbe;
+import dev.trm.gpu.NativeLibraries;
 import dev.trm.gpu.ProbeResult;
 import dev.trm.model.Presets;
 import dev.trm.model.TrmConfig;
@@ -45,6 +46,8 @@ public final class InfoCommand implements Runnable {
         if (cuda instanceof ProbeResult.Available a) {
             for (DeviceInfo d : a.devices()) out.println("gpu: " + d.describe());
             if (a.firstUsable() == null) out.println("gpu: none usable: " + cuda.reason());
+            NativeLibraries.Loaded cublas = NativeLibraries.load(NativeLibraries.CUBLAS);
+            out.println("cublas: " + (cublas.ok() ? cublas.path() : "not found: " + cublas.failure()));
         } else {
             out.println("gpu: none: " + cuda.reason());
         }
