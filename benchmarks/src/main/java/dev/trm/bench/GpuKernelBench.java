@@ -6,6 +6,7 @@ import dev.trm.gpu.Blas;
 import dev.trm.gpu.DType;
 import dev.trm.gpu.DeviceBuffer;
 import dev.trm.gpu.Event;
+import dev.trm.gpu.GemmEngine;
 import dev.trm.gpu.GpuDevice;
 import dev.trm.gpu.Graph;
 import dev.trm.gpu.KernelArgs;
@@ -141,7 +142,7 @@ public final class GpuKernelBench {
                 new Shape("bwd-dx-mlp-up (NN)", false, false, tokens, 512, 3072, 1),
                 new Shape("bwd-dw-qkv (TN)", true, false, 1536, 512, tokens, 1),
                 new Shape("attn scores (batched)", false, true, 97, 97, 64, Math.max(1, 256 * 8 / scale)));
-        try (Blas blas = dev.newBlas(s)) {
+        try (Blas cublas = dev.newBlas(s, GemmEngine.CUBLAS); Blas lt = dev.newBlas(s, GemmEngine.CUBLASLT)) {
             for (Shape sh : shapes) {
                 long sa = (long) sh.m * sh.k, sb = (long) sh.k * sh.n, sc = (long) sh.m * sh.n;
                 try (DeviceBuffer a = dev.alloc(DType.BF16, sa * sh.batch); DeviceBuffer b = dev.alloc(DType.BF16, sb * sh.batch);
@@ -149,20 +150,23 @@ public final class GpuKernelBench {
                     a.zero(s);
                     b.zero(s);
                     int lda = sh.ta ? sh.m : sh.k, ldb = sh.tb ? sh.k : sh.n;
-                    double t = time(Math.max(2, 20 / scale), () -> blas.gemmStridedBatched(s, sh.ta, sh.tb, sh.m, sh.n,
-                            sh.k, 1f, a, lda, sa, b, ldb, sb, 0f, c, sh.n, sc, sh.batch));
-                    double flop = 2.0 * sh.m * sh.n * sh.k * sh.batch;
-                    rows.add(new Row("gemm " + sh.name, sh.m + "x" + sh.n + "x" + sh.k + (sh.batch > 1 ? " x" + sh.batch : ""),
-                            t, String.format("%.1f TFLOP/s", flop / t / 1e6)));
+                    for (Blas blas : List.of(cublas, lt)) {
+                        double t = time(Math.max(2, 20 / scale), () -> blas.gemmStridedBatched(s, sh.ta, sh.tb, sh.m,
+                                sh.n, sh.k, 1f, a, lda, sa, b, ldb, sb, 0f, c, sh.n, sc, sh.batch));
+                        double flop = 2.0 * sh.m * sh.n * sh.k * sh.batch;
+                        String engine = blas.engine() == GemmEngine.CUBLAS ? "gemm " : "gemmLt ";
+                        rows.add(new Row(engine + sh.name, sh.m + "x" + sh.n + "x" + sh.k
+                                + (sh.batch > 1 ? " x" + sh.batch : ""), t, String.format("%.1f TFLOP/s", flop / t / 1e6)));
+                    }
                 }
             }
         }
     }
 
     private void print(Backend backend) {
-        System.out.printf("%-24s %-22s %12s %14s  %s%n", "what", "shape", "us/call", "rate", "backend");
+        System.out.printf("%-30s %-22s %12s %14s  %s%n", "what", "shape", "us/call", "rate", "backend");
         for (Row r : rows) {
-            System.out.printf("%-24s %-22s %12.2f %14s  %s%n", r.what, r.shape, r.microsPerCall, r.rate, backend.label());
+            System.out.printf("%-30s %-22s %12.2f %14s  %s%n", r.what, r.shape, r.microsPerCall, r.rate, backend.label());
         }
     }
 }

@@ -8,10 +8,16 @@ package dev.trm.gpu;
  */
 public final class Blas extends Owned {
     private final long handle;
+    private final GemmEngine engine;
 
-    Blas(GpuDevice device, long handle) {
+    Blas(GpuDevice device, long handle, GemmEngine engine) {
         super(device);
         this.handle = handle;
+        this.engine = engine;
+    }
+
+    public GemmEngine engine() {
+        return engine;
     }
 
     /** One row-major GEMM (batch of one). */
@@ -28,7 +34,7 @@ public final class Blas extends Owned {
         checkFits("A", a, transA ? k : m, transA ? m : k, lda, strideA, batch);
         checkFits("B", b, transB ? n : k, transB ? k : n, ldb, strideB, batch);
         checkFits("C", c, m, n, ldc, strideC, batch);
-        device.driver.gemm(handle, stream.handle(), transB, transA, n, m, k, alpha, b.address(),
+        device.driver.gemm(handle, engine, stream.handle(), transB, transA, n, m, k, alpha, b.address(),
                 b.type().cudaDataType(), ldb, strideB, a.address(), a.type().cudaDataType(), lda, strideA, beta,
                 c.address(), c.type().cudaDataType(), ldc, strideC, batch);
     }

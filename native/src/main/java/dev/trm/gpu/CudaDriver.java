@@ -8,6 +8,8 @@ import dev.trm.bindings.cuda.cuda_h;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.HashMap;
+import java.util.Map;
 
 /**
  * The real device: one CUDA device's primary context, driven through the jextract bindings. Constructed only by
@@ -251,6 +253,20 @@ final class CudaDriver implements Driver {
         checkCuda(cuda_h.cuGraphExecDestroy(h(graph)), "cuGraphExecDestroy");
     }
 
+    /** What one BLAS handle owns: the cuBLAS handle, its workspace, and (made on first use) cuBLASLt's plans. */
+    private static final class BlasState {
+        final MemorySegment handle;
+        final long workspace;
+        CudaLtPlans lt;
+
+        BlasState(MemorySegment handle, long workspace) {
+            this.handle = handle;
+            this.workspace = workspace;
+        }
+    }
+
+    private final Map<Long, BlasState> blas = new HashMap<>();
+
     /** A cuBLAS handle bound to the stream, with its own workspace (allocated here, freed in blasDestroy). */
     @Override
     public long blasCreate(long stream) {
@@ -266,35 +282,44 @@ final class CudaDriver implements Driver {
                         + " is not a usable cuBLAS (" + (e.getCause() != null ? e.getCause() : e).getMessage() + ")");
             }
             MemorySegment handle = hh.get(ValueLayout.ADDRESS, 0);
-            checkCublas(cublas_h.cublasSetStream_v2(handle, h(stream)), "cublasSetStream");
             long ws = alloc(BLAS_WORKSPACE_BYTES);
-            workspaces.put(handle.address(), ws);
+            checkCublas(cublas_h.cublasSetStream_v2(handle, h(stream)), "cublasSetStream");
             checkCublas(cublas_h.cublasSetWorkspace_v2(handle, h(ws), BLAS_WORKSPACE_BYTES), "cublasSetWorkspace");
+            blas.put(handle.address(), new BlasState(handle, ws));
             return handle.address();
         }
     }
 
-    private final java.util.Map<Long, Long> workspaces = new java.util.HashMap<>();
-
     @Override
-    public void blasDestroy(long blas) {
+    public void blasDestroy(long handle) {
         current();
-        checkCublas(cublas_h.cublasDestroy_v2(h(blas)), "cublasDestroy");
-        Long ws = workspaces.remove(blas);
-        if (ws != null) free(ws);
+        BlasState st = blas.remove(handle);
+        if (st == null) return;
+        if (st.lt != null) st.lt.close();
+        checkCublas(cublas_h.cublasDestroy_v2(st.handle), "cublasDestroy");
+        free(st.workspace);
     }
 
     @Override
-    public void gemm(long blas, long stream, boolean transA, boolean transB, int m, int n, int k, float alpha, long a,
-                     int aType, int lda, long strideA, long b, int bType, int ldb, long strideB, float beta, long c,
-                     int cType, int ldc, long strideC, int batch) {
+    public void gemm(long handle, GemmEngine engine, long stream, boolean transA, boolean transB, int m, int n, int k,
+                     float alpha, long a, int aType, int lda, long strideA, long b, int bType, int ldb, long strideB,
+                     float beta, long c, int cType, int ldc, long strideC, int batch) {
         current();
+        BlasState st = blas.get(handle);
+        if (engine == GemmEngine.CUBLASLT) {
+            if (st.lt == null) st.lt = new CudaLtPlans(st.workspace, BLAS_WORKSPACE_BYTES);
+            st.lt.matmul(new CudaLtPlans.Shape(transA, transB, m, n, k, aType, lda, strideA, bType, ldb, strideB,
+                    cType, ldc, strideC, batch), alpha, a, b, beta, c, stream);
+            return;
+        }
         try (Arena ar = Arena.ofConfined()) {
-            checkCublas(cublas_h.cublasSetStream_v2(h(blas), h(stream)), "cublasSetStream");
-            checkCublas(cublas_h.cublasGemmStridedBatchedEx(h(blas), transA ? cublas_h.CUBLAS_OP_T() : cublas_h.CUBLAS_OP_N(),
-                    transB ? cublas_h.CUBLAS_OP_T() : cublas_h.CUBLAS_OP_N(), m, n, k, ar.allocateFrom(ValueLayout.JAVA_FLOAT, alpha),
-                    h(a), aType, lda, strideA, h(b), bType, ldb, strideB, ar.allocateFrom(ValueLayout.JAVA_FLOAT, beta),
-                    h(c), cType, ldc, strideC, batch, cublas_h.CUBLAS_COMPUTE_32F(), cublas_h.CUBLAS_GEMM_DEFAULT()),
+            checkCublas(cublas_h.cublasSetStream_v2(st.handle, h(stream)), "cublasSetStream");
+            checkCublas(cublas_h.cublasGemmStridedBatchedEx(st.handle,
+                    transA ? cublas_h.CUBLAS_OP_T() : cublas_h.CUBLAS_OP_N(),
+                    transB ? cublas_h.CUBLAS_OP_T() : cublas_h.CUBLAS_OP_N(), m, n, k,
+                    ar.allocateFrom(ValueLayout.JAVA_FLOAT, alpha), h(a), aType, lda, strideA, h(b), bType, ldb,
+                    strideB, ar.allocateFrom(ValueLayout.JAVA_FLOAT, beta), h(c), cType, ldc, strideC, batch,
+                    cublas_h.CUBLAS_COMPUTE_32F(), cublas_h.CUBLAS_GEMM_DEFAULT()),
                     "cublasGemmStridedBatchedEx(m=" + m + ", n=" + n + ", k=" + k + ", batch=" + batch + ")");
         }
     }

@@ -71,10 +71,14 @@ interface Driver extends AutoCloseable {
 
     void blasDestroy(long blas);
 
-    /** Column-major cublasGemmStridedBatchedEx with fp32 compute; types are CUDA_R_32F (0) or CUDA_R_16BF (14). */
-    void gemm(long blas, long stream, boolean transA, boolean transB, int m, int n, int k, float alpha, long a,
-              int aType, int lda, long strideA, long b, int bType, int ldb, long strideB, float beta, long c,
-              int cType, int ldc, long strideC, int batch);
+    /**
+     * Column-major C = alpha op(A) op(B) + beta C with fp32 compute, batch after batch at the given strides, as
+     * cublasGemmStridedBatchedEx (engine CUBLAS) or cublasLtMatmul (engine CUBLASLT) computes it; types are
+     * CUDA_R_32F (0) or CUDA_R_16BF (14).
+     */
+    void gemm(long blas, GemmEngine engine, long stream, boolean transA, boolean transB, int m, int n, int k,
+              float alpha, long a, int aType, int lda, long strideA, long b, int bType, int ldb, long strideB,
+              float beta, long c, int cType, int ldc, long strideC, int batch);
 
     void synchronize();
 

@@ -274,9 +274,10 @@ final class EmulatedDriver implements Driver {
     public void blasDestroy(long blas) {}
 
     @Override
-    public void gemm(long blas, long stream, boolean transA, boolean transB, int m, int n, int k, float alpha, long a,
-                     int aType, int lda, long strideA, long b, int bType, int ldb, long strideB, float beta, long c,
-                     int cType, int ldc, long strideC, int batch) {
+    public void gemm(long blas, GemmEngine engine, long stream, boolean transA, boolean transB, int m, int n, int k,
+                     float alpha, long a, int aType, int lda, long strideA, long b, int bType, int ldb, long strideB,
+                     float beta, long c, int cType, int ldc, long strideC, int batch) {
+        // Both engines are the same plain reference here: the emulator has no kernels to choose between.
         submit(stream, () -> {
             try {
                 int rc = (int) emuGemm.invokeExact(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a, emuType(aType),

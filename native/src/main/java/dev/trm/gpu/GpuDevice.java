@@ -83,10 +83,14 @@ public final class GpuDevice implements AutoCloseable {
         return new Event(this, driver.eventCreate());
     }
 
-    /** A BLAS handle whose work goes to `stream` unless a call names another. */
+    /** A BLAS handle (cuBLAS engine) whose work goes to `stream` unless a call names another. */
     public Blas newBlas(Stream stream) {
+        return newBlas(stream, GemmEngine.CUBLAS);
+    }
+
+    public Blas newBlas(Stream stream, GemmEngine engine) {
         checkOpen();
-        return new Blas(this, driver.blasCreate(stream.handle()));
+        return new Blas(this, driver.blasCreate(stream.handle()), engine);
     }
 
     /** A kernel of our module by its name (e.g. "rmsnorm_forward"); cached. */

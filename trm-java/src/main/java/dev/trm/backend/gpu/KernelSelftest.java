@@ -5,6 +5,7 @@ import dev.trm.gpu.Bf16;
 import dev.trm.gpu.Blas;
 import dev.trm.gpu.DType;
 import dev.trm.gpu.DeviceBuffer;
+import dev.trm.gpu.GemmEngine;
 import dev.trm.gpu.GpuDevice;
 import dev.trm.gpu.Stream;
 import java.util.ArrayList;
@@ -276,7 +277,7 @@ public final class KernelSelftest {
         }
     }
 
-    // ---- GEMM (cuBLAS, or the emulated reference) ----
+    // ---- GEMM (cuBLAS and cuBLASLt, or the emulated reference) ----
 
     List<KernelCheck> gemm() {
         List<KernelCheck> out = new ArrayList<>();
@@ -284,6 +285,10 @@ public final class KernelSelftest {
             out.add(gemmCase(blas, "gemm bf16 NN batched", false, false, 33, 40, 72, 3, DType.F32, 0.5f));
             out.add(gemmCase(blas, "gemm bf16 TT -> bf16", true, true, 24, 17, 64, 1, DType.BF16, 0.0f));
             out.add(gemmCase(blas, "gemm bf16 NT batched", false, true, 20, 36, 48, 2, DType.F32, 1.0f));
+        }
+        try (Blas lt = dev.newBlas(s, GemmEngine.CUBLASLT)) {
+            out.add(gemmCase(lt, "gemmLt bf16 NT -> bf16", false, true, 40, 24, 64, 1, DType.BF16, 0.0f));
+            out.add(gemmCase(lt, "gemmLt bf16 TN batched", true, false, 16, 32, 80, 3, DType.F32, 1.0f));
         }
         return out;
     }
