@@ -141,11 +141,12 @@ def trunc_normal_(t, std, generator=None):
     return t
 
 
-def to_compute(params32):
-    """float32 weights -> float64 leaf tensors for compute; gradients are tracked where the spec has them."""
+def to_compute(params32, dtype=torch.float64):
+    """float32 weights -> leaf tensors for compute (float64 for the goldens; float32 only for the
+    timing and drift scripts); gradients are tracked where the spec has them."""
     params = {}
     for name, w in params32.items():
-        t = torch.as_tensor(w).detach().to(torch.float64).clone()
+        t = torch.as_tensor(w).detach().to(dtype).clone()
         t.requires_grad_(name not in NO_GRAD_PARAMS)
         params[name] = t
     return params
@@ -171,14 +172,16 @@ def swiglu(x, gate_up, down):
     return linear(F.silu(gate) * up, down)
 
 
-def rope_tables(cfg):
-    """cos, sin [S, hd] in rotate-half (GPT-NeoX) layout over all S positions, prefix at 0..P-1."""
+def rope_tables(cfg, dtype=torch.float64):
+    """cos, sin [S, hd] in rotate-half (GPT-NeoX) layout over all S positions, prefix at 0..P-1.
+
+    Built in float64, then cast to the compute dtype."""
     hd = cfg.head_dim
     inv_freq = 1.0 / (cfg.rope_theta ** (torch.arange(0, hd, 2, dtype=torch.float64) / hd))  # [hd/2]
     pos = torch.arange(cfg.seq, dtype=torch.float64)                                        # [S]
     freqs = torch.outer(pos, inv_freq)                                                       # [S, hd/2]
     emb = torch.cat([freqs, freqs], dim=-1)                                                  # [S, hd]
-    return emb.cos(), emb.sin()
+    return emb.cos().to(dtype), emb.sin().to(dtype)
 
 
 def rotate_half(x):
@@ -340,13 +343,22 @@ def stablemax_ce_grad(x, label):
 # One supervision step
 # ----------------------------------------------------------------------------------------------
 
+def compute_dtype(params):
+    return params["lm_head.weight"].dtype
+
+
+def rope_for(cfg, params):
+    """RoPE tables when the config uses attention with RoPE, else None."""
+    return rope_tables(cfg, compute_dtype(params)) if (cfg.rope and not cfg.mlp_t) else None
+
+
 def grad_segment(params, cfg, batch, y, z):
     """Everything that carries gradient, from a carry that is treated as constant.
 
     Runs the input embedding, the last recursion process, the heads and the losses.
     Returns a dict with the new carry (detached), logits, q logits and the loss terms.
     """
-    rope = rope_tables(cfg) if (cfg.rope and not cfg.mlp_t) else None
+    rope = rope_for(cfg, params)
     x = input_embedding(params, batch["inputs"], batch["puzzle_ids"], cfg)
     y, z = recursion_process(params, cfg, rope, y.detach(), z.detach(), x)
     logits, q_halt, q_continue = heads(params, cfg, y)
@@ -358,7 +370,7 @@ def grad_segment(params, cfg, batch, y, z):
 
 def warm_carry(params, cfg, batch, y, z):
     """Carry after the T-1 no-grad processes (x recomputed without gradient)."""
-    rope = rope_tables(cfg) if (cfg.rope and not cfg.mlp_t) else None
+    rope = rope_for(cfg, params)
     with torch.no_grad():
         x = input_embedding(params, batch["inputs"], batch["puzzle_ids"], cfg)
         return warmup_processes(params, cfg, rope, y, z, x)
@@ -366,7 +378,8 @@ def warm_carry(params, cfg, batch, y, z):
 
 def inner_step(params, cfg, batch, carry):
     """One supervision step (spec 2.1): T-1 processes under no_grad, one with gradient."""
-    y, z = warm_carry(params, cfg, batch, carry[0].to(torch.float64), carry[1].to(torch.float64))
+    dtype = compute_dtype(params)
+    y, z = warm_carry(params, cfg, batch, carry[0].to(dtype), carry[1].to(dtype))
     return grad_segment(params, cfg, batch, y, z)
 
 

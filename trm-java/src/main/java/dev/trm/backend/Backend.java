@@ -142,6 +142,23 @@ public interface Backend extends AutoCloseable {
      */
     void haltingBce(Tensor q, IntTensor target, double gradScale, Tensor loss, Tensor dq);
 
+    // ---- optimizers (spec 4) ----------------------------------------------------------------------------------------
+
+    /**
+     * AdamATan2 in place (spec 4.2), step t >= 1: p *= 1 - lr wd; m, v lerp towards g, g^2;
+     * p -= lr atan2(m / (1 - beta1^t), sqrt(v) / sqrt(1 - beta2^t)).
+     */
+    void adamAtan2(Tensor p, Tensor g, Tensor m, Tensor v, double lr, double wd, double beta1, double beta2, long t);
+
+    /** shadow = rate shadow + (1 - rate) p. */
+    void ema(Tensor shadow, Tensor p, double rate);
+
+    /**
+     * Sign-SGD on the puzzle-table rows the batch used (spec 4.3): the slots' gradients [B, D] are summed per distinct
+     * id, then row = row (1 - lr wd) - lr sign(sum). Rows not in the batch are neither updated nor decayed.
+     */
+    void puzzleSignSgd(Tensor table, IntTensor slotIds, Tensor slotGrads, double lr, double wd);
+
     @Override
     default void close() {}
 }

@@ -14,7 +14,11 @@ import picocli.CommandLine.Command;
         description = "Tiny Recursive Models on the JVM: train, evaluate and run TRMs on CPU or NVIDIA GPUs.",
         subcommands = {
             InfoCommand.class,
+            BenchCommand.class,
+            DataCommand.class,
+            DemoCommand.class,
             SelftestCommand.class,
+            TrainCommand.class,
             CommandLine.HelpCommand.class,
         })
 public final class Main implements Runnable {

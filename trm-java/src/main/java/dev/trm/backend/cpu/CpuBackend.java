@@ -154,27 +154,58 @@ public final class CpuBackend implements Backend {
         }
     }
 
-    @Override
-    public void tokenMix(Tensor w, Tensor x, Tensor y) {
-        int n = w.dim(0), sin = w.dim(1), b = x.dim(0), dim = x.dim(2);
-        // y[b] [n, dim] = w [n, sin] x[b] [sin, dim]
+    /*
+     * The token mixer multiplies every batch row by the same weight: y[b] = w x[b]. One GEMM over all rows at once,
+     * W [N, Sin] times X' [Sin, B*D] where X'[s, b*D + d] = x[b, s, d], is far faster than B small GEMMs when D and S
+     * are small (the shapes are [1024 x 97] times [97 x 512] per row for Sudoku-MLP); the two transposing copies cost
+     * one pass over x and y each.
+     */
+
+    /** x [B, S, D] -> x' [S, B*D]. */
+    private static float[] toSeqMajor(float[] x, int b, int s, int dim) {
+        float[] t = new float[x.length];
         for (int i = 0; i < b; i++) {
-            Sgemm.sgemm(false, false, n, dim, sin, 1f, d(w), 0, sin, d(x), i * sin * dim, dim, 0f, d(y), i * n * dim, dim);
+            for (int j = 0; j < s; j++) System.arraycopy(x, (i * s + j) * dim, t, (j * b + i) * dim, dim);
+        }
+        return t;
+    }
+
+    /** y' [S, B*D] -> y [B, S, D], written (=) or added (+=). */
+    private static void fromSeqMajor(float[] t, float[] y, int b, int s, int dim, boolean accumulate) {
+        for (int i = 0; i < b; i++) {
+            for (int j = 0; j < s; j++) {
+                int src = (j * b + i) * dim, dst = (i * s + j) * dim;
+                if (accumulate) {
+                    for (int d = 0; d < dim; d++) y[dst + d] += t[src + d];
+                } else {
+                    System.arraycopy(t, src, y, dst, dim);
+                }
+            }
         }
     }
 
     @Override
-    public void tokenMixBackward(Tensor w, Tensor x, Tensor dy, Tensor dx, boolean accumulateDx, Tensor dw) {
+    public void tokenMix(Tensor w, Tensor x, Tensor y) {
         int n = w.dim(0), sin = w.dim(1), b = x.dim(0), dim = x.dim(2);
-        for (int i = 0; i < b; i++) {
-            // dx[b] [sin, dim] (=/+=) w^T [sin, n] dy[b] [n, dim];  dw [n, sin] += dy[b] [n, dim] x[b]^T [dim, sin]
-            if (dx != null) {
-                Sgemm.sgemm(true, false, sin, dim, n, 1f, d(w), 0, sin, d(dy), i * n * dim, dim,
-                        accumulateDx ? 1f : 0f, d(dx), i * sin * dim, dim);
-            }
-            if (dw != null) {
-                Sgemm.sgemm(false, true, n, sin, dim, 1f, d(dy), i * n * dim, dim, d(x), i * sin * dim, dim, 1f, d(dw), 0, sin);
-            }
+        float[] xt = toSeqMajor(d(x), b, sin, dim), yt = new float[n * b * dim];
+        Sgemm.sgemm(false, false, n, b * dim, sin, 1f, d(w), 0, sin, xt, 0, b * dim, 0f, yt, 0, b * dim);
+        fromSeqMajor(yt, d(y), b, n, dim, false);
+    }
+
+    @Override
+    public void tokenMixBackward(Tensor w, Tensor x, Tensor dy, Tensor dx, boolean accumulateDx, Tensor dw) {
+        int n = w.dim(0), sin = w.dim(1), b = x.dim(0), dim = x.dim(2), cols = b * dim;
+        float[] gt = toSeqMajor(d(dy), b, n, dim);
+        if (dx != null) {
+            // dx' [Sin, B*D] = w^T [Sin, N] dy' [N, B*D]
+            float[] dxt = new float[sin * cols];
+            Sgemm.sgemm(true, false, sin, cols, n, 1f, d(w), 0, sin, gt, 0, cols, 0f, dxt, 0, cols);
+            fromSeqMajor(dxt, d(dx), b, sin, dim, accumulateDx);
+        }
+        if (dw != null) {
+            // dw [N, Sin] += dy' [N, B*D] x'^T [B*D, Sin]
+            float[] xt = toSeqMajor(d(x), b, sin, dim);
+            Sgemm.sgemm(false, true, n, sin, cols, 1f, gt, 0, cols, xt, 0, cols, 1f, d(dw), 0, sin);
         }
     }
 
@@ -250,5 +281,20 @@ public final class CpuBackend implements Backend {
     @Override
     public void haltingBce(Tensor q, IntTensor target, double gradScale, Tensor loss, Tensor dq) {
         Loss.haltingBce(d(q), d(target), gradScale, d(loss), d(dq), q.dim(0));
+    }
+
+    @Override
+    public void adamAtan2(Tensor p, Tensor g, Tensor m, Tensor v, double lr, double wd, double beta1, double beta2, long t) {
+        Optimizers.adamAtan2(d(p), d(g), d(m), d(v), lr, wd, beta1, beta2, t);
+    }
+
+    @Override
+    public void ema(Tensor shadow, Tensor p, double rate) {
+        Optimizers.ema(d(shadow), d(p), rate);
+    }
+
+    @Override
+    public void puzzleSignSgd(Tensor table, IntTensor slotIds, Tensor slotGrads, double lr, double wd) {
+        Optimizers.puzzleSignSgd(d(table), table.dim(1), d(slotIds), d(slotGrads), lr, wd);
     }
 }

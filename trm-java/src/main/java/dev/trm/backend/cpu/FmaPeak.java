@@ -9,7 +9,7 @@ import jdk.incubator.vector.VectorSpecies;
  * vectors: an FMA has about 4 cycles of latency and a core issues up to 2 per cycle, so at least 8 independent chains
  * are needed to keep both FMA ports busy; 16 leave margin and still fit in registers.
  *
- * <p>Takes about a second: a short JIT warm-up, then the best of a few timed trials on one thread and on all the
+ * <p>Takes about a second: a short JIT warm-up, then the best of many 20 ms trials on one thread and on all the
  * threads of {@link CpuParallel} at once (best, because other processes on the machine can only slow a trial down).
  */
 public final class FmaPeak {
@@ -39,34 +39,38 @@ public final class FmaPeak {
     public static Result measure(CpuParallel pool) {
         int threads = pool.threads();
         // Warm-up: get the loop compiled by C2 before timing anything.
-        long iters = 20_000;
         long warmEnd = System.nanoTime() + 200_000_000L;
-        while (System.nanoTime() < warmEnd) run(iters);
-        // Calibrate so one trial takes about 100 ms on one thread.
+        while (System.nanoTime() < warmEnd) run(20_000);
+        // Calibrate so one trial takes about 20 ms on one thread: many short trials, of which the best counts, see
+        // through a machine shared with other processes better than a few long ones.
         long t0 = System.nanoTime();
         run(1_000_000);
         double secondsPerIter = (System.nanoTime() - t0) * 1e-9 / 1_000_000;
-        iters = Math.max(100_000, (long) (0.1 / secondsPerIter));
+        final long perTrial = Math.max(20_000, (long) (0.02 / secondsPerIter));
 
-        double flopPerIter = 2.0 * CHAINS * V.length();
         double single = 0;
-        for (int trial = 0; trial < 3; trial++) {
+        long end = System.nanoTime() + 350_000_000L;
+        for (int trial = 0; trial < 3 || System.nanoTime() < end; trial++) {
             long start = System.nanoTime();
-            run(iters);
-            single = Math.max(single, flopPerIter * iters / ((System.nanoTime() - start) * 1e-9) / 1e9);
+            double flop = run(perTrial);
+            single = Math.max(single, flop / ((System.nanoTime() - start) * 1e-9) / 1e9);
         }
         double all = 0;
-        final long perThread = iters;
-        for (int trial = 0; trial < 3; trial++) {
+        end = System.nanoTime() + 350_000_000L;
+        for (int trial = 0; trial < 3 || System.nanoTime() < end; trial++) {
             long start = System.nanoTime();
-            pool.parallelFor(threads, t -> run(perThread));
-            all = Math.max(all, flopPerIter * perThread * threads / ((System.nanoTime() - start) * 1e-9) / 1e9);
+            pool.parallelFor(threads, t -> run(perTrial));
+            double flop = 2.0 * CHAINS * V.length() * perTrial * threads;
+            all = Math.max(all, flop / ((System.nanoTime() - start) * 1e-9) / 1e9);
         }
         return new Result(single, all, threads, V.length());
     }
 
-    /** {@code iters} rounds of 16 independent vector FMAs: acc = acc * x + y, which converges (no overflow). */
-    private static void run(long iters) {
+    /**
+     * {@code iters} rounds of 16 independent vector FMAs (acc = acc * x + y, which converges: no overflow, no
+     * denormals); returns the FLOP done. Public so a benchmark harness can drive the same loop.
+     */
+    public static double run(long iters) {
         FloatVector x = FloatVector.broadcast(V, 0.999999f), y = FloatVector.broadcast(V, 1e-6f);
         FloatVector a0 = FloatVector.broadcast(V, 1f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
         FloatVector a8 = a0, a9 = a0, a10 = a0, a11 = a0, a12 = a0, a13 = a0, a14 = a0, a15 = a0;
@@ -79,5 +83,6 @@ public final class FmaPeak {
         FloatVector s = a0.add(a1).add(a2).add(a3).add(a4).add(a5).add(a6).add(a7)
                 .add(a8).add(a9).add(a10).add(a11).add(a12).add(a13).add(a14).add(a15);
         sink = s.reduceLanes(jdk.incubator.vector.VectorOperators.ADD);
+        return 2.0 * CHAINS * V.length() * iters;
     }
 }

@@ -11,17 +11,22 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>How it is fast (the GotoBLAS/BLIS scheme, in Java's Vector API):
  * <ol>
- *   <li>k is cut into blocks of {@link #KC}. For each block, op(B)[kc x n] is <em>packed</em> into panels of
- *       {@link #NR} columns, each stored k-major ({@code panel[p*NR + j]}), zero-padded to a full panel. The
- *       micro-kernel then reads B as one contiguous stream of full vectors, whatever transB was.</li>
- *   <li>The output rows are split into blocks of {@link #MC} (and the columns into blocks when there are too few row
- *       blocks to keep every thread busy); each (row block, column block) is one task of {@link CpuParallel}. A task
- *       packs its rows of op(A)[mc x kc] into panels of {@link #MR} rows ({@code panel[p*MR + r]}), then, for each B
- *       panel (which stays in L1 while it is reused), runs the micro-kernel over each A panel.</li>
- *   <li>The micro-kernel keeps an MR x NR tile of C in 24 vector registers (6 rows x 4 vectors of 16 floats with
+ *   <li>k is cut into equal blocks of at most 128 (so a packed B panel, 128 x 64 floats = 32 KiB, stays in L1 while
+ *       the kernel reuses it). op(B) is <em>packed</em> into panels of {@link #NR} columns stored k-major
+ *       ({@code panel[p*NR + j]}), zero-padded to a full panel, for as many k blocks as fit in
+ *       {@link #PACKED_B_BUDGET} (for TRM shapes: all of k). The micro-kernel then reads B as one contiguous stream
+ *       of full vectors, whatever transB was; a transposed B is packed with gathers (L stored rows per vector).</li>
+ *   <li>The rows of C are cut into blocks (at most 96 rows, a multiple of the thread count of them so the threads
+ *       finish together; columns too when there are few rows, e.g. m = 97); each block is one task of
+ *       {@link CpuParallel}. For each k block a task packs its rows of op(A) into panels of {@link #MR} rows (row
+ *       r at {@code panel[r*KCS + p]}: an array copy per row, or gathers for a transposed A), then runs the
+ *       micro-kernel over every (B panel, A panel) pair. The task's C block stays in L2 across its k blocks.</li>
+ *   <li>The micro-kernel keeps an MR x NR tile of sums in 24 vector registers (6 rows x 4 vectors of 16 floats with
  *       AVX-512): per k step it loads 4 vectors of B, broadcasts 6 scalars of A, and issues 24 independent FMAs, enough
- *       to cover the FMA latency on both FMA ports. Loads per FMA stay well under the core's load bandwidth.</li>
+ *       to cover the FMA latency on both FMA ports. The tile then goes through a small scratch array into C, where
+ *       alpha and beta are applied.</li>
  * </ol>
+ * A GEMM is two fork-joins on the pool (pack B; compute) per packed-B pass.
  *
  * <p>Determinism: every element of C is computed by exactly one task, as a sum over k in a fixed order (k blocks in
  * order; inside a block, p in order), so the result does not depend on thread scheduling or on the thread count.
@@ -38,25 +43,39 @@ public final class Sgemm {
     /** Columns of the register tile: 4 vectors (64 floats with AVX-512). 6 x 4 = 24 accumulators of 32 registers. */
     static final int NR = 4 * L;
     /**
+     * Row stride of a packed A panel: a constant, so the micro-kernel addresses its six rows from one register.
+     * Bounds the k block.
+     */
+    static final int KCS = 256;
+
+    /**
      * Cache blocking: k is cut into blocks of kc, the rows of C into blocks of mc (one task each).
      * Package-private so a tuning harness can compare settings in one JVM.
      */
     record Blocking(int kc, int mc) {
         Blocking {
-            if (kc < 1 || mc < MR || mc % MR != 0) throw new IllegalArgumentException("bad blocking kc=" + kc + " mc=" + mc);
+            if (kc < 1 || kc > KCS || mc < MR || mc % MR != 0) throw new IllegalArgumentException("bad blocking kc=" + kc + " mc=" + mc);
         }
     }
 
-    static final Blocking DEFAULT_BLOCKING = new Blocking(Integer.getInteger("tune.kc", 128), Integer.getInteger("tune.mc", 96));
+    static final Blocking DEFAULT_BLOCKING = new Blocking(128, 96);
+
+    /** Most floats of packed B held at once (16 MiB): enough for every TRM shape's whole k in one go. */
+    static final int PACKED_B_BUDGET = 1 << 22;
 
     private Sgemm() {}
 
-    /** Per-thread packing buffers, grown on demand and reused across calls (no garbage per GEMM). */
+    /** Per-thread scratch, grown on demand and reused across calls (no garbage per GEMM). */
     private static final class Buffers {
         float[] packedB = new float[0];
-        float[] packedA = new float[0];
+        private float[] packedA = new float[0];
         /** One MR x NR tile of sums, between the micro-kernel and C. */
         final float[] tile = new float[MR * NR];
+
+        float[] packedA(int size) {
+            if (packedA.length < size) packedA = new float[size];
+            return packedA;
+        }
     }
 
     private static final ThreadLocal<Buffers> BUFFERS = ThreadLocal.withInitial(Buffers::new);
@@ -90,48 +109,65 @@ public final class Sgemm {
         checkMatrix("A", a, aOff, lda, transA ? k : m, transA ? m : k);
         checkMatrix("B", b, bOff, ldb, transB ? n : k, transB ? k : n);
 
+        // Tasks: row blocks of at most MC rows, as many as a multiple of the thread count so the threads finish
+        // together (776 rows on 2 threads: 10 blocks of 78, not 9 of 96 with one thread doing 5).
+        final int threads = pool.threads();
         int rowBlocks = ceilDiv(m, MC);
-        int nPanels = ceilDiv(n, NR);
+        if (threads > 1) rowBlocks = Math.min(ceilDiv(m, MR), ceilDiv(rowBlocks, threads) * threads);
+        final int mcTask = ceilDiv(ceilDiv(m, rowBlocks), MR) * MR;
+        rowBlocks = ceilDiv(m, mcTask);
+        final int nPanels = ceilDiv(n, NR);
         // Too few row blocks to keep every thread busy (e.g. m = 97): also split the columns, in whole panels.
-        int colBlocks = Math.min(nPanels, Math.max(1, ceilDiv(4 * pool.threads(), rowBlocks)));
-        int panelsPerColBlock = ceilDiv(nPanels, colBlocks);
+        int colBlocks = Math.min(nPanels, Math.max(1, ceilDiv(4 * threads, rowBlocks)));
+        final int panelsPerColBlock = ceilDiv(nPanels, colBlocks);
         colBlocks = ceilDiv(nPanels, panelsPerColBlock);
-        final int tasks = rowBlocks * colBlocks;
-
-        Buffers callerBuffers = BUFFERS.get();
-        int packedBSize = nPanels * NR * KC;
-        if (callerBuffers.packedB.length < packedBSize) callerBuffers.packedB = new float[packedBSize];
-        final float[] packedB = callerBuffers.packedB;
+        final int tasks = rowBlocks * colBlocks, cb = colBlocks;
 
         // Equal k blocks of at most KC (k = 776 gives 7 x 111, not 6 x 128 + a wasteful pass of 8).
         final int kBlocks = ceilDiv(k, KC), kcMax = ceilDiv(k, kBlocks);
-        for (int p0 = 0; p0 < k; p0 += kcMax) {
-            final int kc = Math.min(kcMax, k - p0);
-            final int pBlock = p0;
-            // Later k blocks accumulate onto what the first one wrote.
-            final float blockBeta = p0 == 0 ? beta : 1f;
+        // B is packed for many k blocks at once (up to PACKED_B_BUDGET floats), so each task runs all those k blocks
+        // on its rows while its C block stays in L2, and a GEMM costs two fork-joins per super-block, not per block.
+        final int blocksPerSuper = Math.max(1, Math.min(kBlocks, PACKED_B_BUDGET / (nPanels * NR * kcMax)));
+        Buffers callerBuffers = BUFFERS.get();
+        int packedBSize = nPanels * NR * Math.min(k, blocksPerSuper * kcMax);
+        if (callerBuffers.packedB.length < packedBSize) callerBuffers.packedB = new float[packedBSize];
+        final float[] packedB = callerBuffers.packedB;
+        // Lane offsets for the gathers that transpose a stored-transposed operand while packing it.
+        final int[] bGather = transB ? laneStrides(ldb) : null;
+        final int[] aGather = transA ? laneStrides(lda) : null;
 
-            pool.parallelFor(nPanels, panel ->
-                    packB(transB, b, bOff, ldb, pBlock, kc, panel * NR, n, packedB, panel * NR * kc));
+        for (int super0 = 0; super0 < k; super0 += blocksPerSuper * kcMax) {
+            final int superStart = super0, superEnd = Math.min(k, super0 + blocksPerSuper * kcMax);
+            final int superBlocks = ceilDiv(superEnd - superStart, kcMax);
+            // The k block starting at p0 is packed at (p0 - superStart) * nPanels * NR, panel by panel.
+            pool.parallelFor(superBlocks * nPanels, job -> {
+                int p0 = superStart + job / nPanels * kcMax, panel = job % nPanels;
+                int kc = Math.min(kcMax, superEnd - p0);
+                packB(transB, b, bOff, ldb, bGather, p0, kc, panel * NR, n, packedB,
+                        (p0 - superStart) * nPanels * NR + panel * NR * kc);
+            });
 
-            final int cb = colBlocks;
             pool.parallelFor(tasks, task -> {
-                int rowBlock = task / cb, colBlock = task % cb;
-                int i0 = rowBlock * MC, mc = Math.min(MC, m - i0);
-                int panel0 = colBlock * panelsPerColBlock, panel1 = Math.min(nPanels, panel0 + panelsPerColBlock);
+                int i0 = task / cb * mcTask, mc = Math.min(mcTask, m - i0);
+                int panel0 = task % cb * panelsPerColBlock, panel1 = Math.min(nPanels, panel0 + panelsPerColBlock);
                 Buffers buf = BUFFERS.get();
                 int aPanels = ceilDiv(mc, MR);
-                if (buf.packedA.length < aPanels * MR * kc) buf.packedA = new float[ceilDiv(MC, MR) * MR * KC];
-                packA(transA, a, aOff, lda, i0, mc, pBlock, kc, buf.packedA);
-                for (int panel = panel0; panel < panel1; panel++) {
-                    int j0 = panel * NR, nr = Math.min(NR, n - j0);
-                    int bPanelOff = panel * NR * kc;
-                    for (int ap = 0; ap < aPanels; ap++) {
-                        int i = i0 + ap * MR, mr = Math.min(MR, m - i);
-                        int aPanelOff = ap * MR * kc;
-                        // Edge tiles compute the full zero-padded tile; updateC writes only the valid part.
-                        kernel(kc, buf.packedA, aPanelOff, packedB, bPanelOff, buf.tile);
-                        updateC(buf.tile, mr, nr, alpha, blockBeta, c, cOff + i * ldc + j0, ldc);
+                for (int p0 = superStart; p0 < superEnd; p0 += kcMax) {
+                    int kc = Math.min(kcMax, superEnd - p0);
+                    // Later k blocks accumulate onto what the first one wrote.
+                    float blockBeta = p0 == 0 ? beta : 1f;
+                    float[] packedA = buf.packedA(aPanels * MR * KCS);
+                    packA(transA, a, aOff, lda, aGather, i0, mc, p0, kc, packedA);
+                    int bBlockOff = (p0 - superStart) * nPanels * NR;
+                    for (int panel = panel0; panel < panel1; panel++) {
+                        int j0 = panel * NR, nr = Math.min(NR, n - j0);
+                        int bPanelOff = bBlockOff + panel * NR * kc;
+                        for (int q = 0; q < aPanels; q++) {
+                            int i = i0 + q * MR, mr = Math.min(MR, m - i);
+                            // Edge tiles compute the full zero-padded tile; updateC writes only the valid part.
+                            kernel(kc, packedA, q * MR * KCS, packedB, bPanelOff, buf.tile);
+                            updateC(buf.tile, mr, nr, alpha, blockBeta, c, cOff + i * ldc + j0, ldc);
+                        }
                     }
                 }
             });
@@ -139,11 +175,13 @@ public final class Sgemm {
     }
 
     /**
-     * The register-blocked micro-kernel: tile[6 x NR] = sum over p < kc of A[:, p] B[p, :].
-     * A panel: {@code ap[aOff + p*MR + r]}; B panel: {@code bp[bOff + p*NR + j]}; tile row r at {@code tile[r*NR]}.
-     * The 24 accumulators are plain locals so the JIT keeps them in registers.
+     * The register-blocked micro-kernel: tile[6 x NR] = sum over p < kc of A[r, p] B[p, :]. The A panel is
+     * {@code ap[aOff + r*KCS + p]}, the B panel {@code bp[bOff + p*NR + j]}, tile row r starts at {@code tile[r*NR]}.
+     * KCS being a constant, the six A rows are one base register plus fixed displacements.
+     * The 24 accumulators are plain locals so the JIT keeps them in registers, and nothing vector-typed crosses a
+     * call (a call the JIT declines to inline would box them, allocating in the loop).
      */
-    private static void kernel(int kc, float[] ap, int aOff, float[] bp, int bOff, float[] tile) {
+    static void kernel(int kc, float[] ap, int aOff, float[] bp, int bOff, float[] tile) {
         FloatVector c00 = FloatVector.zero(V), c01 = c00, c02 = c00, c03 = c00;
         FloatVector c10 = c00, c11 = c00, c12 = c00, c13 = c00;
         FloatVector c20 = c00, c21 = c00, c22 = c00, c23 = c00;
@@ -156,22 +194,22 @@ public final class Sgemm {
             FloatVector b1 = FloatVector.fromArray(V, bp, bo + L);
             FloatVector b2 = FloatVector.fromArray(V, bp, bo + 2 * L);
             FloatVector b3 = FloatVector.fromArray(V, bp, bo + 3 * L);
-            int ao = aOff + p * MR;
-            FloatVector a0 = FloatVector.broadcast(V, ap[ao]);
-            c00 = a0.fma(b0, c00); c01 = a0.fma(b1, c01); c02 = a0.fma(b2, c02); c03 = a0.fma(b3, c03);
-            FloatVector a1 = FloatVector.broadcast(V, ap[ao + 1]);
-            c10 = a1.fma(b0, c10); c11 = a1.fma(b1, c11); c12 = a1.fma(b2, c12); c13 = a1.fma(b3, c13);
-            FloatVector a2 = FloatVector.broadcast(V, ap[ao + 2]);
-            c20 = a2.fma(b0, c20); c21 = a2.fma(b1, c21); c22 = a2.fma(b2, c22); c23 = a2.fma(b3, c23);
-            FloatVector a3 = FloatVector.broadcast(V, ap[ao + 3]);
-            c30 = a3.fma(b0, c30); c31 = a3.fma(b1, c31); c32 = a3.fma(b2, c32); c33 = a3.fma(b3, c33);
-            FloatVector a4 = FloatVector.broadcast(V, ap[ao + 4]);
-            c40 = a4.fma(b0, c40); c41 = a4.fma(b1, c41); c42 = a4.fma(b2, c42); c43 = a4.fma(b3, c43);
-            FloatVector a5 = FloatVector.broadcast(V, ap[ao + 5]);
-            c50 = a5.fma(b0, c50); c51 = a5.fma(b1, c51); c52 = a5.fma(b2, c52); c53 = a5.fma(b3, c53);
+            int ao = aOff + p;
+            FloatVector r0 = FloatVector.broadcast(V, ap[ao]);
+            c00 = r0.fma(b0, c00); c01 = r0.fma(b1, c01); c02 = r0.fma(b2, c02); c03 = r0.fma(b3, c03);
+            FloatVector r1 = FloatVector.broadcast(V, ap[ao + 1 * KCS]);
+            c10 = r1.fma(b0, c10); c11 = r1.fma(b1, c11); c12 = r1.fma(b2, c12); c13 = r1.fma(b3, c13);
+            FloatVector r2 = FloatVector.broadcast(V, ap[ao + 2 * KCS]);
+            c20 = r2.fma(b0, c20); c21 = r2.fma(b1, c21); c22 = r2.fma(b2, c22); c23 = r2.fma(b3, c23);
+            FloatVector r3 = FloatVector.broadcast(V, ap[ao + 3 * KCS]);
+            c30 = r3.fma(b0, c30); c31 = r3.fma(b1, c31); c32 = r3.fma(b2, c32); c33 = r3.fma(b3, c33);
+            FloatVector r4 = FloatVector.broadcast(V, ap[ao + 4 * KCS]);
+            c40 = r4.fma(b0, c40); c41 = r4.fma(b1, c41); c42 = r4.fma(b2, c42); c43 = r4.fma(b3, c43);
+            FloatVector r5 = FloatVector.broadcast(V, ap[ao + 5 * KCS]);
+            c50 = r5.fma(b0, c50); c51 = r5.fma(b1, c51); c52 = r5.fma(b2, c52); c53 = r5.fma(b3, c53);
         }
-        // Spill the tile to scratch with plain stores. Passing the vectors to a helper instead would box them
-        // whenever the JIT declines to inline it (and then every iteration allocates): 24 stores are cheaper.
+        // Spill the tile to scratch with plain stores and let updateC apply alpha and beta: an epilogue here that
+        // also reads C raises register pressure enough that the JIT spills accumulators inside the k loop.
         c00.intoArray(tile, 0); c01.intoArray(tile, L); c02.intoArray(tile, 2 * L); c03.intoArray(tile, 3 * L);
         c10.intoArray(tile, NR); c11.intoArray(tile, NR + L); c12.intoArray(tile, NR + 2 * L); c13.intoArray(tile, NR + 3 * L);
         c20.intoArray(tile, 2 * NR); c21.intoArray(tile, 2 * NR + L); c22.intoArray(tile, 2 * NR + 2 * L); c23.intoArray(tile, 2 * NR + 3 * L);
@@ -182,28 +220,49 @@ public final class Sgemm {
 
     /**
      * Writes the valid mr x nr corner of a tile of sums into C: c = alpha * tile + beta * c, reading c only when
-     * beta != 0 (so NaNs in an output that is being overwritten do not leak). Full rows go by vectors.
+     * beta != 0 (so NaNs in an output that is being overwritten do not leak). With beta != 0 it is one rounding,
+     * fma(beta, c, alpha * tile), which for beta == 1 is exactly c + alpha * tile.
      */
-    private static void updateC(float[] tile, int mr, int nr, float alpha, float beta, float[] c, int cOff, int ldc) {
-        FloatVector va = FloatVector.broadcast(V, alpha), vb = FloatVector.broadcast(V, beta);
+    static void updateC(float[] tile, int mr, int nr, float alpha, float beta, float[] c, int cOff, int ldc) {
+        if (mr == MR && nr == NR) {
+            FloatVector va = FloatVector.broadcast(V, alpha);
+            if (beta == 0f) {
+                for (int r = 0; r < MR; r++) {
+                    for (int j = 0; j < NR; j += L) {
+                        FloatVector.fromArray(V, tile, r * NR + j).mul(va).intoArray(c, cOff + r * ldc + j);
+                    }
+                }
+            } else {
+                FloatVector vb = FloatVector.broadcast(V, beta);
+                for (int r = 0; r < MR; r++) {
+                    for (int j = 0; j < NR; j += L) {
+                        int o = cOff + r * ldc + j;
+                        FloatVector.fromArray(V, c, o).fma(vb, FloatVector.fromArray(V, tile, r * NR + j).mul(va)).intoArray(c, o);
+                    }
+                }
+            }
+            return;
+        }
         for (int r = 0; r < mr; r++) {
             int t = r * NR, o = cOff + r * ldc;
-            int j = 0;
-            for (; j <= nr - L; j += L) {
-                FloatVector sum = FloatVector.fromArray(V, tile, t + j).mul(va);
-                if (beta != 0f) sum = FloatVector.fromArray(V, c, o + j).fma(vb, sum);
-                sum.intoArray(c, o + j);
-            }
-            for (; j < nr; j++) {
-                c[o + j] = beta == 0f ? alpha * tile[t + j] : alpha * tile[t + j] + beta * c[o + j];
+            for (int j = 0; j < nr; j++) {
+                c[o + j] = beta == 0f ? alpha * tile[t + j] : Math.fma(beta, c[o + j], alpha * tile[t + j]);
             }
         }
+    }
+
+    /** {0, ld, 2*ld, ...}: one vector's worth of gather offsets, walking down a column of a row-major matrix. */
+    static int[] laneStrides(int ld) {
+        if ((long) (L - 1) * ld > Integer.MAX_VALUE) return null; // too far apart to gather: scalar copies
+        int[] map = new int[L];
+        for (int i = 0; i < L; i++) map[i] = i * ld;
+        return map;
     }
 
     /**
      * Packs op(B)[p0 .. p0+kc, j0 .. j0+NR) into one panel {@code dst[dOff + p*NR + j]}, zero-padding columns past n.
      */
-    private static void packB(boolean transB, float[] b, int bOff, int ldb, int p0, int kc, int j0, int n,
+    static void packB(boolean transB, float[] b, int bOff, int ldb, int[] gather, int p0, int kc, int j0, int n,
                               float[] dst, int dOff) {
         int nr = Math.min(NR, n - j0);
         if (!transB) {
@@ -218,8 +277,14 @@ public final class Sgemm {
                 }
             }
         } else {
-            // op(B)(p, j) = b[j*ldb + p]: a transpose; read each stored row contiguously, write with stride NR.
-            for (int j = 0; j < nr; j++) {
+            // op(B)(p, j) = b[j*ldb + p]: a transpose. Each group of L columns is one gather per k step: L stored
+            // rows, one element each; successive k steps hit the same L cache lines, so they stay in L1.
+            int full = gather == null ? 0 : nr / L * L;
+            for (int j = 0; j < full; j += L) {
+                int src = bOff + (j0 + j) * ldb + p0, d = dOff + j;
+                for (int p = 0; p < kc; p++) FloatVector.fromArray(V, b, src + p, gather, 0).intoArray(dst, d + p * NR);
+            }
+            for (int j = full; j < nr; j++) {
                 int src = bOff + (j0 + j) * ldb + p0, d = dOff + j;
                 for (int p = 0; p < kc; p++) dst[d + p * NR] = b[src + p];
             }
@@ -230,29 +295,35 @@ public final class Sgemm {
     }
 
     /**
-     * Packs op(A)[i0 .. i0+mc, p0 .. p0+kc) into panels of MR rows: panel q holds {@code dst[q*MR*kc + p*MR + r]},
-     * zero-padding rows past mc.
+     * Packs op(A)[i0 .. i0+mc, p0 .. p0+kc) into panels of MR rows: row r of panel q is
+     * {@code dst[q*MR*KCS + r*KCS + p]}, rows past mc zero. From row-major A each row is one array copy. From a
+     * stored-transposed A (op(A)(i, p) = a[p*lda + i]) each run of L k steps of a row is one gather down a column of
+     * A; the loop takes L k steps for all rows before the next L, so the L source lines being gathered from (a power
+     * of two apart, hence in few cache sets) are reused by the following rows while still in L1.
      */
-    private static void packA(boolean transA, float[] a, int aOff, int lda, int i0, int mc, int p0, int kc, float[] dst) {
-        for (int q = 0; q * MR < mc; q++) {
-            int base = q * MR * kc;
-            int mr = Math.min(MR, mc - q * MR);
-            if (!transA) {
-                // op(A)(i, p) = a[i*lda + p]: read each row contiguously, write with stride MR.
-                for (int r = 0; r < mr; r++) {
-                    int src = aOff + (i0 + q * MR + r) * lda + p0, d = base + r;
-                    for (int p = 0; p < kc; p++) dst[d + p * MR] = a[src + p];
-                }
-            } else {
-                // op(A)(i, p) = a[p*lda + i]: the MR values of one k step are contiguous in A.
-                for (int p = 0; p < kc; p++) {
-                    int src = aOff + (p0 + p) * lda + i0 + q * MR, d = base + p * MR;
-                    for (int r = 0; r < mr; r++) dst[d + r] = a[src + r];
-                }
+    static void packA(boolean transA, float[] a, int aOff, int lda, int[] gather,
+                              int i0, int mc, int p0, int kc, float[] dst) {
+        int rows = ceilDiv(mc, MR) * MR;
+        for (int ii = mc; ii < rows; ii++) {
+            int d = ii / MR * MR * KCS + ii % MR * KCS;
+            java.util.Arrays.fill(dst, d, d + kc, 0f);
+        }
+        if (!transA) {
+            for (int ii = 0; ii < mc; ii++) {
+                System.arraycopy(a, aOff + (i0 + ii) * lda + p0, dst, ii / MR * MR * KCS + ii % MR * KCS, kc);
             }
-            for (int r = mr; r < MR; r++) {
-                for (int p = 0; p < kc; p++) dst[base + p * MR + r] = 0f;
+            return;
+        }
+        int full = gather == null ? 0 : kc / L * L;
+        for (int p = 0; p < full; p += L) {
+            int src = aOff + (p0 + p) * lda + i0;
+            for (int ii = 0; ii < mc; ii++) {
+                FloatVector.fromArray(V, a, src + ii, gather, 0).intoArray(dst, ii / MR * MR * KCS + ii % MR * KCS + p);
             }
+        }
+        for (int p = full; p < kc; p++) {
+            int src = aOff + (p0 + p) * lda + i0;
+            for (int ii = 0; ii < mc; ii++) dst[ii / MR * MR * KCS + ii % MR * KCS + p] = a[src + ii];
         }
     }
 

@@ -274,4 +274,27 @@ public final class RefBackend implements Backend {
             g[i * 2 + 1] = 0;
         }
     }
+
+    @Override
+    public void adamAtan2(Tensor p, Tensor g, Tensor m, Tensor v, double lr, double wd, double beta1, double beta2, long t) {
+        RefOps.adamAtan2(d(p), d(g), d(m), d(v), d(p).length, lr, wd, beta1, beta2, t);
+    }
+
+    @Override
+    public void ema(Tensor shadow, Tensor p, double rate) {
+        RefOps.ema(d(shadow), d(p), d(p).length, rate);
+    }
+
+    @Override
+    public void puzzleSignSgd(Tensor table, IntTensor slotIds, Tensor slotGrads, double lr, double wd) {
+        int dim = table.dim(1);
+        int[] ids = d(slotIds);
+        int[] rows = java.util.Arrays.stream(ids).distinct().sorted().toArray();
+        double[] sums = new double[rows.length * dim], g = d(slotGrads);
+        for (int b = 0; b < ids.length; b++) {
+            int r = java.util.Arrays.binarySearch(rows, ids[b]);
+            for (int j = 0; j < dim; j++) sums[r * dim + j] += g[b * dim + j];
+        }
+        RefOps.signSgdRows(d(table), dim, rows, sums, rows.length, lr, wd);
+    }
 }

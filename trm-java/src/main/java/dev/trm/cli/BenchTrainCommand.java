@@ -1,0 +1,112 @@
+package dev.trm.cli;
+
+import dev.trm.backend.Backend;
+import dev.trm.backend.cpu.CpuBackend;
+import dev.trm.backend.cpu.CpuParallel;
+import dev.trm.backend.cpu.FmaPeak;
+import dev.trm.model.Batch;
+import dev.trm.model.Carry;
+import dev.trm.model.Flops;
+import dev.trm.model.Presets;
+import dev.trm.model.TrmConfig;
+import dev.trm.model.TrmModel;
+import dev.trm.model.TrmParameters;
+import java.io.PrintWriter;
+import java.util.Arrays;
+import java.util.SplittableRandom;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code trm bench train}: times full training supervision steps (forward through T (n+1) net calls, losses,
+ * backward through the last n+1) of a preset on random tokens, and reports the median step time and the achieved
+ * GFLOP/s (spec 9 counting) against this machine's fp32 FMA peak measured in the same run.
+ */
+@Command(name = "train", mixinStandardHelpOptions = true,
+        description = "Median time of a training supervision step; the last line is train_step_ms=<value>.")
+public final class BenchTrainCommand implements Runnable {
+
+    @Option(names = "--preset", defaultValue = "sudoku-extreme-mlp", description = "Model preset (default ${DEFAULT-VALUE}).")
+    String preset;
+
+    @Option(names = "--batch", defaultValue = "8", description = "Batch size (default ${DEFAULT-VALUE}).")
+    int batch;
+
+    @Option(names = "--steps", defaultValue = "5", description = "Timed steps (default ${DEFAULT-VALUE}).")
+    int steps;
+
+    @Option(names = "--warmup", defaultValue = "2", description = "Untimed steps first, for the JIT (default ${DEFAULT-VALUE}).")
+    int warmup;
+
+    @Option(names = "--device", defaultValue = "cpu", description = "auto, cpu or cuda[:N] (default ${DEFAULT-VALUE}).")
+    String device;
+
+    @Option(names = "--puzzle-ids", description = "Rows of the puzzle table (default: 1, so ARC presets stay small).")
+    Integer puzzleIds;
+
+    @Option(names = "--profile", description = "Print the time spent in each op over the timed steps.")
+    boolean profile;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        if (batch < 1 || steps < 1 || warmup < 0) throw new CliException("--batch and --steps must be >= 1, --warmup >= 0");
+        if (!device.equals("cpu") && !device.equals("auto")) {
+            throw new CliException("--device " + device + ": only the cpu backend can run this benchmark in this build");
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        TrmConfig c = Presets.get(preset).withPuzzleIds(puzzleIds == null ? 1 : puzzleIds);
+        dev.trm.backend.ProfiledBackend.Profile prof = new dev.trm.backend.ProfiledBackend.Profile();
+        Backend be = profile ? dev.trm.backend.ProfiledBackend.wrap(new CpuBackend(), prof) : new CpuBackend();
+        TrmParameters p = new TrmParameters(c, be);
+        p.initialize(be, 0);
+        TrmModel model = new TrmModel(c, be, p);
+        SplittableRandom rnd = new SplittableRandom(1);
+        int[] inputs = new int[batch * c.seqLen()], labels = new int[batch * c.seqLen()], ids = new int[batch];
+        for (int i = 0; i < inputs.length; i++) {
+            inputs[i] = 1 + rnd.nextInt(c.vocabSize() - 1);
+            labels[i] = 1 + rnd.nextInt(c.vocabSize() - 1);
+        }
+        Batch b = model.batch(inputs, labels, ids);
+        Carry carry = model.initialCarry(batch);
+
+        out.printf("bench train: preset %s, batch %d, backend %s, %d threads%n", preset, batch, be.name(),
+                CpuParallel.shared().threads());
+        FmaPeak.Result peak = FmaPeak.measure();
+        out.printf("fp32 FMA peak (measured now): %.1f GFLOP/s on %d threads (%.1f single-thread)%n",
+                peak.allThreadsGflops(), peak.threads(), peak.singleThreadGflops());
+        double flops = Flops.trainStep(c) * batch;
+        out.printf("FLOPs per step: %.2f GFLOP (%.2f per sequence, spec 9 counting)%n", flops / 1e9, flops / batch / 1e9);
+        out.flush();
+
+        for (int i = 0; i < warmup; i++) {
+            p.zeroGrad(be);
+            model.trainStep(b, carry);
+        }
+        prof.clear();
+        double[] ms = new double[steps];
+        for (int i = 0; i < steps; i++) {
+            long t0 = System.nanoTime();
+            p.zeroGrad(be);
+            model.trainStep(b, carry);
+            ms[i] = (System.nanoTime() - t0) / 1e6;
+            out.printf("step %d: %.1f ms%n", i + 1, ms[i]);
+            out.flush();
+        }
+        if (profile) out.print(prof.table());
+        double median = median(ms);
+        double gflops = flops / (median / 1e3) / 1e9;
+        out.printf("median step %.1f ms, %.1f sequences/s, %.1f GFLOP/s = %.0f%% of the measured FMA peak%n",
+                median, batch / (median / 1e3), gflops, 100 * gflops / peak.allThreadsGflops());
+        out.printf("train_step_ms=%.2f%n", median);
+    }
+
+    static double median(double[] v) {
+        double[] s = v.clone();
+        Arrays.sort(s);
+        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    }
+}

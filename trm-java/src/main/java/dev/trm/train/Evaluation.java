@@ -1,0 +1,61 @@
+package dev.trm.train;
+
+import dev.trm.backend.Backend;
+import dev.trm.backend.IntTensor;
+import dev.trm.data.Dataset;
+import dev.trm.eval.EvalExample;
+import dev.trm.eval.Evaluator;
+import dev.trm.model.Batch;
+import dev.trm.model.Carry;
+import dev.trm.model.TrmModel;
+
+/**
+ * The official evaluation (spec 2.3): every test example runs all N_sup supervision steps (no halting), in
+ * equal-sized batches (the last padded with PAD inputs and the blank identifier); predictions and q_halt are those of
+ * the last step. Each example goes to the task's {@link Evaluator}.
+ */
+public final class Evaluation {
+    private Evaluation() {}
+
+    public static <R> R run(TrmModel model, Dataset test, int batch, Evaluator<R> evaluator) {
+        return run(model, test, batch, evaluator, Long.MAX_VALUE);
+    }
+
+    /** As {@link #run(TrmModel, Dataset, int, Evaluator)} over at most {@code limit} examples. */
+    public static <R> R run(TrmModel model, Dataset test, int batch, Evaluator<R> evaluator, long limit) {
+        Backend be = model.backend();
+        int len = test.seqLen(), v = model.config().vocabSize(), steps = model.config().haltMaxSteps();
+        long total = Math.min(limit, test.exampleCount());
+        int[] inputs = new int[batch * len], labels = new int[batch * len], ids = new int[batch];
+        IntTensor inT = be.intTensor(batch, len), idT = be.intTensor(batch);
+        evaluator.begin();
+        for (long start = 0; start < total; start += batch) {
+            int n = (int) Math.min(batch, total - start);
+            java.util.Arrays.fill(inputs, test.metadata().padId());
+            java.util.Arrays.fill(ids, test.metadata().blankIdentifierId());
+            for (int b = 0; b < n; b++) {
+                test.input(start + b, inputs, b * len);
+                System.arraycopy(test.label(start + b), 0, labels, b * len, len);
+                ids[b] = test.puzzleIdentifier(test.puzzleOf(start + b));
+            }
+            be.writeInts(inT, inputs);
+            be.writeInts(idT, ids);
+            Batch data = new Batch(inT, null, idT);
+            Carry carry = model.initialCarry(batch);
+            for (int s = 0; s < steps; s++) model.forward(data, carry);
+            float[] logits = be.read(model.logits()), q = be.read(model.q());
+            for (int b = 0; b < n; b++) {
+                int[] pred = new int[len];
+                for (int t = 0; t < len; t++) {
+                    int row = (b * len + t) * v, arg = 0;
+                    for (int j = 1; j < v; j++) if (logits[row + j] > logits[row + arg]) arg = j;
+                    pred[t] = arg;
+                }
+                evaluator.add(new EvalExample(ids[b], java.util.Arrays.copyOfRange(inputs, b * len, (b + 1) * len),
+                        java.util.Arrays.copyOfRange(labels, b * len, (b + 1) * len), pred,
+                        1 / (1 + Math.exp(-q[2 * b]))));
+            }
+        }
+        return evaluator.result();
+    }
+}
