@@ -66,12 +66,8 @@ public final class DeviceProbe {
                 return new ProbeResult.Unavailable(Backend.CUDA, "kernels not built (nvcc was not found when the "
                         + "kernels module was built); devices: " + devices.stream().map(DeviceInfo::describe).toList());
             }
-            int required = KernelImages.requiredDriver();
-            if (driver < required) {
-                return new ProbeResult.Unavailable(Backend.CUDA, "driver too old: it supports CUDA "
-                        + Errors.versionText(driver) + ", our kernels were built by CUDA " + KernelImages.nvccRelease()
-                        + "; update the driver to >= " + KernelImages.requiredDriverText());
-            }
+            String tooOld = driverTooOld(driver, KernelImages.requiredDriver(), KernelImages.nvccRelease());
+            if (tooOld != null) return new ProbeResult.Unavailable(Backend.CUDA, tooOld);
             if (devices.isEmpty()) return new ProbeResult.Unavailable(Backend.CUDA, "no device: cuDeviceGetCount = 0");
             return new ProbeResult.Available(Backend.CUDA, devices);
         } catch (CudaException e) {
@@ -82,6 +78,14 @@ public final class DeviceProbe {
             return new ProbeResult.Unavailable(Backend.CUDA, "the library at " + lib.path()
                     + " is not a usable CUDA driver (" + cause.getMessage() + ")");
         }
+    }
+
+    /** The reason a driver (cuDriverGetVersion number) cannot run kernels that need `required`, or null. */
+    static String driverTooOld(int driver, int required, String builtBy) {
+        if (driver >= required) return null;
+        return "driver too old: it supports CUDA " + Errors.versionText(driver) + ", our kernels were built by CUDA "
+                + builtBy + "; update the driver to >= " + Errors.versionText(required) + " (CUDA "
+                + Errors.versionText(required) + " driver API)";
     }
 
     private static List<DeviceInfo> listDevices(Arena a, int driver) {

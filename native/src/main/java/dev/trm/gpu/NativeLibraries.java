@@ -44,11 +44,12 @@ public final class NativeLibraries {
     private NativeLibraries() {}
 
     public static Loaded load(Library lib) {
-        return LOADED.computeIfAbsent(lib, NativeLibraries::find);
+        return LOADED.computeIfAbsent(lib, l -> find(l, System.getenv()));
     }
 
-    private static Loaded find(Library lib) {
-        String override = System.getenv(lib.overrideVariable());
+    /** The search, with the environment passed in (tests give their own). */
+    static Loaded find(Library lib, Map<String, String> env) {
+        String override = env.get(lib.overrideVariable());
         List<Path> tried = new ArrayList<>();
         if (override != null && !override.isBlank()) {
             Path p = Path.of(override);
@@ -61,7 +62,7 @@ public final class NativeLibraries {
                     + " (looked for " + String.join(", ", lib.sonames()) + ")");
         }
         for (String soname : lib.sonames()) {
-            for (Path dir : searchDirectories()) {
+            for (Path dir : searchDirectories(env)) {
                 Path c = dir.resolve(soname);
                 if (Files.isRegularFile(c)) return tryLoad(lib, c, tried);
             }
@@ -82,11 +83,11 @@ public final class NativeLibraries {
         }
     }
 
-    static List<Path> searchDirectories() {
+    static List<Path> searchDirectories(Map<String, String> env) {
         Set<String> dirs = new LinkedHashSet<>();
-        String ld = System.getenv("LD_LIBRARY_PATH");
+        String ld = env.get("LD_LIBRARY_PATH");
         if (ld != null) for (String d : ld.split(":")) if (!d.isBlank()) dirs.add(d);
-        String cudaHome = System.getenv("CUDA_HOME");
+        String cudaHome = env.get("CUDA_HOME");
         if (cudaHome != null) {
             dirs.add(cudaHome + "/lib64");
             dirs.add(cudaHome + "/lib");
