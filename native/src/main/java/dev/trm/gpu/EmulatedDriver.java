@@ -20,6 +20,7 @@ import java.util.TreeMap;
  * every stream runs its work at once, in order, unless it is capturing a graph, in which case the work is recorded
  * and runs on each replay. It checks what the real device cannot: copies must stay inside live allocations.
  */
+@SuppressWarnings("restricted")  // native by design: runs only with --enable-native-access
 final class EmulatedDriver implements Driver {
     /** Pretend capacity, so "out of memory" behaves as on a device; -Dtrm.emulated.memoryMiB overrides. */
     private static final long CAPACITY = Long.getLong("trm.emulated.memoryMiB", 4096) << 20;

@@ -20,6 +20,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * directories (LD_LIBRARY_PATH, CUDA_HOME, /usr/local/cuda, the distribution's library folders, WSL), then the
  * dynamic linker's own search (ld.so.cache) through a dlopen by soname, whose resolved path we read back.
  */
+@SuppressWarnings("restricted")  // native by design: runs only with --enable-native-access
 public final class NativeLibraries {
 
     /** A library to find: its names in order of preference and the variable that overrides the search. */
