@@ -1,5 +1,10 @@
 package dev.trm.cli;
 
+import dev.trm.gpu.Backend;
+import dev.trm.gpu.DeviceInfo;
+import dev.trm.gpu.DeviceProbe;
+import dev.trm.gpu.NativeLibraries;
+import dev.trm.gpu.ProbeResult;
 import dev.trm.model.Presets;
 import dev.trm.model.TrmConfig;
 import java.io.PrintWriter;
@@ -32,6 +37,23 @@ public final class InfoCommand implements Runnable {
         out.println("cpu: " + Runtime.getRuntime().availableProcessors() + " cores, max heap "
                 + Runtime.getRuntime().maxMemory() / (1 << 20) + " MiB");
         out.println("presets: " + String.join(", ", Presets.names()));
+        printDevices(out);
+    }
+
+    /** The GPU lines: devices or why there are none, the emulated device, and what --device auto picks. */
+    static void printDevices(PrintWriter out) {
+        ProbeResult cuda = DeviceProbe.probe(Backend.CUDA);
+        if (cuda instanceof ProbeResult.Available a) {
+            for (DeviceInfo d : a.devices()) out.println("gpu: " + d.describe());
+            if (a.firstUsable() == null) out.println("gpu: none usable: " + cuda.reason());
+            NativeLibraries.Loaded cublas = NativeLibraries.load(NativeLibraries.CUBLAS);
+            out.println("cublas: " + (cublas.ok() ? cublas.path() : "not found: " + cublas.failure()));
+        } else {
+            out.println("gpu: none: " + cuda.reason());
+        }
+        ProbeResult emu = DeviceProbe.probe(Backend.EMULATED);
+        out.println("emulated device (tests only): " + (emu.available() ? "available" : emu.reason()));
+        out.println("--device auto: " + DeviceProbe.autoBackend());
     }
 
     static void printPreset(PrintWriter out, String name, TrmConfig c) {

@@ -17,6 +17,7 @@ import picocli.CommandLine.Command;
             BenchCommand.class,
             DataCommand.class,
             DemoCommand.class,
+            SelftestCommand.class,
             TrainCommand.class,
             EvalCommand.class,
             SolveCommand.class,

@@ -1,0 +1,172 @@
+package dev.trm.bench;
+
+import dev.trm.backend.gpu.GpuKernels;
+import dev.trm.gpu.Backend;
+import dev.trm.gpu.Blas;
+import dev.trm.gpu.DType;
+import dev.trm.gpu.DeviceBuffer;
+import dev.trm.gpu.Event;
+import dev.trm.gpu.GemmEngine;
+import dev.trm.gpu.GpuDevice;
+import dev.trm.gpu.Graph;
+import dev.trm.gpu.KernelArgs;
+import dev.trm.gpu.Stream;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The GPU benchmarks: launch overhead through FFM (direct launches vs one CUDA graph replay), each standalone kernel
+ * at TRM sizes (Sudoku-Extreme-Att: batch 256, S = 97, D = 512, SwiGLU 1536, vocab 11, 7M parameters), and the cuBLAS
+ * GEMM shapes, timed with CUDA events. Prints one table whose every row names the backend that ran.
+ *
+ * <p>Usage: {@code GpuKernelBench --device cuda|emulated [--quick]}; --quick shrinks every size 32-fold. On the
+ * emulated device sizes shrink 256-fold: its figures only show the harness works, they say nothing about a GPU.
+ */
+public final class GpuKernelBench {
+    private record Row(String what, String shape, double microsPerCall, String rate) {}
+
+    private final GpuDevice dev;
+    private final Stream s;
+    private final GpuKernels k;
+    private final int scale;
+    private final List<Row> rows = new ArrayList<>();
+
+    private GpuKernelBench(GpuDevice dev, int scale) {
+        this.dev = dev;
+        this.s = dev.defaultStream();
+        this.k = new GpuKernels(dev);
+        this.scale = scale;
+    }
+
+    public static void main(String[] args) {
+        Backend backend = null;
+        boolean quick = false;
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--device" -> backend = Backend.parse(args[++i]);
+                case "--quick" -> quick = true;
+                default -> throw new IllegalArgumentException("unknown argument " + args[i]);
+            }
+        }
+        if (backend == null) throw new IllegalArgumentException("usage: GpuKernelBench --device cuda|emulated [--quick]");
+        try (GpuDevice dev = GpuDevice.open(backend)) {
+            // The emulated device runs every GPU thread as a fiber: only tiny sizes finish in seconds there.
+            int scale = backend == Backend.EMULATED ? 256 : quick ? 32 : 1;
+            GpuKernelBench b = new GpuKernelBench(dev, scale);
+            System.out.println("gpu bench: backend " + backend.label() + " (" + dev.info().name() + ")"
+                    + (scale > 1 ? ", sizes / " + scale + " (figures only show the harness runs)" : ""));
+            b.launchOverhead();
+            b.kernels();
+            b.gemms();
+            b.print(backend);
+        }
+    }
+
+    /** Times `calls` repetitions of work on the stream with events; returns microseconds per call. */
+    private double time(int calls, Runnable work) {
+        for (int i = 0; i < 2; i++) work.run();  // warm-up (module load, cuBLAS heuristics)
+        try (Event a = dev.newEvent(); Event b = dev.newEvent()) {
+            a.record(s);
+            for (int i = 0; i < calls; i++) work.run();
+            b.record(s);
+            b.synchronize();
+            return 1000.0 * b.millisSince(a) / calls;
+        }
+    }
+
+    private void launchOverhead() {
+        int launches = Math.max(8, 4000 / scale);
+        try (DeviceBuffer x = dev.alloc(DType.F32, 32); DeviceBuffer y = dev.alloc(DType.F32, 32)) {
+            Runnable one = () -> dev.kernel("ema").launch(s, 1, 32, 0, KernelArgs.of().ptr(x).ptr(y).i64(32).f32(0.5f));
+            double direct = time(launches, one);
+            rows.add(new Row("launch (direct, FFM)", "ema n=32", direct, ""));
+            s.beginCapture();
+            for (int i = 0; i < launches; i++) one.run();
+            try (Graph g = s.endCapture()) {
+                double perGraph = time(3, () -> g.launch(s));
+                rows.add(new Row("launch (in a graph)", "ema n=32 x" + launches, perGraph / launches, ""));
+            }
+        }
+    }
+
+    private static String gbps(double bytes, double micros) {
+        return String.format("%.0f GB/s", bytes / micros / 1e3);
+    }
+
+    private void kernels() {
+        int batch = Math.max(1, 256 / scale), seq = 97, dim = 512, inter = 1536, vocab = 11;
+        long rowsN = (long) batch * seq;
+        long params = 7_000_000L / scale;
+        try (DeviceBuffer x = dev.alloc(DType.BF16, rowsN * dim); DeviceBuffer r = dev.alloc(DType.BF16, rowsN * dim);
+             DeviceBuffer out = dev.alloc(DType.BF16, rowsN * dim); DeviceBuffer rstd = dev.alloc(DType.F32, rowsN);
+             DeviceBuffer rstdSeq = dev.alloc(DType.F32, (long) batch * dim);
+             DeviceBuffer gu = dev.alloc(DType.BF16, rowsN * 2 * inter); DeviceBuffer act = dev.alloc(DType.BF16, rowsN * inter);
+             DeviceBuffer logits = dev.alloc(DType.BF16, rowsN * vocab); DeviceBuffer labels = dev.alloc(DType.I32, rowsN);
+             DeviceBuffer loss = dev.alloc(DType.F32, batch); DeviceBuffer correct = dev.alloc(DType.I32, batch);
+             DeviceBuffer p = dev.alloc(DType.F32, params); DeviceBuffer g = dev.alloc(DType.F32, params);
+             DeviceBuffer m = dev.alloc(DType.F32, params); DeviceBuffer v = dev.alloc(DType.F32, params);
+             DeviceBuffer sched = dev.alloc(DType.F32, 3).upload(GpuKernels.adamSchedule(1e-4, 0.9, 0.95, 10));
+             DeviceBuffer pb = dev.alloc(DType.BF16, params)) {
+            for (DeviceBuffer b : List.of(x, r, gu, logits, labels, p, g, m, v)) b.zero(s);
+            int rows = (int) rowsN, calls = Math.max(3, 50 / scale);
+            double t;
+            t = time(calls, () -> k.rmsNormForward(s, x, r, out, rstd, rows, dim, 1e-5f));
+            rows(t, "rmsnorm_forward", rows + "x" + dim, 3.0 * rowsN * dim * 2);
+            t = time(calls, () -> k.rmsNormBackward(s, out, rstd, x, r, rows, dim));
+            rows(t, "rmsnorm_backward", rows + "x" + dim, 3.0 * rowsN * dim * 2);
+            t = time(calls, () -> k.rmsNormSeqForward(s, x, r, out, rstdSeq, batch, seq, dim, 1e-5f));
+            rows(t, "rmsnorm_seq_forward", batch + "x" + seq + "x" + dim, 3.0 * rowsN * dim * 2);
+            t = time(calls, () -> k.swigluForward(s, gu, act, rows, inter));
+            rows(t, "swiglu_forward", rows + "x" + inter, 3.0 * rowsN * inter * 2);
+            t = time(calls, () -> k.swigluBackward(s, gu, act, gu, rows, inter));
+            rows(t, "swiglu_backward", rows + "x" + inter, 5.0 * rowsN * inter * 2);
+            t = time(calls, () -> k.tokenLoss(s, true, logits, labels, loss, correct, logits, batch, seq, vocab, 1f / batch));
+            rows(t, "token_loss stablemax", batch + "x" + seq + "x" + vocab, 2.0 * rowsN * vocab * 2);
+            t = time(calls, () -> k.adamAtan2(s, p, g, m, v, params, sched, 0.1f, 0.9f, 0.95f));
+            rows(t, "adam_atan2", params + " params", 7.0 * params * 4);
+            t = time(calls, () -> k.castF32ToBf16(s, p, pb, params));
+            rows(t, "cast_f32_to_bf16", params + " params", 6.0 * params);
+        }
+    }
+
+    private void rows(double micros, String what, String shape, double bytes) {
+        rows.add(new Row(what, shape, micros, gbps(bytes, micros)));
+    }
+
+    private void gemms() {
+        int tokens = 256 * 97 / scale;
+        record Shape(String name, boolean ta, boolean tb, int m, int n, int k, int batch) {}
+        List<Shape> shapes = List.of(
+                new Shape("fwd-qkv (NT)", false, true, tokens, 1536, 512, 1),
+                new Shape("fwd-mlp-up (NT)", false, true, tokens, 3072, 512, 1),
+                new Shape("bwd-dx-mlp-up (NN)", false, false, tokens, 512, 3072, 1),
+                new Shape("bwd-dw-qkv (TN)", true, false, 1536, 512, tokens, 1),
+                new Shape("attn scores (batched)", false, true, 97, 97, 64, Math.max(1, 256 * 8 / scale)));
+        try (Blas cublas = dev.newBlas(s, GemmEngine.CUBLAS); Blas lt = dev.newBlas(s, GemmEngine.CUBLASLT)) {
+            for (Shape sh : shapes) {
+                long sa = (long) sh.m * sh.k, sb = (long) sh.k * sh.n, sc = (long) sh.m * sh.n;
+                try (DeviceBuffer a = dev.alloc(DType.BF16, sa * sh.batch); DeviceBuffer b = dev.alloc(DType.BF16, sb * sh.batch);
+                     DeviceBuffer c = dev.alloc(DType.BF16, sc * sh.batch)) {
+                    a.zero(s);
+                    b.zero(s);
+                    int lda = sh.ta ? sh.m : sh.k, ldb = sh.tb ? sh.k : sh.n;
+                    for (Blas blas : List.of(cublas, lt)) {
+                        double t = time(Math.max(2, 20 / scale), () -> blas.gemmStridedBatched(s, sh.ta, sh.tb, sh.m,
+                                sh.n, sh.k, 1f, a, lda, sa, b, ldb, sb, 0f, c, sh.n, sc, sh.batch));
+                        double flop = 2.0 * sh.m * sh.n * sh.k * sh.batch;
+                        String engine = blas.engine() == GemmEngine.CUBLAS ? "gemm " : "gemmLt ";
+                        rows.add(new Row(engine + sh.name, sh.m + "x" + sh.n + "x" + sh.k
+                                + (sh.batch > 1 ? " x" + sh.batch : ""), t, String.format("%.1f TFLOP/s", flop / t / 1e6)));
+                    }
+                }
+            }
+        }
+    }
+
+    private void print(Backend backend) {
+        System.out.printf("%-30s %-22s %12s %14s  %s%n", "what", "shape", "us/call", "rate", "backend");
+        for (Row r : rows) {
+            System.out.printf("%-30s %-22s %12.2f %14s  %s%n", r.what, r.shape, r.microsPerCall, r.rate, backend.label());
+        }
+    }
+}

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Builds the kernels for the kernels module (Maven runs it in generate-resources; it also runs by hand):
+#   - nvcc: src/main/cuda/trm_kernels.cu -> trm_kernels.fatbin (SASS sm_80, sm_86, sm_89, sm_90 + PTX compute_80),
+#     with the ptxas resource report (registers, spills) kept in target/ptxas-report.txt;
+#   - g++: the same sources against src/main/cuda/emu/cuda_emu.h -> the host emulation library.
+# A missing compiler is not an error: the build passes and the device then reports "kernels not built".
+# Usage: build-kernels.sh <resource output dir> <target dir>
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+SRC="$HERE/src/main/cuda"
+RES="${1:?resource output dir}/dev/trm/kernels"
+TARGET="${2:?target dir}"
+mkdir -p "$RES" "$TARGET"
+CHECKS="$HERE/src/test/cuda/emu_checks.cu"  # kernels that test the emulator itself: emulation library only
+SOURCES=("$SRC"/*.cu "$SRC"/*.cuh "$SRC"/emu/* "$CHECKS" "$HERE/build-kernels.sh")
+
+newer_than() {  # true when $1 exists and is newer than every source
+  [ -f "$1" ] || return 1
+  [ -z "$(find "${SOURCES[@]}" -newer "$1" -print -quit)" ]
+}
+
+# ---- nvcc: the fatbin -------------------------------------------------------------------------------------------
+NVCC="${NVCC:-}"   # NVCC=none builds as a machine without nvcc would (to check that path)
+if [ "$NVCC" = none ]; then
+  NVCC=""
+elif [ -z "$NVCC" ]; then
+  for c in "$(command -v nvcc 2>/dev/null || true)" "${CUDA_HOME:-/nonexistent}/bin/nvcc" /usr/local/cuda/bin/nvcc; do
+    [ -n "$c" ] && [ -x "$c" ] && { NVCC="$c"; break; }
+  done
+fi
+FATBIN="$RES/trm_kernels.fatbin"
+if [ -z "$NVCC" ]; then
+  echo "[kernels] WARNING: nvcc not found (set NVCC or CUDA_HOME): the fatbin is not built; the CUDA device will report 'kernels not built'"
+  rm -f "$FATBIN" "$RES/kernels.properties"
+elif newer_than "$FATBIN" && [ -f "$RES/kernels.properties" ]; then
+  echo "[kernels] fatbin up to date"
+else
+  RELEASE=$("$NVCC" --version | sed -n 's/.*release \([0-9]*\.[0-9]*\).*/\1/p')
+  echo "[kernels] nvcc $RELEASE: trm_kernels.cu -> trm_kernels.fatbin (sm_80 sm_86 sm_89 sm_90 + compute_80 PTX)"
+  "$NVCC" -fatbin -O3 -std=c++17 -Xptxas -v \
+    -gencode arch=compute_80,code=sm_80 -gencode arch=compute_86,code=sm_86 \
+    -gencode arch=compute_89,code=sm_89 -gencode arch=compute_90,code=sm_90 \
+    -gencode arch=compute_80,code=compute_80 \
+    -I"$SRC" "$SRC/trm_kernels.cu" -o "$FATBIN.tmp" >"$TARGET/ptxas-report.txt" 2>&1 \
+    || { cat "$TARGET/ptxas-report.txt"; rm -f "$FATBIN.tmp"; echo "[kernels] ERROR: nvcc failed"; exit 1; }
+  mv "$FATBIN.tmp" "$FATBIN"
+  MAJOR=${RELEASE%%.*}; MINOR=${RELEASE##*.}
+  {
+    echo "# written by build-kernels.sh"
+    echo "nvcc.release=$RELEASE"
+    # A fatbin from toolkit X.Y loads on a driver of the same major X (SASS, minor-version compatibility); the PTX
+    # JIT needs a driver >= X.Y. We require the toolkit's version: the probe refuses older drivers in words.
+    echo "driver.required=$((MAJOR * 1000 + MINOR * 10))"
+    echo "sass=sm_80,sm_86,sm_89,sm_90"
+    echo "ptx=compute_80"
+  } >"$RES/kernels.properties"
+  # One summary line per kernel and arch, from the ptxas report: registers and spills.
+  awk '/Compiling entry function/ {gsub(/\047/, "", $0); fn=$7; arch=$9}
+       /spill stores/ {sp=$5" spill stores, "$9" spill loads"}
+       /Used [0-9]+ registers/ {printf "[kernels]   %-22s %-7s %3d registers, %s\n", fn, arch, $5, sp}' \
+    "$TARGET/ptxas-report.txt" | grep "sm_90" || true
+  echo "[kernels] ptxas report: $TARGET/ptxas-report.txt"
+fi
+
+# ---- g++: the emulation library ---------------------------------------------------------------------------------
+CXX="${CXX:-g++}"
+PLATFORM="$(uname -s | tr 'A-Z' 'a-z')-$(uname -m)"
+EMU="$RES/$PLATFORM/libtrm_kernels_emu.so"
+if ! command -v "$CXX" >/dev/null 2>&1; then
+  echo "[kernels] WARNING: $CXX not found: the emulation library is not built; the emulated device is unavailable"
+elif newer_than "$EMU"; then
+  echo "[kernels] emulation library up to date"
+else
+  mkdir -p "$RES/$PLATFORM"
+  echo "[kernels] $CXX: trm_kernels.cu + emu_checks.cu + cuda_emu.cpp -> $PLATFORM/libtrm_kernels_emu.so"
+  "$CXX" -std=c++17 -O2 -fPIC -shared -Wall -Werror -I"$SRC" -x c++ "$SRC/trm_kernels.cu" -x c++ "$CHECKS" \
+    -x c++ "$SRC/emu/cuda_emu.cpp" -o "$EMU.tmp"
+  mv "$EMU.tmp" "$EMU"
+fi

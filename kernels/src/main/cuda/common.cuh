@@ -1,0 +1,41 @@
+// common.cuh: what every kernel file includes: the bf16 type (from CUDA, or from our emulation header when g++
+// compiles these sources for the host), TRM_EXPORT (names a kernel for the emulator; nothing under nvcc),
+// dynamic shared memory, and the warp/block reductions.
+#pragma once
+
+#ifdef __CUDACC__
+#include <cuda_bf16.h>
+#define TRM_EXPORT(name)
+#define TRM_DYNAMIC_SHARED(type, name) extern __shared__ type name[]
+#else
+#include "emu/cuda_emu.h"
+#define TRM_DYNAMIC_SHARED(type, name) type* name = reinterpret_cast<type*>(emu_dynamic_shared)
+#endif
+
+typedef __nv_bfloat16 bf16;
+
+// Kernels are extern "C" so that cuModuleGetFunction finds them by their plain name.
+#define TRM_KERNEL extern "C" __global__
+
+__device__ __forceinline__ float warpReduceSum(float v) {
+    for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
+    return v;
+}
+
+__device__ __forceinline__ float warpReduceMax(float v) {
+    for (int offset = 16; offset > 0; offset >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, offset));
+    return v;
+}
+
+// Sum over the whole block (blockDim.x a multiple of 32, at most 1024); every thread gets the result.
+// `scratch` is 32 floats of shared memory; the trailing barrier lets the caller reuse it at once.
+__device__ __forceinline__ float blockReduceSum(float v, float* scratch) {
+    int lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
+    v = warpReduceSum(v);
+    if (lane == 0) scratch[warp] = v;
+    __syncthreads();
+    v = lane < warps ? scratch[lane] : 0.0f;
+    v = warpReduceSum(v);
+    __syncthreads();
+    return v;
+}

@@ -1,0 +1,206 @@
+// cuda_emu.h: just enough of CUDA C++ for our kernels to compile with g++ and run on the host, one block at a time.
+//
+// What it emulates:
+//   - a launch runs every block of the grid in order (blockIdx.x fastest); each block's threads are fibers
+//     (ucontext) on the calling OS thread, switched cooperatively, so kernels run deterministically;
+//   - __syncthreads(): a barrier over the block's live threads; __syncwarp() and the warp primitives
+//     (__shfl_sync, __shfl_xor_sync, __shfl_down_sync, __shfl_up_sync, __ballot_sync, __any_sync, __all_sync):
+//     a barrier over the live lanes of the warp (32 consecutive linear thread ids), with a value exchange;
+//   - __shared__ variables (static per OS thread, shared by the block's fibers) and dynamic shared memory
+//     (TRM_DYNAMIC_SHARED, sized by the launch's sharedMemBytes);
+//   - atomicAdd/atomicMax/atomicExch/atomicCAS on int and float (real atomics, though only one OS thread runs them);
+//   - __nv_bfloat16 (round-to-nearest-even conversions, as __float2bfloat16) and the usual math intrinsics.
+//
+// Its limits (a kernel outside them is a kernel bug here, not something to work around in the emulator):
+//   - at most 1024 threads per block, 64 KiB of stack per thread (no large local arrays), 228 KiB dynamic shared;
+//   - blocks run one after another: a kernel that waits for another block (spin locks, grid sync) deadlocks;
+//   - the mask argument of the warp primitives is ignored: every live lane of the warp must take part
+//     (as our kernels do; a divergent shuffle is undefined behaviour on real hardware too);
+//   - a thread that returns early leaves all later barriers (real GPUs make that undefined; ours never do it);
+//   - no memory model: every write is visible at once; no texture, no cooperative groups, no clusters;
+//   - fast-math intrinsics (__expf, rsqrtf) are the exact libm functions, so results can differ from the GPU
+//     in the last bits; float atomics add in block order, deterministic here but not on the GPU.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#define __global__
+#define __device__ inline
+#define __host__
+#define __forceinline__
+#define __restrict__ __restrict
+#define __launch_bounds__(...)
+#define __shared__ static thread_local
+#define TRM_EMULATED 1
+
+struct dim3 {
+    unsigned x = 1, y = 1, z = 1;
+};
+
+// The per-thread (fiber) and per-launch state the index variables read.
+struct EmuThread {
+    dim3 index;
+    int linear;  // threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z)
+};
+extern thread_local EmuThread* emu_current_thread;
+extern thread_local dim3 emu_block_idx, emu_block_dim, emu_grid_dim;
+extern thread_local unsigned char* emu_dynamic_shared;
+
+#define threadIdx (emu_current_thread->index)
+#define blockIdx (emu_block_idx)
+#define blockDim (emu_block_dim)
+#define gridDim (emu_grid_dim)
+#define warpSize 32
+
+// Barriers and the warp exchange, implemented in cuda_emu.cpp.
+void emu_syncthreads();
+void emu_warp_exchange(uint64_t value, uint64_t* lanes_out);  // every lane publishes value, reads all 32
+int emu_warp_live_mask_size();
+
+inline void __syncthreads() { emu_syncthreads(); }
+inline void __syncwarp(unsigned = 0xffffffffu) { uint64_t all[32]; emu_warp_exchange(0, all); }
+
+template <typename T>
+inline uint64_t emu_bits(T v) {
+    static_assert(sizeof(T) <= 8, "warp exchange carries at most 8 bytes");
+    uint64_t b = 0;
+    std::memcpy(&b, &v, sizeof(T));
+    return b;
+}
+template <typename T>
+inline T emu_from_bits(uint64_t b) {
+    T v;
+    std::memcpy(&v, &b, sizeof(T));
+    return v;
+}
+inline int emu_lane() { return emu_current_thread->linear & 31; }
+
+template <typename T>
+inline T __shfl_sync(unsigned, T v, int src, int width = 32) {
+    uint64_t all[32];
+    emu_warp_exchange(emu_bits(v), all);
+    int lane = emu_lane();
+    int s = (lane & ~(width - 1)) + (src & (width - 1));
+    return emu_from_bits<T>(all[s]);
+}
+template <typename T>
+inline T __shfl_xor_sync(unsigned, T v, int mask, int width = 32) {
+    uint64_t all[32];
+    emu_warp_exchange(emu_bits(v), all);
+    int lane = emu_lane();
+    int s = lane ^ mask;
+    if ((s & ~(width - 1)) != (lane & ~(width - 1))) s = lane;
+    return emu_from_bits<T>(all[s]);
+}
+template <typename T>
+inline T __shfl_down_sync(unsigned, T v, unsigned delta, int width = 32) {
+    uint64_t all[32];
+    emu_warp_exchange(emu_bits(v), all);
+    int lane = emu_lane();
+    int s = lane + (int)delta;
+    if ((s & ~(width - 1)) != (lane & ~(width - 1))) s = lane;  // out of the segment: own value, as on the GPU
+    return emu_from_bits<T>(all[s]);
+}
+template <typename T>
+inline T __shfl_up_sync(unsigned, T v, unsigned delta, int width = 32) {
+    uint64_t all[32];
+    emu_warp_exchange(emu_bits(v), all);
+    int lane = emu_lane();
+    int s = lane - (int)delta;
+    if (s < (lane & ~(width - 1))) s = lane;
+    return emu_from_bits<T>(all[s]);
+}
+unsigned emu_ballot(int predicate);
+inline unsigned __ballot_sync(unsigned, int p) { return emu_ballot(p); }
+inline int __any_sync(unsigned, int p) { return emu_ballot(p) != 0; }
+inline int __all_sync(unsigned, int p) {
+    unsigned b = emu_ballot(p), live = emu_ballot(1);
+    return b == live;
+}
+
+// Atomics: real ones (GCC builtins), so the semantics hold even if blocks ever run on several OS threads.
+inline float atomicAdd(float* a, float v) {
+    float old = *a;
+    float want;
+    do {
+        want = old + v;
+    } while (!__atomic_compare_exchange(a, &old, &want, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST));
+    return old;
+}
+inline int atomicAdd(int* a, int v) { return __atomic_fetch_add(a, v, __ATOMIC_SEQ_CST); }
+inline unsigned atomicAdd(unsigned* a, unsigned v) { return __atomic_fetch_add(a, v, __ATOMIC_SEQ_CST); }
+inline int atomicMax(int* a, int v) {
+    int old = *a;
+    while (old < v && !__atomic_compare_exchange_n(a, &old, v, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {}
+    return old;
+}
+inline int atomicExch(int* a, int v) { return __atomic_exchange_n(a, v, __ATOMIC_SEQ_CST); }
+inline int atomicCAS(int* a, int cmp, int v) {
+    __atomic_compare_exchange_n(a, &cmp, v, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+    return cmp;
+}
+
+// bf16: the top 16 bits of an IEEE float; conversions round to nearest even, NaN stays NaN.
+struct __nv_bfloat16 {
+    uint16_t x;
+};
+inline __nv_bfloat16 __float2bfloat16(float f) {
+    uint32_t u;
+    std::memcpy(&u, &f, 4);
+    __nv_bfloat16 r;
+    if ((u & 0x7fffffffu) > 0x7f800000u) {
+        r.x = (uint16_t)((u >> 16) | 0x40);
+    } else {
+        r.x = (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+    }
+    return r;
+}
+inline float __bfloat162float(__nv_bfloat16 b) {
+    uint32_t u = (uint32_t)b.x << 16;
+    float f;
+    std::memcpy(&f, &u, 4);
+    return f;
+}
+
+// Math intrinsics, as the exact libm functions.
+inline float rsqrtf(float x) { return 1.0f / std::sqrt(x); }
+inline float __expf(float x) { return std::exp(x); }
+inline float __logf(float x) { return std::log(x); }
+inline float __fdividef(float a, float b) { return a / b; }
+using std::atan2;
+using std::exp;
+using std::fabs;
+using std::fmax;
+using std::fmin;
+using std::log;
+using std::log1p;
+using std::sqrt;
+
+// Kernel registration: each kernel file ends its kernels with TRM_EXPORT(name); the emulator looks them up by name
+// and unpacks cuLaunchKernel-style argument arrays (void** of pointers to each argument) with the kernel's own types.
+#include <tuple>
+#include <utility>
+typedef void (*EmuTrampoline)(void** args);
+struct EmuKernelEntry {
+    const char* name;
+    EmuTrampoline call;
+    EmuKernelEntry* next;
+};
+void emu_register(EmuKernelEntry* entry);
+
+template <typename... A, std::size_t... I>
+inline void emu_invoke(void (*f)(A...), void** args, std::index_sequence<I...>) {
+    f(*static_cast<std::remove_reference_t<A>*>(args[I])...);
+}
+template <typename... A>
+inline void emu_call(void (*f)(A...), void** args) {
+    emu_invoke(f, args, std::index_sequence_for<A...>{});
+}
+#define TRM_EXPORT(name)                                                                  \
+    static void emu_trampoline_##name(void** args) { emu_call(&name, args); }             \
+    static EmuKernelEntry emu_entry_##name{#name, &emu_trampoline_##name, nullptr};       \
+    static struct EmuRegister_##name {                                                    \
+        EmuRegister_##name() { emu_register(&emu_entry_##name); }                         \
+    } emu_register_##name;

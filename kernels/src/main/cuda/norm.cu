@@ -1,0 +1,89 @@
+// norm.cu: residual add + RMSNorm without weight (spec 1.4), along the hidden axis and along the sequence axis.
+//   h = x + r (r may be null); rstd = 1/sqrt(mean(h^2) + eps); out = h * rstd.
+//   Along D:   x, r, out [rows, D] bf16, rstd [rows] fp32.   One warp per row.
+//   Along S:   x, r, out [B, S, D] bf16, rstd [B, D] fp32 (the token mixer's norm). One thread per (b, d), so
+//              each step over s reads a contiguous run of d: coalesced.
+// Backward (activation gradient, written with =; it is the gradient for both x and r):
+//   dh = rstd * (dout - out * mean(dout * out))   computed from the saved out and rstd.
+#include "common.cuh"
+
+TRM_KERNEL void rmsnorm_forward(const bf16* x, const bf16* r, bf16* out, float* rstd, int rows, int dim, float eps) {
+    int warpsPerBlock = blockDim.x / 32;
+    int row = blockIdx.x * warpsPerBlock + threadIdx.x / 32;
+    int lane = threadIdx.x % 32;
+    if (row >= rows) return;  // the whole warp leaves together
+    const bf16* xr = x + (long)row * dim;
+    const bf16* rr = r != nullptr ? r + (long)row * dim : nullptr;
+    float ss = 0.0f;
+    for (int j = lane; j < dim; j += 32) {
+        float h = __bfloat162float(xr[j]) + (rr != nullptr ? __bfloat162float(rr[j]) : 0.0f);
+        ss += h * h;
+    }
+    ss = warpReduceSum(ss);
+    float s = rsqrtf(ss / dim + eps);
+    bf16* o = out + (long)row * dim;
+    for (int j = lane; j < dim; j += 32) {
+        float h = __bfloat162float(xr[j]) + (rr != nullptr ? __bfloat162float(rr[j]) : 0.0f);
+        o[j] = __float2bfloat16(h * s);
+    }
+    if (lane == 0) rstd[row] = s;
+}
+TRM_EXPORT(rmsnorm_forward)
+
+TRM_KERNEL void rmsnorm_backward(const bf16* out, const float* rstd, const bf16* dout, bf16* dh, int rows, int dim) {
+    int warpsPerBlock = blockDim.x / 32;
+    int row = blockIdx.x * warpsPerBlock + threadIdx.x / 32;
+    int lane = threadIdx.x % 32;
+    if (row >= rows) return;
+    const bf16* o = out + (long)row * dim;
+    const bf16* g = dout + (long)row * dim;
+    float dot = 0.0f;
+    for (int j = lane; j < dim; j += 32) dot += __bfloat162float(g[j]) * __bfloat162float(o[j]);
+    float mean = warpReduceSum(dot) / dim;
+    float s = rstd[row];
+    bf16* d = dh + (long)row * dim;
+    for (int j = lane; j < dim; j += 32)
+        d[j] = __float2bfloat16(s * (__bfloat162float(g[j]) - __bfloat162float(o[j]) * mean));
+}
+TRM_EXPORT(rmsnorm_backward)
+
+TRM_KERNEL void rmsnorm_seq_forward(const bf16* x, const bf16* r, bf16* out, float* rstd, int batch, int seq, int dim,
+                                    float eps) {
+    long idx = (long)blockIdx.x * blockDim.x + threadIdx.x;  // over (b, d)
+    if (idx >= (long)batch * dim) return;
+    int b = (int)(idx / dim), d = (int)(idx % dim);
+    long base = (long)b * seq * dim + d;
+    float ss = 0.0f;
+    for (int s = 0; s < seq; s++) {
+        long i = base + (long)s * dim;
+        float h = __bfloat162float(x[i]) + (r != nullptr ? __bfloat162float(r[i]) : 0.0f);
+        ss += h * h;
+    }
+    float scale = rsqrtf(ss / seq + eps);
+    for (int s = 0; s < seq; s++) {
+        long i = base + (long)s * dim;
+        float h = __bfloat162float(x[i]) + (r != nullptr ? __bfloat162float(r[i]) : 0.0f);
+        out[i] = __float2bfloat16(h * scale);
+    }
+    rstd[idx] = scale;
+}
+TRM_EXPORT(rmsnorm_seq_forward)
+
+TRM_KERNEL void rmsnorm_seq_backward(const bf16* out, const float* rstd, const bf16* dout, bf16* dh, int batch,
+                                     int seq, int dim) {
+    long idx = (long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx >= (long)batch * dim) return;
+    int b = (int)(idx / dim), d = (int)(idx % dim);
+    long base = (long)b * seq * dim + d;
+    float dot = 0.0f;
+    for (int s = 0; s < seq; s++) {
+        long i = base + (long)s * dim;
+        dot += __bfloat162float(dout[i]) * __bfloat162float(out[i]);
+    }
+    float mean = dot / seq, scale = rstd[idx];
+    for (int s = 0; s < seq; s++) {
+        long i = base + (long)s * dim;
+        dh[i] = __float2bfloat16(scale * (__bfloat162float(dout[i]) - __bfloat162float(out[i]) * mean));
+    }
+}
+TRM_EXPORT(rmsnorm_seq_backward)

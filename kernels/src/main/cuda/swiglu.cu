@@ -1,0 +1,30 @@
+// swiglu.cu: the SwiGLU activation between the MLP's two GEMMs.
+//   gu [rows, 2I] bf16 = (gate | up) from the fused gate_up projection; out [rows, I] bf16 = silu(gate) * up.
+// Backward (activation gradient, written with =): dgu [rows, 2I] bf16 from dout [rows, I] bf16:
+//   dgate = dout * up * silu'(gate), silu'(g) = sig(g) * (1 + g * (1 - sig(g)));  dup = dout * silu(gate).
+#include "common.cuh"
+
+__device__ __forceinline__ float sigmoidf(float v) { return 1.0f / (1.0f + expf(-v)); }
+
+TRM_KERNEL void swiglu_forward(const bf16* gu, bf16* out, int rows, int inter) {
+    long idx = (long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx >= (long)rows * inter) return;
+    long row = idx / inter, j = idx % inter;
+    float g = __bfloat162float(gu[row * 2 * inter + j]);
+    float u = __bfloat162float(gu[row * 2 * inter + inter + j]);
+    out[idx] = __float2bfloat16(g * sigmoidf(g) * u);
+}
+TRM_EXPORT(swiglu_forward)
+
+TRM_KERNEL void swiglu_backward(const bf16* gu, const bf16* dout, bf16* dgu, int rows, int inter) {
+    long idx = (long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx >= (long)rows * inter) return;
+    long row = idx / inter, j = idx % inter;
+    float g = __bfloat162float(gu[row * 2 * inter + j]);
+    float u = __bfloat162float(gu[row * 2 * inter + inter + j]);
+    float d = __bfloat162float(dout[idx]);
+    float sg = sigmoidf(g);
+    dgu[row * 2 * inter + j] = __float2bfloat16(d * u * sg * (1.0f + g * (1.0f - sg)));
+    dgu[row * 2 * inter + inter + j] = __float2bfloat16(d * g * sg);
+}
+TRM_EXPORT(swiglu_backward)

@@ -1,0 +1,14 @@
+// trm_kernels.cu: the one translation unit built into the fatbin (nvcc) and into the emulation library (g++).
+// Table of contents, forward and backward side by side in each file:
+// defines: embedding_forward, embedding_backward
+#include "embedding.cu"
+// defines: rmsnorm_forward, rmsnorm_backward, rmsnorm_seq_forward, rmsnorm_seq_backward
+#include "norm.cu"
+// defines: swiglu_forward, swiglu_backward
+#include "swiglu.cu"
+// defines: token_loss (stablemax or softmax CE with its gradient), halting_bce
+#include "loss.cu"
+// defines: adam_atan2, ema, sign_sgd_rows
+#include "optimizer.cu"
+// defines: cast_f32_to_bf16, cast_bf16_to_f32
+#include "cast.cu"

@@ -1,0 +1,55 @@
+// emu_checks.cu: kernels that exercise the emulation header itself (warp votes and shuffles, shared memory and
+// barriers, 2-D blocks and grids, dynamic shared memory, atomics, deadlock reporting). Built only into the
+// emulation library, never into the fatbin; native/'s EmulatorPrimitivesTest launches them and checks the results
+// against what CUDA specifies.
+#include "common.cuh"
+
+// Per thread, 7 ints at out[7 * t]: ballot(lane odd), any(lane == 5), all(lane < 31), shfl(lane * 10 from lane 3),
+// shfl_up(lane, 1), shfl_down(lane, 2), shfl_xor(lane, 1). Launch with one block of 64 threads (two warps).
+TRM_KERNEL void emu_check_warp(int* out) {
+    int t = threadIdx.x, lane = t % 32;
+    int* o = out + 7 * t;
+    o[0] = (int)__ballot_sync(0xffffffffu, lane & 1);
+    o[1] = __any_sync(0xffffffffu, lane == 5);
+    o[2] = __all_sync(0xffffffffu, lane < 31);
+    o[3] = __shfl_sync(0xffffffffu, lane * 10, 3);
+    o[4] = __shfl_up_sync(0xffffffffu, lane, 1);
+    o[5] = __shfl_down_sync(0xffffffffu, lane, 2);
+    o[6] = __shfl_xor_sync(0xffffffffu, lane, 1);
+}
+TRM_EXPORT(emu_check_warp)
+
+// Each block reverses its linear thread ids through dynamic shared memory across a barrier:
+// out[block * n + t] = (n - 1 - t) + 1000 * block, block = blockIdx.x + gridDim.x * blockIdx.y, n threads per block.
+TRM_KERNEL void emu_check_block(int* out) {
+    TRM_DYNAMIC_SHARED(int, buf);
+    int t = threadIdx.x + blockDim.x * threadIdx.y;
+    int n = blockDim.x * blockDim.y;
+    int block = blockIdx.x + gridDim.x * blockIdx.y;
+    buf[t] = t + 1000 * block;
+    __syncthreads();
+    out[block * n + t] = buf[n - 1 - t];
+}
+TRM_EXPORT(emu_check_block)
+
+// Every thread: counter += 1, fsum += 0.5, maxv = max(maxv, global thread id).
+TRM_KERNEL void emu_check_atomics(int* counter, float* fsum, int* maxv) {
+    atomicAdd(counter, 1);
+    atomicAdd(fsum, 0.5f);
+    atomicMax(maxv, (int)(threadIdx.x + blockIdx.x * blockDim.x));
+}
+TRM_EXPORT(emu_check_atomics)
+
+// A kernel bug: half the warp shuffles while the other half waits at __syncthreads. Neither can complete; the
+// emulator must report a deadlock instead of hanging.
+TRM_KERNEL void emu_check_deadlock(int* out) {
+    int lane = threadIdx.x % 32;
+    int v = lane;
+    if (lane < 16) {
+        v = __shfl_xor_sync(0xffffffffu, v, 1);
+    } else {
+        __syncthreads();
+    }
+    out[threadIdx.x] = v;
+}
+TRM_EXPORT(emu_check_deadlock)

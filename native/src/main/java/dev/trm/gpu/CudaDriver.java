@@ -1,0 +1,339 @@
+package dev.trm.gpu;
+
+import static dev.trm.gpu.Errors.checkCuda;
+import static dev.trm.gpu.Errors.checkCublas;
+
+import dev.trm.bindings.cublas.cublas_h;
+import dev.trm.bindings.cuda.cuda_h;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * The real device: one CUDA device's primary context, driven through the jextract bindings. Constructed only by
+ * {@link DeviceProbe} after libcuda was found and loaded; every call makes the context current on the calling
+ * thread first (cheap), so the runtime may be used from any one thread at a time.
+ */
+final class CudaDriver implements Driver {
+    private static final long BLAS_WORKSPACE_BYTES = 32L << 20;  // cuBLAS needs one it owns for graph capture
+
+    private final int ordinal;
+    private final DeviceInfo info;
+    private final MemorySegment context;
+    private boolean closed;
+
+    CudaDriver(int ordinal, DeviceInfo info) {
+        this.ordinal = ordinal;
+        this.info = info;
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment dev = a.allocate(ValueLayout.JAVA_INT);
+            checkCuda(cuda_h.cuDeviceGet(dev, ordinal), "cuDeviceGet(" + ordinal + ")");
+            MemorySegment ctx = a.allocate(ValueLayout.ADDRESS);
+            checkCuda(cuda_h.cuDevicePrimaryCtxRetain(ctx, dev.get(ValueLayout.JAVA_INT, 0)),
+                    "cuDevicePrimaryCtxRetain(" + ordinal + ")");
+            context = ctx.get(ValueLayout.ADDRESS, 0);
+        }
+        current();
+    }
+
+    private void current() {
+        if (closed) throw new IllegalStateException("the CUDA device " + ordinal + " was closed");
+        checkCuda(cuda_h.cuCtxSetCurrent(context), "cuCtxSetCurrent");
+    }
+
+    private static MemorySegment h(long handle) {
+        return MemorySegment.ofAddress(handle);
+    }
+
+    @Override
+    public Backend backend() {
+        return Backend.CUDA;
+    }
+
+    @Override
+    public DeviceInfo info() {
+        return info;
+    }
+
+    @Override
+    public long[] memoryInfo() {
+        current();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment free = a.allocate(ValueLayout.JAVA_LONG), total = a.allocate(ValueLayout.JAVA_LONG);
+            checkCuda(cuda_h.cuMemGetInfo_v2(free, total), "cuMemGetInfo");
+            return new long[] {free.get(ValueLayout.JAVA_LONG, 0), total.get(ValueLayout.JAVA_LONG, 0)};
+        }
+    }
+
+    @Override
+    public long alloc(long bytes) {
+        current();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment p = a.allocate(ValueLayout.JAVA_LONG);
+            int st = cuda_h.cuMemAlloc_v2(p, bytes);
+            if (st == Errors.CUDA_ERROR_OUT_OF_MEMORY) {
+                long[] mi = memoryInfo();
+                throw Errors.outOfMemory(bytes, mi[0], mi[1]);
+            }
+            checkCuda(st, "cuMemAlloc(" + bytes + " bytes)");
+            return p.get(ValueLayout.JAVA_LONG, 0);
+        }
+    }
+
+    @Override
+    public void free(long ptr) {
+        current();
+        checkCuda(cuda_h.cuMemFree_v2(ptr), "cuMemFree");
+    }
+
+    @Override
+    public void copyHostToDevice(long dst, MemorySegment src, long bytes, long stream) {
+        current();
+        checkCuda(cuda_h.cuMemcpyHtoDAsync_v2(dst, src, bytes, h(stream)), "cuMemcpyHtoDAsync(" + bytes + " bytes)");
+    }
+
+    @Override
+    public void copyDeviceToHost(MemorySegment dst, long src, long bytes, long stream) {
+        current();
+        checkCuda(cuda_h.cuMemcpyDtoHAsync_v2(dst, src, bytes, h(stream)), "cuMemcpyDtoHAsync(" + bytes + " bytes)");
+    }
+
+    @Override
+    public void copyDeviceToDevice(long dst, long src, long bytes, long stream) {
+        current();
+        checkCuda(cuda_h.cuMemcpyDtoDAsync_v2(dst, src, bytes, h(stream)), "cuMemcpyDtoDAsync(" + bytes + " bytes)");
+    }
+
+    @Override
+    public void memset(long dst, byte value, long bytes, long stream) {
+        current();
+        checkCuda(cuda_h.cuMemsetD8Async(dst, value, bytes, h(stream)), "cuMemsetD8Async");
+    }
+
+    @Override
+    public long streamCreate() {
+        current();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(ValueLayout.ADDRESS);
+            checkCuda(cuda_h.cuStreamCreate(s, cuda_h.CU_STREAM_NON_BLOCKING()), "cuStreamCreate");
+            return s.get(ValueLayout.ADDRESS, 0).address();
+        }
+    }
+
+    @Override
+    public void streamDestroy(long stream) {
+        current();
+        checkCuda(cuda_h.cuStreamDestroy_v2(h(stream)), "cuStreamDestroy");
+    }
+
+    @Override
+    public void streamSynchronize(long stream) {
+        current();
+        checkCuda(cuda_h.cuStreamSynchronize(h(stream)), "cuStreamSynchronize");
+    }
+
+    @Override
+    public void streamWaitEvent(long stream, long event) {
+        current();
+        checkCuda(cuda_h.cuStreamWaitEvent(h(stream), h(event), 0), "cuStreamWaitEvent");
+    }
+
+    @Override
+    public long eventCreate() {
+        current();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment e = a.allocate(ValueLayout.ADDRESS);
+            checkCuda(cuda_h.cuEventCreate(e, cuda_h.CU_EVENT_DEFAULT()), "cuEventCreate");
+            return e.get(ValueLayout.ADDRESS, 0).address();
+        }
+    }
+
+    @Override
+    public void eventRecord(long event, long stream) {
+        current();
+        checkCuda(cuda_h.cuEventRecord(h(event), h(stream)), "cuEventRecord");
+    }
+
+    @Override
+    public void eventSynchronize(long event) {
+        current();
+        checkCuda(cuda_h.cuEventSynchronize(h(event)), "cuEventSynchronize");
+    }
+
+    @Override
+    public float eventElapsedMillis(long start, long end) {
+        current();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment ms = a.allocate(ValueLayout.JAVA_FLOAT);
+            checkCuda(cuda_h.cuEventElapsedTime_v2(ms, h(start), h(end)), "cuEventElapsedTime");
+            return ms.get(ValueLayout.JAVA_FLOAT, 0);
+        }
+    }
+
+    @Override
+    public void eventDestroy(long event) {
+        current();
+        checkCuda(cuda_h.cuEventDestroy_v2(h(event)), "cuEventDestroy");
+    }
+
+    @Override
+    public long moduleLoad(byte[] image) {
+        current();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment img = a.allocate(image.length + 8L, 16);  // the driver reads the image from host memory
+            MemorySegment.copy(image, 0, img, ValueLayout.JAVA_BYTE, 0, image.length);
+            MemorySegment m = a.allocate(ValueLayout.ADDRESS);
+            checkCuda(cuda_h.cuModuleLoadData(m, img), "cuModuleLoadData(trm_kernels.fatbin on " + info.name()
+                    + ", sm_" + info.ccMajor() + info.ccMinor() + ")");
+            return m.get(ValueLayout.ADDRESS, 0).address();
+        }
+    }
+
+    @Override
+    public void moduleUnload(long module) {
+        current();
+        checkCuda(cuda_h.cuModuleUnload(h(module)), "cuModuleUnload");
+    }
+
+    @Override
+    public long moduleFunction(long module, String name) {
+        current();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment f = a.allocate(ValueLayout.ADDRESS);
+            checkCuda(cuda_h.cuModuleGetFunction(f, h(module), a.allocateFrom(name)),
+                    "cuModuleGetFunction(" + name + ")");
+            return f.get(ValueLayout.ADDRESS, 0).address();
+        }
+    }
+
+    @Override
+    public void launch(long function, int gx, int gy, int gz, int bx, int by, int bz, int sharedBytes, long stream,
+                       KernelArgs args) {
+        current();
+        try (Arena a = Arena.ofConfined()) {  // cuLaunchKernel copies the argument values before it returns
+            checkCuda(cuda_h.cuLaunchKernel(h(function), gx, gy, gz, bx, by, bz, sharedBytes, h(stream), args.pack(a),
+                    MemorySegment.NULL), "cuLaunchKernel");
+        }
+    }
+
+    @Override
+    public void beginCapture(long stream) {
+        current();
+        checkCuda(cuda_h.cuStreamBeginCapture_v2(h(stream), cuda_h.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL()),
+                "cuStreamBeginCapture");
+    }
+
+    @Override
+    public long endCapture(long stream) {
+        current();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment g = a.allocate(ValueLayout.ADDRESS);
+            checkCuda(cuda_h.cuStreamEndCapture(h(stream), g), "cuStreamEndCapture");
+            MemorySegment graph = g.get(ValueLayout.ADDRESS, 0);
+            MemorySegment exec = a.allocate(ValueLayout.ADDRESS);
+            int st = cuda_h.cuGraphInstantiateWithFlags(exec, graph, 0L);
+            // The executable graph is independent of the graph it came from: free that one at once.
+            checkCuda(cuda_h.cuGraphDestroy(graph), "cuGraphDestroy");
+            checkCuda(st, "cuGraphInstantiate");
+            return exec.get(ValueLayout.ADDRESS, 0).address();
+        }
+    }
+
+    @Override
+    public void graphLaunch(long graph, long stream) {
+        current();
+        checkCuda(cuda_h.cuGraphLaunch(h(graph), h(stream)), "cuGraphLaunch");
+    }
+
+    @Override
+    public void graphDestroy(long graph) {
+        current();
+        checkCuda(cuda_h.cuGraphExecDestroy(h(graph)), "cuGraphExecDestroy");
+    }
+
+    /** What one BLAS handle owns: the cuBLAS handle, its workspace, and (made on first use) cuBLASLt's plans. */
+    private static final class BlasState {
+        final MemorySegment handle;
+        final long workspace;
+        CudaLtPlans lt;
+
+        BlasState(MemorySegment handle, long workspace) {
+            this.handle = handle;
+            this.workspace = workspace;
+        }
+    }
+
+    private final Map<Long, BlasState> blas = new HashMap<>();
+
+    /** A cuBLAS handle bound to the stream, with its own workspace (allocated here, freed in blasDestroy). */
+    @Override
+    public long blasCreate(long stream) {
+        current();
+        NativeLibraries.Loaded lib = NativeLibraries.load(NativeLibraries.CUBLAS);
+        if (!lib.ok()) throw new CudaException(-1, "CUBLAS_NOT_FOUND", lib.failure());
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment hh = a.allocate(ValueLayout.ADDRESS);
+            try {
+                checkCublas(cublas_h.cublasCreate_v2(hh), "cublasCreate");
+            } catch (ExceptionInInitializerError | NoClassDefFoundError e) {
+                throw new CudaException(-1, "CUBLAS_NOT_USABLE", "the library at " + lib.path()
+                        + " is not a usable cuBLAS (" + (e.getCause() != null ? e.getCause() : e).getMessage() + ")");
+            }
+            MemorySegment handle = hh.get(ValueLayout.ADDRESS, 0);
+            long ws = alloc(BLAS_WORKSPACE_BYTES);
+            checkCublas(cublas_h.cublasSetStream_v2(handle, h(stream)), "cublasSetStream");
+            checkCublas(cublas_h.cublasSetWorkspace_v2(handle, h(ws), BLAS_WORKSPACE_BYTES), "cublasSetWorkspace");
+            blas.put(handle.address(), new BlasState(handle, ws));
+            return handle.address();
+        }
+    }
+
+    @Override
+    public void blasDestroy(long handle) {
+        current();
+        BlasState st = blas.remove(handle);
+        if (st == null) return;
+        if (st.lt != null) st.lt.close();
+        checkCublas(cublas_h.cublasDestroy_v2(st.handle), "cublasDestroy");
+        free(st.workspace);
+    }
+
+    @Override
+    public void gemm(long handle, GemmEngine engine, long stream, boolean transA, boolean transB, int m, int n, int k,
+                     float alpha, long a, int aType, int lda, long strideA, long b, int bType, int ldb, long strideB,
+                     float beta, long c, int cType, int ldc, long strideC, int batch) {
+        current();
+        BlasState st = blas.get(handle);
+        if (engine == GemmEngine.CUBLASLT) {
+            if (st.lt == null) st.lt = new CudaLtPlans(st.workspace, BLAS_WORKSPACE_BYTES);
+            st.lt.matmul(new CudaLtPlans.Shape(transA, transB, m, n, k, aType, lda, strideA, bType, ldb, strideB,
+                    cType, ldc, strideC, batch), alpha, a, b, beta, c, stream);
+            return;
+        }
+        try (Arena ar = Arena.ofConfined()) {
+            checkCublas(cublas_h.cublasSetStream_v2(st.handle, h(stream)), "cublasSetStream");
+            checkCublas(cublas_h.cublasGemmStridedBatchedEx(st.handle,
+                    transA ? cublas_h.CUBLAS_OP_T() : cublas_h.CUBLAS_OP_N(),
+                    transB ? cublas_h.CUBLAS_OP_T() : cublas_h.CUBLAS_OP_N(), m, n, k,
+                    ar.allocateFrom(ValueLayout.JAVA_FLOAT, alpha), h(a), aType, lda, strideA, h(b), bType, ldb,
+                    strideB, ar.allocateFrom(ValueLayout.JAVA_FLOAT, beta), h(c), cType, ldc, strideC, batch,
+                    cublas_h.CUBLAS_COMPUTE_32F(), cublas_h.CUBLAS_GEMM_DEFAULT()),
+                    "cublasGemmStridedBatchedEx(m=" + m + ", n=" + n + ", k=" + k + ", batch=" + batch + ")");
+        }
+    }
+
+    @Override
+    public void synchronize() {
+        current();
+        checkCuda(cuda_h.cuCtxSynchronize(), "cuCtxSynchronize");
+    }
+
+    @Override
+    public void close() {
+        if (closed) return;
+        closed = true;
+        checkCuda(cuda_h.cuDevicePrimaryCtxRelease_v2(ordinal), "cuDevicePrimaryCtxRelease");
+    }
+}

@@ -1,0 +1,87 @@
+package dev.trm.gpu;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * The seam between the safe runtime and a device: raw handles (device pointers, streams, events, modules, functions,
+ * graphs, BLAS handles) as longs, every call checked (a failure throws {@link CudaException}). Two implementations:
+ * {@link CudaDriver} over the jextract bindings and {@link EmulatedDriver} over host memory and the host-compiled
+ * kernels. Everything above this interface ({@link GpuDevice}, {@link DeviceBuffer}, {@link Stream}, ...) is shared,
+ * so the emulated device runs the GPU backend's Java code unchanged. Not for use outside this package.
+ */
+interface Driver extends AutoCloseable {
+
+    Backend backend();
+
+    DeviceInfo info();
+
+    /** {free, total} bytes of device memory. */
+    long[] memoryInfo();
+
+    long alloc(long bytes);
+
+    void free(long ptr);
+
+    void copyHostToDevice(long dst, MemorySegment src, long bytes, long stream);
+
+    void copyDeviceToHost(MemorySegment dst, long src, long bytes, long stream);
+
+    void copyDeviceToDevice(long dst, long src, long bytes, long stream);
+
+    void memset(long dst, byte value, long bytes, long stream);
+
+    long streamCreate();
+
+    void streamDestroy(long stream);
+
+    void streamSynchronize(long stream);
+
+    void streamWaitEvent(long stream, long event);
+
+    long eventCreate();
+
+    void eventRecord(long event, long stream);
+
+    void eventSynchronize(long event);
+
+    float eventElapsedMillis(long start, long end);
+
+    void eventDestroy(long event);
+
+    long moduleLoad(byte[] image);
+
+    void moduleUnload(long module);
+
+    long moduleFunction(long module, String name);
+
+    /** Enqueues a kernel; the arguments are packed by the driver (and kept, when a graph is being captured). */
+    void launch(long function, int gx, int gy, int gz, int bx, int by, int bz, int sharedBytes, long stream,
+                KernelArgs args);
+
+    void beginCapture(long stream);
+
+    /** Ends the capture; returns the instantiated, launchable graph (the graph itself is owned by the driver). */
+    long endCapture(long stream);
+
+    void graphLaunch(long graph, long stream);
+
+    void graphDestroy(long graph);
+
+    long blasCreate(long stream);
+
+    void blasDestroy(long blas);
+
+    /**
+     * Column-major C = alpha op(A) op(B) + beta C with fp32 compute, batch after batch at the given strides, as
+     * cublasGemmStridedBatchedEx (engine CUBLAS) or cublasLtMatmul (engine CUBLASLT) computes it; types are
+     * CUDA_R_32F (0) or CUDA_R_16BF (14).
+     */
+    void gemm(long blas, GemmEngine engine, long stream, boolean transA, boolean transB, int m, int n, int k,
+              float alpha, long a, int aType, int lda, long strideA, long b, int bType, int ldb, long strideB,
+              float beta, long c, int cType, int ldc, long strideC, int batch);
+
+    void synchronize();
+
+    @Override
+    void close();
+}

@@ -1,0 +1,314 @@
+package dev.trm.gpu;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * The emulated device: device memory is host memory (one arena per allocation, freed on free), kernels are the
+ * host-compiled ones from libtrm_kernels_emu.so called through FFM, the GEMM is that library's plain reference, and
+ * every stream runs its work at once, in order, unless it is capturing a graph, in which case the work is recorded
+ * and runs on each replay. It checks what the real device cannot: copies must stay inside live allocations.
+ */
+@SuppressWarnings("restricted")  // native by design: runs only with --enable-native-access
+final class EmulatedDriver implements Driver {
+    /** Pretend capacity, so "out of memory" behaves as on a device; -Dtrm.emulated.memoryMiB overrides. */
+    private static final long CAPACITY = Long.getLong("trm.emulated.memoryMiB", 4096) << 20;
+
+    private final MethodHandle emuLaunch, emuLastError, emuHasKernel, emuGemm;
+    private final DeviceInfo info;
+    private final TreeMap<Long, Arena> allocations = new TreeMap<>();
+    private final Map<Long, Long> sizes = new HashMap<>();
+    private long used;
+    private long nextHandle = 1;
+    private final Map<Long, List<Runnable>> capturing = new HashMap<>();  // stream -> work recorded so far
+    private final Map<Long, List<Runnable>> graphs = new HashMap<>();
+    private final Map<Long, Long> eventTimes = new HashMap<>();
+    private final List<String> functionNames = new ArrayList<>();
+    private final Arena names = Arena.ofShared();
+
+    EmulatedDriver(Path library) {
+        Linker linker = Linker.nativeLinker();
+        SymbolLookup lib = SymbolLookup.libraryLookup(library, Arena.global());
+        emuLaunch = linker.downcallHandle(lib.findOrThrow("emu_launch"), FunctionDescriptor.of(ValueLayout.JAVA_INT,
+                ValueLayout.ADDRESS, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT,
+                ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT,
+                ValueLayout.ADDRESS));
+        emuLastError = linker.downcallHandle(lib.findOrThrow("emu_last_error"), FunctionDescriptor.of(
+                ValueLayout.ADDRESS.withTargetLayout(java.lang.foreign.MemoryLayout.sequenceLayout(4096, ValueLayout.JAVA_BYTE))));
+        emuHasKernel = linker.downcallHandle(lib.findOrThrow("emu_has_kernel"),
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS));
+        emuGemm = linker.downcallHandle(lib.findOrThrow("emu_gemm"), FunctionDescriptor.of(ValueLayout.JAVA_INT,
+                ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT,
+                ValueLayout.JAVA_INT, ValueLayout.JAVA_FLOAT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT,
+                ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT,
+                ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_FLOAT, ValueLayout.JAVA_LONG,
+                ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
+        info = new DeviceInfo(Backend.EMULATED, 0, "emulated device (host, one block at a time)", 8, 0, CAPACITY, 1,
+                "none (emulated)", null);
+    }
+
+    @Override
+    public Backend backend() {
+        return Backend.EMULATED;
+    }
+
+    @Override
+    public DeviceInfo info() {
+        return info;
+    }
+
+    @Override
+    public synchronized long[] memoryInfo() {
+        return new long[] {CAPACITY - used, CAPACITY};
+    }
+
+    @Override
+    public synchronized long alloc(long bytes) {
+        if (bytes <= 0) throw Errors.cuda(Errors.CUDA_ERROR_INVALID_VALUE, "cuMemAlloc(" + bytes + " bytes)");
+        if (used + bytes > CAPACITY) throw Errors.outOfMemory(bytes, CAPACITY - used, CAPACITY);
+        Arena arena = Arena.ofShared();
+        MemorySegment seg = arena.allocate(bytes, 256);  // cudaMalloc aligns to at least 256 bytes
+        allocations.put(seg.address(), arena);
+        sizes.put(seg.address(), bytes);
+        used += bytes;
+        return seg.address();
+    }
+
+    @Override
+    public synchronized void free(long ptr) {
+        Arena a = allocations.remove(ptr);
+        if (a == null) throw Errors.cuda(Errors.CUDA_ERROR_INVALID_VALUE, "cuMemFree(0x" + Long.toHexString(ptr) + ")");
+        used -= sizes.remove(ptr);
+        a.close();
+    }
+
+    /** The host view of [ptr, ptr + bytes), which must lie inside one live allocation. */
+    private synchronized MemorySegment view(long ptr, long bytes, String what) {
+        Map.Entry<Long, Arena> e = allocations.floorEntry(ptr);
+        if (e == null || ptr + bytes > e.getKey() + sizes.get(e.getKey())) {
+            throw Errors.cuda(Errors.CUDA_ERROR_INVALID_VALUE, what + ": [0x" + Long.toHexString(ptr) + ", +" + bytes
+                    + ") is not inside a live device allocation");
+        }
+        return MemorySegment.ofAddress(ptr).reinterpret(bytes);
+    }
+
+    private synchronized void submit(long stream, Runnable work) {
+        List<Runnable> capture = capturing.get(stream);
+        if (capture != null) capture.add(work);
+        else work.run();
+    }
+
+    @Override
+    public void copyHostToDevice(long dst, MemorySegment src, long bytes, long stream) {
+        MemorySegment d = view(dst, bytes, "cuMemcpyHtoD");
+        submit(stream, () -> MemorySegment.copy(src, 0, d, 0, bytes));
+    }
+
+    @Override
+    public void copyDeviceToHost(MemorySegment dst, long src, long bytes, long stream) {
+        MemorySegment s = view(src, bytes, "cuMemcpyDtoH");
+        submit(stream, () -> MemorySegment.copy(s, 0, dst, 0, bytes));
+    }
+
+    @Override
+    public void copyDeviceToDevice(long dst, long src, long bytes, long stream) {
+        MemorySegment d = view(dst, bytes, "cuMemcpyDtoD"), s = view(src, bytes, "cuMemcpyDtoD");
+        submit(stream, () -> MemorySegment.copy(s, 0, d, 0, bytes));
+    }
+
+    @Override
+    public void memset(long dst, byte value, long bytes, long stream) {
+        MemorySegment d = view(dst, bytes, "cuMemsetD8");
+        submit(stream, () -> d.fill(value));
+    }
+
+    @Override
+    public synchronized long streamCreate() {
+        return nextHandle++;
+    }
+
+    @Override
+    public synchronized void streamDestroy(long stream) {
+        capturing.remove(stream);
+    }
+
+    @Override
+    public void streamSynchronize(long stream) {
+        // Work ran when it was submitted.
+    }
+
+    @Override
+    public void streamWaitEvent(long stream, long event) {
+        // One in-order executor: nothing to wait for.
+    }
+
+    @Override
+    public synchronized long eventCreate() {
+        long e = nextHandle++;
+        eventTimes.put(e, 0L);
+        return e;
+    }
+
+    @Override
+    public void eventRecord(long event, long stream) {
+        submit(stream, () -> {
+            synchronized (this) {
+                eventTimes.put(event, System.nanoTime());
+            }
+        });
+    }
+
+    @Override
+    public void eventSynchronize(long event) {}
+
+    @Override
+    public synchronized float eventElapsedMillis(long start, long end) {
+        return (eventTimes.get(end) - eventTimes.get(start)) / 1e6f;
+    }
+
+    @Override
+    public synchronized void eventDestroy(long event) {
+        eventTimes.remove(event);
+    }
+
+    @Override
+    public long moduleLoad(byte[] image) {
+        return 1;  // the emulation library is the module; the fatbin image is not used here
+    }
+
+    @Override
+    public void moduleUnload(long module) {}
+
+    @Override
+    public synchronized long moduleFunction(long module, String name) {
+        try {
+            if ((int) emuHasKernel.invokeExact(names.allocateFrom(name)) == 0) {
+                throw Errors.cuda(Errors.CUDA_ERROR_NOT_FOUND, "cuModuleGetFunction(" + name + ") on the emulated device");
+            }
+        } catch (CudaException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+        functionNames.add(name);
+        return functionNames.size() - 1;
+    }
+
+    @Override
+    public void launch(long function, int gx, int gy, int gz, int bx, int by, int bz, int sharedBytes, long stream,
+                       KernelArgs args) {
+        String name;
+        MemorySegment cName;
+        synchronized (this) {
+            name = functionNames.get((int) function);
+            cName = names.allocateFrom(name);
+        }
+        submit(stream, () -> {
+            try (Arena a = Arena.ofConfined()) {
+                int rc = (int) emuLaunch.invokeExact(cName, gx, gy, gz, bx, by, bz, sharedBytes, args.pack(a));
+                if (rc != 0) {
+                    int status = rc == 1 ? Errors.CUDA_ERROR_NOT_FOUND : rc == 2 ? Errors.CUDA_ERROR_INVALID_VALUE
+                            : Errors.CUDA_ERROR_LAUNCH_FAILED;
+                    throw new CudaException(status, StatusNames.cuda(status), "cuLaunchKernel(" + name
+                            + ") on the emulated device failed: " + lastError());
+                }
+            } catch (CudaException e) {
+                throw e;
+            } catch (Throwable t) {
+                throw new IllegalStateException(t);
+            }
+        });
+    }
+
+    private String lastError() throws Throwable {
+        MemorySegment s = (MemorySegment) emuLastError.invokeExact();
+        return s.getString(0);
+    }
+
+    @Override
+    public synchronized void beginCapture(long stream) {
+        if (capturing.containsKey(stream)) throw Errors.cuda(Errors.CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED, "cuStreamBeginCapture (already capturing)");
+        capturing.put(stream, new ArrayList<>());
+    }
+
+    @Override
+    public synchronized long endCapture(long stream) {
+        List<Runnable> work = capturing.remove(stream);
+        if (work == null) throw Errors.cuda(Errors.CUDA_ERROR_STREAM_CAPTURE_INVALIDATED, "cuStreamEndCapture (the stream was not capturing)");
+        long g = nextHandle++;
+        graphs.put(g, List.copyOf(work));
+        return g;
+    }
+
+    @Override
+    public void graphLaunch(long graph, long stream) {
+        List<Runnable> work;
+        synchronized (this) {
+            work = graphs.get(graph);
+        }
+        if (work == null) throw Errors.cuda(Errors.CUDA_ERROR_INVALID_HANDLE, "cuGraphLaunch");
+        submit(stream, () -> work.forEach(Runnable::run));
+    }
+
+    @Override
+    public synchronized void graphDestroy(long graph) {
+        graphs.remove(graph);
+    }
+
+    @Override
+    public long blasCreate(long stream) {
+        return 1;
+    }
+
+    @Override
+    public void blasDestroy(long blas) {}
+
+    @Override
+    public void gemm(long blas, GemmEngine engine, long stream, boolean transA, boolean transB, int m, int n, int k,
+                     float alpha, long a, int aType, int lda, long strideA, long b, int bType, int ldb, long strideB,
+                     float beta, long c, int cType, int ldc, long strideC, int batch) {
+        // Both engines are the same plain reference here: the emulator has no kernels to choose between.
+        submit(stream, () -> {
+            try {
+                int rc = (int) emuGemm.invokeExact(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a, emuType(aType),
+                        lda, strideA, b, emuType(bType), ldb, strideB, beta, c, emuType(cType), ldc, strideC, batch);
+                Errors.checkCublas(rc, "cublasGemmStridedBatchedEx on the emulated device (" + lastError() + ")");
+            } catch (CudaException e) {
+                throw e;
+            } catch (Throwable t) {
+                throw new IllegalStateException(t);
+            }
+        });
+    }
+
+    private static int emuType(int cudaDataType) {
+        return switch (cudaDataType) {
+            case 0 -> 0;   // CUDA_R_32F
+            case 14 -> 1;  // CUDA_R_16BF
+            default -> -1;
+        };
+    }
+
+    @Override
+    public void synchronize() {}
+
+    @Override
+    public synchronized void close() {
+        for (Arena a : allocations.values()) a.close();
+        allocations.clear();
+        sizes.clear();
+        used = 0;
+        names.close();
+    }
+}

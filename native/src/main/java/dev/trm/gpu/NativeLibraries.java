@@ -1,0 +1,123 @@
+package dev.trm.gpu;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.SymbolLookup;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Finds and loads the NVIDIA libraries by versioned soname, only when the device probe asks. The generated bindings
+ * look their symbols up in the class loader's lookup, so {@code System.load} here is what makes them callable.
+ *
+ * <p>Order for each library: the override variable (a file, or a directory holding the soname), then the usual
+ * directories (LD_LIBRARY_PATH, CUDA_HOME, /usr/local/cuda, the distribution's library folders, WSL), then the
+ * dynamic linker's own search (ld.so.cache) through a dlopen by soname, whose resolved path we read back.
+ */
+@SuppressWarnings("restricted")  // native by design: runs only with --enable-native-access
+public final class NativeLibraries {
+
+    /** A library to find: its names in order of preference and the variable that overrides the search. */
+    public record Library(String what, String overrideVariable, List<String> sonames) {}
+
+    public static final Library CUDA = new Library("the CUDA driver", "TRM_LIBCUDA", List.of("libcuda.so.1"));
+    public static final Library CUBLAS = new Library("cuBLAS", "TRM_LIBCUBLAS",
+            List.of("libcublas.so.13", "libcublas.so.12"));
+    public static final Library CUBLASLT = new Library("cuBLASLt", "TRM_LIBCUBLASLT",
+            List.of("libcublasLt.so.13", "libcublasLt.so.12"));
+    public static final Library NCCL = new Library("NCCL", "TRM_LIBNCCL", List.of("libnccl.so.2"));
+
+    /** The outcome: the file loaded, or why none was. */
+    public record Loaded(Path path, String failure) {
+        public boolean ok() {
+            return path != null;
+        }
+    }
+
+    private static final Map<Library, Loaded> LOADED = new ConcurrentHashMap<>();
+
+    private NativeLibraries() {}
+
+    public static Loaded load(Library lib) {
+        return LOADED.computeIfAbsent(lib, l -> find(l, System.getenv()));
+    }
+
+    /** The search, with the environment passed in (tests give their own). */
+    static Loaded find(Library lib, Map<String, String> env) {
+        String override = env.get(lib.overrideVariable());
+        List<Path> tried = new ArrayList<>();
+        if (override != null && !override.isBlank()) {
+            Path p = Path.of(override);
+            List<Path> candidates = Files.isDirectory(p) ? lib.sonames().stream().map(p::resolve).toList() : List.of(p);
+            for (Path c : candidates) {
+                tried.add(c);
+                if (Files.isRegularFile(c)) return tryLoad(lib, c, tried);
+            }
+            return new Loaded(null, lib.what() + " not found at " + lib.overrideVariable() + "=" + override
+                    + " (looked for " + String.join(", ", lib.sonames()) + ")");
+        }
+        for (String soname : lib.sonames()) {
+            for (Path dir : searchDirectories(env)) {
+                Path c = dir.resolve(soname);
+                if (Files.isRegularFile(c)) return tryLoad(lib, c, tried);
+            }
+            Path viaLinker = resolveWithDynamicLinker(soname);
+            if (viaLinker != null) return tryLoad(lib, viaLinker, tried);
+        }
+        return new Loaded(null, String.join(" or ", lib.sonames()) + " is not in LD_LIBRARY_PATH, CUDA_HOME, "
+                + "/usr/local/cuda or the system library folders, nor known to the dynamic linker (set "
+                + lib.overrideVariable() + " to the file or its folder)");
+    }
+
+    private static Loaded tryLoad(Library lib, Path file, List<Path> tried) {
+        try {
+            System.load(file.toAbsolutePath().toString());
+            return new Loaded(file.toAbsolutePath(), null);
+        } catch (UnsatisfiedLinkError e) {
+            return new Loaded(null, lib.what() + " at " + file + " could not be loaded: " + e.getMessage());
+        }
+    }
+
+    static List<Path> searchDirectories(Map<String, String> env) {
+        Set<String> dirs = new LinkedHashSet<>();
+        String ld = env.get("LD_LIBRARY_PATH");
+        if (ld != null) for (String d : ld.split(":")) if (!d.isBlank()) dirs.add(d);
+        String cudaHome = env.get("CUDA_HOME");
+        if (cudaHome != null) {
+            dirs.add(cudaHome + "/lib64");
+            dirs.add(cudaHome + "/lib");
+        }
+        dirs.addAll(List.of("/usr/local/cuda/lib64", "/usr/local/cuda/targets/x86_64-linux/lib",
+                "/usr/local/cuda/targets/sbsa-linux/lib", "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu",
+                "/usr/lib64", "/usr/lib", "/lib/x86_64-linux-gnu", "/usr/lib/wsl/lib"));
+        return dirs.stream().map(Path::of).toList();
+    }
+
+    /** dlopen by soname (the linker's own search, ld.so.cache included), then the path it mapped; null if none. */
+    private static Path resolveWithDynamicLinker(String soname) {
+        try {
+            SymbolLookup.libraryLookup(soname, Arena.global());
+        } catch (IllegalArgumentException notFound) {
+            return null;
+        }
+        try {
+            // The soname is usually a link to the real file (libcuda.so.1 -> libcuda.so.580.65.06): match the stem.
+            String stem = soname.substring(0, soname.indexOf(".so") + 3);
+            for (String line : Files.readAllLines(Path.of("/proc/self/maps"))) {
+                int slash = line.indexOf('/');
+                if (slash < 0) continue;
+                Path p = Path.of(line.substring(slash).trim());
+                if (p.getFileName().toString().startsWith(stem + ".")) return p;
+            }
+        } catch (IOException e) {
+            return null;
+        }
+        return null;
+    }
+}

@@ -1,0 +1,87 @@
+package dev.trm.gpu;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+
+/** Runs on any machine: loading the generated binding classes opens nothing; statuses map to their names. */
+class BindingsAndStatusTest {
+
+    private static long mappedNvidiaLibraries() throws IOException {
+        return Files.readAllLines(Path.of("/proc/self/maps")).stream()
+                .filter(l -> l.contains("/libcuda.so") || l.contains("/libcublas") || l.contains("/libnccl")).count();
+    }
+
+    @Test
+    void initialisingTheBindingClassesOpensNoLibrary() throws Exception {
+        long before = mappedNvidiaLibraries();
+        for (String c : new String[] {"dev.trm.bindings.cuda.cuda_h", "dev.trm.bindings.cublas.cublas_h",
+                "dev.trm.bindings.nccl.nccl_h"}) {
+            Class.forName(c, true, getClass().getClassLoader());  // runs the static initialiser
+        }
+        assertEquals(before, mappedNvidiaLibraries(), "a binding class's static initialiser opened a library");
+    }
+
+    @Test
+    void cudaStatusesHaveTheirNames() {
+        assertEquals("CUDA_SUCCESS", StatusNames.cuda(0));
+        assertEquals("CUDA_ERROR_OUT_OF_MEMORY", StatusNames.cuda(2));
+        assertEquals("CUDA_ERROR_SYSTEM_DRIVER_MISMATCH", StatusNames.cuda(803));
+        assertEquals("CUDA_ERROR_NO_DEVICE", StatusNames.cuda(100));
+        assertEquals("CUDA_ERROR_UNSUPPORTED_PTX_VERSION", StatusNames.cuda(222));
+        assertEquals("CUDA_ERROR_LAUNCH_FAILED", StatusNames.cuda(719));
+        assertEquals("CUDA_ERROR_UNRECOGNIZED(123456)", StatusNames.cuda(123456));
+    }
+
+    @Test
+    void cublasAndNcclStatusesHaveTheirNames() {
+        assertEquals("CUBLAS_STATUS_SUCCESS", StatusNames.cublas(0));
+        assertEquals("CUBLAS_STATUS_INVALID_VALUE", StatusNames.cublas(7));
+        assertEquals("CUBLAS_STATUS_NOT_SUPPORTED", StatusNames.cublas(15));
+        assertEquals("ncclInvalidArgument", StatusNames.nccl(4));
+        assertEquals("ncclSuccess", StatusNames.nccl(0));
+    }
+
+    @Test
+    void driverTooOldAndOutOfMemoryMessagesSayWhatToDo() {
+        CudaException ptx = Errors.cuda(222, "cuModuleLoadData");
+        assertEquals("CUDA_ERROR_UNSUPPORTED_PTX_VERSION", ptx.statusName());
+        assertTrue(ptx.getMessage().contains("update the driver to >= "), ptx.getMessage());
+        if (KernelImages.fatbinBuilt()) {
+            assertTrue(ptx.getMessage().contains(">= " + Errors.versionText(KernelImages.requiredDriver())),
+                    ptx.getMessage());
+        }
+        CudaException oom = Errors.outOfMemory(3L << 30, 1L << 30, 8L << 30);
+        assertEquals(2, oom.status());
+        assertTrue(oom.getMessage().contains("asked 3221225472 bytes") && oom.getMessage().contains("1073741824 bytes free"),
+                oom.getMessage());
+    }
+
+    @Test
+    void theCudaProbeReturnsDevicesOrAReasonInWords() {
+        ProbeResult r = DeviceProbe.probe(Backend.CUDA);
+        if (r.available()) {
+            assertTrue(((ProbeResult.Available) r).firstUsable().name().length() > 0);
+        } else {
+            String why = r.reason();
+            assertTrue(why.startsWith("no libcuda") || why.startsWith("no device") || why.startsWith("driver too old")
+                    || why.startsWith("kernels not built") || why.startsWith("no usable device")
+                    || why.startsWith("the CUDA driver did not initialise"), why);
+            assertEquals("cpu", DeviceProbe.autoBackend());
+        }
+    }
+
+    @Test
+    void bf16ConversionRoundsToNearestEven() {
+        assertEquals(1.0f, Bf16.round(1.0f));
+        assertEquals(1.0f, Bf16.round(1.0f + 0x1p-9f));            // exactly half an ulp: ties to even (down)
+        assertEquals(1.0f + 0x1p-7f, Bf16.round(1.0f + 0x1p-7f + 0x1p-9f));  // tie, odd below: rounds up
+        assertEquals(1.0f + 0x1p-7f, Bf16.round(1.0f + 0x1p-8f + 0x1p-12f));  // above half: up
+        assertTrue(Float.isNaN(Bf16.round(Float.NaN)));
+        assertEquals(Float.POSITIVE_INFINITY, Bf16.round(Float.POSITIVE_INFINITY));
+    }
+}

@@ -1,0 +1,89 @@
+package dev.trm.gpu;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The runtime's contract, checked the same way on each backend ({@link EmulatedDeviceTest}, {@link CudaDeviceTest}):
+ * transfers, ownership, errors, kernels, graphs, events.
+ */
+final class DeviceContract {
+    private DeviceContract() {}
+
+    static void transfersRoundTrip(GpuDevice dev) {
+        float[] f = {1.5f, -2.25f, 3e-8f, 1e20f, 0f};
+        int[] i = {7, -1, Integer.MAX_VALUE};
+        try (DeviceBuffer bf = dev.alloc(DType.F32, f.length); DeviceBuffer bi = dev.alloc(DType.I32, i.length);
+             DeviceBuffer bh = dev.alloc(DType.BF16, f.length)) {
+            assertArrayEquals(f, bf.upload(f).downloadFloats());
+            assertArrayEquals(i, bi.upload(i).downloadInts());
+            float[] h = bh.uploadBf16(f).downloadBf16();
+            for (int k = 0; k < f.length; k++) assertEquals(Bf16.round(f[k]), h[k]);
+            assertThrows(IllegalArgumentException.class, () -> bf.upload(new float[6]), "too many elements");
+            assertThrows(IllegalArgumentException.class, () -> bf.upload(new int[2]), "wrong element type");
+            bf.zero(dev.defaultStream());
+            assertArrayEquals(new float[f.length], bf.downloadFloats());
+        }
+    }
+
+    static void ownershipIsDeterministic(GpuDevice dev) {
+        int before = dev.openResources();
+        DeviceBuffer b = dev.alloc(DType.F32, 16);
+        Stream s = dev.newStream();
+        Event e = dev.newEvent();
+        assertEquals(before + 3, dev.openResources());
+        b.close();
+        b.close();  // a second close does nothing
+        assertTrue(b.isClosed());
+        assertThrows(IllegalStateException.class, b::address, "use after close");
+        e.close();
+        s.close();
+        assertEquals(before, dev.openResources());
+        long[] mem = dev.memoryInfo();
+        assertTrue(mem[0] > 0 && mem[0] <= mem[1]);
+    }
+
+    static void outOfMemorySaysBytesAskedAndFree(GpuDevice dev) {
+        long tooMuch = dev.memoryInfo()[1] + (1L << 30);
+        CudaException ex = assertThrows(CudaException.class, () -> dev.alloc(DType.F32, tooMuch / 4));
+        assertEquals("CUDA_ERROR_OUT_OF_MEMORY", ex.statusName());
+        assertTrue(ex.getMessage().contains("asked " + (tooMuch / 4 * 4) + " bytes") && ex.getMessage().contains("free"),
+                ex.getMessage());
+    }
+
+    static void unknownKernelIsANamedError(GpuDevice dev) {
+        CudaException ex = assertThrows(CudaException.class, () -> dev.kernel("no_such_kernel"));
+        assertEquals("CUDA_ERROR_NOT_FOUND", ex.statusName());
+        assertThrows(IllegalArgumentException.class, () -> dev.kernel("ema").launch(dev.defaultStream(), 1, 2048, 0,
+                KernelArgs.of()), "more than 1024 threads per block");
+    }
+
+    /** ema(shadow, p, n, rate) captured once, replayed three times: shadow = p + (s0 - p) rate^3. */
+    static void graphCaptureRecordsAndReplays(GpuDevice dev) {
+        int n = 1000;
+        float[] s0 = new float[n], p = new float[n];
+        for (int k = 0; k < n; k++) {
+            s0[k] = k;
+            p[k] = -k;
+        }
+        try (Stream s = dev.newStream(); DeviceBuffer shadow = dev.alloc(DType.F32, n).upload(s0);
+             DeviceBuffer bp = dev.alloc(DType.F32, n).upload(p); Event start = dev.newEvent();
+             Event end = dev.newEvent()) {
+            s.beginCapture();
+            dev.kernel("ema").launch(s, 4, 256, 0, KernelArgs.of().ptr(shadow).ptr(bp).i64(n).f32(0.5f));
+            Graph g = s.endCapture();
+            s.synchronize();
+            assertArrayEquals(s0, shadow.downloadFloats(), "capturing must not run the work");
+            start.record(s);
+            for (int r = 0; r < 3; r++) g.launch(s);
+            end.record(s);
+            end.synchronize();
+            float[] got = shadow.downloadFloats();
+            for (int k = 0; k < n; k++) assertEquals(-k + (2f * k) * 0.125f, got[k], 1e-4f * Math.max(1, k));
+            assertTrue(end.millisSince(start) >= 0);
+            g.close();
+        }
+    }
+}

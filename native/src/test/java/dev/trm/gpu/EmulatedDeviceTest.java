@@ -1,0 +1,74 @@
+package dev.trm.gpu;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/** The runtime contract on the EMULATED device (host memory, host-compiled kernels): what CI runs without a GPU. */
+@Tag("emulated")
+class EmulatedDeviceTest {
+    static GpuDevice dev;
+
+    @BeforeAll
+    static void open() {
+        ProbeResult r = DeviceProbe.probe(Backend.EMULATED);
+        assumeTrue(r.available(), () -> "emulated device unavailable: " + r.reason());
+        dev = GpuDevice.open(Backend.EMULATED);
+        assertEquals(Backend.EMULATED, dev.backend(), "this test must run on the emulated device");
+    }
+
+    @AfterAll
+    static void close() {
+        if (dev != null) dev.close();
+    }
+
+    @Test
+    void emulatedTransfersRoundTrip() {
+        DeviceContract.transfersRoundTrip(dev);
+    }
+
+    @Test
+    void emulatedOwnershipIsDeterministic() {
+        DeviceContract.ownershipIsDeterministic(dev);
+    }
+
+    @Test
+    void emulatedOutOfMemorySaysBytesAskedAndFree() {
+        DeviceContract.outOfMemorySaysBytesAskedAndFree(dev);
+    }
+
+    @Test
+    void emulatedUnknownKernelIsANamedError() {
+        DeviceContract.unknownKernelIsANamedError(dev);
+    }
+
+    @Test
+    void emulatedGraphCaptureRecordsAndReplays() {
+        DeviceContract.graphCaptureRecordsAndReplays(dev);
+    }
+
+    @Test
+    void emulatedCopiesOutsideAllocationsAreRefused() {
+        try (DeviceBuffer b = dev.alloc(DType.F32, 4)) {
+            CudaException ex = assertThrows(CudaException.class,
+                    () -> dev.driver.copyDeviceToDevice(b.address() + 8, b.address(), 16, 0));
+            assertEquals("CUDA_ERROR_INVALID_VALUE", ex.statusName());
+        }
+    }
+
+    @Test
+    void emulatedDeviceCloseReleasesWhatIsStillOpen() {
+        GpuDevice d = GpuDevice.open(Backend.EMULATED);
+        DeviceBuffer leaked = d.alloc(DType.F32, 1024);
+        d.newStream();
+        d.close();
+        assertEquals(true, leaked.isClosed());
+        assertEquals(0, d.openResources());
+        assertThrows(IllegalStateException.class, () -> d.alloc(DType.F32, 1));
+    }
+}

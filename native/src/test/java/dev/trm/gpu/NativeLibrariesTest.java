@@ -1,0 +1,50 @@
+package dev.trm.gpu;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Library search and the probe's reasons, with a made-up environment (no library is really needed). */
+class NativeLibrariesTest {
+
+    @Test
+    void anOverrideThatHoldsNoLibrarySaysSoAndNamesTheVariable(@TempDir Path dir) {
+        NativeLibraries.Loaded r = NativeLibraries.find(NativeLibraries.CUBLAS, Map.of("TRM_LIBCUBLAS", dir.toString()));
+        assertFalse(r.ok());
+        assertTrue(r.failure().contains("TRM_LIBCUBLAS=" + dir) && r.failure().contains("libcublas.so.13, libcublas.so.12"),
+                r.failure());
+    }
+
+    @Test
+    void anOverrideFileThatIsNotALibraryIsReportedNotThrown(@TempDir Path dir) throws Exception {
+        Path fake = Files.writeString(dir.resolve("libnccl.so.2"), "not an ELF file");
+        NativeLibraries.Loaded r = NativeLibraries.find(NativeLibraries.NCCL, Map.of("TRM_LIBNCCL", dir.toString()));
+        assertFalse(r.ok());
+        assertTrue(r.failure().startsWith("NCCL at " + fake + " could not be loaded"), r.failure());
+    }
+
+    @Test
+    void theSearchLooksInLdLibraryPathAndCudaHomeFirst() {
+        var dirs = NativeLibraries.searchDirectories(Map.of("LD_LIBRARY_PATH", "/opt/a:/opt/b", "CUDA_HOME", "/opt/cuda"));
+        assertEquals(Path.of("/opt/a"), dirs.get(0));
+        assertEquals(Path.of("/opt/b"), dirs.get(1));
+        assertEquals(Path.of("/opt/cuda/lib64"), dirs.get(2));
+        assertTrue(dirs.contains(Path.of("/usr/lib/x86_64-linux-gnu")));
+    }
+
+    @Test
+    void aDriverOlderThanTheKernelsIsTheReasonAndSaysWhatToInstall() {
+        assertNull(DeviceProbe.driverTooOld(13000, 13000, "13.0"));
+        assertNull(DeviceProbe.driverTooOld(13020, 13000, "13.0"));
+        String why = DeviceProbe.driverTooOld(12040, 13000, "13.0");
+        assertEquals("driver too old: it supports CUDA 12.4, our kernels were built by CUDA 13.0; update the driver to"
+                + " >= 13.0 (CUDA 13.0 driver API)", why);
+    }
+}

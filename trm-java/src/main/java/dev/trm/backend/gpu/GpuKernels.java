@@ -1,0 +1,145 @@
+package dev.trm.backend.gpu;
+
+import dev.trm.gpu.DeviceBuffer;
+import dev.trm.gpu.GpuDevice;
+import dev.trm.gpu.Kernel;
+import dev.trm.gpu.KernelArgs;
+import dev.trm.gpu.Stream;
+
+/**
+ * Typed launches of the standalone kernels in kernels/src/main/cuda: one method per kernel, with its launch
+ * configuration, enqueued on the given stream. The argument order and C types match the kernel signatures; the
+ * shapes are those in each kernel file's header comment. The GPU backend calls these, on CUDA and on the emulated
+ * device alike.
+ */
+public final class GpuKernels {
+    private static final int BLOCK = 256;
+    private static final int MAX_GRID_STRIDE_BLOCKS = 1024;  // grid-stride loops: enough blocks to fill any GPU
+
+    private final GpuDevice device;
+
+    public GpuKernels(GpuDevice device) {
+        this.device = device;
+    }
+
+    private Kernel k(String name) {
+        return device.kernel(name);
+    }
+
+    private static int strideBlocks(long n) {
+        return Math.min(Kernel.blocks(n, BLOCK), MAX_GRID_STRIDE_BLOCKS);
+    }
+
+    // embedding.cu
+
+    /** tokens [B, L] i32, puzzleIds [B] i32, embed [V, D] f32, table [ids, D] f32 -> x [B, P+L, D] bf16. */
+    public void embeddingForward(Stream s, DeviceBuffer tokens, DeviceBuffer puzzleIds, DeviceBuffer embed,
+                                 DeviceBuffer table, DeviceBuffer x, int batch, int len, int dim, int prefix,
+                                 float scale) {
+        long total = (long) batch * (prefix + len) * dim;
+        k("embedding_forward").launch(s, Kernel.blocks(total, BLOCK), BLOCK, 0, KernelArgs.of().ptr(tokens)
+                .ptr(puzzleIds).ptr(embed).ptr(table).ptr(x).i32(batch).i32(len).i32(dim).i32(prefix).f32(scale));
+    }
+
+    /** dx [B, P+L, D] f32 -> dEmbed [V, D] f32 (+=), dPuzzle [B, D] f32 (=). */
+    public void embeddingBackward(Stream s, DeviceBuffer tokens, DeviceBuffer dx, DeviceBuffer dEmbed,
+                                  DeviceBuffer dPuzzle, int batch, int len, int dim, int prefix, float scale) {
+        long total = (long) batch * (prefix + len) * dim;
+        k("embedding_backward").launch(s, Kernel.blocks(total, BLOCK), BLOCK, 0, KernelArgs.of().ptr(tokens).ptr(dx)
+                .ptr(dEmbed).ptr(dPuzzle).i32(batch).i32(len).i32(dim).i32(prefix).f32(scale));
+    }
+
+    // norm.cu
+
+    /** x, r (nullable), out [rows, dim] bf16; rstd [rows] f32. One warp per row. */
+    public void rmsNormForward(Stream s, DeviceBuffer x, DeviceBuffer r, DeviceBuffer out, DeviceBuffer rstd,
+                               int rows, int dim, float eps) {
+        k("rmsnorm_forward").launch(s, Kernel.blocks(rows, BLOCK / 32), BLOCK, 0,
+                KernelArgs.of().ptr(x).ptr(r).ptr(out).ptr(rstd).i32(rows).i32(dim).f32(eps));
+    }
+
+    /** out, dout, dh [rows, dim] bf16; rstd [rows] f32. */
+    public void rmsNormBackward(Stream s, DeviceBuffer out, DeviceBuffer rstd, DeviceBuffer dout, DeviceBuffer dh,
+                                int rows, int dim) {
+        k("rmsnorm_backward").launch(s, Kernel.blocks(rows, BLOCK / 32), BLOCK, 0,
+                KernelArgs.of().ptr(out).ptr(rstd).ptr(dout).ptr(dh).i32(rows).i32(dim));
+    }
+
+    /** Along the sequence axis: x, r (nullable), out [B, S, D] bf16; rstd [B, D] f32. */
+    public void rmsNormSeqForward(Stream s, DeviceBuffer x, DeviceBuffer r, DeviceBuffer out, DeviceBuffer rstd,
+                                  int batch, int seq, int dim, float eps) {
+        k("rmsnorm_seq_forward").launch(s, Kernel.blocks((long) batch * dim, BLOCK), BLOCK, 0,
+                KernelArgs.of().ptr(x).ptr(r).ptr(out).ptr(rstd).i32(batch).i32(seq).i32(dim).f32(eps));
+    }
+
+    public void rmsNormSeqBackward(Stream s, DeviceBuffer out, DeviceBuffer rstd, DeviceBuffer dout, DeviceBuffer dh,
+                                   int batch, int seq, int dim) {
+        k("rmsnorm_seq_backward").launch(s, Kernel.blocks((long) batch * dim, BLOCK), BLOCK, 0,
+                KernelArgs.of().ptr(out).ptr(rstd).ptr(dout).ptr(dh).i32(batch).i32(seq).i32(dim));
+    }
+
+    // swiglu.cu
+
+    /** gu [rows, 2*inter] bf16 -> out [rows, inter] bf16. */
+    public void swigluForward(Stream s, DeviceBuffer gu, DeviceBuffer out, int rows, int inter) {
+        k("swiglu_forward").launch(s, Kernel.blocks((long) rows * inter, BLOCK), BLOCK, 0,
+                KernelArgs.of().ptr(gu).ptr(out).i32(rows).i32(inter));
+    }
+
+    public void swigluBackward(Stream s, DeviceBuffer gu, DeviceBuffer dout, DeviceBuffer dgu, int rows, int inter) {
+        k("swiglu_backward").launch(s, Kernel.blocks((long) rows * inter, BLOCK), BLOCK, 0,
+                KernelArgs.of().ptr(gu).ptr(dout).ptr(dgu).i32(rows).i32(inter));
+    }
+
+    // loss.cu
+
+    /** logits [B, L, V] bf16, labels [B, L] i32 -> perSeqLoss [B] f32, seqCorrect [B] i32, dlogits bf16. */
+    public void tokenLoss(Stream s, boolean stablemax, DeviceBuffer logits, DeviceBuffer labels, DeviceBuffer perSeqLoss,
+                          DeviceBuffer seqCorrect, DeviceBuffer dlogits, int batch, int len, int vocab,
+                          float gradScale) {
+        k("token_loss").launch(s, batch, BLOCK, 0, KernelArgs.of().i32(stablemax ? 1 : 0).ptr(logits).ptr(labels)
+                .ptr(perSeqLoss).ptr(seqCorrect).ptr(dlogits).i32(batch).i32(len).i32(vocab).f32(gradScale));
+    }
+
+    /** q [B] f32, target [B] i32 -> dq [B] f32, lossSum [1] f32. One block. */
+    public void haltingBce(Stream s, DeviceBuffer q, DeviceBuffer target, DeviceBuffer dq, DeviceBuffer lossSum,
+                           int batch, float gradScale) {
+        k("halting_bce").launch(s, 1, BLOCK, 0,
+                KernelArgs.of().ptr(q).ptr(target).ptr(dq).ptr(lossSum).i32(batch).f32(gradScale));
+    }
+
+    // optimizer.cu
+
+    /** The device-side schedule of adam_atan2: (lr, 1 - beta1^t, 1 - beta2^t), computed in double. */
+    public static float[] adamSchedule(double lr, double beta1, double beta2, long t) {
+        return new float[] {(float) lr, (float) (1 - Math.pow(beta1, t)), (float) (1 - Math.pow(beta2, t))};
+    }
+
+    /** p, g, m, v [n] f32 in place; sched [3] f32 on the device (see {@link #adamSchedule}). */
+    public void adamAtan2(Stream s, DeviceBuffer p, DeviceBuffer g, DeviceBuffer m, DeviceBuffer v, long n,
+                          DeviceBuffer sched, float wd, float beta1, float beta2) {
+        k("adam_atan2").launch(s, strideBlocks(n), BLOCK, 0, KernelArgs.of().ptr(p).ptr(g).ptr(m).ptr(v).i64(n)
+                .ptr(sched).f32(wd).f32(beta1).f32(beta2));
+    }
+
+    public void ema(Stream s, DeviceBuffer shadow, DeviceBuffer p, long n, float rate) {
+        k("ema").launch(s, strideBlocks(n), BLOCK, 0, KernelArgs.of().ptr(shadow).ptr(p).i64(n).f32(rate));
+    }
+
+    /** table [ids, dim] f32; rows [count] i32 (distinct); gradRows [count, dim] f32. */
+    public void signSgdRows(Stream s, DeviceBuffer table, int dim, DeviceBuffer rows, DeviceBuffer gradRows, int count,
+                            float lr, float wd) {
+        k("sign_sgd_rows").launch(s, Kernel.blocks((long) count * dim, BLOCK), BLOCK, 0,
+                KernelArgs.of().ptr(table).i32(dim).ptr(rows).ptr(gradRows).i32(count).f32(lr).f32(wd));
+    }
+
+    // cast.cu
+
+    public void castF32ToBf16(Stream s, DeviceBuffer in, DeviceBuffer out, long n) {
+        k("cast_f32_to_bf16").launch(s, strideBlocks(n), BLOCK, 0, KernelArgs.of().ptr(in).ptr(out).i64(n));
+    }
+
+    public void castBf16ToF32(Stream s, DeviceBuffer in, DeviceBuffer out, long n) {
+        k("cast_bf16_to_f32").launch(s, strideBlocks(n), BLOCK, 0, KernelArgs.of().ptr(in).ptr(out).i64(n));
+    }
+}

@@ -1,0 +1,381 @@
+package dev.trm.backend.gpu;
+
+import dev.trm.backend.ref.RefOps;
+import dev.trm.gpu.Bf16;
+import dev.trm.gpu.Blas;
+import dev.trm.gpu.DType;
+import dev.trm.gpu.DeviceBuffer;
+import dev.trm.gpu.GemmEngine;
+import dev.trm.gpu.GpuDevice;
+import dev.trm.gpu.Stream;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.List;
+import java.util.Random;
+import java.util.function.Supplier;
+
+/**
+ * Runs every standalone kernel, forward and backward, and the GEMM on random inputs and compares each output with the
+ * double-precision reference {@link RefOps}. Inputs a kernel reads as bf16 are drawn bf16-exact, so the reference
+ * sees the very values the device sees and the error measured is the kernel's own (fp32 math, bf16 output rounding).
+ *
+ * <p>Error measure, per output tensor: max_i |got_i - ref_i| / max(|ref_i|, 1e-2 max_j |ref_j|): relative where
+ * values are large, relative to the tensor's scale where they pass near zero. Tolerances: 1e-2 for bf16 outputs
+ * (bf16 keeps 8 bits: half an ulp is 2^-9 = 2e-3 relative), 1e-4 for fp32 outputs, 2e-3 for GEMMs with fp32 output.
+ */
+public final class KernelSelftest {
+    static final double TOL_BF16 = 1e-2, TOL_F32 = 1e-4, TOL_GEMM = 2e-3;
+
+    // Small shapes: the emulated device runs every thread as a fiber; they still cross warp and block boundaries.
+    private static final int B = 3, L = 21, P = 4, D = 72, V = 11, ROWS = 37, INTER = 50;
+
+    private final GpuDevice dev;
+    private final GpuKernels kernels;
+    private final Stream s;
+    private final Random rnd;
+
+    public KernelSelftest(GpuDevice dev, long seed) {
+        this.dev = dev;
+        this.kernels = new GpuKernels(dev);
+        this.s = dev.defaultStream();
+        this.rnd = new Random(seed);
+    }
+
+    /** Every check, in order; a check that throws is reported as failed (infinite error) and its error kept. */
+    public List<KernelCheck> runAll() {
+        List<KernelCheck> out = new ArrayList<>();
+        Map<String, Supplier<List<KernelCheck>>> checks = new LinkedHashMap<>();
+        checks.put("embedding", this::embedding);
+        checks.put("rmsnorm", this::rmsNorm);
+        checks.put("rmsnorm_seq", this::rmsNormSeq);
+        checks.put("swiglu", this::swiglu);
+        checks.put("token_loss stablemax", () -> tokenLoss(true));
+        checks.put("token_loss softmax", () -> tokenLoss(false));
+        checks.put("halting_bce", this::haltingBce);
+        checks.put("adam_atan2", this::adamAtan2);
+        checks.put("ema", this::ema);
+        checks.put("sign_sgd_rows", this::signSgdRows);
+        checks.put("casts", this::casts);
+        checks.put("gemm", this::gemm);
+        for (Map.Entry<String, Supplier<List<KernelCheck>>> c : checks.entrySet()) {
+            try {
+                out.addAll(c.getValue().get());
+            } catch (RuntimeException e) {
+                errors.add(c.getKey() + ": " + e.getMessage());
+                out.add(check(c.getKey(), Double.POSITIVE_INFINITY, 0));
+            }
+        }
+        return out;
+    }
+
+    /** The messages of checks that threw, "check: message". */
+    public List<String> errors() {
+        return errors;
+    }
+
+    private final List<String> errors = new ArrayList<>();
+
+    private KernelCheck check(String name, double err, double tol) {
+        return new KernelCheck(name, dev.backend(), err, tol);
+    }
+
+    // ---- embedding ----
+
+    List<KernelCheck> embedding() {
+        int seq = P + L;
+        int[] tokens = ints(B * L, V), pids = ints(B, 5);
+        float[] embed = floats(V * D, 0.05), table = floats(5 * D, 0.05), dx = floats(B * seq * D, 1.0);
+        float[] dEmbed0 = floats(V * D, 0.1);
+        float scale = (float) Math.sqrt(D);
+        double[] xRef = new double[B * seq * D], dEmbedRef = d(dEmbed0), dPuzzleRef = new double[B * D];
+        RefOps.embedForward(tokens, pids, d(embed), d(table), xRef, B, L, D, P, scale);
+        RefOps.embedBackward(tokens, d(dx), dEmbedRef, dPuzzleRef, B, L, D, P, scale);
+        try (DeviceBuffer tk = i32(tokens); DeviceBuffer pd = i32(pids); DeviceBuffer em = f32(embed);
+             DeviceBuffer tb = f32(table); DeviceBuffer x = dev.alloc(DType.BF16, B * seq * D);
+             DeviceBuffer gx = f32(dx); DeviceBuffer gE = f32(dEmbed0); DeviceBuffer gP = dev.alloc(DType.F32, B * D)) {
+            kernels.embeddingForward(s, tk, pd, em, tb, x, B, L, D, P, scale);
+            kernels.embeddingBackward(s, tk, gx, gE, gP, B, L, D, P, scale);
+            s.synchronize();
+            return List.of(check("embedding_forward", err(x.downloadBf16(), xRef), TOL_BF16),
+                    check("embedding_backward", Math.max(err(gE.downloadFloats(), dEmbedRef),
+                            err(gP.downloadFloats(), dPuzzleRef)), TOL_F32));
+        }
+    }
+
+    // ---- RMSNorm along D ----
+
+    List<KernelCheck> rmsNorm() {
+        float[] x = bf(ROWS * D, 2.0), r = bf(ROWS * D, 2.0), dout = bf(ROWS * D, 1.0);
+        double[] outRef = new double[ROWS * D], rstdRef = new double[ROWS];
+        RefOps.rmsNormForward(d(x), d(r), outRef, rstdRef, ROWS, D, 1e-5);
+        try (DeviceBuffer bx = bf16(x); DeviceBuffer br = bf16(r); DeviceBuffer out = dev.alloc(DType.BF16, ROWS * D);
+             DeviceBuffer rstd = dev.alloc(DType.F32, ROWS); DeviceBuffer go = bf16(dout);
+             DeviceBuffer dh = dev.alloc(DType.BF16, ROWS * D)) {
+            kernels.rmsNormForward(s, bx, br, out, rstd, ROWS, D, 1e-5f);
+            s.synchronize();
+            float[] outGot = out.downloadBf16(), rstdGot = rstd.downloadFloats();
+            double fwd = Math.max(err(outGot, outRef) / TOL_BF16, err(rstdGot, rstdRef) / TOL_F32) * TOL_BF16;
+            // Backward from the device's own (bf16) out and rstd, as the backend does.
+            double[] dhRef = new double[ROWS * D];
+            RefOps.rmsNormBackward(d(outGot), d(rstdGot), d(dout), dhRef, ROWS, D);
+            kernels.rmsNormBackward(s, out, rstd, go, dh, ROWS, D);
+            s.synchronize();
+            return List.of(check("rmsnorm_forward", fwd, TOL_BF16),
+                    check("rmsnorm_backward", err(dh.downloadBf16(), dhRef), TOL_BF16));
+        }
+    }
+
+    // ---- RMSNorm along the sequence ----
+
+    List<KernelCheck> rmsNormSeq() {
+        int seq = P + L;
+        float[] x = bf(B * seq * D, 2.0), r = bf(B * seq * D, 2.0), dout = bf(B * seq * D, 1.0);
+        double[] outRef = new double[B * seq * D], rstdRef = new double[B * D];
+        RefOps.rmsNormSeqForward(d(x), d(r), outRef, rstdRef, B, seq, D, 1e-5);
+        try (DeviceBuffer bx = bf16(x); DeviceBuffer br = bf16(r); DeviceBuffer out = dev.alloc(DType.BF16, x.length);
+             DeviceBuffer rstd = dev.alloc(DType.F32, B * D); DeviceBuffer go = bf16(dout);
+             DeviceBuffer dh = dev.alloc(DType.BF16, x.length)) {
+            kernels.rmsNormSeqForward(s, bx, br, out, rstd, B, seq, D, 1e-5f);
+            s.synchronize();
+            float[] outGot = out.downloadBf16(), rstdGot = rstd.downloadFloats();
+            double fwd = Math.max(err(outGot, outRef) / TOL_BF16, err(rstdGot, rstdRef) / TOL_F32) * TOL_BF16;
+            double[] dhRef = new double[x.length];
+            RefOps.rmsNormSeqBackward(d(outGot), d(rstdGot), d(dout), dhRef, B, seq, D);
+            kernels.rmsNormSeqBackward(s, out, rstd, go, dh, B, seq, D);
+            s.synchronize();
+            return List.of(check("rmsnorm_seq_forward", fwd, TOL_BF16),
+                    check("rmsnorm_seq_backward", err(dh.downloadBf16(), dhRef), TOL_BF16));
+        }
+    }
+
+    // ---- SwiGLU ----
+
+    List<KernelCheck> swiglu() {
+        float[] gu = bf(ROWS * 2 * INTER, 3.0), dout = bf(ROWS * INTER, 1.0);
+        double[] outRef = new double[ROWS * INTER], dguRef = new double[gu.length];
+        RefOps.swigluForward(d(gu), outRef, ROWS, INTER);
+        RefOps.swigluBackward(d(gu), d(dout), dguRef, ROWS, INTER);
+        try (DeviceBuffer bgu = bf16(gu); DeviceBuffer out = dev.alloc(DType.BF16, ROWS * INTER);
+             DeviceBuffer go = bf16(dout); DeviceBuffer dgu = dev.alloc(DType.BF16, gu.length)) {
+            kernels.swigluForward(s, bgu, out, ROWS, INTER);
+            kernels.swigluBackward(s, bgu, go, dgu, ROWS, INTER);
+            s.synchronize();
+            return List.of(check("swiglu_forward", err(out.downloadBf16(), outRef), TOL_BF16),
+                    check("swiglu_backward", err(dgu.downloadBf16(), dguRef), TOL_BF16));
+        }
+    }
+
+    // ---- token loss (stablemax or softmax CE) ----
+
+    List<KernelCheck> tokenLoss(boolean stablemax) {
+        int batch = 4;
+        float[] logits = bf(batch * L * V, 4.0);
+        int[] labels = ints(batch * L, V);
+        for (int t = 0; t < L; t += 3) labels[t] = RefOps.IGNORE_LABEL;            // some ignored tokens
+        for (int t = 0; t < L; t++) labels[3 * L + t] = RefOps.IGNORE_LABEL;       // a sequence with none valid
+        // Make sequence 1 entirely correct, so seqCorrect has both values.
+        for (int t = 0; t < L; t++) {
+            int y = labels[L + t];
+            if (y >= 0) logits[(L + t) * V + y] = 8.0f;
+        }
+        float gradScale = 1.0f / batch;
+        double[] lossRef = new double[batch], dRef = new double[logits.length];
+        int[] correctRef = new int[batch];
+        RefOps.crossEntropy(stablemax, d(logits), labels, lossRef, correctRef, dRef, batch, L, V, gradScale);
+        try (DeviceBuffer bl = bf16(logits); DeviceBuffer lab = i32(labels); DeviceBuffer loss = dev.alloc(DType.F32, batch);
+             DeviceBuffer correct = dev.alloc(DType.I32, batch); DeviceBuffer dl = dev.alloc(DType.BF16, logits.length)) {
+            kernels.tokenLoss(s, stablemax, bl, lab, loss, correct, dl, batch, L, V, gradScale);
+            s.synchronize();
+            int[] c = correct.downloadInts();
+            int mismatches = 0;
+            for (int b = 0; b < batch; b++) if (c[b] != correctRef[b]) mismatches++;
+            double e = Math.max(err(loss.downloadFloats(), lossRef) / TOL_F32, err(dl.downloadBf16(), dRef) / TOL_BF16)
+                    * TOL_BF16;
+            if (mismatches > 0) e = Double.POSITIVE_INFINITY;  // seqCorrect must match exactly
+            return List.of(check(stablemax ? "token_loss stablemax" : "token_loss softmax", e, TOL_BF16));
+        }
+    }
+
+    // ---- halting BCE ----
+
+    List<KernelCheck> haltingBce() {
+        int batch = 300;  // more than one block's threads: exercises the strided loop
+        float[] q = floats(batch, 6.0);
+        int[] target = ints(batch, 2);
+        double[] dqRef = new double[batch];
+        double lossRef = RefOps.haltingBce(d(q), target, dqRef, batch, 0.5);
+        try (DeviceBuffer bq = f32(q); DeviceBuffer bt = i32(target); DeviceBuffer dq = dev.alloc(DType.F32, batch);
+             DeviceBuffer loss = dev.alloc(DType.F32, 1)) {
+            kernels.haltingBce(s, bq, bt, dq, loss, batch, 0.5f);
+            s.synchronize();
+            double e = Math.max(err(dq.downloadFloats(), dqRef), err(loss.downloadFloats(), new double[] {lossRef}));
+            return List.of(check("halting_bce", e, TOL_F32));
+        }
+    }
+
+    // ---- optimizers ----
+
+    List<KernelCheck> adamAtan2() {
+        int n = 3000;
+        float[] p = floats(n, 1.0), g = floats(n, 0.1), m = floats(n, 0.05), v = floats(n, 0.01);
+        for (int i = 0; i < n; i++) v[i] = Math.abs(v[i]);
+        double lr = 1e-3, wd = 0.1, b1 = 0.9, b2 = 0.95;
+        long t = 7;
+        double[] pr = d(p), mr = d(m), vr = d(v);
+        RefOps.adamAtan2(pr, d(g), mr, vr, n, lr, wd, b1, b2, t);
+        try (DeviceBuffer bp = f32(p); DeviceBuffer bg = f32(g); DeviceBuffer bm = f32(m); DeviceBuffer bv = f32(v);
+             DeviceBuffer sched = f32(GpuKernels.adamSchedule(lr, b1, b2, t))) {
+            kernels.adamAtan2(s, bp, bg, bm, bv, n, sched, (float) wd, (float) b1, (float) b2);
+            s.synchronize();
+            double e = Math.max(err(bp.downloadFloats(), pr), Math.max(err(bm.downloadFloats(), mr),
+                    err(bv.downloadFloats(), vr)));
+            return List.of(check("adam_atan2", e, TOL_F32));
+        }
+    }
+
+    List<KernelCheck> ema() {
+        int n = 1000;
+        float[] shadow = floats(n, 1.0), p = floats(n, 1.0);
+        double[] ref = d(shadow);
+        RefOps.ema(ref, d(p), n, 0.999);
+        try (DeviceBuffer bs = f32(shadow); DeviceBuffer bp = f32(p)) {
+            kernels.ema(s, bs, bp, n, 0.999f);
+            s.synchronize();
+            return List.of(check("ema", err(bs.downloadFloats(), ref), TOL_F32));
+        }
+    }
+
+    List<KernelCheck> signSgdRows() {
+        int ids = 9, count = 4;
+        float[] table = floats(ids * D, 0.5), grads = floats(count * D, 1.0);
+        grads[3] = 0;  // sign(0) = 0
+        int[] rows = {7, 0, 3, 5};
+        double[] ref = d(table);
+        RefOps.signSgdRows(ref, D, rows, d(grads), count, 1e-2, 0.1);
+        try (DeviceBuffer bt = f32(table); DeviceBuffer br = i32(rows); DeviceBuffer bg = f32(grads)) {
+            kernels.signSgdRows(s, bt, D, br, bg, count, 1e-2f, 0.1f);
+            s.synchronize();
+            return List.of(check("sign_sgd_rows", err(bt.downloadFloats(), ref), TOL_F32));
+        }
+    }
+
+    // ---- casts ----
+
+    List<KernelCheck> casts() {
+        int n = 777;
+        float[] x = floats(n, 100.0);
+        double[] rounded = new double[n];
+        for (int i = 0; i < n; i++) rounded[i] = Bf16.round(x[i]);
+        try (DeviceBuffer in = f32(x); DeviceBuffer mid = dev.alloc(DType.BF16, n); DeviceBuffer back = dev.alloc(DType.F32, n)) {
+            kernels.castF32ToBf16(s, in, mid, n);
+            kernels.castBf16ToF32(s, mid, back, n);
+            s.synchronize();
+            // Both directions are exact given round-to-nearest-even: compare bit for bit (tolerance 0).
+            return List.of(check("cast_f32_to_bf16", err(mid.downloadBf16(), rounded), 0.0),
+                    check("cast_bf16_to_f32", err(back.downloadFloats(), rounded), 0.0));
+        }
+    }
+
+    // ---- GEMM (cuBLAS and cuBLASLt, or the emulated reference) ----
+
+    List<KernelCheck> gemm() {
+        List<KernelCheck> out = new ArrayList<>();
+        try (Blas blas = dev.newBlas(s)) {
+            out.add(gemmCase(blas, "gemm bf16 NN batched", false, false, 33, 40, 72, 3, DType.F32, 0.5f));
+            out.add(gemmCase(blas, "gemm bf16 TT -> bf16", true, true, 24, 17, 64, 1, DType.BF16, 0.0f));
+            out.add(gemmCase(blas, "gemm bf16 NT batched", false, true, 20, 36, 48, 2, DType.F32, 1.0f));
+        }
+        try (Blas lt = dev.newBlas(s, GemmEngine.CUBLASLT)) {
+            out.add(gemmCase(lt, "gemmLt bf16 NT -> bf16", false, true, 40, 24, 64, 1, DType.BF16, 0.0f));
+            out.add(gemmCase(lt, "gemmLt bf16 TN batched", true, false, 16, 32, 80, 3, DType.F32, 1.0f));
+        }
+        return out;
+    }
+
+    private KernelCheck gemmCase(Blas blas, String name, boolean ta, boolean tb, int m, int n, int k, int batch,
+                                 DType cType, float beta) {
+        int lda = ta ? m : k, ldb = tb ? k : n, ldc = n;
+        int sa = m * k, sb = k * n, sc = m * n;
+        float[] a = bf(sa * batch, 1.0), b = bf(sb * batch, 1.0);
+        float[] c = cType == DType.BF16 ? bf(sc * batch, 1.0) : floats(sc * batch, 1.0);
+        float alpha = 0.75f;
+        double[] ref = d(c);
+        for (int p = 0; p < batch; p++) {
+            double[] ap = slice(a, p * sa, sa), bp = slice(b, p * sb, sb), cp = slice(ref, p * sc, sc);
+            RefOps.gemm(ta, tb, m, n, k, alpha, ap, lda, bp, ldb, beta, cp, ldc);
+            System.arraycopy(cp, 0, ref, p * sc, sc);
+        }
+        try (DeviceBuffer ba = bf16(a); DeviceBuffer bb = bf16(b);
+             DeviceBuffer bc = cType == DType.BF16 ? bf16(c) : f32(c)) {
+            blas.gemmStridedBatched(s, ta, tb, m, n, k, alpha, ba, lda, sa, bb, ldb, sb, beta, bc, ldc, sc, batch);
+            s.synchronize();
+            float[] got = cType == DType.BF16 ? bc.downloadBf16() : bc.downloadFloats();
+            return check(name, err(got, ref), cType == DType.BF16 ? TOL_BF16 : TOL_GEMM);
+        }
+    }
+
+    // ---- helpers ----
+
+    /** max_i |got_i - ref_i| / max(|ref_i|, 1e-2 max|ref|); NaN anywhere gives infinity. */
+    static double err(float[] got, double[] ref) {
+        if (got.length < ref.length) return Double.POSITIVE_INFINITY;
+        double scale = 0;
+        for (double r : ref) scale = Math.max(scale, Math.abs(r));
+        double floor = Math.max(1e-2 * scale, 1e-30), worst = 0;
+        for (int i = 0; i < ref.length; i++) {
+            double e = Math.abs(got[i] - ref[i]) / Math.max(Math.abs(ref[i]), floor);
+            if (!(e <= worst)) worst = Double.isNaN(e) ? Double.POSITIVE_INFINITY : Math.max(worst, e);
+        }
+        return worst;
+    }
+
+    private static double[] d(float[] f) {
+        double[] o = new double[f.length];
+        for (int i = 0; i < f.length; i++) o[i] = f[i];
+        return o;
+    }
+
+    private static double[] slice(float[] f, int from, int n) {
+        double[] o = new double[n];
+        for (int i = 0; i < n; i++) o[i] = f[from + i];
+        return o;
+    }
+
+    private static double[] slice(double[] f, int from, int n) {
+        double[] o = new double[n];
+        System.arraycopy(f, from, o, 0, n);
+        return o;
+    }
+
+    private float[] floats(int n, double range) {
+        float[] o = new float[n];
+        for (int i = 0; i < n; i++) o[i] = (float) ((rnd.nextDouble() * 2 - 1) * range);
+        return o;
+    }
+
+    /** Uniform values rounded to bf16, so host reference and device read the same numbers. */
+    private float[] bf(int n, double range) {
+        float[] o = floats(n, range);
+        for (int i = 0; i < n; i++) o[i] = Bf16.round(o[i]);
+        return o;
+    }
+
+    private int[] ints(int n, int bound) {
+        int[] o = new int[n];
+        for (int i = 0; i < n; i++) o[i] = rnd.nextInt(bound);
+        return o;
+    }
+
+    private DeviceBuffer f32(float[] v) {
+        return dev.alloc(DType.F32, v.length).upload(v);
+    }
+
+    private DeviceBuffer bf16(float[] v) {
+        return dev.alloc(DType.BF16, v.length).uploadBf16(v);
+    }
+
+    private DeviceBuffer i32(int[] v) {
+        return dev.alloc(DType.I32, v.length).upload(v);
+    }
+}

@@ -1,0 +1,21 @@
+package dev.trm.backend.gpu;
+
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.trm.gpu.Backend;
+import dev.trm.gpu.DeviceProbe;
+import dev.trm.gpu.GpuDevice;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/** {@link OptimizerGraphReplay} on the EMULATED device (its graphs record the work and replay it). */
+@Tag("emulated")
+class OptimizerGraphReplayEmulatedTest {
+    @Test
+    void emulatedOptimizerStepCapturedOnceReplaysWithEachStepsSchedule() {
+        assumeTrue(DeviceProbe.probe(Backend.EMULATED).available(), "emulated device unavailable");
+        try (GpuDevice dev = GpuDevice.open(Backend.EMULATED)) {
+            OptimizerGraphReplay.check(dev);
+        }
+    }
+}
