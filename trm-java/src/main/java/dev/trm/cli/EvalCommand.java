@@ -4,20 +4,14 @@ import dev.trm.checkpoint.Checkpoint;
 import dev.trm.checkpoint.CheckpointContents;
 import dev.trm.data.Dataset;
 import dev.trm.data.DatasetMetadata;
-import dev.trm.data.TaskKind;
-import dev.trm.eval.ArcEvaluator;
 import dev.trm.eval.Evaluator;
-import dev.trm.eval.SequenceEvaluator;
 import dev.trm.backend.Backend;
 import dev.trm.backend.cpu.CpuBackend;
 import dev.trm.model.TrmConfig;
 import dev.trm.model.TrmModel;
 import dev.trm.model.TrmParameters;
 import dev.trm.train.Evaluation;
-import dev.trm.task.arc.ArcDatasetBuilder;
-import dev.trm.task.arc.ArcReader;
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -62,14 +56,7 @@ public final class EvalCommand implements Runnable {
             // Refuse a model that does not fit the data before loading weights or running anything.
             CheckpointContents header = SolverLoading.header(file, preset, m.numPuzzleIdentifiers());
             Checkpoint.checkMatchesData(header.config(), header.task(), m, file.toString());
-            Evaluator<?> evaluator;
-            if (m.task() == TaskKind.ARC) {
-                Path tp = data.resolve(ArcDatasetBuilder.TEST_PUZZLES);
-                if (!Files.isRegularFile(tp)) throw new CliException(tp + ": missing; ARC evaluation needs the original test tasks");
-                evaluator = new ArcEvaluator(m.identifiers(), ArcReader.read(tp), ArcEvaluator.Options.standard());
-            } else {
-                evaluator = new SequenceEvaluator(m.task(), m.ignoreLabelId());
-            }
+            Evaluator<?> evaluator = TaskEvaluation.evaluatorFor(data, ds);
             long n = limit == null ? ds.exampleCount() : Math.min(limit, ds.exampleCount());
             TrmConfig c = header.config();
             Backend be = new CpuBackend();

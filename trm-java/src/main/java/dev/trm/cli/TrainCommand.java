@@ -8,8 +8,6 @@ import dev.trm.checkpoint.ConfigJson;
 import dev.trm.data.Dataset;
 import dev.trm.data.Json;
 import dev.trm.data.TaskKind;
-import dev.trm.eval.SequenceEvaluator;
-import dev.trm.eval.SequenceMetrics;
 import dev.trm.model.Presets;
 import dev.trm.model.TrmConfig;
 import dev.trm.model.TrmModel;
@@ -220,14 +218,10 @@ public final class TrainCommand implements Runnable {
                     boolean last = s == rs.steps();
                     if (test != null && (last || (rs.evalInterval() > 0 && s % rs.evalInterval() == 0))) {
                         progress.pause();
-                        SequenceMetrics r = evaluate(c, be, trainer, test, task, rs);
-                        Map<String, Object> em = new LinkedHashMap<>();
-                        em.put("examples", r.examples());
-                        em.put("accuracy", r.tokenAccuracy());
-                        em.put("exact_accuracy", r.exactAccuracy());
-                        log.eval(s, em);
-                        o.printf("eval @ step %d: exact accuracy %.4f, token accuracy %.4f (%d examples)%n",
-                                s, r.exactAccuracy(), r.tokenAccuracy(), r.examples());
+                        Object r = evaluate(c, be, trainer, test, dataDir, rs);
+                        log.eval(s, TaskEvaluation.toJson(r));
+                        o.printf("eval @ step %d:%n", s);
+                        DataEvalCommand.print(o, r);
                         o.flush();
                     }
                     if (last || s % rs.checkpointEvery() == 0) save(runDir, c, task, train, trainer, be);
@@ -254,15 +248,12 @@ public final class TrainCommand implements Runnable {
                 Checkpoint.weightsOf(trainer.evalParameters(), be)));
     }
 
-    private static SequenceMetrics evaluate(TrmConfig c, Backend be, DeepSupervision trainer, Dataset test, TaskKind task,
-                                            RunSettings rs) {
-        if (task == TaskKind.ARC) {
-            throw new CliException("ARC evaluation during training needs the voting evaluator: use trm eval on the checkpoint");
-        }
+    /** The official evaluation of the EMA weights on the test split (spec 2.3), with the task's evaluator. */
+    private static Object evaluate(TrmConfig c, Backend be, DeepSupervision trainer, Dataset test, Path dataDir,
+                                   RunSettings rs) {
         TrmModel model = new TrmModel(c, be, trainer.evalParameters());
         long limit = rs.evalLimit() == null ? Long.MAX_VALUE : rs.evalLimit();
-        return Evaluation.run(model, test, Math.min(rs.batch(), 256),
-                new SequenceEvaluator(task, test.metadata().ignoreLabelId()), limit);
+        return Evaluation.run(model, test, Math.min(rs.batch(), 256), TaskEvaluation.evaluatorFor(dataDir, test), limit);
     }
 
     /** The preset's architecture with the data's vocabulary, length and identifiers (and any overrides). */
