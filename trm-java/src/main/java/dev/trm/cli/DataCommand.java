@@ -10,6 +10,7 @@ import picocli.CommandLine.Command;
             DataBuildCommand.class,
             DataGenerateCommand.class,
             DataShowCommand.class,
+            DataRenderCommand.class,
             DataEvalCommand.class,
         })
 public final class DataCommand implements Runnable {

@@ -9,19 +9,15 @@ import dev.trm.eval.ArcEvaluator;
 import dev.trm.eval.ArcMetrics;
 import dev.trm.eval.EvalExample;
 import dev.trm.eval.Evaluator;
-import dev.trm.eval.SequenceEvaluator;
+import dev.trm.eval.Evaluators;
 import dev.trm.eval.SequenceMetrics;
 import dev.trm.render.ImageRender;
-import dev.trm.task.arc.ArcDatasetBuilder;
-import dev.trm.task.arc.ArcReader;
-import dev.trm.task.arc.ArcTask;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import picocli.CommandLine;
@@ -65,15 +61,7 @@ public final class DataEvalCommand implements Runnable {
         PrintWriter o = spec.commandLine().getOut();
         try (Dataset ds = Dataset.open(dir, split)) {
             DatasetMetadata m = ds.metadata();
-            Evaluator<?> evaluator;
-            if (m.task() == TaskKind.ARC) {
-                Path tp = dir.resolve(ArcDatasetBuilder.TEST_PUZZLES);
-                if (!Files.isRegularFile(tp)) throw new CliException(tp + ": missing; ARC evaluation needs the original test tasks");
-                List<ArcTask> tasks = ArcReader.read(tp);
-                evaluator = new ArcEvaluator(m.identifiers(), tasks, new ArcEvaluator.Options(ArcEvaluator.DEFAULT_KS, accumulate));
-            } else {
-                evaluator = new SequenceEvaluator(m.task(), m.ignoreLabelId());
-            }
+            Evaluator<?> evaluator = Evaluators.forDataset(dir, ds, accumulate);
             Object result = null;
             boolean rendered = false;
             for (Path file : predictions) {

@@ -236,8 +236,11 @@ public final class Dataset implements AutoCloseable {
         all.update(("trm-dataset-v" + DatasetMetadata.FORMAT_VERSION + "|" + layout).getBytes());
         for (MemorySegment s : List.of(inputs, labels, puzzleIdentifiers, puzzleIndices, groupIndices)) {
             MessageDigest d = DatasetWriter.sha256();
-            for (long off = 0; off < s.byteSize(); off += 1L << 30) {
-                d.update(s.asSlice(off, Math.min(1L << 30, s.byteSize() - off)).asByteBuffer());
+            byte[] chunk = new byte[1 << 22];
+            for (long off = 0; off < s.byteSize(); off += chunk.length) {
+                int len = (int) Math.min(chunk.length, s.byteSize() - off);
+                MemorySegment.copy(s, ValueLayout.JAVA_BYTE, off, chunk, 0, len);
+                d.update(chunk, 0, len);
             }
             all.update(d.digest());
         }

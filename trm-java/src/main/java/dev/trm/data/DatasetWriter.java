@@ -154,14 +154,25 @@ public final class DatasetWriter implements AutoCloseable {
         }
     }
 
-    /** A buffered, hashed append-only file. */
+    /**
+     * A buffered, hashed append-only file. Full buffers are hashed and written by a background thread while the caller
+     * fills the other buffer, so SHA-256 (the fingerprint) and disk writes overlap with building examples.
+     */
     private static final class Stream {
         private final FileChannel channel;
-        private final ByteBuffer buffer = ByteBuffer.allocateDirect(1 << 22);
         private final MessageDigest digest = sha256();
+        private final java.util.concurrent.ExecutorService io;
+        private ByteBuffer buffer = ByteBuffer.allocate(1 << 22);
+        private ByteBuffer spare = ByteBuffer.allocate(1 << 22);
+        private java.util.concurrent.Future<?> pending;
 
         Stream(Path file) throws IOException {
             channel = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+            io = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+                Thread t = new Thread(r, "dataset-writer " + file.getFileName());
+                t.setDaemon(true);
+                return t;
+            });
         }
 
         void write(byte[] bytes) {
@@ -169,24 +180,48 @@ public final class DatasetWriter implements AutoCloseable {
             buffer.put(bytes);
         }
 
+        /** Hands the filled buffer to the background thread and continues in the spare one. */
         private void flush() {
-            buffer.flip();
-            digest.update(buffer.duplicate());
-            try {
-                while (buffer.hasRemaining()) channel.write(buffer);
-            } catch (IOException e) {
-                throw new DataException("cannot write dataset: " + e.getMessage(), e);
-            }
+            await();
+            ByteBuffer full = buffer.flip();
+            buffer = spare;
             buffer.clear();
+            spare = full;
+            pending = io.submit(() -> {
+                // a heap buffer: MessageDigest hashes a byte[] on its fast path
+                digest.update(full.array(), 0, full.limit());
+                try {
+                    while (full.hasRemaining()) channel.write(full);
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+        }
+
+        private void await() {
+            if (pending == null) return;
+            try {
+                pending.get();
+            } catch (java.util.concurrent.ExecutionException e) {
+                throw new DataException("cannot write dataset: " + e.getCause().getMessage(), e.getCause());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new DataException("interrupted while writing the dataset", e);
+            } finally {
+                pending = null;
+            }
         }
 
         byte[] finish() throws IOException {
             flush();
+            await();
+            io.shutdown();
             channel.close();
             return digest.digest();
         }
 
         void close() throws IOException {
+            io.shutdownNow();
             channel.close();
         }
     }

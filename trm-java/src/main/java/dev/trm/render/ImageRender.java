@@ -94,6 +94,26 @@ public final class ImageRender {
         return out;
     }
 
+    /** Rows top to bottom, left-aligned, separated by a gap: e.g. one input | output row per ARC pair. */
+    public static BufferedImage stack(List<BufferedImage> rows, int gap) {
+        int w = 0, h = 0;
+        for (BufferedImage r : rows) {
+            w = Math.max(w, r.getWidth());
+            h += r.getHeight();
+        }
+        BufferedImage out = new BufferedImage(Math.max(1, w), Math.max(1, h), BufferedImage.TYPE_INT_RGB);
+        Graphics2D g = out.createGraphics();
+        g.setColor(new Color(BACKGROUND));
+        g.fillRect(0, 0, out.getWidth(), out.getHeight());
+        int y = 0;
+        for (BufferedImage r : rows) {
+            g.drawImage(r, 0, y, null);
+            y += r.getHeight();
+        }
+        g.dispose();
+        return out;
+    }
+
     /** Writes a PNG atomically (temporary file, then move). */
     public static void writePng(BufferedImage img, Path file) {
         try {

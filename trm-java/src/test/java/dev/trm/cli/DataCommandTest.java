@@ -148,9 +148,28 @@ class DataCommandTest {
     }
 
     @Test
+    void renderShowsSourcePuzzlesAsTextAndPng() throws IOException {
+        Path task = SharedData.file("arc-agi-1/training/007bbfb7.json");
+        Path png = tmp.resolve("task.png");
+        Run r = trm("data", "render", "--task", "arc", "--input", task.toString(), "--png", png.toString(), "--cell", "4");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("task 007bbfb7") && r.out().contains("train 1 input:\n077\n777\n077\n"), r.out());
+        var img = javax.imageio.ImageIO.read(png.toFile());
+        assertTrue(img.getHeight() > 6 * (9 * 4), "six pairs stacked: " + img.getHeight());
+        Path mazes = tmp.resolve("m.csv");
+        assertEquals(0, trm("data", "generate", "--task", "maze", "--size", "8", "--min-path", "12", "--count", "2", "--out", mazes.toString()).code());
+        Run m = trm("data", "render", "--task", "maze", "--input", mazes.toString(), "--index", "1", "--png", tmp.resolve("m.png").toString());
+        assertEquals(0, m.code(), m.err());
+        assertTrue(m.out().contains("S") && m.out().contains("o"), m.out());
+        Run bad = trm("data", "render", "--task", "maze", "--input", mazes.toString(), "--index", "5");
+        assertNotEquals(0, bad.code());
+        assertTrue(bad.err().contains("--index 5 outside 0..1"), bad.err());
+    }
+
+    @Test
     void helpListsTheSubcommands() {
         Run h = trm("data", "--help");
         assertEquals(0, h.code());
-        for (String s : List.of("build", "generate", "show", "eval")) assertTrue(h.out().contains(s), h.out());
+        for (String s : List.of("build", "generate", "show", "render", "eval")) assertTrue(h.out().contains(s), h.out());
     }
 }

@@ -87,6 +87,35 @@ class ArcDatasetBuilderTest {
     }
 
     @Test
+    void kaggleChallengesWithoutSolutionsGiveIgnoredTestLabels() throws java.io.IOException {
+        Path dir = tmp.resolve("kaggle");
+        Files.createDirectories(dir);
+        Path challenges = dir.resolve("arc-agi_test_challenges.json");
+        Files.writeString(challenges, "{\"cafe0001\": {\"train\": [{\"input\": [[1, 2]], \"output\": [[2, 1]]}], "
+                + "\"test\": [{\"input\": [[3, 4]]}]}}");
+        List<ArcTask> tasks = ArcReader.read(challenges);
+        assertNull(tasks.get(0).test().get(0).output());
+        Path out = tmp.resolve("k");
+        try (DatasetOutput o = DatasetOutput.create(out, false)) {
+            ArcDatasetBuilder.build(List.of(T1), tasks, new ArcDatasetBuilder.Options(2, 1, true), o);
+        }
+        try (Dataset test = Dataset.open(out, "test")) {
+            int[] label = test.label(0);
+            for (int t : label) assertEquals(0, t, "unknown output: every label cell is the ignore id");
+            assertEquals(new ArcGrid(1, 2, new byte[] {3, 4}), ArcTokens.crop(test.input(0)));
+        }
+        // a training task needs its outputs
+        Path out2 = tmp.resolve("k2");
+        var e = assertThrows(dev.trm.data.DataException.class, () -> {
+            try (DatasetOutput o = DatasetOutput.create(out2, false)) {
+                ArcDatasetBuilder.build(tasks, List.of(), new ArcDatasetBuilder.Options(0, 1, true), o);
+            }
+        });
+        assertTrue(e.getMessage().contains("cafe0001") && e.getMessage().contains("has no output"), e.getMessage());
+        assertFalse(Files.exists(out2));
+    }
+
+    @Test
     void deterministicPerSeed() {
         String a = build(tmp.resolve("a"), 3).splits().get(0).fingerprint();
         String b = build(tmp.resolve("b"), 3).splits().get(0).fingerprint();

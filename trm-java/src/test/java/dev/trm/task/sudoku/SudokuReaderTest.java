@@ -69,6 +69,11 @@ class SudokuReaderTest {
     }
 
     @Test
+    void digitsBeyondTheBoardSizeAreRejected() throws IOException {
+        assertTrue(error("1.3.3.1.2.4.4.2.\n1.3.3.1.2.5.4.2.\n").contains(":2: question character '5' at position 11 is not a digit 1-4"));
+    }
+
+    @Test
     void multipleSolutionsAreRejected() throws IOException {
         String open = "." + ".".repeat(80);
         assertTrue(error(open + "\n").contains("more than one solution"));
