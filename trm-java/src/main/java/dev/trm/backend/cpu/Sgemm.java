@@ -44,7 +44,7 @@ public final class Sgemm {
     static final int NR = 4 * L;
     /**
      * Row stride of a packed A panel: a constant, so the micro-kernel addresses its six rows from one register.
-     * Bounds the k block.
+     * Bounds the k block (kc + L <= KCS: packing may write up to one vector past kc in a row).
      */
     static final int KCS = 256;
 
@@ -54,7 +54,7 @@ public final class Sgemm {
      */
     record Blocking(int kc, int mc) {
         Blocking {
-            if (kc < 1 || kc > KCS || mc < MR || mc % MR != 0) throw new IllegalArgumentException("bad blocking kc=" + kc + " mc=" + mc);
+            if (kc < 1 || kc + L > KCS || mc < MR || mc % MR != 0) throw new IllegalArgumentException("bad blocking kc=" + kc + " mc=" + mc);
         }
     }
 
@@ -123,8 +123,9 @@ public final class Sgemm {
         colBlocks = ceilDiv(nPanels, panelsPerColBlock);
         final int tasks = rowBlocks * colBlocks, cb = colBlocks;
 
-        // Equal k blocks of at most KC (k = 776 gives 7 x 111, not 6 x 128 + a wasteful pass of 8).
-        final int kBlocks = ceilDiv(k, KC), kcMax = ceilDiv(k, kBlocks);
+        // Near-equal k blocks of at most KC (k = 776 gives 6 x 112 + 104, not 6 x 128 + a wasteful pass of 8).
+        // Rounded up to a multiple of L so that only the last block has a ragged end.
+        final int kBlocks = ceilDiv(k, KC), kcMax = Math.min(KC, ceilDiv(ceilDiv(k, kBlocks), L) * L);
         // B is packed for many k blocks at once (up to PACKED_B_BUDGET floats), so each task runs all those k blocks
         // on its rows while its C block stays in L2, and a GEMM costs two fork-joins per super-block, not per block.
         final int blocksPerSuper = Math.max(1, Math.min(kBlocks, PACKED_B_BUDGET / (nPanels * NR * kcMax)));
@@ -305,25 +306,33 @@ public final class Sgemm {
                               int i0, int mc, int p0, int kc, float[] dst) {
         int rows = ceilDiv(mc, MR) * MR;
         for (int ii = mc; ii < rows; ii++) {
-            int d = ii / MR * MR * KCS + ii % MR * KCS;
+            int d = ii * KCS; // panel ii / MR at (ii / MR) * MR * KCS, row ii % MR at (ii % MR) * KCS
             java.util.Arrays.fill(dst, d, d + kc, 0f);
         }
         if (!transA) {
             for (int ii = 0; ii < mc; ii++) {
-                System.arraycopy(a, aOff + (i0 + ii) * lda + p0, dst, ii / MR * MR * KCS + ii % MR * KCS, kc);
+                System.arraycopy(a, aOff + (i0 + ii) * lda + p0, dst, ii * KCS, kc);
             }
             return;
         }
         int full = gather == null ? 0 : kc / L * L;
         for (int p = 0; p < full; p += L) {
             int src = aOff + (p0 + p) * lda + i0;
-            for (int ii = 0; ii < mc; ii++) {
-                FloatVector.fromArray(V, a, src + ii, gather, 0).intoArray(dst, ii / MR * MR * KCS + ii % MR * KCS + p);
-            }
+            for (int ii = 0; ii < mc; ii++) FloatVector.fromArray(V, a, src + ii, gather, 0).intoArray(dst, ii * KCS + p);
         }
-        for (int p = full; p < kc; p++) {
-            int src = aOff + (p0 + p) * lda + i0;
-            for (int ii = 0; ii < mc; ii++) dst[ii / MR * MR * KCS + ii % MR * KCS + p] = a[src + ii];
+        if (full < kc && gather != null) {
+            // The last kc % L k steps: still one gather per row (element-wise copies here, with their scattered
+            // stores, cost several times more). Lanes past the end re-read lane 0 (a masked gather would still
+            // range-check them); what they store lands past kc in the row, where the kernel never reads.
+            int[] tailMap = java.util.Arrays.copyOf(gather, L);
+            java.util.Arrays.fill(tailMap, kc - full, L, 0);
+            int src = aOff + (p0 + full) * lda + i0;
+            for (int ii = 0; ii < mc; ii++) FloatVector.fromArray(V, a, src + ii, tailMap, 0).intoArray(dst, ii * KCS + full);
+        } else {
+            for (int p = full; p < kc; p++) {
+                int src = aOff + (p0 + p) * lda + i0;
+                for (int ii = 0; ii < mc; ii++) dst[ii * KCS + p] = a[src + ii];
+            }
         }
     }
 
