@@ -21,6 +21,8 @@ public final class GemmReport {
         CpuParallel pool = CpuParallel.shared();
         var shapes = args.length == 0 ? GemmShape.TRM : Arrays.stream(args).map(GemmShape::named).toList();
 
+        // Warm-up over every shape first, so no shape is timed while the JIT is still compiling the kernels.
+        for (GemmShape s : shapes) gflops(s, 0.2);
         FmaPeak.Result before = FmaPeak.measure(pool);
         System.out.println(before);
         double[][] figures = new double[shapes.size()][];
