@@ -69,6 +69,8 @@ public final class Sgemm {
     private static final class Buffers {
         float[] packedB = new float[0];
         private float[] packedA = new float[0];
+        /** The n x m product of {@link #transposedProduct}. */
+        float[] transposed = new float[0];
         /** One MR x NR tile of sums, between the micro-kernel and C. */
         final float[] tile = new float[MR * NR];
 
@@ -108,6 +110,11 @@ public final class Sgemm {
         // op(A) is m x k: stored m x k, or k x m when transposed; likewise op(B) is k x n, stored n x k when transposed.
         checkMatrix("A", a, aOff, lda, transA ? k : m, transA ? m : k);
         checkMatrix("B", b, bOff, ldb, transB ? n : k, transB ? k : n);
+
+        if (k >= 16 && tileUse(n, NR) * tileUse(m, MR) * 1.25 < tileUse(m, NR) * tileUse(n, MR)) {
+            transposedProduct(pool, blocking, transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
+            return;
+        }
 
         // Tasks: row blocks of at most MC rows, as many as a multiple of the thread count so the threads finish
         // together (776 rows on 2 threads: 10 blocks of 78, not 9 of 96 with one thread doing 5).
@@ -173,6 +180,35 @@ public final class Sgemm {
                 }
             });
         }
+    }
+
+    /** The fraction of padded tiles that is real work when size is covered by tiles of the given width. */
+    private static double tileUse(int size, int tile) {
+        return (double) size / (ceilDiv(size, tile) * tile);
+    }
+
+    /**
+     * C = alpha * (op(B)^T op(A)^T)^T + beta * C: for shapes that fit the MR x NR tile much better the other way
+     * round, e.g. the output head (n = 11, where 53 of every 64 tile columns would be padding). The transposed product
+     * goes to scratch (n x m, small since n is), then into C.
+     */
+    private static void transposedProduct(CpuParallel pool, Blocking blocking, boolean transA, boolean transB,
+                                          int m, int n, int k, float alpha, float[] a, int aOff, int lda,
+                                          float[] b, int bOff, int ldb, float beta, float[] c, int cOff, int ldc) {
+        Buffers buf = BUFFERS.get();
+        if (buf.transposed.length < m * n) buf.transposed = new float[m * n];
+        float[] t = buf.transposed;
+        // op(B)^T is n x k: B itself when stored transposed, else B read transposed; likewise op(A)^T is k x m.
+        sgemm(pool, blocking, !transB, !transA, n, m, k, 1f, b, bOff, ldb, a, aOff, lda, 0f, t, 0, m);
+        pool.parallelForRange(m, Math.max(1, 4096 / n), (i0, i1) -> {
+            for (int i = i0; i < i1; i++) {
+                int o = cOff + i * ldc;
+                for (int j = 0; j < n; j++) {
+                    float sum = t[j * m + i];
+                    c[o + j] = beta == 0f ? alpha * sum : Math.fma(beta, c[o + j], alpha * sum);
+                }
+            }
+        });
     }
 
     /**
@@ -264,7 +300,7 @@ public final class Sgemm {
      * Packs op(B)[p0 .. p0+kc, j0 .. j0+NR) into one panel {@code dst[dOff + p*NR + j]}, zero-padding columns past n.
      */
     static void packB(boolean transB, float[] b, int bOff, int ldb, int[] gather, int p0, int kc, int j0, int n,
-                              float[] dst, int dOff) {
+                      float[] dst, int dOff) {
         int nr = Math.min(NR, n - j0);
         if (!transB) {
             // op(B)(p, j) = b[p*ldb + j]: each k step is a contiguous row segment; full panels copy as 4 vectors.
@@ -303,7 +339,7 @@ public final class Sgemm {
      * of two apart, hence in few cache sets) are reused by the following rows while still in L1.
      */
     static void packA(boolean transA, float[] a, int aOff, int lda, int[] gather,
-                              int i0, int mc, int p0, int kc, float[] dst) {
+                      int i0, int mc, int p0, int kc, float[] dst) {
         int rows = ceilDiv(mc, MR) * MR;
         for (int ii = mc; ii < rows; ii++) {
             int d = ii * KCS; // panel ii / MR at (ii / MR) * MR * KCS, row ii % MR at (ii % MR) * KCS

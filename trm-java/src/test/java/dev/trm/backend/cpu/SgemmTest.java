@@ -49,6 +49,8 @@ class SgemmTest {
                 check(rnd, CpuParallel.shared(), ta, tb, 33, 97, 130, 1f, 0f, 5, 7);
                 check(rnd, CpuParallel.shared(), ta, tb, 130, 17, 3, 0.75f, 0.5f, 11, 1);
                 check(rnd, CpuParallel.shared(), ta, tb, 1, 1, 1, 1f, 1f, 3, 2);
+                // Few columns, many rows: computed as the transposed product, then written back transposed.
+                check(rnd, CpuParallel.shared(), ta, tb, 130, 5, 40, 1.5f, 0.5f, 3, 4);
             }
         }
     }
