@@ -49,19 +49,19 @@ public final class Sgemm {
     static final int KCS = 256;
 
     /**
-     * Cache blocking: k is cut into blocks of kc, the rows of C into blocks of mc (one task each).
-     * Package-private so a tuning harness can compare settings in one JVM.
+     * Cache blocking: k is cut into blocks of kc, the rows of C into blocks of mc (one task each), and at most
+     * packedBBudget floats of packed B are held at once. Package-private so tests and tuning can vary it.
      */
-    record Blocking(int kc, int mc) {
+    record Blocking(int kc, int mc, int packedBBudget) {
         Blocking {
             if (kc < 1 || kc + L > KCS || mc < MR || mc % MR != 0) throw new IllegalArgumentException("bad blocking kc=" + kc + " mc=" + mc);
         }
     }
 
-    static final Blocking DEFAULT_BLOCKING = new Blocking(128, 96);
-
-    /** Most floats of packed B held at once (16 MiB): enough for every TRM shape's whole k in one go. */
+    /** Most floats of packed B held at once by default (16 MiB): enough for every TRM shape's whole k in one go. */
     static final int PACKED_B_BUDGET = 1 << 22;
+
+    static final Blocking DEFAULT_BLOCKING = new Blocking(128, 96, PACKED_B_BUDGET);
 
     private Sgemm() {}
 
@@ -99,7 +99,7 @@ public final class Sgemm {
     static void sgemm(CpuParallel pool, Blocking blocking, boolean transA, boolean transB, int m, int n, int k,
                       float alpha, float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
                       float beta, float[] c, int cOff, int ldc) {
-        final int KC = blocking.kc(), MC = blocking.mc();
+        final int KC = blocking.kc(), MC = blocking.mc(), budget = blocking.packedBBudget();
         if (m < 0 || n < 0 || k < 0) throw new IllegalArgumentException("sgemm: negative size m=" + m + " n=" + n + " k=" + k);
         if (m == 0 || n == 0) return;
         checkMatrix("C", c, cOff, ldc, m, n);
@@ -133,9 +133,9 @@ public final class Sgemm {
         // Near-equal k blocks of at most KC (k = 776 gives 6 x 112 + 104, not 6 x 128 + a wasteful pass of 8).
         // Rounded up to a multiple of L so that only the last block has a ragged end.
         final int kBlocks = ceilDiv(k, KC), kcMax = Math.min(KC, ceilDiv(ceilDiv(k, kBlocks), L) * L);
-        // B is packed for many k blocks at once (up to PACKED_B_BUDGET floats), so each task runs all those k blocks
+        // B is packed for many k blocks at once (up to budget floats), so each task runs all those k blocks
         // on its rows while its C block stays in L2, and a GEMM costs two fork-joins per super-block, not per block.
-        final int blocksPerSuper = Math.max(1, Math.min(kBlocks, PACKED_B_BUDGET / (nPanels * NR * kcMax)));
+        final int blocksPerSuper = Math.max(1, Math.min(kBlocks, budget / (nPanels * NR * kcMax)));
         Buffers callerBuffers = BUFFERS.get();
         int packedBSize = nPanels * NR * Math.min(k, blocksPerSuper * kcMax);
         if (callerBuffers.packedB.length < packedBSize) callerBuffers.packedB = new float[packedBSize];
