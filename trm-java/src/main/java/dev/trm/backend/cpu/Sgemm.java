@@ -23,8 +23,8 @@ import jdk.incubator.vector.VectorSpecies;
  *       micro-kernel over every (B panel, A panel) pair. The task's C block stays in L2 across its k blocks.</li>
  *   <li>The micro-kernel keeps an MR x NR tile of sums in 24 vector registers (6 rows x 4 vectors of 16 floats with
  *       AVX-512): per k step it loads 4 vectors of B, broadcasts 6 scalars of A, and issues 24 independent FMAs, enough
- *       to cover the FMA latency on both FMA ports. The tile then goes through a small scratch array into C, where
- *       alpha and beta are applied.</li>
+ *       to cover the FMA latency on both FMA ports. It then stores or adds the tile into C (alpha = 1, beta 0 or 1:
+ *       the TRM cases), or into a scratch tile from which alpha and beta are applied.</li>
  * </ol>
  * A GEMM is two fork-joins on the pool (pack B; compute) per packed-B pass.
  *
@@ -71,7 +71,7 @@ public final class Sgemm {
         private float[] packedA = new float[0];
         /** The n x m product of {@link #transposedProduct}. */
         float[] transposed = new float[0];
-        /** One MR x NR tile of sums, between the micro-kernel and C. */
+        /** One MR x NR tile of sums, between the micro-kernel and C for edge tiles and general alpha, beta. */
         final float[] tile = new float[MR * NR];
 
         float[] packedA(int size) {
@@ -172,9 +172,16 @@ public final class Sgemm {
                         int bPanelOff = bBlockOff + panel * NR * kc;
                         for (int q = 0; q < aPanels; q++) {
                             int i = i0 + q * MR, mr = Math.min(MR, m - i);
-                            // Edge tiles compute the full zero-padded tile; updateC writes only the valid part.
-                            kernel(kc, packedA, q * MR * KCS, packedB, bPanelOff, buf.tile);
-                            updateC(buf.tile, mr, nr, alpha, blockBeta, c, cOff + i * ldc + j0, ldc);
+                            if (mr == MR && nr == NR && alpha == 1f && (blockBeta == 0f || blockBeta == 1f)) {
+                                // The common case (forward beta = 0, gradient accumulation beta = 1): straight into C.
+                                kernel(kc, packedA, q * MR * KCS, packedB, bPanelOff, c, cOff + i * ldc + j0, ldc,
+                                        blockBeta == 1f);
+                            } else {
+                                // Edge tiles and other alpha, beta: the full zero-padded tile goes to scratch, and
+                                // updateC writes the valid part (for alpha 1, beta 0 or 1 bit-identical to the above).
+                                kernel(kc, packedA, q * MR * KCS, packedB, bPanelOff, buf.tile, 0, NR, false);
+                                updateC(buf.tile, mr, nr, alpha, blockBeta, c, cOff + i * ldc + j0, ldc);
+                            }
                         }
                     }
                 }
@@ -212,13 +219,16 @@ public final class Sgemm {
     }
 
     /**
-     * The register-blocked micro-kernel: tile[6 x NR] = sum over p < kc of A[r, p] B[p, :]. The A panel is
-     * {@code ap[aOff + r*KCS + p]}, the B panel {@code bp[bOff + p*NR + j]}, tile row r starts at {@code tile[r*NR]}.
-     * KCS being a constant, the six A rows are one base register plus fixed displacements.
-     * The 24 accumulators are plain locals so the JIT keeps them in registers, and nothing vector-typed crosses a
-     * call (a call the JIT declines to inline would box them, allocating in the loop).
+     * The register-blocked micro-kernel: C[6 x NR] = S (accumulate false) or C += S (accumulate true), where
+     * S = sum over p < kc of A[r, p] B[p, :]. The A panel is {@code ap[aOff + r*KCS + p]} (KCS being a constant,
+     * the six A rows are one base register plus fixed displacements), the B panel {@code bp[bOff + p*NR + j]}, C row
+     * r starts at {@code c[cOff + r*ldc]}. The 24 accumulators are plain locals so the JIT keeps them in registers,
+     * and nothing vector-typed crosses a call (a call the JIT declines to inline would box them, allocating in the
+     * loop). Scaling by alpha and beta is left to {@link #updateC} (through a scratch tile): doing it here raises
+     * register pressure enough that the JIT spills accumulators inside the k loop.
      */
-    static void kernel(int kc, float[] ap, int aOff, float[] bp, int bOff, float[] tile) {
+    static void kernel(int kc, float[] ap, int aOff, float[] bp, int bOff, float[] c, int cOff, int ldc,
+                       boolean accumulate) {
         FloatVector c00 = FloatVector.zero(V), c01 = c00, c02 = c00, c03 = c00;
         FloatVector c10 = c00, c11 = c00, c12 = c00, c13 = c00;
         FloatVector c20 = c00, c21 = c00, c22 = c00, c23 = c00;
@@ -245,14 +255,40 @@ public final class Sgemm {
             FloatVector r5 = FloatVector.broadcast(V, ap[ao + 5 * KCS]);
             c50 = r5.fma(b0, c50); c51 = r5.fma(b1, c51); c52 = r5.fma(b2, c52); c53 = r5.fma(b3, c53);
         }
-        // Spill the tile to scratch with plain stores and let updateC apply alpha and beta: an epilogue here that
-        // also reads C raises register pressure enough that the JIT spills accumulators inside the k loop.
-        c00.intoArray(tile, 0); c01.intoArray(tile, L); c02.intoArray(tile, 2 * L); c03.intoArray(tile, 3 * L);
-        c10.intoArray(tile, NR); c11.intoArray(tile, NR + L); c12.intoArray(tile, NR + 2 * L); c13.intoArray(tile, NR + 3 * L);
-        c20.intoArray(tile, 2 * NR); c21.intoArray(tile, 2 * NR + L); c22.intoArray(tile, 2 * NR + 2 * L); c23.intoArray(tile, 2 * NR + 3 * L);
-        c30.intoArray(tile, 3 * NR); c31.intoArray(tile, 3 * NR + L); c32.intoArray(tile, 3 * NR + 2 * L); c33.intoArray(tile, 3 * NR + 3 * L);
-        c40.intoArray(tile, 4 * NR); c41.intoArray(tile, 4 * NR + L); c42.intoArray(tile, 4 * NR + 2 * L); c43.intoArray(tile, 4 * NR + 3 * L);
-        c50.intoArray(tile, 5 * NR); c51.intoArray(tile, 5 * NR + L); c52.intoArray(tile, 5 * NR + 2 * L); c53.intoArray(tile, 5 * NR + 3 * L);
+        int o1 = cOff + ldc, o2 = o1 + ldc, o3 = o2 + ldc, o4 = o3 + ldc, o5 = o4 + ldc;
+        if (accumulate) {
+            c00.add(FloatVector.fromArray(V, c, cOff)).intoArray(c, cOff);
+            c01.add(FloatVector.fromArray(V, c, cOff + L)).intoArray(c, cOff + L);
+            c02.add(FloatVector.fromArray(V, c, cOff + 2 * L)).intoArray(c, cOff + 2 * L);
+            c03.add(FloatVector.fromArray(V, c, cOff + 3 * L)).intoArray(c, cOff + 3 * L);
+            c10.add(FloatVector.fromArray(V, c, o1)).intoArray(c, o1);
+            c11.add(FloatVector.fromArray(V, c, o1 + L)).intoArray(c, o1 + L);
+            c12.add(FloatVector.fromArray(V, c, o1 + 2 * L)).intoArray(c, o1 + 2 * L);
+            c13.add(FloatVector.fromArray(V, c, o1 + 3 * L)).intoArray(c, o1 + 3 * L);
+            c20.add(FloatVector.fromArray(V, c, o2)).intoArray(c, o2);
+            c21.add(FloatVector.fromArray(V, c, o2 + L)).intoArray(c, o2 + L);
+            c22.add(FloatVector.fromArray(V, c, o2 + 2 * L)).intoArray(c, o2 + 2 * L);
+            c23.add(FloatVector.fromArray(V, c, o2 + 3 * L)).intoArray(c, o2 + 3 * L);
+            c30.add(FloatVector.fromArray(V, c, o3)).intoArray(c, o3);
+            c31.add(FloatVector.fromArray(V, c, o3 + L)).intoArray(c, o3 + L);
+            c32.add(FloatVector.fromArray(V, c, o3 + 2 * L)).intoArray(c, o3 + 2 * L);
+            c33.add(FloatVector.fromArray(V, c, o3 + 3 * L)).intoArray(c, o3 + 3 * L);
+            c40.add(FloatVector.fromArray(V, c, o4)).intoArray(c, o4);
+            c41.add(FloatVector.fromArray(V, c, o4 + L)).intoArray(c, o4 + L);
+            c42.add(FloatVector.fromArray(V, c, o4 + 2 * L)).intoArray(c, o4 + 2 * L);
+            c43.add(FloatVector.fromArray(V, c, o4 + 3 * L)).intoArray(c, o4 + 3 * L);
+            c50.add(FloatVector.fromArray(V, c, o5)).intoArray(c, o5);
+            c51.add(FloatVector.fromArray(V, c, o5 + L)).intoArray(c, o5 + L);
+            c52.add(FloatVector.fromArray(V, c, o5 + 2 * L)).intoArray(c, o5 + 2 * L);
+            c53.add(FloatVector.fromArray(V, c, o5 + 3 * L)).intoArray(c, o5 + 3 * L);
+        } else {
+            c00.intoArray(c, cOff); c01.intoArray(c, cOff + L); c02.intoArray(c, cOff + 2 * L); c03.intoArray(c, cOff + 3 * L);
+            c10.intoArray(c, o1); c11.intoArray(c, o1 + L); c12.intoArray(c, o1 + 2 * L); c13.intoArray(c, o1 + 3 * L);
+            c20.intoArray(c, o2); c21.intoArray(c, o2 + L); c22.intoArray(c, o2 + 2 * L); c23.intoArray(c, o2 + 3 * L);
+            c30.intoArray(c, o3); c31.intoArray(c, o3 + L); c32.intoArray(c, o3 + 2 * L); c33.intoArray(c, o3 + 3 * L);
+            c40.intoArray(c, o4); c41.intoArray(c, o4 + L); c42.intoArray(c, o4 + 2 * L); c43.intoArray(c, o4 + 3 * L);
+            c50.intoArray(c, o5); c51.intoArray(c, o5 + L); c52.intoArray(c, o5 + 2 * L); c53.intoArray(c, o5 + 3 * L);
+        }
     }
 
     /**
