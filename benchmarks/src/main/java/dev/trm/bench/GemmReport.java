@@ -31,8 +31,12 @@ public final class GemmReport {
         CpuParallel pool = CpuParallel.shared();
         var shapes = args.length == 0 ? GemmShape.TRM : Arrays.stream(args).map(GemmShape::named).toList();
 
-        // Warm-up over every shape first, so no shape is timed while the JIT is still compiling the kernels.
-        for (GemmShape s : shapes) measure(pool, s, 0.2);
+        // Warm-up over every shape first, so no shape is timed while the JIT is still compiling the kernels (until
+        // then Vector API code runs hundreds of times slower; on a busy machine compiling takes seconds).
+        long warmEnd = System.nanoTime() + 4_000_000_000L;
+        do {
+            for (GemmShape s : shapes) measure(pool, s, 0.05);
+        } while (System.nanoTime() < warmEnd);
         FmaPeak.Result before = FmaPeak.measure(pool);
         System.out.println(before);
         double corePeak = cpuTimePeak();
