@@ -37,7 +37,8 @@ public class GemmBenchmark {
     @Param({"fwd-qkv", "fwd-out", "fwd-mlp-up", "fwd-mlp-down", "fwd-head", "fwd-qkv-916",
             "bwd-dx-qkv", "bwd-dx-mlp-up", "bwd-dx-mlp-down",
             "bwd-dw-qkv", "bwd-dw-mlp-up", "bwd-dw-mlp-down", "bwd-dw-qkv-7328",
-            "mix-fwd-1", "mix-fwd-2", "mix-bwd-dw-1", "mix-bwd-dx-1", "mix-bwd-dw-2", "mix-bwd-dx-2"})
+            "mix-fwd-1", "mix-fwd-2", "mix-bwd-dw-1", "mix-bwd-dx-1", "mix-bwd-dw-2", "mix-bwd-dx-2",
+            "mixb-fwd-1", "mixb-fwd-2", "mixb-bwd-dx-1", "mixb-bwd-dw-1", "mixb-bwd-dx-2", "mixb-bwd-dw-2"})
     public String shape;
 
     private GemmShape s;
