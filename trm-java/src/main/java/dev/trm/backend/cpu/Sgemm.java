@@ -111,7 +111,8 @@ public final class Sgemm {
         checkMatrix("A", a, aOff, lda, transA ? k : m, transA ? m : k);
         checkMatrix("B", b, bOff, ldb, transB ? n : k, transB ? k : n);
 
-        if (k >= 16 && tileUse(n, NR) * tileUse(m, MR) * 1.25 < tileUse(m, NR) * tileUse(n, MR)) {
+        // Only for a large gain: the swap also swaps which operand is packed by (slower) gathers.
+        if (k >= 16 && tileUse(n, NR) * tileUse(m, MR) * 2 < tileUse(m, NR) * tileUse(n, MR)) {
             transposedProduct(pool, blocking, transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
             return;
         }
