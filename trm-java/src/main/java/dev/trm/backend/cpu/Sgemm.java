@@ -11,7 +11,7 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>How it is fast (the GotoBLAS/BLIS scheme, in Java's Vector API):
  * <ol>
- *   <li>k is cut into equal blocks of at most 128 (so a packed B panel, 128 x 64 floats = 32 KiB, stays in L1 while
+ *   <li>k is cut into near-equal blocks of at most 128, whole vectors long (so a packed B panel, 128 x 64 floats = 32 KiB, stays in L1 while
  *       the kernel reuses it). op(B) is <em>packed</em> into panels of {@link #NR} columns stored k-major
  *       ({@code panel[p*NR + j]}), zero-padded to a full panel, for as many k blocks as fit in
  *       {@link #PACKED_B_BUDGET} (for TRM shapes: all of k). The micro-kernel then reads B as one contiguous stream
@@ -26,7 +26,8 @@ import jdk.incubator.vector.VectorSpecies;
  *       to cover the FMA latency on both FMA ports. It then stores or adds the tile into C (alpha = 1, beta 0 or 1:
  *       the TRM cases), or into a scratch tile from which alpha and beta are applied.</li>
  * </ol>
- * A GEMM is two fork-joins on the pool (pack B; compute) per packed-B pass.
+ * A GEMM is two fork-joins on the pool (pack B; compute) per packed-B pass. Shapes that fit the tile far better the
+ * other way round (the output head, n = 11) are computed as C^T = op(B)^T op(A)^T into scratch.
  *
  * <p>Determinism: every element of C is computed by exactly one task, as a sum over k in a fixed order (k blocks in
  * order; inside a block, p in order), so the result does not depend on thread scheduling or on the thread count.
