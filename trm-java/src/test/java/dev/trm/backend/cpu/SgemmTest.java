@@ -142,6 +142,38 @@ class SgemmTest {
     }
 
     @Test
+    void concurrentCallersShareThePoolSafely() throws Exception {
+        // Two application threads multiplying different matrices through the one shared pool at the same time: each
+        // result must equal what the same call gives alone (per-thread scratch, no shared state between calls).
+        Random rnd = new Random(11);
+        int m = 60, n = 100, k = 150;
+        float[][] as = {random(rnd, m * k), random(rnd, m * k)}, bs = {random(rnd, k * n), random(rnd, k * n)};
+        float[][] alone = new float[2][m * n];
+        for (int t = 0; t < 2; t++) Sgemm.sgemm(false, true, m, n, k, 1f, as[t], 0, k, bs[t], 0, k, 0f, alone[t], 0, n);
+        Thread[] threads = new Thread[2];
+        Throwable[] failure = new Throwable[1];
+        for (int t = 0; t < 2; t++) {
+            int id = t;
+            threads[t] = new Thread(() -> {
+                try {
+                    float[] c = new float[m * n];
+                    for (int rep = 0; rep < 8; rep++) {
+                        Sgemm.sgemm(false, true, m, n, k, 1f, as[id], 0, k, bs[id], 0, k, 0f, c, 0, n);
+                        assertArrayEquals(alone[id], c, "caller " + id + ", call " + rep);
+                    }
+                } catch (Throwable e) {
+                    synchronized (failure) {
+                        failure[0] = e;
+                    }
+                }
+            });
+            threads[t].start();
+        }
+        for (Thread t : threads) t.join();
+        if (failure[0] != null) throw new AssertionError(failure[0]);
+    }
+
+    @Test
     void runsOnPoolsOfEverySize() {
         Random rnd = new Random(7);
         for (int threads : new int[] {1, 2, 5}) {
