@@ -32,7 +32,14 @@ public record GemmShape(String name, boolean transA, boolean transB, int m, int 
             new GemmShape("mix-bwd-dw-1", false, true, 1024, 97, 512),
             new GemmShape("mix-bwd-dx-1", true, false, 97, 512, 1024),
             new GemmShape("mix-bwd-dw-2", false, true, 97, 512, 512),
-            new GemmShape("mix-bwd-dx-2", true, false, 512, 512, 97));
+            new GemmShape("mix-bwd-dx-2", true, false, 512, 512, 97),
+            // The same token mixer as the CPU backend runs it: one GEMM for all 8 batch rows (n = 8 * 512 columns).
+            new GemmShape("mixb-fwd-1", false, false, 1024, 4096, 97),
+            new GemmShape("mixb-fwd-2", false, false, 97, 4096, 512),
+            new GemmShape("mixb-bwd-dx-1", true, false, 97, 4096, 1024),
+            new GemmShape("mixb-bwd-dw-1", false, true, 1024, 97, 4096),
+            new GemmShape("mixb-bwd-dx-2", true, false, 512, 4096, 97),
+            new GemmShape("mixb-bwd-dw-2", false, true, 97, 512, 4096));
 
     public static GemmShape named(String name) {
         return TRM.stream().filter(s -> s.name.equals(name)).findFirst()

@@ -34,6 +34,8 @@ public final class CpuParallel {
 
     private final int threads;
     private final ExecutorService pool;
+    /** The pool's threads, for {@link #poolCpuNanos()}. */
+    private final java.util.List<Thread> poolThreads = new java.util.concurrent.CopyOnWriteArrayList<>();
     /** True on this pool's own threads: a nested parallel loop then runs inline instead of queueing behind itself. */
     private final ThreadLocal<Boolean> insideTask = ThreadLocal.withInitial(() -> Boolean.FALSE);
 
@@ -43,6 +45,7 @@ public final class CpuParallel {
         this.pool = threads <= 1 ? null : Executors.newFixedThreadPool(threads, r -> {
             Thread t = new Thread(r, "trm-cpu-" + counter.getAndIncrement());
             t.setDaemon(true);
+            poolThreads.add(t);
             return t;
         });
     }
@@ -61,6 +64,17 @@ public final class CpuParallel {
     /** How many threads run a parallel loop (including the caller). */
     public int threads() {
         return threads;
+    }
+
+    /**
+     * CPU time consumed so far by this pool's threads, in nanoseconds (not counting callers). For benchmarks on a
+     * shared machine: CPU time, unlike wall time, does not grow while a thread waits for a core.
+     */
+    public long poolCpuNanos() {
+        var mx = java.lang.management.ManagementFactory.getThreadMXBean();
+        long sum = 0;
+        for (Thread t : poolThreads) sum += Math.max(0, mx.getThreadCpuTime(t.threadId()));
+        return sum;
     }
 
     private static int configuredThreads() {

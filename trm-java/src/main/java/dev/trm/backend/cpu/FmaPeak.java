@@ -38,9 +38,18 @@ public final class FmaPeak {
     /** Measures on the given pool (its thread count is the "all threads" figure). */
     public static Result measure(CpuParallel pool) {
         int threads = pool.threads();
-        // Warm-up: get the loop compiled by C2 before timing anything.
-        long warmEnd = System.nanoTime() + 200_000_000L;
-        while (System.nanoTime() < warmEnd) run(20_000);
+        // Warm-up: until the loop is compiled by C2 (Vector API code runs orders of magnitude slower before), i.e.
+        // until the rate has stopped improving for 0.2 s; at most 5 s when the JIT is busy elsewhere.
+        long begin = System.nanoTime(), lastGain = begin;
+        double bestRate = 0;
+        while (System.nanoTime() - lastGain < 200_000_000L && System.nanoTime() - begin < 5_000_000_000L) {
+            long start = System.nanoTime();
+            double rate = run(10_000) / (System.nanoTime() - start);
+            if (rate > bestRate * 1.05) {
+                bestRate = rate;
+                lastGain = System.nanoTime();
+            }
+        }
         // Calibrate so one trial takes about 20 ms on one thread: many short trials, of which the best counts, see
         // through a machine shared with other processes better than a few long ones.
         long t0 = System.nanoTime();

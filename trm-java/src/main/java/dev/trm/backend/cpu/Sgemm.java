@@ -11,7 +11,7 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>How it is fast (the GotoBLAS/BLIS scheme, in Java's Vector API):
  * <ol>
- *   <li>k is cut into equal blocks of at most 128 (so a packed B panel, 128 x 64 floats = 32 KiB, stays in L1 while
+ *   <li>k is cut into near-equal blocks of at most 128, whole vectors long (so a packed B panel, 128 x 64 floats = 32 KiB, stays in L1 while
  *       the kernel reuses it). op(B) is <em>packed</em> into panels of {@link #NR} columns stored k-major
  *       ({@code panel[p*NR + j]}), zero-padded to a full panel, for as many k blocks as fit in
  *       {@link #PACKED_B_BUDGET} (for TRM shapes: all of k). The micro-kernel then reads B as one contiguous stream
@@ -23,10 +23,11 @@ import jdk.incubator.vector.VectorSpecies;
  *       micro-kernel over every (B panel, A panel) pair. The task's C block stays in L2 across its k blocks.</li>
  *   <li>The micro-kernel keeps an MR x NR tile of sums in 24 vector registers (6 rows x 4 vectors of 16 floats with
  *       AVX-512): per k step it loads 4 vectors of B, broadcasts 6 scalars of A, and issues 24 independent FMAs, enough
- *       to cover the FMA latency on both FMA ports. The tile then goes through a small scratch array into C, where
- *       alpha and beta are applied.</li>
+ *       to cover the FMA latency on both FMA ports. It then stores or adds the tile into C (alpha = 1, beta 0 or 1:
+ *       the TRM cases), or into a scratch tile from which alpha and beta are applied.</li>
  * </ol>
- * A GEMM is two fork-joins on the pool (pack B; compute) per packed-B pass.
+ * A GEMM is two fork-joins on the pool (pack B; compute) per packed-B pass. Shapes that fit the tile far better the
+ * other way round (the output head, n = 11) are computed as C^T = op(B)^T op(A)^T into scratch.
  *
  * <p>Determinism: every element of C is computed by exactly one task, as a sum over k in a fixed order (k blocks in
  * order; inside a block, p in order), so the result does not depend on thread scheduling or on the thread count.
@@ -44,24 +45,24 @@ public final class Sgemm {
     static final int NR = 4 * L;
     /**
      * Row stride of a packed A panel: a constant, so the micro-kernel addresses its six rows from one register.
-     * Bounds the k block.
+     * Bounds the k block (kc + L <= KCS: packing may write up to one vector past kc in a row).
      */
     static final int KCS = 256;
 
     /**
-     * Cache blocking: k is cut into blocks of kc, the rows of C into blocks of mc (one task each).
-     * Package-private so a tuning harness can compare settings in one JVM.
+     * Cache blocking: k is cut into blocks of kc, the rows of C into blocks of mc (one task each), and at most
+     * packedBBudget floats of packed B are held at once. Package-private so tests and tuning can vary it.
      */
-    record Blocking(int kc, int mc) {
+    record Blocking(int kc, int mc, int packedBBudget) {
         Blocking {
-            if (kc < 1 || kc > KCS || mc < MR || mc % MR != 0) throw new IllegalArgumentException("bad blocking kc=" + kc + " mc=" + mc);
+            if (kc < 1 || kc + L > KCS || mc < MR || mc % MR != 0) throw new IllegalArgumentException("bad blocking kc=" + kc + " mc=" + mc);
         }
     }
 
-    static final Blocking DEFAULT_BLOCKING = new Blocking(128, 96);
-
-    /** Most floats of packed B held at once (16 MiB): enough for every TRM shape's whole k in one go. */
+    /** Most floats of packed B held at once by default (16 MiB): enough for every TRM shape's whole k in one go. */
     static final int PACKED_B_BUDGET = 1 << 22;
+
+    static final Blocking DEFAULT_BLOCKING = new Blocking(128, 96, PACKED_B_BUDGET);
 
     private Sgemm() {}
 
@@ -69,7 +70,9 @@ public final class Sgemm {
     private static final class Buffers {
         float[] packedB = new float[0];
         private float[] packedA = new float[0];
-        /** One MR x NR tile of sums, between the micro-kernel and C. */
+        /** The n x m product of {@link #transposedProduct}. */
+        float[] transposed = new float[0];
+        /** One MR x NR tile of sums, between the micro-kernel and C for edge tiles and general alpha, beta. */
         final float[] tile = new float[MR * NR];
 
         float[] packedA(int size) {
@@ -97,7 +100,7 @@ public final class Sgemm {
     static void sgemm(CpuParallel pool, Blocking blocking, boolean transA, boolean transB, int m, int n, int k,
                       float alpha, float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
                       float beta, float[] c, int cOff, int ldc) {
-        final int KC = blocking.kc(), MC = blocking.mc();
+        final int KC = blocking.kc(), MC = blocking.mc(), budget = blocking.packedBBudget();
         if (m < 0 || n < 0 || k < 0) throw new IllegalArgumentException("sgemm: negative size m=" + m + " n=" + n + " k=" + k);
         if (m == 0 || n == 0) return;
         checkMatrix("C", c, cOff, ldc, m, n);
@@ -108,6 +111,12 @@ public final class Sgemm {
         // op(A) is m x k: stored m x k, or k x m when transposed; likewise op(B) is k x n, stored n x k when transposed.
         checkMatrix("A", a, aOff, lda, transA ? k : m, transA ? m : k);
         checkMatrix("B", b, bOff, ldb, transB ? n : k, transB ? k : n);
+
+        // Only for a large gain: the swap also swaps which operand is packed by (slower) gathers.
+        if (k >= 16 && tileUse(n, NR) * tileUse(m, MR) * 2 < tileUse(m, NR) * tileUse(n, MR)) {
+            transposedProduct(pool, blocking, transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
+            return;
+        }
 
         // Tasks: row blocks of at most MC rows, as many as a multiple of the thread count so the threads finish
         // together (776 rows on 2 threads: 10 blocks of 78, not 9 of 96 with one thread doing 5).
@@ -123,11 +132,12 @@ public final class Sgemm {
         colBlocks = ceilDiv(nPanels, panelsPerColBlock);
         final int tasks = rowBlocks * colBlocks, cb = colBlocks;
 
-        // Equal k blocks of at most KC (k = 776 gives 7 x 111, not 6 x 128 + a wasteful pass of 8).
-        final int kBlocks = ceilDiv(k, KC), kcMax = ceilDiv(k, kBlocks);
-        // B is packed for many k blocks at once (up to PACKED_B_BUDGET floats), so each task runs all those k blocks
+        // Near-equal k blocks of at most KC (k = 776 gives 6 x 112 + 104, not 6 x 128 + a wasteful pass of 8).
+        // Rounded up to a multiple of L so that only the last block has a ragged end.
+        final int kBlocks = ceilDiv(k, KC), kcMax = Math.min(KC, ceilDiv(ceilDiv(k, kBlocks), L) * L);
+        // B is packed for many k blocks at once (up to budget floats), so each task runs all those k blocks
         // on its rows while its C block stays in L2, and a GEMM costs two fork-joins per super-block, not per block.
-        final int blocksPerSuper = Math.max(1, Math.min(kBlocks, PACKED_B_BUDGET / (nPanels * NR * kcMax)));
+        final int blocksPerSuper = Math.max(1, Math.min(kBlocks, budget / (nPanels * NR * kcMax)));
         Buffers callerBuffers = BUFFERS.get();
         int packedBSize = nPanels * NR * Math.min(k, blocksPerSuper * kcMax);
         if (callerBuffers.packedB.length < packedBSize) callerBuffers.packedB = new float[packedBSize];
@@ -164,9 +174,16 @@ public final class Sgemm {
                         int bPanelOff = bBlockOff + panel * NR * kc;
                         for (int q = 0; q < aPanels; q++) {
                             int i = i0 + q * MR, mr = Math.min(MR, m - i);
-                            // Edge tiles compute the full zero-padded tile; updateC writes only the valid part.
-                            kernel(kc, packedA, q * MR * KCS, packedB, bPanelOff, buf.tile);
-                            updateC(buf.tile, mr, nr, alpha, blockBeta, c, cOff + i * ldc + j0, ldc);
+                            if (mr == MR && nr == NR && alpha == 1f && (blockBeta == 0f || blockBeta == 1f)) {
+                                // The common case (forward beta = 0, gradient accumulation beta = 1): straight into C.
+                                kernel(kc, packedA, q * MR * KCS, packedB, bPanelOff, c, cOff + i * ldc + j0, ldc,
+                                        blockBeta == 1f);
+                            } else {
+                                // Edge tiles and other alpha, beta: the full zero-padded tile goes to scratch, and
+                                // updateC writes the valid part (for alpha 1, beta 0 or 1 bit-identical to the above).
+                                kernel(kc, packedA, q * MR * KCS, packedB, bPanelOff, buf.tile, 0, NR, false);
+                                updateC(buf.tile, mr, nr, alpha, blockBeta, c, cOff + i * ldc + j0, ldc);
+                            }
                         }
                     }
                 }
@@ -174,14 +191,46 @@ public final class Sgemm {
         }
     }
 
+    /** The fraction of padded tiles that is real work when size is covered by tiles of the given width. */
+    private static double tileUse(int size, int tile) {
+        return (double) size / (ceilDiv(size, tile) * tile);
+    }
+
     /**
-     * The register-blocked micro-kernel: tile[6 x NR] = sum over p < kc of A[r, p] B[p, :]. The A panel is
-     * {@code ap[aOff + r*KCS + p]}, the B panel {@code bp[bOff + p*NR + j]}, tile row r starts at {@code tile[r*NR]}.
-     * KCS being a constant, the six A rows are one base register plus fixed displacements.
-     * The 24 accumulators are plain locals so the JIT keeps them in registers, and nothing vector-typed crosses a
-     * call (a call the JIT declines to inline would box them, allocating in the loop).
+     * C = alpha * (op(B)^T op(A)^T)^T + beta * C: for shapes that fit the MR x NR tile much better the other way
+     * round, e.g. the output head (n = 11, where 53 of every 64 tile columns would be padding). The transposed product
+     * goes to scratch (n x m, small since n is), then into C.
      */
-    static void kernel(int kc, float[] ap, int aOff, float[] bp, int bOff, float[] tile) {
+    private static void transposedProduct(CpuParallel pool, Blocking blocking, boolean transA, boolean transB,
+                                          int m, int n, int k, float alpha, float[] a, int aOff, int lda,
+                                          float[] b, int bOff, int ldb, float beta, float[] c, int cOff, int ldc) {
+        Buffers buf = BUFFERS.get();
+        if (buf.transposed.length < m * n) buf.transposed = new float[m * n];
+        float[] t = buf.transposed;
+        // op(B)^T is n x k: B itself when stored transposed, else B read transposed; likewise op(A)^T is k x m.
+        sgemm(pool, blocking, !transB, !transA, n, m, k, 1f, b, bOff, ldb, a, aOff, lda, 0f, t, 0, m);
+        pool.parallelForRange(m, Math.max(1, 4096 / n), (i0, i1) -> {
+            for (int i = i0; i < i1; i++) {
+                int o = cOff + i * ldc;
+                for (int j = 0; j < n; j++) {
+                    float sum = t[j * m + i];
+                    c[o + j] = beta == 0f ? alpha * sum : Math.fma(beta, c[o + j], alpha * sum);
+                }
+            }
+        });
+    }
+
+    /**
+     * The register-blocked micro-kernel: C[6 x NR] = S (accumulate false) or C += S (accumulate true), where
+     * S = sum over p < kc of A[r, p] B[p, :]. The A panel is {@code ap[aOff + r*KCS + p]} (KCS being a constant,
+     * the six A rows are one base register plus fixed displacements), the B panel {@code bp[bOff + p*NR + j]}, C row
+     * r starts at {@code c[cOff + r*ldc]}. The 24 accumulators are plain locals so the JIT keeps them in registers,
+     * and nothing vector-typed crosses a call (a call the JIT declines to inline would box them, allocating in the
+     * loop). Scaling by alpha and beta is left to {@link #updateC} (through a scratch tile): doing it here raises
+     * register pressure enough that the JIT spills accumulators inside the k loop.
+     */
+    static void kernel(int kc, float[] ap, int aOff, float[] bp, int bOff, float[] c, int cOff, int ldc,
+                       boolean accumulate) {
         FloatVector c00 = FloatVector.zero(V), c01 = c00, c02 = c00, c03 = c00;
         FloatVector c10 = c00, c11 = c00, c12 = c00, c13 = c00;
         FloatVector c20 = c00, c21 = c00, c22 = c00, c23 = c00;
@@ -208,14 +257,40 @@ public final class Sgemm {
             FloatVector r5 = FloatVector.broadcast(V, ap[ao + 5 * KCS]);
             c50 = r5.fma(b0, c50); c51 = r5.fma(b1, c51); c52 = r5.fma(b2, c52); c53 = r5.fma(b3, c53);
         }
-        // Spill the tile to scratch with plain stores and let updateC apply alpha and beta: an epilogue here that
-        // also reads C raises register pressure enough that the JIT spills accumulators inside the k loop.
-        c00.intoArray(tile, 0); c01.intoArray(tile, L); c02.intoArray(tile, 2 * L); c03.intoArray(tile, 3 * L);
-        c10.intoArray(tile, NR); c11.intoArray(tile, NR + L); c12.intoArray(tile, NR + 2 * L); c13.intoArray(tile, NR + 3 * L);
-        c20.intoArray(tile, 2 * NR); c21.intoArray(tile, 2 * NR + L); c22.intoArray(tile, 2 * NR + 2 * L); c23.intoArray(tile, 2 * NR + 3 * L);
-        c30.intoArray(tile, 3 * NR); c31.intoArray(tile, 3 * NR + L); c32.intoArray(tile, 3 * NR + 2 * L); c33.intoArray(tile, 3 * NR + 3 * L);
-        c40.intoArray(tile, 4 * NR); c41.intoArray(tile, 4 * NR + L); c42.intoArray(tile, 4 * NR + 2 * L); c43.intoArray(tile, 4 * NR + 3 * L);
-        c50.intoArray(tile, 5 * NR); c51.intoArray(tile, 5 * NR + L); c52.intoArray(tile, 5 * NR + 2 * L); c53.intoArray(tile, 5 * NR + 3 * L);
+        int o1 = cOff + ldc, o2 = o1 + ldc, o3 = o2 + ldc, o4 = o3 + ldc, o5 = o4 + ldc;
+        if (accumulate) {
+            c00.add(FloatVector.fromArray(V, c, cOff)).intoArray(c, cOff);
+            c01.add(FloatVector.fromArray(V, c, cOff + L)).intoArray(c, cOff + L);
+            c02.add(FloatVector.fromArray(V, c, cOff + 2 * L)).intoArray(c, cOff + 2 * L);
+            c03.add(FloatVector.fromArray(V, c, cOff + 3 * L)).intoArray(c, cOff + 3 * L);
+            c10.add(FloatVector.fromArray(V, c, o1)).intoArray(c, o1);
+            c11.add(FloatVector.fromArray(V, c, o1 + L)).intoArray(c, o1 + L);
+            c12.add(FloatVector.fromArray(V, c, o1 + 2 * L)).intoArray(c, o1 + 2 * L);
+            c13.add(FloatVector.fromArray(V, c, o1 + 3 * L)).intoArray(c, o1 + 3 * L);
+            c20.add(FloatVector.fromArray(V, c, o2)).intoArray(c, o2);
+            c21.add(FloatVector.fromArray(V, c, o2 + L)).intoArray(c, o2 + L);
+            c22.add(FloatVector.fromArray(V, c, o2 + 2 * L)).intoArray(c, o2 + 2 * L);
+            c23.add(FloatVector.fromArray(V, c, o2 + 3 * L)).intoArray(c, o2 + 3 * L);
+            c30.add(FloatVector.fromArray(V, c, o3)).intoArray(c, o3);
+            c31.add(FloatVector.fromArray(V, c, o3 + L)).intoArray(c, o3 + L);
+            c32.add(FloatVector.fromArray(V, c, o3 + 2 * L)).intoArray(c, o3 + 2 * L);
+            c33.add(FloatVector.fromArray(V, c, o3 + 3 * L)).intoArray(c, o3 + 3 * L);
+            c40.add(FloatVector.fromArray(V, c, o4)).intoArray(c, o4);
+            c41.add(FloatVector.fromArray(V, c, o4 + L)).intoArray(c, o4 + L);
+            c42.add(FloatVector.fromArray(V, c, o4 + 2 * L)).intoArray(c, o4 + 2 * L);
+            c43.add(FloatVector.fromArray(V, c, o4 + 3 * L)).intoArray(c, o4 + 3 * L);
+            c50.add(FloatVector.fromArray(V, c, o5)).intoArray(c, o5);
+            c51.add(FloatVector.fromArray(V, c, o5 + L)).intoArray(c, o5 + L);
+            c52.add(FloatVector.fromArray(V, c, o5 + 2 * L)).intoArray(c, o5 + 2 * L);
+            c53.add(FloatVector.fromArray(V, c, o5 + 3 * L)).intoArray(c, o5 + 3 * L);
+        } else {
+            c00.intoArray(c, cOff); c01.intoArray(c, cOff + L); c02.intoArray(c, cOff + 2 * L); c03.intoArray(c, cOff + 3 * L);
+            c10.intoArray(c, o1); c11.intoArray(c, o1 + L); c12.intoArray(c, o1 + 2 * L); c13.intoArray(c, o1 + 3 * L);
+            c20.intoArray(c, o2); c21.intoArray(c, o2 + L); c22.intoArray(c, o2 + 2 * L); c23.intoArray(c, o2 + 3 * L);
+            c30.intoArray(c, o3); c31.intoArray(c, o3 + L); c32.intoArray(c, o3 + 2 * L); c33.intoArray(c, o3 + 3 * L);
+            c40.intoArray(c, o4); c41.intoArray(c, o4 + L); c42.intoArray(c, o4 + 2 * L); c43.intoArray(c, o4 + 3 * L);
+            c50.intoArray(c, o5); c51.intoArray(c, o5 + L); c52.intoArray(c, o5 + 2 * L); c53.intoArray(c, o5 + 3 * L);
+        }
     }
 
     /**
@@ -263,7 +338,7 @@ public final class Sgemm {
      * Packs op(B)[p0 .. p0+kc, j0 .. j0+NR) into one panel {@code dst[dOff + p*NR + j]}, zero-padding columns past n.
      */
     static void packB(boolean transB, float[] b, int bOff, int ldb, int[] gather, int p0, int kc, int j0, int n,
-                              float[] dst, int dOff) {
+                      float[] dst, int dOff) {
         int nr = Math.min(NR, n - j0);
         if (!transB) {
             // op(B)(p, j) = b[p*ldb + j]: each k step is a contiguous row segment; full panels copy as 4 vectors.
@@ -302,28 +377,36 @@ public final class Sgemm {
      * of two apart, hence in few cache sets) are reused by the following rows while still in L1.
      */
     static void packA(boolean transA, float[] a, int aOff, int lda, int[] gather,
-                              int i0, int mc, int p0, int kc, float[] dst) {
+                      int i0, int mc, int p0, int kc, float[] dst) {
         int rows = ceilDiv(mc, MR) * MR;
         for (int ii = mc; ii < rows; ii++) {
-            int d = ii / MR * MR * KCS + ii % MR * KCS;
+            int d = ii * KCS; // panel ii / MR at (ii / MR) * MR * KCS, row ii % MR at (ii % MR) * KCS
             java.util.Arrays.fill(dst, d, d + kc, 0f);
         }
         if (!transA) {
             for (int ii = 0; ii < mc; ii++) {
-                System.arraycopy(a, aOff + (i0 + ii) * lda + p0, dst, ii / MR * MR * KCS + ii % MR * KCS, kc);
+                System.arraycopy(a, aOff + (i0 + ii) * lda + p0, dst, ii * KCS, kc);
             }
             return;
         }
         int full = gather == null ? 0 : kc / L * L;
         for (int p = 0; p < full; p += L) {
             int src = aOff + (p0 + p) * lda + i0;
-            for (int ii = 0; ii < mc; ii++) {
-                FloatVector.fromArray(V, a, src + ii, gather, 0).intoArray(dst, ii / MR * MR * KCS + ii % MR * KCS + p);
-            }
+            for (int ii = 0; ii < mc; ii++) FloatVector.fromArray(V, a, src + ii, gather, 0).intoArray(dst, ii * KCS + p);
         }
-        for (int p = full; p < kc; p++) {
-            int src = aOff + (p0 + p) * lda + i0;
-            for (int ii = 0; ii < mc; ii++) dst[ii / MR * MR * KCS + ii % MR * KCS + p] = a[src + ii];
+        if (full < kc && gather != null) {
+            // The last kc % L k steps: still one gather per row (element-wise copies here, with their scattered
+            // stores, cost several times more). Lanes past the end re-read lane 0 (a masked gather would still
+            // range-check them); what they store lands past kc in the row, where the kernel never reads.
+            int[] tailMap = java.util.Arrays.copyOf(gather, L);
+            java.util.Arrays.fill(tailMap, kc - full, L, 0);
+            int src = aOff + (p0 + full) * lda + i0;
+            for (int ii = 0; ii < mc; ii++) FloatVector.fromArray(V, a, src + ii, tailMap, 0).intoArray(dst, ii * KCS + full);
+        } else {
+            for (int p = full; p < kc; p++) {
+                int src = aOff + (p0 + p) * lda + i0;
+                for (int ii = 0; ii < mc; ii++) dst[ii * KCS + p] = a[src + ii];
+            }
         }
     }
 
