@@ -13,6 +13,7 @@ import dev.trm.backend.cpu.CpuBackend;
 import dev.trm.model.TrmConfig;
 import dev.trm.model.TrmModel;
 import dev.trm.model.TrmParameters;
+import dev.trm.infer.TrmSolver;
 import dev.trm.train.Evaluation;
 import dev.trm.task.arc.ArcDatasetBuilder;
 import dev.trm.task.arc.ArcReader;
@@ -39,8 +40,9 @@ public final class EvalCommand implements Runnable {
     @Option(names = "--split", defaultValue = "test", description = "split to evaluate (default ${DEFAULT-VALUE})")
     String split;
 
-    @Option(names = "--batch", defaultValue = "32", paramLabel = "B", description = "examples per forward pass (default ${DEFAULT-VALUE})")
-    int batch;
+    @Option(names = "--batch", paramLabel = "B",
+            description = "examples per forward pass (default: as many as fit in half the free heap, at most 32)")
+    Integer batch;
 
     @Option(names = "--limit", paramLabel = "N", description = "evaluate only the first N examples")
     Long limit;
@@ -53,7 +55,7 @@ public final class EvalCommand implements Runnable {
 
     @Override
     public void run() {
-        if (batch < 1) throw new CliException("--batch must be >= 1, got " + batch);
+        if (batch != null && batch < 1) throw new CliException("--batch must be >= 1, got " + batch);
         if (limit != null && limit < 1) throw new CliException("--limit must be >= 1, got " + limit);
         PrintWriter out = spec.commandLine().getOut();
         Path file = SolverLoading.file(checkpoint);
@@ -80,7 +82,8 @@ public final class EvalCommand implements Runnable {
             out.flush();
             long t0 = System.nanoTime();
             // The trainer's periodic evaluation and this command share one definition of the official evaluation.
-            Object result = Evaluation.run(new TrmModel(c, be, parameters), ds, batch, evaluator, n);
+            int b = batch != null ? batch : TrmSolver.autoBatchSize(c);
+            Object result = Evaluation.run(new TrmModel(c, be, parameters), ds, b, evaluator, n);
             DataEvalCommand.print(out, result);
             out.printf("  %.1f s%n", (System.nanoTime() - t0) / 1e9);
         }
