@@ -13,7 +13,6 @@ import dev.trm.model.TrmModel;
 import dev.trm.model.TrmParameters;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
