@@ -53,6 +53,21 @@ public final class EvalCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
+    /**
+     * The puzzle rows of a model belong to the data it was trained on; when this folder's train split is not that data
+     * (another build, or Sudoku's unseeded 1k subsample), say so: the metrics may still be what the user wants.
+     */
+    private void warnIfTrainedOnOtherData(CheckpointContents header) {
+        if (header.dataFingerprint().isEmpty() || !Dataset.splits(data).contains("train")) return;
+        try (Dataset train = Dataset.open(data, "train")) {
+            String here = train.metadata().fingerprint();
+            if (!here.equals(header.dataFingerprint())) {
+                spec.commandLine().getErr().println("warning: the checkpoint was trained on data with fingerprint "
+                        + header.dataFingerprint() + ", " + data.resolve("train") + " has " + here);
+            }
+        }
+    }
+
     @Override
     public void run() {
         if (batch != null && batch < 1) throw new CliException("--batch must be >= 1, got " + batch);
@@ -64,6 +79,7 @@ public final class EvalCommand implements Runnable {
             // Refuse a model that does not fit the data before loading weights or running anything.
             CheckpointContents header = SolverLoading.header(file, preset, m.numPuzzleIdentifiers());
             Checkpoint.checkMatchesData(header.config(), header.task(), m, file.toString());
+            warnIfTrainedOnOtherData(header);
             Evaluator<?> evaluator;
             if (m.task() == TaskKind.ARC) {
                 Path tp = data.resolve(ArcDatasetBuilder.TEST_PUZZLES);

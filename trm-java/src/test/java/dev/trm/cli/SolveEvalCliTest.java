@@ -129,6 +129,8 @@ class SolveEvalCliTest {
         Run r = trm("eval", "--checkpoint", run.toString(), "--data", data.toString(), "--batch", "4");
         assertEquals(0, r.exit(), r.err());
         assertTrue(r.out().contains("4 supervision steps each"), r.out());
+        // The checkpoint says it was trained on data "fp", not this folder's train split.
+        assertTrue(r.err().contains("warning: the checkpoint was trained on data with fingerprint fp"), r.err());
 
         // The printed figures are the evaluator's over all test examples at halt_max_steps steps.
         SequenceEvaluator ev = new SequenceEvaluator(TaskKind.SUDOKU, 0);
