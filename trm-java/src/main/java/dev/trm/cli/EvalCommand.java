@@ -10,6 +10,8 @@ import dev.trm.backend.cpu.CpuBackend;
 import dev.trm.model.TrmConfig;
 import dev.trm.model.TrmModel;
 import dev.trm.model.TrmParameters;
+import dev.trm.infer.TrmSolver;
+import dev.trm.eval.Evaluators;
 import dev.trm.train.Evaluation;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -33,8 +35,9 @@ public final class EvalCommand implements Runnable {
     @Option(names = "--split", defaultValue = "test", description = "split to evaluate (default ${DEFAULT-VALUE})")
     String split;
 
-    @Option(names = "--batch", defaultValue = "32", paramLabel = "B", description = "examples per forward pass (default ${DEFAULT-VALUE})")
-    int batch;
+    @Option(names = "--batch", paramLabel = "B",
+            description = "examples per forward pass (default: as many as fit in half the free heap, at most 32)")
+    Integer batch;
 
     @Option(names = "--limit", paramLabel = "N", description = "evaluate only the first N examples")
     Long limit;
@@ -45,9 +48,24 @@ public final class EvalCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
+    /**
+     * The puzzle rows of a model belong to the data it was trained on; when this folder's train split is not that data
+     * (another build, or Sudoku's unseeded 1k subsample), say so: the metrics may still be what the user wants.
+     */
+    private void warnIfTrainedOnOtherData(CheckpointContents header) {
+        if (header.dataFingerprint().isEmpty() || !Dataset.splits(data).contains("train")) return;
+        try (Dataset train = Dataset.open(data, "train")) {
+            String here = train.metadata().fingerprint();
+            if (!here.equals(header.dataFingerprint())) {
+                spec.commandLine().getErr().println("warning: the checkpoint was trained on data with fingerprint "
+                        + header.dataFingerprint() + ", " + data.resolve("train") + " has " + here);
+            }
+        }
+    }
+
     @Override
     public void run() {
-        if (batch < 1) throw new CliException("--batch must be >= 1, got " + batch);
+        if (batch != null && batch < 1) throw new CliException("--batch must be >= 1, got " + batch);
         if (limit != null && limit < 1) throw new CliException("--limit must be >= 1, got " + limit);
         PrintWriter out = spec.commandLine().getOut();
         Path file = SolverLoading.file(checkpoint);
@@ -56,7 +74,8 @@ public final class EvalCommand implements Runnable {
             // Refuse a model that does not fit the data before loading weights or running anything.
             CheckpointContents header = SolverLoading.header(file, preset, m.numPuzzleIdentifiers());
             Checkpoint.checkMatchesData(header.config(), header.task(), m, file.toString());
-            Evaluator<?> evaluator = TaskEvaluation.evaluatorFor(data, ds);
+            warnIfTrainedOnOtherData(header);
+            Evaluator<?> evaluator = Evaluators.forDataset(data, ds, false);
             long n = limit == null ? ds.exampleCount() : Math.min(limit, ds.exampleCount());
             TrmConfig c = header.config();
             Backend be = new CpuBackend();
@@ -67,7 +86,8 @@ public final class EvalCommand implements Runnable {
             out.flush();
             long t0 = System.nanoTime();
             // The trainer's periodic evaluation and this command share one definition of the official evaluation.
-            Object result = Evaluation.run(new TrmModel(c, be, parameters), ds, batch, evaluator, n);
+            int b = batch != null ? batch : TrmSolver.autoBatchSize(c);
+            Object result = Evaluation.run(new TrmModel(c, be, parameters), ds, b, evaluator, n);
             DataEvalCommand.print(out, result);
             out.printf("  %.1f s%n", (System.nanoTime() - t0) / 1e9);
         }

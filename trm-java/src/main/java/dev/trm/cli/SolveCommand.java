@@ -45,7 +45,8 @@ public final class SolveCommand implements Runnable {
             description = "write every step's logits and q values, the predictions and steps used (safetensors)")
     Path dump;
 
-    @Option(names = "--batch", defaultValue = "32", paramLabel = "B", description = "puzzles per forward pass (default ${DEFAULT-VALUE})")
+    @Option(names = "--batch", defaultValue = "0", paramLabel = "B",
+            description = "puzzles per forward pass (default: as many as fit in half the free heap, at most 32)")
     int batch;
 
     @Option(names = "--task", paramLabel = "TASK", description = "sudoku, maze or arc (default: from the checkpoint)")
@@ -69,7 +70,7 @@ public final class SolveCommand implements Runnable {
     @Override
     public void run() {
         if (steps < 0) throw new CliException("--steps must be >= 1, got " + steps);
-        if (batch < 1) throw new CliException("--batch must be >= 1, got " + batch);
+        if (batch < 0) throw new CliException("--batch must be >= 1, got " + batch);
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         Path file = SolverLoading.file(checkpoint);

@@ -1,34 +1,13 @@
 package dev.trm.cli;
 
-import dev.trm.data.Dataset;
-import dev.trm.data.DatasetMetadata;
-import dev.trm.data.TaskKind;
-import dev.trm.eval.ArcEvaluator;
 import dev.trm.eval.ArcMetrics;
-import dev.trm.eval.Evaluator;
-import dev.trm.eval.SequenceEvaluator;
 import dev.trm.eval.SequenceMetrics;
-import dev.trm.task.arc.ArcDatasetBuilder;
-import dev.trm.task.arc.ArcReader;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
-/** The task's official evaluator for a dataset (shared by {@code trm eval} and {@code trm train}), and its metrics as JSON. */
+/** A task's evaluation metrics as one flat JSON object, for metrics.jsonl. */
 final class TaskEvaluation {
     private TaskEvaluation() {}
-
-    /** Sudoku and Maze: token and exact accuracy; ARC: voting over augmentations, pass@K (needs test_puzzles.json). */
-    static Evaluator<?> evaluatorFor(Path dataDir, Dataset ds) {
-        DatasetMetadata m = ds.metadata();
-        if (m.task() == TaskKind.ARC) {
-            Path tp = dataDir.resolve(ArcDatasetBuilder.TEST_PUZZLES);
-            if (!Files.isRegularFile(tp)) throw new CliException(tp + ": missing; ARC evaluation needs the original test tasks");
-            return new ArcEvaluator(m.identifiers(), ArcReader.read(tp), ArcEvaluator.Options.standard());
-        }
-        return new SequenceEvaluator(m.task(), m.ignoreLabelId());
-    }
 
     /** The metrics as a flat JSON object, for metrics.jsonl. */
     static Map<String, Object> toJson(Object result) {

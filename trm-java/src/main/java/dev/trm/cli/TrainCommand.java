@@ -253,7 +253,7 @@ public final class TrainCommand implements Runnable {
                                    RunSettings rs) {
         TrmModel model = new TrmModel(c, be, trainer.evalParameters());
         long limit = rs.evalLimit() == null ? Long.MAX_VALUE : rs.evalLimit();
-        return Evaluation.run(model, test, Math.min(rs.batch(), 256), TaskEvaluation.evaluatorFor(dataDir, test), limit);
+        return Evaluation.run(model, test, Math.min(rs.batch(), 256), dev.trm.eval.Evaluators.forDataset(dataDir, test, false), limit);
     }
 
     /** The preset's architecture with the data's vocabulary, length and identifiers (and any overrides). */

@@ -13,7 +13,6 @@ import dev.trm.model.TrmModel;
 import dev.trm.model.TrmParameters;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -127,11 +126,12 @@ public final class TrmSolver implements AutoCloseable {
             traceLogits = new float[Math.toIntExact((long) k * n * len * v)];
             traceQ = new float[k * n * 2];
         }
+        int batchSize = options.batchSize() == SolveOptions.AUTO_BATCH ? autoBatchSize(config) : options.batchSize();
         TrmModel model = idle.pollFirst();
         if (model == null) model = new TrmModel(config, backend, parameters);
         try {
-            for (int start = 0; start < n; start += options.batchSize()) {
-                int end = Math.min(n, start + options.batchSize());
+            for (int start = 0; start < n; start += batchSize) {
+                int end = Math.min(n, start + batchSize);
                 runChunk(model, inputs, puzzleIds, start, end, k, options, out, traceLogits, traceQ);
             }
         } finally {
@@ -198,6 +198,27 @@ public final class TrmSolver implements AutoCloseable {
                 throw new IllegalArgumentException("puzzle " + p + ": identifier " + ids[p] + " outside [0, " + config.numPuzzleIds() + ")");
             }
         }
+    }
+
+    /**
+     * Puzzles per forward pass that fit in half the heap not yet in use, between 1 and 32. A model instance holds
+     * buffers for a training step as well (the activations of n + 1 net calls kept for backward), about
+     * {@link #bytesPerExample} per puzzle: about 90 MB for Sudoku (S = 97), 400 MB for Maze and ARC (S = 916).
+     */
+    public static int autoBatchSize(TrmConfig c) {
+        Runtime rt = Runtime.getRuntime();
+        long free = rt.maxMemory() - (rt.totalMemory() - rt.freeMemory());
+        return (int) Math.clamp(free / 2 / bytesPerExample(c), 1, 32);
+    }
+
+    /** An estimate of the memory one puzzle of a batch costs a model instance (see {@link #autoBatchSize}). */
+    public static long bytesPerExample(TrmConfig c) {
+        long s = c.seq(), d = c.hiddenSize(), inter = c.intermediate();
+        long block = s * (d + 2 * inter + inter + d) + (c.mlpT() ? 3L * c.tokenIntermediate() * d : s * 4 * d);
+        long netActivations = s * d + c.layers() * block;
+        long calls = c.lCycles() + 2;                        // one scratch set + the n + 1 kept for backward
+        long other = s * (10 * d + 3 * inter);               // x, carry, gradients, the net's scratch
+        return 4 * (calls * netActivations + other);
     }
 
     /** The first index of the largest logit at each position of slot i (as torch.argmax). */

@@ -129,6 +129,8 @@ class SolveEvalCliTest {
         Run r = trm("eval", "--checkpoint", run.toString(), "--data", data.toString(), "--batch", "4");
         assertEquals(0, r.exit(), r.err());
         assertTrue(r.out().contains("4 supervision steps each"), r.out());
+        // The checkpoint says it was trained on data "fp", not this folder's train split.
+        assertTrue(r.err().contains("warning: the checkpoint was trained on data with fingerprint fp"), r.err());
 
         // The printed figures are the evaluator's over all test examples at halt_max_steps steps.
         SequenceEvaluator ev = new SequenceEvaluator(TaskKind.SUDOKU, 0);
@@ -143,6 +145,18 @@ class SolveEvalCliTest {
         assertEquals(6, m.examples());
         assertTrue(r.out().contains(String.format("examples %d, token accuracy %.4f, exact accuracy %.4f", m.examples(),
                 m.tokenAccuracy(), m.exactAccuracy())), r.out() + " vs " + m);
+
+        // Trained on this very data: no warning.
+        String fingerprint;
+        try (Dataset train = Dataset.open(data, "train")) {
+            fingerprint = train.metadata().fingerprint();
+        }
+        CheckpointContents same = Checkpoint.load(run.resolve("model.safetensors"));
+        Checkpoint.save(run.resolve("model.safetensors"), CheckpointContents.ofWeights(same.config(), same.task(), 10, fingerprint, same.weights()));
+        Run quiet = trm("eval", "--checkpoint", run.toString(), "--data", data.toString(), "--limit", "2");
+        assertEquals(0, quiet.exit(), quiet.err());
+        assertTrue(quiet.err().isEmpty() || !quiet.err().contains("warning"), quiet.err());
+        assertTrue(quiet.out().contains("examples 2,"), quiet.out());
 
         // A checkpoint of another shape is refused before any work, in one line.
         Path other = checkpoint("other", TinyConfigs.attention(), null);
