@@ -201,9 +201,9 @@ public final class TrmSolver implements AutoCloseable {
     }
 
     /**
-     * Puzzles per forward pass that fit in half the heap not yet in use, between 1 and 32. A model instance holds
-     * buffers for a training step as well (the activations of n + 1 net calls kept for backward), about
-     * {@link #bytesPerExample} per puzzle: about 90 MB for Sudoku (S = 97), 400 MB for Maze and ARC (S = 916).
+     * Puzzles per forward pass that fit in half the heap not yet in use, between 1 and 32. An inference model holds
+     * one net call's activations and its inputs and outputs (training buffers are made only by a training step),
+     * {@link #bytesPerExample} per puzzle: about 12 MB for Sudoku (S = 97), 70 MB for Maze and ARC (S = 916).
      */
     public static int autoBatchSize(TrmConfig c) {
         Runtime rt = Runtime.getRuntime();
@@ -216,8 +216,8 @@ public final class TrmSolver implements AutoCloseable {
         long s = c.seq(), d = c.hiddenSize(), inter = c.intermediate();
         long block = s * (d + 2 * inter + inter + d) + (c.mlpT() ? 3L * c.tokenIntermediate() * d : s * 4 * d);
         long netActivations = s * d + c.layers() * block;
-        long calls = c.lCycles() + 2;                        // one scratch set + the n + 1 kept for backward
-        long other = s * (10 * d + 3 * inter);               // x, carry, gradients, the net's scratch
+        long calls = 1;                                      // the no-grad calls share one set of activations
+        long other = s * 6 * d;                              // x, carry, the net's scratch, heads
         return 4 * (calls * netActivations + other);
     }
 

@@ -35,29 +35,46 @@ public final class TrmModel {
         this.embedScale = (float) Math.sqrt(config.hiddenSize());
     }
 
-    /** Every buffer a step needs for one batch size, allocated once. */
+    /**
+     * Every buffer a step needs for one batch size, allocated once. The training buffers (the n+1 calls' saved
+     * activations and the gradients) are made on the first training step only, so an inference-only model holds just
+     * one call's activations.
+     */
     private final class Workspace {
         final int batch;
         final TrmNet net;
         final NetActivations scratch;          // the no-grad calls reuse one set
-        final NetActivations[] saved;          // the n+1 calls with gradient
-        final Tensor x, yTail, y0, logits, q, perSeq, qLoss;
-        final IntTensor correct;
-        // backward
-        final Tensor dLogits, dyTail, dy0, dq, g, dz, dx, dPuzzleSlots;
+        final Tensor x, yTail, y0, logits, q;
+        Training training;
 
         Workspace(int batch) {
             this.batch = batch;
             int s = c.seq(), d = c.hiddenSize(), len = c.seqLen(), v = c.vocabSize();
             net = new TrmNet(c, be, p, rope, batch);
             scratch = new NetActivations(be, c, batch);
-            saved = new NetActivations[c.lCycles() + 1];
-            for (int i = 0; i < saved.length; i++) saved[i] = new NetActivations(be, c, batch);
             x = be.tensor(batch, s, d);
             yTail = be.tensor(batch, len, d);
             y0 = be.tensor(batch, 1, d);
             logits = be.tensor(batch, len, v);
             q = be.tensor(batch, 1, 2);
+        }
+
+        Training training() {
+            if (training == null) training = new Training(batch);
+            return training;
+        }
+    }
+
+    /** The training step's own buffers: saved activations of the n+1 grad calls, losses, gradients. */
+    private final class Training {
+        final NetActivations[] saved;
+        final Tensor perSeq, qLoss, dLogits, dyTail, dy0, dq, g, dz, dx, dPuzzleSlots;
+        final IntTensor correct;
+
+        Training(int batch) {
+            int s = c.seq(), d = c.hiddenSize(), len = c.seqLen(), v = c.vocabSize();
+            saved = new NetActivations[c.lCycles() + 1];
+            for (int i = 0; i < saved.length; i++) saved[i] = new NetActivations(be, c, batch);
             perSeq = be.tensor(batch);
             qLoss = be.tensor(batch);
             correct = be.intTensor(batch);
@@ -130,7 +147,7 @@ public final class TrmModel {
 
     /** Per-slot gradient of the puzzle-embedding row [B, D] of the last training step. */
     public Tensor puzzleSlotGrad() {
-        return ws.dPuzzleSlots;
+        return ws.training().dPuzzleSlots;
     }
 
     /**
@@ -152,44 +169,45 @@ public final class TrmModel {
         if (batch.labels() == null) throw new IllegalArgumentException("a training step needs labels");
         int b = batch.size();
         Workspace w = workspace(b);
+        Training t = w.training();
         be.embed(batch.inputs(), batch.puzzleIds(), p.embed().value(), p.puzzleTable(), w.x, embedScale);
         for (int cycle = 0; cycle < c.hCycles() - 1; cycle++) recursionNoGrad(w, carry);
 
         // The process with gradient: z_{i+1} = net(z_i + y + x) into saved[i], y' = net(y + z_n) into saved[n].
         int n = c.lCycles();
         Tensor z = carry.z();
-        for (int i = 0; i < n; i++) z = w.net.forward(z, carry.y(), w.x, w.saved[i]);
-        Tensor yNew = w.net.forward(carry.y(), z, null, w.saved[n]);
+        for (int i = 0; i < n; i++) z = w.net.forward(z, carry.y(), w.x, t.saved[i]);
+        Tensor yNew = w.net.forward(carry.y(), z, null, t.saved[n]);
         heads(w, yNew);
 
         // Losses (spec 3): gradients are of (lm_loss + 0.5 q_halt_loss) / B.
         double scale = 1.0 / b;
-        be.crossEntropy(w.logits, batch.labels(), c.loss() == TrmConfig.LossType.STABLEMAX, scale, w.perSeq, w.correct,
-                w.dLogits);
-        be.haltingBce(w.q, w.correct, 0.5 * scale, w.qLoss, w.dq);
+        be.crossEntropy(w.logits, batch.labels(), c.loss() == TrmConfig.LossType.STABLEMAX, scale, t.perSeq, t.correct,
+                t.dLogits);
+        be.haltingBce(w.q, t.correct, 0.5 * scale, t.qLoss, t.dq);
 
         // Heads backward into g = d y' [B, S, D].
-        be.linearBackward(w.yTail, p.lmHead().value(), w.dLogits, w.dyTail, false, p.lmHead().grad(), null);
-        be.linearBackward(w.y0, p.qWeight().value(), w.dq, w.dy0, false, p.qWeight().grad(), p.qBias().grad());
-        be.zero(w.g);
-        be.sliceSeqBackward(w.dyTail, c.puzzleEmbLen(), w.g);
-        be.sliceSeqBackward(w.dy0, 0, w.g);
+        be.linearBackward(w.yTail, p.lmHead().value(), t.dLogits, t.dyTail, false, p.lmHead().grad(), null);
+        be.linearBackward(w.y0, p.qWeight().value(), t.dq, t.dy0, false, p.qWeight().grad(), p.qBias().grad());
+        be.zero(t.g);
+        be.sliceSeqBackward(t.dyTail, c.puzzleEmbLen(), t.g);
+        be.sliceSeqBackward(t.dy0, 0, t.g);
 
         // y' = net(y + z_n): y is a constant here, so d(y + z_n) flows only into z_n.
-        w.net.backward(w.saved[n], w.g);
-        be.copy(w.g, w.dz);
-        be.zero(w.dx);
+        w.net.backward(t.saved[n], t.g);
+        be.copy(t.g, t.dz);
+        be.zero(t.dx);
         // z_{i+1} = net(z_i + y + x): d(z_i + y + x) goes to z_i (constant for i = 0) and to x.
         for (int i = n - 1; i >= 0; i--) {
-            w.net.backward(w.saved[i], w.dz);
-            be.accumulate(w.dx, w.dz);
+            w.net.backward(t.saved[i], t.dz);
+            be.accumulate(t.dx, t.dz);
         }
-        be.embedBackward(batch.inputs(), w.dx, p.embed().grad(), w.dPuzzleSlots, embedScale);
+        be.embedBackward(batch.inputs(), t.dx, p.embed().grad(), t.dPuzzleSlots, embedScale);
 
         // The new carry, detached.
         be.copy(z, carry.z());
         be.copy(yNew, carry.y());
-        return result(w);
+        return result(w, t);
     }
 
     /** One full recursion process without gradient, in place on the carry. */
@@ -207,15 +225,15 @@ public final class TrmModel {
         be.linear(w.y0, p.qWeight().value(), p.qBias().value(), w.q);
     }
 
-    private StepResult result(Workspace w) {
-        double[] perSeq = be.readDouble(w.perSeq);
-        double[] qLoss = be.readDouble(w.qLoss);
+    private StepResult result(Workspace w, Training t) {
+        double[] perSeq = be.readDouble(t.perSeq);
+        double[] qLoss = be.readDouble(t.qLoss);
         double lm = 0, qh = 0;
         for (double v : perSeq) lm += v;
         for (double v : qLoss) qh += v;
         float[] q = be.read(w.q);
         float[] halt = new float[w.batch];
         for (int i = 0; i < halt.length; i++) halt[i] = q[2 * i];
-        return new StepResult(lm, qh, lm + 0.5 * qh, perSeq, be.readInts(w.correct), halt);
+        return new StepResult(lm, qh, lm + 0.5 * qh, perSeq, be.readInts(t.correct), halt);
     }
 }

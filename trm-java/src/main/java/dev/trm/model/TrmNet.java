@@ -20,8 +20,11 @@ public final class TrmNet {
     private final TrmParameters p;
     private final RopeTables rope;
     private final float eps;
-    // scratch for one batch size: sublayer outputs before their residual norm, and backward intermediates
-    private final Tensor sub, dAtt, dQkv, dGu1, dA1, dGu2, dA2;
+    // scratch for one batch size: sublayer outputs before their residual norm; backward intermediates, made on the
+    // first backward (an inference-only net never needs them)
+    private final int batch;
+    private final Tensor sub;
+    private Tensor dAtt, dQkv, dGu1, dA1, dGu2, dA2;
 
     public TrmNet(TrmConfig c, Backend be, TrmParameters p, RopeTables rope, int batch) {
         this.c = c;
@@ -29,8 +32,12 @@ public final class TrmNet {
         this.p = p;
         this.rope = rope;
         this.eps = (float) c.rmsNormEps();
+        this.batch = batch;
+        sub = be.tensor(batch, c.seq(), c.hiddenSize());
+    }
+
+    private void allocateBackward() {
         int s = c.seq(), d = c.hiddenSize(), inter = c.intermediate();
-        sub = be.tensor(batch, s, d);
         if (c.mlpT()) {
             int mi = c.tokenIntermediate();
             dAtt = dQkv = null;
@@ -72,6 +79,7 @@ public final class TrmNet {
 
     /** In place: g holds d output on entry and d (hidden + injection) on exit. Weight gradients accumulate. */
     public void backward(NetActivations acts, Tensor g) {
+        if (dGu2 == null) allocateBackward();
         for (int l = acts.blocks.length - 1; l >= 0; l--) blockBackward(p.layer(l), acts.blocks[l], g);
     }
 
