@@ -123,8 +123,9 @@ public final class DemoCommand implements Runnable {
                 out.println();
                 out.println("The published configurations train the same way (see README):");
                 out.println("  ./trm info --preset sudoku-extreme-mlp");
-                out.println("  ./trm data build --task sudoku --input sudoku-extreme/train.csv --limit 1000 --augment 1000 --test-input sudoku-extreme/test.csv --out data/sudoku
-  ./trm train --preset sudoku-extreme-mlp --data data/sudoku --out runs/sudoku --steps 65104");
+                out.println("  ./trm data build --task sudoku --input sudoku-extreme/train.csv --limit 1000 --augment 1000 "
+                        + "--test-input sudoku-extreme/test.csv --out data/sudoku");
+                out.println("  ./trm train --preset sudoku-extreme-mlp --data data/sudoku --out runs/sudoku --steps 65104");
                 out.println("  ./trm bench train --preset sudoku-extreme-mlp --batch 8 --device cpu");
             }
         } catch (IOException e) {
