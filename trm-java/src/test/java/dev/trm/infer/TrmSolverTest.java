@@ -91,8 +91,8 @@ class TrmSolverTest {
             model.forward(batch, carry);
             logits = be.read(model.logits());
             q = be.read(model.q());
-            assertClose(logits, Arrays.copyOfRange(r.trace().logits(), s * n * len * v, (s + 1) * n * len * v), "logits of step " + (s + 1));
-            assertClose(q, Arrays.copyOfRange(r.trace().q(), s * n * 2, (s + 1) * n * 2), "q of step " + (s + 1));
+            assertBitEqual(logits, Arrays.copyOfRange(r.trace().logits(), s * n * len * v, (s + 1) * n * len * v), "logits of step " + (s + 1));
+            assertBitEqual(q, Arrays.copyOfRange(r.trace().q(), s * n * 2, (s + 1) * n * 2), "q of step " + (s + 1));
         }
         // The answers are the argmax of the solver's own last logits, the confidences sigmoid of its own q.
         float[] last = Arrays.copyOfRange(r.trace().logits(), (k - 1) * n * len * v, k * n * len * v);
@@ -111,14 +111,13 @@ class TrmSolverTest {
     }
 
     /**
-     * Equal up to float rounding. Separate calls are not bit-identical on the CPU backend: its Vector API lane
-     * reductions (reduceLanes) sum in a different order once the JIT compiles them, so results shift in the last bits
-     * between a cold and a warm JVM.
+     * Bit for bit: the CPU backend gives the same bits cold or JIT-compiled, on any thread and for any batch
+     * composition of the same rows (per-row work in a fixed order), so separate calls must agree exactly.
      */
-    static void assertClose(float[] want, float[] got, String what) {
+    static void assertBitEqual(float[] want, float[] got, String what) {
         assertEquals(want.length, got.length, what);
         for (int i = 0; i < want.length; i++) {
-            assertEquals(want[i], got[i], 1e-4f * (1 + Math.abs(want[i])), what + " [" + i + "]");
+            assertEquals(Float.floatToRawIntBits(want[i]), Float.floatToRawIntBits(got[i]), what + " [" + i + "]: " + want[i] + " vs " + got[i]);
         }
     }
 
@@ -165,7 +164,7 @@ class TrmSolverTest {
                 // Without early halting the same puzzle runs all K steps and its first steps agree.
                 Solution f = full.solutions().get(i);
                 assertEquals(k, f.stepsUsed());
-                assertClose(e.haltConfidence(), Arrays.copyOf(f.haltConfidence(), stop + 1), "puzzle " + i);
+                assertBitEqual(e.haltConfidence(), Arrays.copyOf(f.haltConfidence(), stop + 1), "puzzle " + i);
                 if (stop < k - 1) stoppedEarly++; else ranAll++;
             }
             assertTrue(stoppedEarly > 0 && ranAll > 0, "the test needs both kinds of puzzle: " + stoppedEarly + " stopped early, " + ranAll + " ran all");
@@ -181,7 +180,7 @@ class TrmSolverTest {
             SolveResult b = solver.solve(in, ids(n), SolveOptions.defaults().withSteps(3).withBatchSize(2));
             for (int i = 0; i < n; i++) {
                 assertArrayEquals(a.solutions().get(i).tokens(), b.solutions().get(i).tokens(), "puzzle " + i);
-                assertArrayEquals(a.solutions().get(i).haltConfidence(), b.solutions().get(i).haltConfidence(), 1e-5f, "puzzle " + i);
+                assertBitEqual(a.solutions().get(i).haltConfidence(), b.solutions().get(i).haltConfidence(), "puzzle " + i);
             }
         }
     }
@@ -214,7 +213,7 @@ class TrmSolverTest {
                     SolveResult want = sequential.get(t * callsPerThread + c), got = mine.get(c);
                     for (int i = 0; i < n; i++) {
                         assertArrayEquals(want.solutions().get(i).tokens(), got.solutions().get(i).tokens());
-                        assertClose(want.solutions().get(i).haltConfidence(), got.solutions().get(i).haltConfidence(), "call " + c);
+                        assertBitEqual(want.solutions().get(i).haltConfidence(), got.solutions().get(i).haltConfidence(), "call " + c);
                         assertEquals(want.solutions().get(i).stepsUsed(), got.solutions().get(i).stepsUsed());
                     }
                 }
