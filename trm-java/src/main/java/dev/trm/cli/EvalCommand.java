@@ -4,6 +4,9 @@ import dev.trm.checkpoint.Checkpoint;
 import dev.trm.checkpoint.CheckpointContents;
 import dev.trm.data.Dataset;
 import dev.trm.data.DatasetMetadata;
+import dev.trm.data.TaskKind;
+import dev.trm.eval.ArcEvaluator;
+import dev.trm.eval.ArcMetrics;
 import dev.trm.eval.Evaluator;
 import dev.trm.backend.Backend;
 import dev.trm.backend.cpu.CpuBackend;
@@ -45,6 +48,10 @@ public final class EvalCommand implements Runnable {
     @Option(names = "--preset", paramLabel = "NAME", description = "architecture of converted official weights (no trm metadata)")
     String preset;
 
+    @Option(names = "--submission", paramLabel = "FILE",
+            description = "ARC: write the Kaggle submission.json (top 2 voted answers per test input) here")
+    Path submission;
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -71,6 +78,9 @@ public final class EvalCommand implements Runnable {
         Path file = SolverLoading.file(checkpoint);
         try (Dataset ds = Dataset.open(data, split)) {
             DatasetMetadata m = ds.metadata();
+            if (submission != null && m.task() != TaskKind.ARC) {
+                throw new CliException("--submission applies to ARC only; " + data + " holds " + m.task().cliName() + " data");
+            }
             // Refuse a model that does not fit the data before loading weights or running anything.
             CheckpointContents header = SolverLoading.header(file, preset, m.numPuzzleIdentifiers());
             Checkpoint.checkMatchesData(header.config(), header.task(), m, file.toString());
@@ -89,6 +99,10 @@ public final class EvalCommand implements Runnable {
             int b = batch != null ? batch : TrmSolver.autoBatchSize(c);
             Object result = Evaluation.run(new TrmModel(c, be, parameters), ds, b, evaluator, n);
             DataEvalCommand.print(out, result);
+            if (submission != null) {
+                ArcEvaluator.writeSubmission(((ArcMetrics) result).submission(), submission);
+                out.println("  wrote " + submission);
+            }
             out.printf("  %.1f s%n", (System.nanoTime() - t0) / 1e9);
         }
     }

@@ -211,6 +211,45 @@ class SolveEvalCliTest {
     }
 
     @Test
+    void arcEvalVotesOverAugmentationsAndWritesTheSubmission() throws Exception {
+        Path tasks = dir.resolve("tasks");
+        Files.createDirectories(tasks.resolve("training"));
+        Files.createDirectories(tasks.resolve("evaluation"));
+        Files.writeString(tasks.resolve("training/aaaa0000.json"),
+                "{\"train\": [{\"input\": [[1, 2]], \"output\": [[2, 1]]}], \"test\": [{\"input\": [[3, 4]], \"output\": [[4, 3]]}]}");
+        Files.writeString(tasks.resolve("evaluation/bbbb0000.json"),
+                "{\"train\": [{\"input\": [[1, 0]], \"output\": [[0, 1]]}], \"test\": [{\"input\": [[5, 0, 6]], \"output\": [[6, 0, 5]]}]}");
+        Path data = dir.resolve("arcdata");
+        Run b = trm("data", "build", "--task", "arc", "--input", tasks.resolve("training").toString(), "--test-input",
+                tasks.resolve("evaluation").toString(), "--augment", "2", "--out", data.toString());
+        assertEquals(0, b.exit(), b.err());
+        int ids;
+        long examples;
+        try (Dataset test = Dataset.open(data, "test")) {
+            ids = test.metadata().numPuzzleIdentifiers();
+            examples = test.exampleCount();
+        }
+        TrmConfig c = new TrmConfig(12, 900, 16, 2, 4, 1, 1, 1, false, true, 10000.0, 1e-5, 2, ids, 1, 0.1, TrmConfig.LossType.STABLEMAX);
+        Path run = checkpoint("arcrun", c, TaskKind.ARC);
+        Path sub = dir.resolve("out/submission.json");
+        Run r = trm("eval", "--checkpoint", run.toString(), "--data", data.toString(), "--submission", sub.toString());
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.out().contains("tasks 1, test inputs 1 (answered 1), votes " + examples), r.out());
+        assertTrue(r.out().contains("pass@2"), r.out());
+        String json = Files.readString(sub);
+        assertTrue(json.startsWith("{\"bbbb0000\":[{\"attempt_1\":"), json);
+
+        Path csv = dir.resolve("g.csv"), sudokuData = dir.resolve("sdata");
+        assertEquals(0, trm("data", "generate", "--task", "sudoku", "--size", "4", "--count", "2", "--out", csv.toString()).exit());
+        assertEquals(0, trm("data", "build", "--task", "sudoku", "--input", csv.toString(), "--test-input", csv.toString(), "--out",
+                sudokuData.toString()).exit());
+        Run notArc = trm("eval", "--checkpoint", checkpoint("s4", sudoku4(), TaskKind.SUDOKU).toString(), "--data",
+                sudokuData.toString(), "--submission", sub.toString());
+        assertNotEquals(0, notArc.exit());
+        assertTrue(notArc.err().contains("--submission applies to ARC only"), notArc.err());
+    }
+
+    @Test
     void badCheckpointsAndInputsAreOneClearLine() throws Exception {
         Path run = checkpoint("run", sudoku4(), TaskKind.SUDOKU);
         Path puzzles = Files.writeString(dir.resolve("p.txt"), "1.3..2.......4.1\n1.3..2..x....4.1\n");
