@@ -27,14 +27,15 @@ import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * One full training supervision step on the CPU backend (T (n+1) net calls forward, losses, backward through the last
- * n+1), default {@code sudoku-extreme-mlp} at batch 8. The secondary score {@code :gflop} is GFLOP/s by spec 9
+ * n+1), default {@code sudoku-extreme-mlp} at batch 8. Throughput: the score is steps/s and the secondary score
+ * {@code :gflop} is GFLOP/s by spec 9
  * counting; run it with FmaPeakBenchmark in the same invocation to get the ratio:
  * {@code scripts/jmh 'TrainStepBenchmark|FmaPeakBenchmark.allThreads'}.
  */
-@BenchmarkMode(Mode.AverageTime)
-@OutputTimeUnit(TimeUnit.MILLISECONDS)
-@Warmup(iterations = 2, time = 1)
-@Measurement(iterations = 5, time = 1)
+@BenchmarkMode(Mode.Throughput)
+@OutputTimeUnit(TimeUnit.SECONDS)
+@Warmup(iterations = 3, time = 3)
+@Measurement(iterations = 5, time = 4)
 @Fork(1)
 @State(Scope.Benchmark)
 public class TrainStepBenchmark {
