@@ -39,7 +39,14 @@ public final class Main implements Runnable {
 
     /** Runs the CLI and returns its exit code; errors become one line on stderr, with the stack trace on --debug. */
     public static int execute(String... args) {
+        return execute(null, null, args);
+    }
+
+    /** As {@link #execute(String...)} with the command's output and errors going to the given writers (null: stdout, stderr). */
+    public static int execute(java.io.PrintWriter out, java.io.PrintWriter err, String... args) {
         CommandLine cl = new CommandLine(new Main());
+        if (out != null) cl.setOut(out);
+        if (err != null) cl.setErr(err);
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             String msg = ex.getMessage() != null ? ex.getMessage() : ex.toString();
             cmd.getErr().println("error: " + msg);

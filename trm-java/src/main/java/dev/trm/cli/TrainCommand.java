@@ -211,8 +211,10 @@ public final class TrainCommand implements Runnable {
                     StepMetrics m = trainer.step();
                     log.step(m);
                     if (!Double.isFinite(m.loss())) {
+                        Path state = runDir.resolve(STATE);
                         throw new CliException("step " + s + ": the loss is " + m.loss() + "; stopped (try a lower --lr). "
-                                + "The last good checkpoint is kept in " + runDir);
+                                + (Files.exists(state) ? "The last good checkpoint (step " + Checkpoint.header(state).step()
+                                        + ") is kept in " + runDir : "No checkpoint had been written yet"));
                     }
                     progress.update(m);
                     boolean last = s == rs.steps();

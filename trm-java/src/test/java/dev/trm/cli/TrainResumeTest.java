@@ -38,6 +38,25 @@ class TrainResumeTest {
         return m;
     }
 
+    /** A loss that turns NaN stops the run with one clear error and leaves the last good checkpoint loadable. */
+    @Test
+    void nanLossStopsAndKeepsTheLastGoodCheckpoint(@TempDir Path dir) throws Exception {
+        Path data = TinySudoku.build(dir, 8, 2, 6, 5);
+        Path run = dir.resolve("run");
+        java.io.StringWriter err = new java.io.StringWriter();
+        // an absurd learning rate overflows the weights within two steps
+        int rc = Main.execute(new java.io.PrintWriter(new java.io.StringWriter()), new java.io.PrintWriter(err, true), "train", "--preset", "sudoku-extreme-mlp", "--data",
+                data.toString(), "--out", run.toString(), "--steps", "30", "--batch", "8", "--hidden", "32",
+                "--cycles", "1,1", "--lr", "1e10", "--warmup", "1", "--checkpoint-every", "1");
+        assertEquals(1, rc);
+        assertTrue(err.toString().contains("the loss is NaN") || err.toString().contains("the loss is Infinity"), err.toString());
+        Path state = run.resolve("train_state.safetensors");
+        long step = Checkpoint.header(state).step();
+        assertTrue(err.toString().contains("The last good checkpoint (step " + step + ")"), err.toString());
+        Checkpoint.load(state);   // checksum verified: intact
+        Checkpoint.load(run.resolve("model.safetensors"));
+    }
+
     @Test
     void killedRunResumesToTheSameLosses(@TempDir Path dir) throws Exception {
         Path data = TinySudoku.build(dir, 24, 4, 6, 11);
