@@ -100,17 +100,18 @@ public final class DemoCommand implements Runnable {
                 out.flush();
                 DeepSupervision trainer = new DeepSupervision(c, tc, be, params, train);
                 long t0 = System.nanoTime();
-                double emaLoss = Double.NaN, emaExact = Double.NaN;
+                double emaLoss = Double.NaN, emaExact = Double.NaN, emaSteps = Double.NaN;
                 for (long s = 1; s <= steps; s++) {
                     StepMetrics m = trainer.step();
                     emaLoss = Double.isNaN(emaLoss) ? m.loss() : 0.9 * emaLoss + 0.1 * m.loss();
                     if (!Double.isNaN(m.exactAccuracy())) {
                         emaExact = Double.isNaN(emaExact) ? m.exactAccuracy() : 0.9 * emaExact + 0.1 * m.exactAccuracy();
+                        emaSteps = Double.isNaN(emaSteps) ? m.meanSteps() : 0.9 * emaSteps + 0.1 * m.meanSteps();
                     }
                     if (s % 50 == 0 || s == steps) {
                         double secs = (System.nanoTime() - t0) / 1e9;
                         out.printf("  step %5d  loss %.4f  train exact %.3f  mean sup. steps %4.1f  %.1f steps/s  %s%n",
-                                s, emaLoss, emaExact, m.meanSteps(), s / secs, eta(secs, s, steps));
+                                s, emaLoss, emaExact, emaSteps, s / secs, eta(secs, s, steps));
                         out.flush();
                     }
                 }
