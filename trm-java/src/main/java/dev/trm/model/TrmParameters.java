@@ -35,12 +35,25 @@ public final class TrmParameters {
     private final Tensor hInit, lInit, puzzleTable;
 
     public TrmParameters(TrmConfig config, Backend backend) {
+        this(config, backend, null);
+    }
+
+    /**
+     * A second set of trainable parameters that shares {@code buffers}' H_init, L_init and puzzle table (the same
+     * tensors, not copies): the EMA copy, which the official code evaluates with the live buffers. For ARC this saves
+     * a second 1.7 GiB table.
+     */
+    public static TrmParameters sharingBuffers(TrmParameters buffers, Backend backend) {
+        return new TrmParameters(buffers.config, backend, buffers);
+    }
+
+    private TrmParameters(TrmConfig config, Backend backend, TrmParameters shared) {
         this.config = config;
         int d = config.hiddenSize(), v = config.vocabSize(), s = config.seq();
         int inter = config.intermediate(), mixInter = config.tokenIntermediate();
-        hInit = backend.tensor(d);
-        lInit = backend.tensor(d);
-        puzzleTable = backend.tensor(config.numPuzzleIds(), d);
+        hInit = shared != null ? shared.hInit : backend.tensor(d);
+        lInit = shared != null ? shared.lInit : backend.tensor(d);
+        puzzleTable = shared != null ? shared.puzzleTable : backend.tensor(config.numPuzzleIds(), d);
         embed = add(backend, EMBED, v, d);
         lmHead = add(backend, LM_HEAD, v, d);
         qWeight = add(backend, Q_WEIGHT, 2, d);

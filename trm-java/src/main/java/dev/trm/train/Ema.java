@@ -8,8 +8,9 @@ import java.util.List;
 /**
  * The exponential moving average of the trainable parameters (spec 4.4): the shadow starts as a copy of the initial
  * parameters, then shadow = rate shadow + (1 - rate) param after every optimizer step, with no bias correction. It
- * covers nn.Parameters only: the puzzle table, H_init and L_init of the evaluation copy are the live ones, copied in
- * by {@link #evalCopy()}. The shadow is itself a {@link TrmParameters}, so a model can run on it directly.
+ * covers nn.Parameters only: the shadow shares the live puzzle table, H_init and L_init (the same tensors), as the
+ * official evaluation copy uses the live buffers. The shadow is itself a {@link TrmParameters}, so a model can run on
+ * it directly.
  */
 public final class Ema {
     private final Backend be;
@@ -20,7 +21,7 @@ public final class Ema {
         this.be = be;
         this.live = live;
         this.rate = rate;
-        this.shadow = new TrmParameters(live.config(), be);
+        this.shadow = TrmParameters.sharingBuffers(live, be);
         List<Parameter> a = live.parameters(), b = shadow.parameters();
         for (int i = 0; i < a.size(); i++) be.copy(a.get(i).value(), b.get(i).value());
     }
@@ -32,9 +33,6 @@ public final class Ema {
 
     /** The EMA weights with the live buffers (puzzle table, H_init, L_init): what evaluation and checkpoints use. */
     public TrmParameters evalCopy() {
-        be.copy(live.puzzleTable(), shadow.puzzleTable());
-        be.copy(live.hInit(), shadow.hInit());
-        be.copy(live.lInit(), shadow.lInit());
         return shadow;
     }
 
