@@ -8,6 +8,8 @@ import dev.trm.checkpoint.ConfigJson;
 import dev.trm.data.Dataset;
 import dev.trm.data.Json;
 import dev.trm.data.TaskKind;
+import dev.trm.eval.Evaluator;
+import dev.trm.eval.Evaluators;
 import dev.trm.model.Presets;
 import dev.trm.model.TrmConfig;
 import dev.trm.model.TrmModel;
@@ -73,8 +75,14 @@ public final class TrainCommand implements Runnable {
     @Option(names = "--weight-decay", description = "Weight decay of AdamATan2 and of the puzzle embeddings.")
     Double weightDecay;
 
+    @Option(names = "--puzzle-weight-decay", description = "Weight decay of the puzzle embeddings (default: --weight-decay, else the task's official value).")
+    Double puzzleWeightDecay;
+
     @Option(names = "--warmup", description = "Warmup steps (default 2000, as published).")
     Long warmup;
+
+    @Option(names = "--accumulate-votes", description = "ARC: keep votes across evaluations, as the official evaluator does (a checkpoint ensemble; off by default).")
+    boolean accumulateVotes;
 
     @Option(names = "--ema", description = "EMA rate, 0 to disable (default 0.999).")
     Double ema;
@@ -96,8 +104,8 @@ public final class TrainCommand implements Runnable {
 
     /** Everything that defines a run, saved in RUN/run.json so that --resume continues with the same settings. */
     record RunSettings(String preset, String data, long steps, int batch, long seed, Double lr, Double puzzleLr,
-                       Double weightDecay, Long warmup, Double ema, long evalInterval, Long evalLimit, Integer hidden,
-                       int[] cycles, long checkpointEvery) {
+                       Double weightDecay, Double puzzleWeightDecay, Long warmup, Double ema, long evalInterval,
+                       Long evalLimit, Integer hidden, int[] cycles, long checkpointEvery, boolean accumulateVotes) {
 
         Map<String, Object> toJson() {
             Map<String, Object> m = new LinkedHashMap<>();
@@ -109,6 +117,7 @@ public final class TrainCommand implements Runnable {
             m.put("lr", lr);
             m.put("puzzle_lr", puzzleLr);
             m.put("weight_decay", weightDecay);
+            m.put("puzzle_weight_decay", puzzleWeightDecay);
             m.put("warmup", warmup);
             m.put("ema", ema);
             m.put("eval_interval", evalInterval);
@@ -116,6 +125,7 @@ public final class TrainCommand implements Runnable {
             m.put("hidden", hidden);
             m.put("cycles", cycles == null ? null : List.of(cycles[0], cycles[1]));
             m.put("checkpoint_every", checkpointEvery);
+            m.put("accumulate_votes", accumulateVotes);
             return m;
         }
 
@@ -126,11 +136,12 @@ public final class TrainCommand implements Runnable {
             return new RunSettings(Json.asString(m.get("preset"), w + "preset"), Json.asString(m.get("data"), w + "data"),
                     Json.asLong(m.get("steps"), w + "steps"), (int) Json.asLong(m.get("batch"), w + "batch"),
                     Json.asLong(m.get("seed"), w + "seed"), dbl(m, "lr", w), dbl(m, "puzzle_lr", w),
-                    dbl(m, "weight_decay", w), lng(m, "warmup", w), dbl(m, "ema", w),
+                    dbl(m, "weight_decay", w), dbl(m, "puzzle_weight_decay", w), lng(m, "warmup", w), dbl(m, "ema", w),
                     Json.asLong(m.get("eval_interval"), w + "eval_interval"), lng(m, "eval_limit", w),
                     m.get("hidden") == null ? null : (int) Json.asLong(m.get("hidden"), w + "hidden"),
                     cyc == null ? null : new int[] {(int) Json.asLong(cyc.get(0), w + "cycles"), (int) Json.asLong(cyc.get(1), w + "cycles")},
-                    Json.asLong(m.get("checkpoint_every"), w + "checkpoint_every"));
+                    Json.asLong(m.get("checkpoint_every"), w + "checkpoint_every"),
+                    Boolean.TRUE.equals(m.get("accumulate_votes")));
         }
 
         private static Double dbl(Map<String, Object> m, String k, String w) {
@@ -165,8 +176,10 @@ public final class TrainCommand implements Runnable {
             long n = steps != null ? steps : 1000;
             long evalEvery = evalInterval != null ? evalInterval : 0;
             rs = new RunSettings(preset, data.toAbsolutePath().toString(), n, batch != null ? batch : 768,
-                    seed != null ? seed : 0, lr, puzzleLr, weightDecay, warmup, ema, evalEvery, evalLimit, hidden, cycles,
-                    checkpointEvery != null ? checkpointEvery : evalEvery > 0 ? evalEvery : Math.max(1, n / 10));
+                    seed != null ? seed : 0, lr, puzzleLr, weightDecay, puzzleWeightDecay, warmup, ema, evalEvery,
+                    evalLimit, hidden, cycles,
+                    checkpointEvery != null ? checkpointEvery : evalEvery > 0 ? evalEvery : Math.max(1, n / 10),
+                    accumulateVotes);
             if (cycles != null && cycles.length != 2) throw new CliException("--cycles takes T,n");
         }
         Path dataDir = Path.of(rs.data());
@@ -176,7 +189,11 @@ public final class TrainCommand implements Runnable {
             TaskKind task = train.metadata().task();
             TrainConfig tc = TrainConfig.official(task.cliName(), rs.batch(), rs.steps(), rs.seed()).withEvalInterval(rs.evalInterval());
             tc = tc.withLr(rs.lr() != null ? rs.lr() : tc.lr(), rs.puzzleLr() != null ? rs.puzzleLr() : tc.puzzleLr());
-            if (rs.weightDecay() != null) tc = tc.withWeightDecay(rs.weightDecay(), rs.weightDecay());
+            if (rs.weightDecay() != null || rs.puzzleWeightDecay() != null) {
+                double wd = rs.weightDecay() != null ? rs.weightDecay() : tc.weightDecay();
+                tc = tc.withWeightDecay(wd, rs.puzzleWeightDecay() != null ? rs.puzzleWeightDecay()
+                        : rs.weightDecay() != null ? rs.weightDecay() : tc.puzzleWeightDecay());
+            }
             if (rs.warmup() != null) tc = tc.withWarmup(rs.warmup());
             if (rs.ema() != null) tc = tc.withEma(rs.ema());
 
@@ -204,7 +221,13 @@ public final class TrainCommand implements Runnable {
             o.printf("train: %s on %s (%s, %d examples), %d parameters, backend %s, batch %d, %d steps -> %s%n",
                     rs.preset(), dataDir, task.cliName(), train.exampleCount(), c.parameterCount(), be.name(), rs.batch(),
                     rs.steps(), runDir);
+            if (tc.warmupSteps() >= rs.steps()) {
+                o.printf("note: warmup %d >= %d steps: the learning rate never reaches its base value (--warmup)%n",
+                        tc.warmupSteps(), rs.steps());
+            }
             o.flush();
+            // One evaluator for the run, so that --accumulate-votes can keep ARC votes across evaluations.
+            Evaluator<?> evaluator = test == null ? null : Evaluators.forDataset(dataDir, test, rs.accumulateVotes());
             Progress progress = Progress.create(o, rs.steps());
             try (MetricsLog log = new MetricsLog(runDir)) {
                 for (long s = trainer.steps() + 1; s <= rs.steps(); s++) {
@@ -220,7 +243,7 @@ public final class TrainCommand implements Runnable {
                     boolean last = s == rs.steps();
                     if (test != null && (last || (rs.evalInterval() > 0 && s % rs.evalInterval() == 0))) {
                         progress.pause();
-                        Object r = evaluate(c, be, trainer, test, dataDir, rs);
+                        Object r = evaluate(c, be, trainer, test, evaluator, rs);
                         log.eval(s, TaskEvaluation.toJson(r));
                         o.printf("eval @ step %d:%n", s);
                         DataEvalCommand.print(o, r);
@@ -251,11 +274,11 @@ public final class TrainCommand implements Runnable {
     }
 
     /** The official evaluation of the EMA weights on the test split (spec 2.3), with the task's evaluator. */
-    private static Object evaluate(TrmConfig c, Backend be, DeepSupervision trainer, Dataset test, Path dataDir,
+    private static Object evaluate(TrmConfig c, Backend be, DeepSupervision trainer, Dataset test, Evaluator<?> evaluator,
                                    RunSettings rs) {
         TrmModel model = new TrmModel(c, be, trainer.evalParameters());
         long limit = rs.evalLimit() == null ? Long.MAX_VALUE : rs.evalLimit();
-        return Evaluation.run(model, test, Math.min(rs.batch(), 256), dev.trm.eval.Evaluators.forDataset(dataDir, test, false), limit);
+        return Evaluation.run(model, test, Math.min(rs.batch(), 256), evaluator, limit);
     }
 
     /** The preset's architecture with the data's vocabulary, length and identifiers (and any overrides). */

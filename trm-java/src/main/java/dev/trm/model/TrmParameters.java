@@ -96,12 +96,24 @@ public final class TrmParameters {
             }
             backend.write(p.value(), values);
         }
+        // H_init and L_init are created in bf16 by the official code (spec 1.6): draw, then round to bf16 values.
         float[] init = new float[config.hiddenSize()];
         TruncatedNormal.fill(init, 1.0, rng);
-        backend.write(hInit, init);
+        backend.write(hInit, roundToBf16(init));
         TruncatedNormal.fill(init, 1.0, rng);
-        backend.write(lInit, init);
+        backend.write(lInit, roundToBf16(init));
         backend.zero(puzzleTable);
+    }
+
+    /** Round to the nearest bf16 value (ties to even), kept in float. */
+    static float[] roundToBf16(float[] v) {
+        float[] out = new float[v.length];
+        for (int i = 0; i < v.length; i++) {
+            int bits = Float.floatToRawIntBits(v[i]);
+            bits += 0x7FFF + ((bits >>> 16) & 1);
+            out[i] = Float.intBitsToFloat(bits & 0xFFFF0000);
+        }
+        return out;
     }
 
     public void zeroGrad(Backend backend) {
