@@ -74,6 +74,87 @@ final class Attention {
         }
     }
 
+    /**
+     * The scores of four query rows at once: each key chunk of K^T is loaded once for the four rows and the sums stay
+     * in registers over d. Per row the arithmetic is the same sequence of fmas as {@link #scores}, so the results are
+     * bit-identical to four calls of it (backward recomputes the probabilities either way).
+     */
+    private static void scores4(Head hd_, int i0, int seq, int hd, float scale, float[] s0, float[] s1, float[] s2, float[] s3) {
+        int bound = F.loopBound(seq);
+        float[] q = hd_.q, kt = hd_.kt;
+        for (int j = 0; j < bound; j += F.length()) {
+            FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+            for (int d = 0; d < hd; d++) {
+                FloatVector k = FloatVector.fromArray(F, kt, d * seq + j);
+                a0 = k.fma(FloatVector.broadcast(F, q[i0 * hd + d] * scale), a0);
+                a1 = k.fma(FloatVector.broadcast(F, q[(i0 + 1) * hd + d] * scale), a1);
+                a2 = k.fma(FloatVector.broadcast(F, q[(i0 + 2) * hd + d] * scale), a2);
+                a3 = k.fma(FloatVector.broadcast(F, q[(i0 + 3) * hd + d] * scale), a3);
+            }
+            a0.intoArray(s0, j);
+            a1.intoArray(s1, j);
+            a2.intoArray(s2, j);
+            a3.intoArray(s3, j);
+        }
+        float[][] rows = {s0, s1, s2, s3};
+        for (int r = 0; r < 4; r++) {
+            for (int j = bound; j < seq; j++) rows[r][j] = 0f;
+            for (int d = 0; d < hd; d++) {
+                float qd = q[(i0 + r) * hd + d] * scale;
+                for (int j = bound; j < seq; j++) rows[r][j] += qd * kt[d * seq + j];
+            }
+        }
+    }
+
+    /**
+     * acc_r[0..hd) = sum_j w_r[j] v_j for four rows at once (each V row chunk loaded once for the four), hd a multiple of
+     * the vector length. Per row the same fma sequence as repeated {@link #axpy} calls from zero.
+     */
+    private static void weightedSum4(float[] v, int seq, int hd, float[] w0, float[] w1, float[] w2, float[] w3,
+                                     float[] acc0, float[] acc1, float[] acc2, float[] acc3) {
+        for (int c = 0; c < hd; c += F.length()) {
+            FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+            for (int j = 0; j < seq; j++) {
+                FloatVector row = FloatVector.fromArray(F, v, j * hd + c);
+                a0 = row.fma(FloatVector.broadcast(F, w0[j]), a0);
+                a1 = row.fma(FloatVector.broadcast(F, w1[j]), a1);
+                a2 = row.fma(FloatVector.broadcast(F, w2[j]), a2);
+                a3 = row.fma(FloatVector.broadcast(F, w3[j]), a3);
+            }
+            a0.intoArray(acc0, c);
+            a1.intoArray(acc1, c);
+            a2.intoArray(acc2, c);
+            a3.intoArray(acc3, c);
+        }
+    }
+
+    /** s_r[j] = sum_d w_r[d] m[d * seq + j] for four weight rows, over a transposed [hd, seq] matrix (dP = dO V^T). */
+    private static void project4(float[] m, int seq, int hd, float[] w0, float[] w1, float[] w2, float[] w3,
+                                 float[] s0, float[] s1, float[] s2, float[] s3) {
+        int bound = F.loopBound(seq);
+        for (int j = 0; j < bound; j += F.length()) {
+            FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+            for (int d = 0; d < hd; d++) {
+                FloatVector k = FloatVector.fromArray(F, m, d * seq + j);
+                a0 = k.fma(FloatVector.broadcast(F, w0[d]), a0);
+                a1 = k.fma(FloatVector.broadcast(F, w1[d]), a1);
+                a2 = k.fma(FloatVector.broadcast(F, w2[d]), a2);
+                a3 = k.fma(FloatVector.broadcast(F, w3[d]), a3);
+            }
+            a0.intoArray(s0, j);
+            a1.intoArray(s1, j);
+            a2.intoArray(s2, j);
+            a3.intoArray(s3, j);
+        }
+        float[][] rows = {s0, s1, s2, s3}, ws = {w0, w1, w2, w3};
+        for (int r = 0; r < 4; r++) {
+            for (int j = bound; j < seq; j++) rows[r][j] = 0f;
+            for (int d = 0; d < hd; d++) {
+                for (int j = bound; j < seq; j++) rows[r][j] += ws[r][d] * m[d * seq + j];
+            }
+        }
+    }
+
     /** acc[0..hd) += w * row[off .. off+hd). */
     private static void axpy(float[] acc, int accOff, float w, float[] row, int off, int n) {
         int d = 0, bound = F.loopBound(n);
@@ -92,7 +173,28 @@ final class Attention {
             int b = bh / heads, h = bh % heads;
             Head x = new Head(qkv, b, h, seq, dim, hd, cos, sin);
             float[] s = new float[seq], acc = new float[hd];
-            for (int i = 0; i < seq; i++) {
+            // Four query rows at a time where the head size allows (it is 64 in every preset), one at a time after.
+            boolean blocked = hd % F.length() == 0;
+            float[][] sb = new float[4][seq], accb = new float[4][hd];
+            int i = 0;
+            for (; blocked && i + 4 <= seq; i += 4) {
+                scores4(x, i, seq, hd, scale, sb[0], sb[1], sb[2], sb[3]);
+                double[] total = new double[4];
+                float[] max = new float[4];
+                for (int r = 0; r < 4; r++) {
+                    max[r] = Float.NEGATIVE_INFINITY;
+                    for (int j = 0; j < seq; j++) max[r] = Math.max(max[r], sb[r][j]);
+                    total[r] = expInPlace(sb[r], max[r], seq);
+                }
+                weightedSum4(x.v, seq, hd, sb[0], sb[1], sb[2], sb[3], accb[0], accb[1], accb[2], accb[3]);
+                for (int r = 0; r < 4; r++) {
+                    float inv = (float) (1.0 / total[r]);
+                    int o = (b * seq + i + r) * dim + h * hd;
+                    for (int d = 0; d < hd; d++) out[o + d] = accb[r][d] * inv;
+                    lse[(b * heads + h) * seq + i + r] = (float) (max[r] + Math.log(total[r]));
+                }
+            }
+            for (; i < seq; i++) {
                 scores(x, i, seq, hd, scale, s);
                 float max = Float.NEGATIVE_INFINITY;
                 for (int j = 0; j < seq; j++) max = Math.max(max, s[j]);
@@ -136,7 +238,43 @@ final class Attention {
             float[] dq = new float[seq * hd], dk = new float[seq * hd], dv = new float[seq * hd];
             float[] p = new float[seq], dp = new float[seq], dO = new float[hd];
             int bound = F.loopBound(seq);
-            for (int i = 0; i < seq; i++) {
+            int i = 0;
+            if (hd % F.length() == 0) {
+                // Four query rows at a time: K^T and V^T chunks loaded once for the four rows (scores, dP), K rows once
+                // for their dQ sums, dK and dV rows updated once with the four rows' terms in row order.
+                float[][] pb = new float[4][seq], dpb = new float[4][seq], dOb = new float[4][hd], dqb = new float[4][hd];
+                float[] dif = new float[4];
+                for (; i + 4 <= seq; i += 4) {
+                    for (int r = 0; r < 4; r++) {
+                        int o = (b * seq + i + r) * dim + h * hd;
+                        System.arraycopy(dout, o, dOb[r], 0, hd);
+                        double di = 0;
+                        for (int d = 0; d < hd; d++) di += (double) dOb[r][d] * out[o + d];
+                        dif[r] = (float) di;
+                    }
+                    scores4(x, i, seq, hd, scale, pb[0], pb[1], pb[2], pb[3]);
+                    for (int r = 0; r < 4; r++) expInPlace(pb[r], lse[(b * heads + h) * seq + i + r], seq);
+                    project4(vt, seq, hd, dOb[0], dOb[1], dOb[2], dOb[3], dpb[0], dpb[1], dpb[2], dpb[3]);
+                    for (int r = 0; r < 4; r++) {
+                        for (int j = 0; j < seq; j++) dpb[r][j] = pb[r][j] * (dpb[r][j] - dif[r]) * scale;  // dS
+                    }
+                    weightedSum4(x.k, seq, hd, dpb[0], dpb[1], dpb[2], dpb[3], dqb[0], dqb[1], dqb[2], dqb[3]);
+                    for (int r = 0; r < 4; r++) System.arraycopy(dqb[r], 0, dq, (i + r) * hd, hd);
+                    for (int j = 0; j < seq; j++) {
+                        for (int c = 0; c < hd; c += F.length()) {
+                            int kj = j * hd + c;
+                            FloatVector gk = FloatVector.fromArray(F, dk, kj), gv = FloatVector.fromArray(F, dv, kj);
+                            for (int r = 0; r < 4; r++) {
+                                gk = FloatVector.fromArray(F, x.q, (i + r) * hd + c).fma(FloatVector.broadcast(F, dpb[r][j]), gk);
+                                gv = FloatVector.fromArray(F, dOb[r], c).fma(FloatVector.broadcast(F, pb[r][j]), gv);
+                            }
+                            gk.intoArray(dk, kj);
+                            gv.intoArray(dv, kj);
+                        }
+                    }
+                }
+            }
+            for (; i < seq; i++) {
                 int o = (b * seq + i) * dim + h * hd;
                 System.arraycopy(dout, o, dO, 0, hd);
                 double di = 0;
