@@ -47,13 +47,16 @@ public final class SafeTensors implements AutoCloseable {
 
     private final Path file;
     private final Arena arena;
+    private final MemorySegment header;
     private final MemorySegment data;
     private final Map<String, Info> infos;
     private final Map<String, String> metadata;
 
-    private SafeTensors(Path file, Arena arena, MemorySegment data, Map<String, Info> infos, Map<String, String> meta) {
+    private SafeTensors(Path file, Arena arena, MemorySegment header, MemorySegment data, Map<String, Info> infos,
+                        Map<String, String> meta) {
         this.file = file;
         this.arena = arena;
+        this.header = header;
         this.data = data;
         this.infos = infos;
         this.metadata = meta;
@@ -97,7 +100,7 @@ public final class SafeTensors implements AutoCloseable {
                 }
                 infos.put(e.getKey(), info);
             }
-            return new SafeTensors(file, arena, data, infos, meta);
+            return new SafeTensors(file, arena, all.asSlice(8, n), data, infos, meta);
         } catch (IOException e) {
             arena.close();
             throw new DataException(file + ": cannot read: " + e.getMessage(), e);
@@ -137,6 +140,11 @@ public final class SafeTensors implements AutoCloseable {
         Info i = infos.get(name);
         if (i == null) throw new DataException(file + ": no tensor '" + name + "'");
         return i;
+    }
+
+    /** The JSON header's raw bytes, padding included (for checksums). */
+    public byte[] headerBytes() {
+        return header.toArray(ValueLayout.JAVA_BYTE);
     }
 
     /** Everything after the header: the raw data every tensor's offsets point into (for checksums). */

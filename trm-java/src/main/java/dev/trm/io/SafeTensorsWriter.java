@@ -39,9 +39,11 @@ import java.util.zip.CRC32C;
  * and the directory fsynced. On any failure (disk full, unwritable directory) the temporary file is deleted, the old
  * target is left as it was, and an {@link UncheckedIOException} names the path.
  *
- * <p>Optional checksum ({@link #checksum(String)}): CRC32C of the data section, stored in the metadata as
- * {@code "crc32c:xxxxxxxx"}. The header is written first with a placeholder of the same width and patched in place
- * once the data has streamed by, so the data is encoded only once. One writer per file; not thread-safe.
+ * <p>Optional checksum ({@link #checksum(String)}): CRC32C of the header (with the checksum value itself as the
+ * placeholder {@code crc32c:00000000}) followed by the data section, stored in the metadata as
+ * {@code "crc32c:xxxxxxxx"}: an edit to the metadata (a config field) is caught as well as one to the data. The header
+ * is written first with the placeholder and patched in place once the data has streamed by, so the data is encoded
+ * only once. One writer per file; not thread-safe.
  */
 public final class SafeTensorsWriter {
     /** The prefix of a checksum value; {@link #verifyChecksum} reads it back. */
@@ -178,6 +180,7 @@ public final class SafeTensorsWriter {
         writeFully(ch, buf);
         writeFully(ch, ByteBuffer.wrap(h.bytes()));
         CRC32C crc = new CRC32C();
+        crc.update(h.bytes());   // the header as written, placeholder included
         DataSink sink = new DataSink(ch, buf, crc);
         for (Map.Entry<String, TensorData> e : order) sink.put(e.getValue());
         sink.flush();
@@ -285,12 +288,29 @@ public final class SafeTensorsWriter {
         if (stored == null) return "no checksum in its metadata";
         if (!stored.startsWith(CRC32C_PREFIX)) return "unknown checksum '" + stored + "'";
         CRC32C crc = new CRC32C();
+        // The header as it was written: the stored value back to the placeholder (same width, one occurrence).
+        byte[] header = file.headerBytes();
+        byte[] value = stored.getBytes(StandardCharsets.US_ASCII), placeholder = PLACEHOLDER.getBytes(StandardCharsets.US_ASCII);
+        int at = indexOf(header, ("\"" + key + "\":\"").getBytes(StandardCharsets.UTF_8));
+        if (at < 0 || value.length != placeholder.length) return "malformed checksum entry '" + stored + "'";
+        at += key.getBytes(StandardCharsets.UTF_8).length + 4;
+        System.arraycopy(placeholder, 0, header, at, placeholder.length);
+        crc.update(header);
         java.lang.foreign.MemorySegment data = file.dataSection();
         for (long off = 0; off < data.byteSize(); off += 1L << 30) {
             crc.update(data.asSlice(off, Math.min(1L << 30, data.byteSize() - off)).asByteBuffer());
         }
         String actual = CRC32C_PREFIX + HexFormat.of().toHexDigits((int) crc.getValue());
         return actual.equals(stored) ? null : "checksum mismatch: the file was altered or corrupted (stored " + stored
-                + ", data hashes to " + actual + ")";
+                + ", header and data hash to " + actual + ")";
+    }
+
+    private static int indexOf(byte[] hay, byte[] needle) {
+        outer:
+        for (int i = 0; i + needle.length <= hay.length; i++) {
+            for (int j = 0; j < needle.length; j++) if (hay[i + j] != needle[j]) continue outer;
+            return i;
+        }
+        return -1;
     }
 }

@@ -164,6 +164,19 @@ class CheckpointTest {
         assertTrue(e.getMessage().contains("altered"), e.getMessage());
     }
 
+    /** The checksum covers the header too: a config field edited in the metadata (same length) is refused. */
+    @Test
+    void alteredMetadataIsRefusedSayingSo() throws IOException {
+        Path file = dir.resolve("model.safetensors");
+        Checkpoint.save(file, CheckpointContents.ofWeights(TinyConfigs.attention(), null, 1, "", randomWeights(TinyConfigs.attention(), 2)));
+        String all = Files.readString(file, java.nio.charset.StandardCharsets.ISO_8859_1);
+        String edited = all.replaceFirst("10000\\.0", "20000.0");   // rope_theta inside the config JSON string
+        assertTrue(!edited.equals(all) && edited.length() == all.length(), "the test edits one config value in place");
+        Files.writeString(file, edited, java.nio.charset.StandardCharsets.ISO_8859_1);
+        DataException e = assertThrows(DataException.class, () -> Checkpoint.load(file));
+        assertTrue(e.getMessage().startsWith(file.toString()) && e.getMessage().contains("altered"), e.getMessage());
+    }
+
     @Test
     void aFailedSaveKeepsThePreviousCheckpoint() throws IOException {
         TrmConfig c = TinyConfigs.attention();
