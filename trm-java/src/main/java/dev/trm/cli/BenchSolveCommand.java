@@ -64,9 +64,10 @@ public final class BenchSolveCommand implements Runnable {
             for (int i = 0; i < inputs.length; i++) inputs[i] = 1 + rnd.nextInt(c.vocabSize() - 1);
             Batch b = model.batch(inputs, null, new int[batch]);
             double[] ms = new double[repeats];
+            Carry carry = model.initialCarry(batch);
             for (int r = -1; r < repeats; r++) {   // r = -1: warm-up
                 long t0 = System.nanoTime();
-                Carry carry = model.initialCarry(batch);
+                model.resetCarry(carry);
                 for (int s = 0; s < c.haltMaxSteps(); s++) model.forward(b, carry);
                 be.read(model.q());
                 if (r >= 0) ms[r] = (System.nanoTime() - t0) / 1e6;

@@ -9,6 +9,7 @@ import dev.trm.data.TaskKind;
 import dev.trm.model.Batch;
 import dev.trm.model.Carry;
 import dev.trm.model.TrmConfig;
+import dev.trm.model.Predictions;
 import dev.trm.model.TrmModel;
 import dev.trm.model.TrmParameters;
 import java.nio.file.Files;
@@ -170,7 +171,7 @@ public final class TrmSolver implements AutoCloseable {
                 confidence[i][s] = sigmoid(qHalt);
                 boolean halt = o.earlyHalt() && qHalt > 0;
                 if (halt || s == k - 1) {
-                    out[start + i] = new Solution(argmax(logits, i, len, v), s + 1, Arrays.copyOf(confidence[i], s + 1), qHalt > 0);
+                    out[start + i] = new Solution(Predictions.argmax(logits, i, len, v), s + 1, Arrays.copyOf(confidence[i], s + 1), qHalt > 0);
                     done[i] = true;
                     remaining--;
                 }
@@ -219,18 +220,6 @@ public final class TrmSolver implements AutoCloseable {
         long calls = 1;                                      // the no-grad calls share one set of activations
         long other = s * 6 * d;                              // x, carry, the net's scratch, heads
         return 4 * (calls * netActivations + other);
-    }
-
-    /** The first index of the largest logit at each position of slot i (as torch.argmax). */
-    static int[] argmax(float[] logits, int slot, int len, int vocab) {
-        int[] t = new int[len];
-        for (int p = 0; p < len; p++) {
-            int base = (slot * len + p) * vocab;
-            int best = 0;
-            for (int c = 1; c < vocab; c++) if (logits[base + c] > logits[base + best]) best = c;
-            t[p] = best;
-        }
-        return t;
     }
 
     static float sigmoid(float x) {

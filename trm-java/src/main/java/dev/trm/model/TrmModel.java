@@ -109,9 +109,14 @@ public final class TrmModel {
     /** A carry for B slots, every slot at the initial y0 = H_init, z0 = L_init. */
     public Carry initialCarry(int batch) {
         Carry carry = new Carry(be.tensor(batch, c.seq(), c.hiddenSize()), be.tensor(batch, c.seq(), c.hiddenSize()));
+        resetCarry(carry);
+        return carry;
+    }
+
+    /** Every slot of the carry back to the initial y and z (reusing its buffers for a new batch). */
+    public void resetCarry(Carry carry) {
         be.broadcastRow(p.hInit(), carry.y());
         be.broadcastRow(p.lInit(), carry.z());
-        return carry;
     }
 
     /** Resets the listed slots to the initial y and z (a halted slot taking a new example). */

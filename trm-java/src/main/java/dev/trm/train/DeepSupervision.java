@@ -12,6 +12,7 @@ import dev.trm.model.TrmParameters;
 import dev.trm.backend.Tensor;
 import dev.trm.io.TensorData;
 import dev.trm.model.Parameter;
+import dev.trm.model.Predictions;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -131,13 +132,12 @@ public final class DeepSupervision {
         for (int b = 0; b < batch; b++) {
             if (!halted[b]) continue;
             int valid = 0, right = 0;
+            int[] pred = Predictions.argmax(logits, b, len, v);
             for (int t = 0; t < len; t++) {
                 int y = labels[b * len + t];
                 if (y < 0) continue;
                 valid++;
-                int row = (b * len + t) * v, arg = 0;
-                for (int j = 1; j < v; j++) if (logits[row + j] > logits[row + arg]) arg = j;
-                if (arg == y) right++;
+                if (pred[t] == y) right++;
             }
             if (valid == 0) continue;
             count++;

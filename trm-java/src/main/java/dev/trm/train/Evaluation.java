@@ -7,6 +7,7 @@ import dev.trm.eval.EvalExample;
 import dev.trm.eval.Evaluator;
 import dev.trm.model.Batch;
 import dev.trm.model.Carry;
+import dev.trm.model.Predictions;
 import dev.trm.model.TrmModel;
 
 /**
@@ -28,6 +29,7 @@ public final class Evaluation {
         long total = Math.min(limit, test.exampleCount());
         int[] inputs = new int[batch * len], labels = new int[batch * len], ids = new int[batch];
         IntTensor inT = be.intTensor(batch, len), idT = be.intTensor(batch);
+        Carry carry = model.initialCarry(batch);
         evaluator.begin();
         for (long start = 0; start < total; start += batch) {
             int n = (int) Math.min(batch, total - start);
@@ -41,16 +43,11 @@ public final class Evaluation {
             be.writeInts(inT, inputs);
             be.writeInts(idT, ids);
             Batch data = new Batch(inT, null, idT);
-            Carry carry = model.initialCarry(batch);
+            model.resetCarry(carry);
             for (int s = 0; s < steps; s++) model.forward(data, carry);
             float[] logits = be.read(model.logits()), q = be.read(model.q());
             for (int b = 0; b < n; b++) {
-                int[] pred = new int[len];
-                for (int t = 0; t < len; t++) {
-                    int row = (b * len + t) * v, arg = 0;
-                    for (int j = 1; j < v; j++) if (logits[row + j] > logits[row + arg]) arg = j;
-                    pred[t] = arg;
-                }
+                int[] pred = Predictions.argmax(logits, b, len, v);
                 evaluator.add(new EvalExample(ids[b], java.util.Arrays.copyOfRange(inputs, b * len, (b + 1) * len),
                         java.util.Arrays.copyOfRange(labels, b * len, (b + 1) * len), pred,
                         1 / (1 + Math.exp(-q[2 * b]))));

@@ -159,7 +159,7 @@ class TrmSolverTest {
                 assertEquals(stop + 1, e.stepsUsed(), "puzzle " + i + " q_halt per step " + Arrays.toString(q));
                 assertEquals(q[stop] > 0, e.halted());
                 for (int s = 0; s <= stop; s++) assertEquals(TrmSolver.sigmoid(q[s]), e.haltConfidence()[s], "puzzle " + i + " step " + (s + 1));
-                int[] want = TrmSolver.argmax(Arrays.copyOfRange(early.trace().logits(), stop * n * len * v, (stop + 1) * n * len * v), i, len, v);
+                int[] want = dev.trm.model.Predictions.argmax(Arrays.copyOfRange(early.trace().logits(), stop * n * len * v, (stop + 1) * n * len * v), i, len, v);
                 assertArrayEquals(want, e.tokens(), "puzzle " + i + " answer of step " + (stop + 1));
                 // Without early halting the same puzzle runs all K steps and its first steps agree.
                 Solution f = full.solutions().get(i);

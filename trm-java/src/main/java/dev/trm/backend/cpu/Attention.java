@@ -75,35 +75,15 @@ final class Attention {
     }
 
     /**
-     * The scores of four query rows at once: each key chunk of K^T is loaded once for the four rows and the sums stay
-     * in registers over d. Per row the arithmetic is the same sequence of fmas as {@link #scores}, so the results are
-     * bit-identical to four calls of it (backward recomputes the probabilities either way).
+     * The scores of four query rows at once, through {@link #project4} over K^T with the rows' q * scale as weights:
+     * each key chunk is loaded once for the four rows and the sums stay in registers over d. Per row the arithmetic is
+     * the same sequence of fmas as {@link #scores}, so the results are bit-identical to four calls of it (backward
+     * recomputes the probabilities either way).
      */
-    private static void scores4(Head hd_, int i0, int seq, int hd, float scale, float[] s0, float[] s1, float[] s2, float[] s3) {
-        int bound = F.loopBound(seq);
-        float[] q = hd_.q, kt = hd_.kt;
-        for (int j = 0; j < bound; j += F.length()) {
-            FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
-            for (int d = 0; d < hd; d++) {
-                FloatVector k = FloatVector.fromArray(F, kt, d * seq + j);
-                a0 = k.fma(FloatVector.broadcast(F, q[i0 * hd + d] * scale), a0);
-                a1 = k.fma(FloatVector.broadcast(F, q[(i0 + 1) * hd + d] * scale), a1);
-                a2 = k.fma(FloatVector.broadcast(F, q[(i0 + 2) * hd + d] * scale), a2);
-                a3 = k.fma(FloatVector.broadcast(F, q[(i0 + 3) * hd + d] * scale), a3);
-            }
-            a0.intoArray(s0, j);
-            a1.intoArray(s1, j);
-            a2.intoArray(s2, j);
-            a3.intoArray(s3, j);
-        }
-        float[][] rows = {s0, s1, s2, s3};
-        for (int r = 0; r < 4; r++) {
-            for (int j = bound; j < seq; j++) rows[r][j] = 0f;
-            for (int d = 0; d < hd; d++) {
-                float qd = q[(i0 + r) * hd + d] * scale;
-                for (int j = bound; j < seq; j++) rows[r][j] += qd * kt[d * seq + j];
-            }
-        }
+    private static void scores4(Head hd_, int i0, int seq, int hd, float scale, float[][] qs, float[] s0, float[] s1,
+                                float[] s2, float[] s3) {
+        for (int r = 0; r < 4; r++) for (int d = 0; d < hd; d++) qs[r][d] = hd_.q[(i0 + r) * hd + d] * scale;
+        project4(hd_.kt, seq, hd, qs[0], qs[1], qs[2], qs[3], s0, s1, s2, s3);
     }
 
     /**
@@ -175,10 +155,10 @@ final class Attention {
             float[] s = new float[seq], acc = new float[hd];
             // Four query rows at a time where the head size allows (it is 64 in every preset), one at a time after.
             boolean blocked = hd % F.length() == 0;
-            float[][] sb = new float[4][seq], accb = new float[4][hd];
+            float[][] sb = new float[4][seq], accb = new float[4][hd], qs = new float[4][hd];
             int i = 0;
             for (; blocked && i + 4 <= seq; i += 4) {
-                scores4(x, i, seq, hd, scale, sb[0], sb[1], sb[2], sb[3]);
+                scores4(x, i, seq, hd, scale, qs, sb[0], sb[1], sb[2], sb[3]);
                 double[] total = new double[4];
                 float[] max = new float[4];
                 for (int r = 0; r < 4; r++) {
@@ -243,6 +223,7 @@ final class Attention {
                 // Four query rows at a time: K^T and V^T chunks loaded once for the four rows (scores, dP), K rows once
                 // for their dQ sums, dK and dV rows updated once with the four rows' terms in row order.
                 float[][] pb = new float[4][seq], dpb = new float[4][seq], dOb = new float[4][hd], dqb = new float[4][hd];
+                float[][] qs = new float[4][hd];
                 float[] dif = new float[4];
                 for (; i + 4 <= seq; i += 4) {
                     for (int r = 0; r < 4; r++) {
@@ -252,7 +233,7 @@ final class Attention {
                         for (int d = 0; d < hd; d++) di += (double) dOb[r][d] * out[o + d];
                         dif[r] = (float) di;
                     }
-                    scores4(x, i, seq, hd, scale, pb[0], pb[1], pb[2], pb[3]);
+                    scores4(x, i, seq, hd, scale, qs, pb[0], pb[1], pb[2], pb[3]);
                     for (int r = 0; r < 4; r++) expInPlace(pb[r], lse[(b * heads + h) * seq + i + r], seq);
                     project4(vt, seq, hd, dOb[0], dOb[1], dOb[2], dOb[3], dpb[0], dpb[1], dpb[2], dpb[3]);
                     for (int r = 0; r < 4; r++) {

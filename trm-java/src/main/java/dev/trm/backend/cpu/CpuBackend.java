@@ -161,9 +161,21 @@ public final class CpuBackend implements Backend {
      * one pass over x and y each.
      */
 
-    /** x [B, S, D] -> x' [S, B*D]. */
-    private static float[] toSeqMajor(float[] x, int b, int s, int dim) {
-        float[] t = new float[x.length];
+    /**
+     * Per-thread scratch for the token mixer's sequence-major copies, grown once to the largest size seen: these run
+     * inside the recursion loop, which must not allocate. (A backend may serve several threads, as the solver's pool.)
+     */
+    private static final ThreadLocal<float[][]> MIX_SCRATCH = ThreadLocal.withInitial(() -> new float[3][0]);
+
+    private static float[] scratch(int slot, int size) {
+        float[][] s = MIX_SCRATCH.get();
+        if (s[slot].length < size) s[slot] = new float[size];
+        return s[slot];
+    }
+
+    /** x [B, S, D] -> x' [S, B*D], into scratch slot {@code slot}. */
+    private static float[] toSeqMajor(float[] x, int b, int s, int dim, int slot) {
+        float[] t = scratch(slot, b * s * dim);
         for (int i = 0; i < b; i++) {
             for (int j = 0; j < s; j++) System.arraycopy(x, (i * s + j) * dim, t, (j * b + i) * dim, dim);
         }
@@ -187,7 +199,7 @@ public final class CpuBackend implements Backend {
     @Override
     public void tokenMix(Tensor w, Tensor x, Tensor y) {
         int n = w.dim(0), sin = w.dim(1), b = x.dim(0), dim = x.dim(2);
-        float[] xt = toSeqMajor(d(x), b, sin, dim), yt = new float[n * b * dim];
+        float[] xt = toSeqMajor(d(x), b, sin, dim, 0), yt = scratch(1, n * b * dim);
         Sgemm.sgemm(false, false, n, b * dim, sin, 1f, d(w), 0, sin, xt, 0, b * dim, 0f, yt, 0, b * dim);
         fromSeqMajor(yt, d(y), b, n, dim, false);
     }
@@ -195,16 +207,16 @@ public final class CpuBackend implements Backend {
     @Override
     public void tokenMixBackward(Tensor w, Tensor x, Tensor dy, Tensor dx, boolean accumulateDx, Tensor dw) {
         int n = w.dim(0), sin = w.dim(1), b = x.dim(0), dim = x.dim(2), cols = b * dim;
-        float[] gt = toSeqMajor(d(dy), b, n, dim);
+        float[] gt = toSeqMajor(d(dy), b, n, dim, 0);
         if (dx != null) {
             // dx' [Sin, B*D] = w^T [Sin, N] dy' [N, B*D]
-            float[] dxt = new float[sin * cols];
+            float[] dxt = scratch(1, sin * cols);
             Sgemm.sgemm(true, false, sin, cols, n, 1f, d(w), 0, sin, gt, 0, cols, 0f, dxt, 0, cols);
             fromSeqMajor(dxt, d(dx), b, sin, dim, accumulateDx);
         }
         if (dw != null) {
             // dw [N, Sin] += dy' [N, B*D] x'^T [B*D, Sin]
-            float[] xt = toSeqMajor(d(x), b, sin, dim);
+            float[] xt = toSeqMajor(d(x), b, sin, dim, 2);
             Sgemm.sgemm(false, true, n, sin, cols, 1f, gt, 0, cols, xt, 0, cols, 1f, d(dw), 0, sin);
         }
     }

@@ -263,15 +263,15 @@ public final class RefBackend implements Backend {
     @Override
     public void haltingBce(Tensor q, IntTensor target, double gradScale, Tensor loss, Tensor dq) {
         int b = q.dim(0);
-        double[] qs = d(q), halt = new double[b], dh = new double[b], l = d(loss), g = d(dq);
-        for (int i = 0; i < b; i++) halt[i] = qs[i * 2];
+        double[] qs = d(q), halt = new double[b], dHalt = new double[b], l = d(loss), g = d(dq);
         int[] t = d(target);
+        for (int i = 0; i < b; i++) halt[i] = qs[2 * i];
+        // per-slot losses: one call per slot, since RefOps returns their sum
+        for (int i = 0; i < b; i++) l[i] = RefOps.haltingBce(new double[] {halt[i]}, new int[] {t[i]}, new double[1], 1, gradScale);
+        RefOps.haltingBce(halt, t, dHalt, b, gradScale);
         for (int i = 0; i < b; i++) {
-            double[] one = {halt[i]};
-            double[] done = new double[1];
-            l[i] = RefOps.haltingBce(one, new int[] {t[i]}, done, 1, gradScale);
-            g[i * 2] = done[0];
-            g[i * 2 + 1] = 0;
+            g[2 * i] = dHalt[i];
+            g[2 * i + 1] = 0;
         }
     }
 
