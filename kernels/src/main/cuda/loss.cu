@@ -7,8 +7,9 @@
 //   dlogits [B, L, V] bf16 = gradScale * d perSeqLoss[b] / d logits (written with =; 0 on ignored tokens).
 // One block per sequence, one warp per token (V is small: 10 to 12 for the puzzle tasks).
 //
-// halting_bce: lossSum[0] = sum_b BCEWithLogits(q[b], target[b]); dq [B] = gradScale * (sigmoid(q) - target).
-// One block.
+// halting_bce: q [B, qStride] fp32 with q_halt in column 0 (the q head writes [B, 2]); target [B] int ->
+//   loss [B] = BCEWithLogits(q[b, 0], target[b]); dq [B, qStride] = gradScale * (sigmoid(q) - target) in column 0
+//   and 0 in the others (q_continue carries no loss in TRM). One thread per slot.
 #include "common.cuh"
 
 __device__ __forceinline__ double stablemaxS(double x) { return x < 0.0 ? 1.0 / (1.0 - x + 1e-30) : x + 1.0; }
@@ -45,6 +46,9 @@ TRM_KERNEL void token_loss(int stablemax, const bf16* logits, const int* labels,
             for (int j = lane; j < vocab; j += 32) drow[j] = __float2bfloat16(0.0f);
             continue;
         }
+        // Read the label's logit before any lane writes: dlogits may alias logits, and lanes of a warp are not
+        // in lockstep after the reductions below (independent thread scheduling).
+        const float xyF = __bfloat162float(row[y]);
         // max and first argmax across the warp
         float best = -INFINITY;
         int bestIdx = 0x7fffffff;
@@ -62,7 +66,7 @@ TRM_KERNEL void token_loss(int stablemax, const bf16* logits, const int* labels,
             double sum = 0.0;
             for (int j = lane; j < vocab; j += 32) sum += stablemaxS((double)__bfloat162float(row[j]));
             sum = warpReduceSumD(sum);
-            double xy = (double)__bfloat162float(row[y]);
+            double xy = (double)xyF;
             double sy = stablemaxS(xy);
             ce = (float)(-log(sy / sum));
             for (int j = lane; j < vocab; j += 32) {
@@ -74,7 +78,7 @@ TRM_KERNEL void token_loss(int stablemax, const bf16* logits, const int* labels,
             float sum = 0.0f;
             for (int j = lane; j < vocab; j += 32) sum += expf(__bfloat162float(row[j]) - best);
             sum = warpReduceSum(sum);
-            ce = logf(sum) + best - __bfloat162float(row[y]);
+            ce = logf(sum) + best - xyF;
             for (int j = lane; j < vocab; j += 32) {
                 float p = expf(__bfloat162float(row[j]) - best) / sum;
                 drow[j] = __float2bfloat16((p - (j == y ? 1.0f : 0.0f)) * gradScale * inv);
@@ -93,16 +97,13 @@ TRM_KERNEL void token_loss(int stablemax, const bf16* logits, const int* labels,
 }
 TRM_EXPORT(token_loss)
 
-TRM_KERNEL void halting_bce(const float* q, const int* target, float* dq, float* lossSum, int batch,
+TRM_KERNEL void halting_bce(const float* q, int qStride, const int* target, float* loss, float* dq, int batch,
                             float gradScale) {
-    __shared__ float scratch[32];
-    float acc = 0.0f;
-    for (int i = threadIdx.x; i < batch; i += blockDim.x) {
-        float x = q[i], t = (float)target[i];
-        acc += fmaxf(x, 0.0f) - x * t + log1pf(expf(-fabsf(x)));  // the stable form of BCE with logits
-        dq[i] = gradScale * (1.0f / (1.0f + expf(-x)) - t);
-    }
-    float total = blockReduceSum(acc, scratch);
-    if (threadIdx.x == 0) lossSum[0] = total;
+    int b = blockIdx.x * blockDim.x + threadIdx.x;
+    if (b >= batch) return;
+    float x = q[(long)b * qStride], t = (float)target[b];
+    loss[b] = fmaxf(x, 0.0f) - x * t + log1pf(expf(-fabsf(x)));  // the stable form of BCE with logits
+    dq[(long)b * qStride] = gradScale * (1.0f / (1.0f + expf(-x)) - t);
+    for (int j = 1; j < qStride; j++) dq[(long)b * qStride + j] = 0.0f;
 }
 TRM_EXPORT(halting_bce)

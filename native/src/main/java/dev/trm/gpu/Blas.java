@@ -39,6 +39,34 @@ public final class Blas extends Owned {
                 c.address(), c.type().cudaDataType(), ldc, strideC, batch);
     }
 
+    /**
+     * As {@link #gemmStridedBatched}, with each operand starting at an element offset into its buffer (a slice of a
+     * batch, without a view object per slice).
+     */
+    public void gemmStridedBatchedAt(Stream stream, boolean transA, boolean transB, int m, int n, int k, float alpha,
+                                     DeviceBuffer a, long offA, int lda, long strideA, DeviceBuffer b, long offB,
+                                     int ldb, long strideB, float beta, DeviceBuffer c, long offC, int ldc,
+                                     long strideC, int batch) {
+        checkOpen();
+        checkFits("A", a, offA, transA ? k : m, transA ? m : k, lda, strideA, batch);
+        checkFits("B", b, offB, transB ? n : k, transB ? k : n, ldb, strideB, batch);
+        checkFits("C", c, offC, m, n, ldc, strideC, batch);
+        device.driver.gemm(handle, engine, stream.handle(), transB, transA, n, m, k, alpha,
+                b.address() + offB * b.type().bytes(), b.type().cudaDataType(), ldb, strideB,
+                a.address() + offA * a.type().bytes(), a.type().cudaDataType(), lda, strideA, beta,
+                c.address() + offC * c.type().bytes(), c.type().cudaDataType(), ldc, strideC, batch);
+    }
+
+    private static void checkFits(String what, DeviceBuffer buf, long off, int rows, int cols, int ld, long stride,
+                                  int batch) {
+        if (off < 0) throw new IllegalArgumentException(what + ": negative offset " + off);
+        if (ld < Math.max(1, cols)) throw new IllegalArgumentException(what + ": ld " + ld + " < " + cols + " columns");
+        long last = off + (long) (batch - 1) * stride + (long) (rows - 1) * ld + cols;
+        if (rows > 0 && cols > 0 && last > buf.count()) {
+            throw new IllegalArgumentException(what + " needs " + last + " elements, the buffer holds " + buf.count());
+        }
+    }
+
     /** A row-major [rows, cols] operand with leading dimension ld must fit its buffer in every batch. */
     private static void checkFits(String what, DeviceBuffer buf, int rows, int cols, int ld, long stride, int batch) {
         if (ld < Math.max(1, cols)) throw new IllegalArgumentException(what + ": ld " + ld + " < " + cols + " columns");

@@ -21,6 +21,15 @@ public interface Backend extends AutoCloseable {
     /** A zero-filled float tensor. */
     Tensor tensor(int... shape);
 
+    /**
+     * A zero-filled tensor of activations or activation gradients (the carry, block inputs and outputs, GEMM
+     * results, logits): the backend may store it at reduced precision (bf16 on a GPU, as the official TRM computes).
+     * Weights, their gradients, optimizer state, norm and softmax statistics and losses use {@link #tensor}.
+     */
+    default Tensor activation(int... shape) {
+        return tensor(shape);
+    }
+
     /** A zero-filled int tensor. */
     IntTensor intTensor(int... shape);
 

@@ -22,21 +22,21 @@ public final class NetActivations {
             if (c.mlpT()) {
                 int mi = c.tokenIntermediate();
                 qkv = att = lse = null;
-                gu1 = be.tensor(batch, 2 * mi, d);
-                a1 = be.tensor(batch, mi, d);
+                gu1 = be.activation(batch, 2 * mi, d);
+                a1 = be.activation(batch, mi, d);
                 rstd1 = be.tensor(batch, d);
             } else {
                 gu1 = a1 = null;
-                qkv = be.tensor(batch, s, 3 * d);
-                att = be.tensor(batch, s, d);
+                qkv = be.activation(batch, s, 3 * d);
+                att = be.activation(batch, s, d);
                 lse = be.tensor(batch, c.numHeads(), s);
                 rstd1 = be.tensor(batch * s);
             }
-            h1 = be.tensor(batch, s, d);
-            gu2 = be.tensor(batch, s, 2 * inter);
-            a2 = be.tensor(batch, s, inter);
+            h1 = be.activation(batch, s, d);
+            gu2 = be.activation(batch, s, 2 * inter);
+            a2 = be.activation(batch, s, inter);
             rstd2 = be.tensor(batch * s);
-            out = be.tensor(batch, s, d);
+            out = be.activation(batch, s, d);
         }
     }
 
@@ -44,7 +44,7 @@ public final class NetActivations {
     public final Block[] blocks;
 
     public NetActivations(Backend be, TrmConfig c, int batch) {
-        input = be.tensor(batch, c.seq(), c.hiddenSize());
+        input = be.activation(batch, c.seq(), c.hiddenSize());
         blocks = new Block[c.layers()];
         Tensor in = input;
         for (int l = 0; l < blocks.length; l++) {

@@ -52,10 +52,10 @@ public final class TrmModel {
             int s = c.seq(), d = c.hiddenSize(), len = c.seqLen(), v = c.vocabSize();
             net = new TrmNet(c, be, p, rope, batch);
             scratch = new NetActivations(be, c, batch);
-            x = be.tensor(batch, s, d);
-            yTail = be.tensor(batch, len, d);
-            y0 = be.tensor(batch, 1, d);
-            logits = be.tensor(batch, len, v);
+            x = be.activation(batch, s, d);
+            yTail = be.activation(batch, len, d);
+            y0 = be.activation(batch, 1, d);
+            logits = be.activation(batch, len, v);
             q = be.tensor(batch, 1, 2);
         }
 
@@ -78,12 +78,12 @@ public final class TrmModel {
             perSeq = be.tensor(batch);
             qLoss = be.tensor(batch);
             correct = be.intTensor(batch);
-            dLogits = be.tensor(batch, len, v);
-            dyTail = be.tensor(batch, len, d);
-            dy0 = be.tensor(batch, 1, d);
+            dLogits = be.activation(batch, len, v);
+            dyTail = be.activation(batch, len, d);
+            dy0 = be.activation(batch, 1, d);
             dq = be.tensor(batch, 1, 2);
-            g = be.tensor(batch, s, d);
-            dz = be.tensor(batch, s, d);
+            g = be.activation(batch, s, d);
+            dz = be.activation(batch, s, d);
             dx = be.tensor(batch, s, d);
             dPuzzleSlots = be.tensor(batch, d);
         }
@@ -108,7 +108,7 @@ public final class TrmModel {
 
     /** A carry for B slots, every slot at the initial y0 = H_init, z0 = L_init. */
     public Carry initialCarry(int batch) {
-        Carry carry = new Carry(be.tensor(batch, c.seq(), c.hiddenSize()), be.tensor(batch, c.seq(), c.hiddenSize()));
+        Carry carry = new Carry(be.activation(batch, c.seq(), c.hiddenSize()), be.activation(batch, c.seq(), c.hiddenSize()));
         resetCarry(carry);
         return carry;
     }

@@ -33,7 +33,7 @@ public final class TrmNet {
         this.rope = rope;
         this.eps = (float) c.rmsNormEps();
         this.batch = batch;
-        sub = be.tensor(batch, c.seq(), c.hiddenSize());
+        sub = be.activation(batch, c.seq(), c.hiddenSize());
     }
 
     private void allocateBackward() {
@@ -41,15 +41,15 @@ public final class TrmNet {
         if (c.mlpT()) {
             int mi = c.tokenIntermediate();
             dAtt = dQkv = null;
-            dGu1 = be.tensor(batch, 2 * mi, d);
-            dA1 = be.tensor(batch, mi, d);
+            dGu1 = be.activation(batch, 2 * mi, d);
+            dA1 = be.activation(batch, mi, d);
         } else {
             dGu1 = dA1 = null;
-            dAtt = be.tensor(batch, s, d);
-            dQkv = be.tensor(batch, s, 3 * d);
+            dAtt = be.activation(batch, s, d);
+            dQkv = be.activation(batch, s, 3 * d);
         }
-        dGu2 = be.tensor(batch, s, 2 * inter);
-        dA2 = be.tensor(batch, s, inter);
+        dGu2 = be.activation(batch, s, 2 * inter);
+        dA2 = be.activation(batch, s, inter);
     }
 
     /** acts.output() = net(hidden + inj1 (+ inj2)). inj2 may be null (the answer update has no x). */

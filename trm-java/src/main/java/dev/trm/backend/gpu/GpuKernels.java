@@ -1,5 +1,6 @@
 package dev.trm.backend.gpu;
 
+import dev.trm.gpu.DType;
 import dev.trm.gpu.DeviceBuffer;
 import dev.trm.gpu.GpuDevice;
 import dev.trm.gpu.Kernel;
@@ -101,11 +102,11 @@ public final class GpuKernels {
                 .ptr(perSeqLoss).ptr(seqCorrect).ptr(dlogits).i32(batch).i32(len).i32(vocab).f32(gradScale));
     }
 
-    /** q [B] f32, target [B] i32 -> dq [B] f32, lossSum [1] f32. One block. */
-    public void haltingBce(Stream s, DeviceBuffer q, DeviceBuffer target, DeviceBuffer dq, DeviceBuffer lossSum,
-                           int batch, float gradScale) {
-        k("halting_bce").launch(s, 1, BLOCK, 0,
-                KernelArgs.of().ptr(q).ptr(target).ptr(dq).ptr(lossSum).i32(batch).f32(gradScale));
+    /** q [B, qStride] f32 (q_halt in column 0), target [B] i32 -> loss [B] f32, dq [B, qStride] f32. */
+    public void haltingBce(Stream s, DeviceBuffer q, int qStride, DeviceBuffer target, DeviceBuffer loss,
+                           DeviceBuffer dq, int batch, float gradScale) {
+        k("halting_bce").launch(s, Kernel.blocks(batch, BLOCK), BLOCK, 0, KernelArgs.of().ptr(q).i32(qStride)
+                .ptr(target).ptr(loss).ptr(dq).i32(batch).f32(gradScale));
     }
 
     // optimizer.cu
@@ -118,12 +119,31 @@ public final class GpuKernels {
     /** p, g, m, v [n] f32 in place; sched [3] f32 on the device (see {@link #adamSchedule}). */
     public void adamAtan2(Stream s, DeviceBuffer p, DeviceBuffer g, DeviceBuffer m, DeviceBuffer v, long n,
                           DeviceBuffer sched, float wd, float beta1, float beta2) {
-        k("adam_atan2").launch(s, strideBlocks(n), BLOCK, 0, KernelArgs.of().ptr(p).ptr(g).ptr(m).ptr(v).i64(n)
-                .ptr(sched).f32(wd).f32(beta1).f32(beta2));
+        adamAtan2(s, p, null, g, m, v, n, sched, wd, beta1, beta2);
+    }
+
+    /** As above; pHalf [n] bf16 (nullable) also receives the updated weights rounded to bf16 (the GEMMs' copy). */
+    public void adamAtan2(Stream s, DeviceBuffer p, DeviceBuffer pHalf, DeviceBuffer g, DeviceBuffer m,
+                          DeviceBuffer v, long n, DeviceBuffer sched, float wd, float beta1, float beta2) {
+        k("adam_atan2").launch(s, strideBlocks(n), BLOCK, 0, KernelArgs.of().ptr(p).ptr(pHalf).ptr(g).ptr(m).ptr(v)
+                .i64(n).ptr(sched).f32(wd).f32(beta1).f32(beta2));
     }
 
     public void ema(Stream s, DeviceBuffer shadow, DeviceBuffer p, long n, float rate) {
-        k("ema").launch(s, strideBlocks(n), BLOCK, 0, KernelArgs.of().ptr(shadow).ptr(p).i64(n).f32(rate));
+        ema(s, shadow, null, p, n, rate);
+    }
+
+    /** shadowHalf [n] bf16 (nullable) also receives the new shadow rounded to bf16. */
+    public void ema(Stream s, DeviceBuffer shadow, DeviceBuffer shadowHalf, DeviceBuffer p, long n, float rate) {
+        k("ema").launch(s, strideBlocks(n), BLOCK, 0,
+                KernelArgs.of().ptr(shadow).ptr(shadowHalf).ptr(p).i64(n).f32(rate));
+    }
+
+    /** table [ids, dim] f32; ids [batch] i32 (may repeat); slotGrads [batch, dim] f32: summed per id, then the step. */
+    public void puzzleSignSgd(Stream s, DeviceBuffer table, int dim, DeviceBuffer ids, DeviceBuffer slotGrads,
+                              int batch, float lr, float wd) {
+        k("puzzle_sign_sgd").launch(s, Kernel.blocks((long) batch * dim, BLOCK), BLOCK, 0,
+                KernelArgs.of().ptr(table).i32(dim).ptr(ids).ptr(slotGrads).i32(batch).f32(lr).f32(wd));
     }
 
     /** table [ids, dim] f32; rows [count] i32 (distinct); gradRows [count, dim] f32. */
@@ -131,6 +151,73 @@ public final class GpuKernels {
                             float lr, float wd) {
         k("sign_sgd_rows").launch(s, Kernel.blocks((long) count * dim, BLOCK), BLOCK, 0,
                 KernelArgs.of().ptr(table).i32(dim).ptr(rows).ptr(gradRows).i32(count).f32(lr).f32(wd));
+    }
+
+    // elementwise.cu: every tensor comes with its storage type (bf16 or fp32)
+
+    private static int bf(DeviceBuffer b) {
+        return b != null && b.type() == DType.BF16 ? 1 : 0;
+    }
+
+    /** out [n] = a + b (+ c when non-null); any mix of bf16 and fp32. */
+    public void add3(Stream s, DeviceBuffer a, DeviceBuffer b, DeviceBuffer c, DeviceBuffer out, long n) {
+        k("add3").launch(s, strideBlocks(n), BLOCK, 0, KernelArgs.of().ptr(a).i32(bf(a)).ptr(b).i32(bf(b)).ptr(c)
+                .i32(bf(c)).ptr(out).i32(bf(out)).i64(n));
+    }
+
+    /** acc [n] += x [n]. */
+    public void accumulate(Stream s, DeviceBuffer acc, DeviceBuffer x, long n) {
+        k("accumulate").launch(s, strideBlocks(n), BLOCK, 0,
+                KernelArgs.of().ptr(acc).i32(bf(acc)).ptr(x).i32(bf(x)).i64(n));
+    }
+
+    /** out [n] = in [n], converting the storage type. */
+    public void convert(Stream s, DeviceBuffer in, DeviceBuffer out, long n) {
+        k("convert").launch(s, strideBlocks(n), BLOCK, 0,
+                KernelArgs.of().ptr(in).i32(bf(in)).ptr(out).i32(bf(out)).i64(n));
+    }
+
+    /** dst [rows, dim] = row [dim] (f32). */
+    public void broadcastRow(Stream s, DeviceBuffer row, DeviceBuffer dst, long rows, int dim) {
+        k("broadcast_row").launch(s, strideBlocks(rows * dim), BLOCK, 0,
+                KernelArgs.of().ptr(row).ptr(dst).i32(bf(dst)).i64(rows).i32(dim));
+    }
+
+    /** dst [B, per] with per = S * dim: dst[slots[i], :] = row repeated, for each of the count slots. */
+    public void broadcastRowSlots(Stream s, DeviceBuffer row, DeviceBuffer dst, DeviceBuffer slots, int count,
+                                  long per, int dim) {
+        k("broadcast_row_slots").launch(s, strideBlocks(count * per), BLOCK, 0, KernelArgs.of().ptr(row).ptr(dst)
+                .i32(bf(dst)).ptr(slots).i32(count).i64(per).i32(dim));
+    }
+
+    /**
+     * accumulate false: dst [B, n, dim] = src [B, seq, dim][:, from : from + n]; accumulate true: the backward,
+     * dst [B, seq, dim][:, from : from + n] += src [B, n, dim].
+     */
+    public void sliceSeq(Stream s, DeviceBuffer src, DeviceBuffer dst, int batch, int seq, int n, int dim, int from,
+                         boolean accumulate) {
+        k("slice_seq").launch(s, strideBlocks((long) batch * n * dim), BLOCK, 0, KernelArgs.of().ptr(src)
+                .i32(bf(src)).ptr(dst).i32(bf(dst)).i32(batch).i32(seq).i32(n).i32(dim).i32(from)
+                .i32(accumulate ? 1 : 0));
+    }
+
+    // linear.cu
+
+    /** y [rows, n] += bias [n] f32. */
+    public void biasAdd(Stream s, DeviceBuffer y, DeviceBuffer bias, long rows, int n) {
+        k("bias_add").launch(s, strideBlocks(rows * n), BLOCK, 0,
+                KernelArgs.of().ptr(y).i32(bf(y)).ptr(bias).i64(rows).i32(n));
+    }
+
+    /** dbias [n] f32 += column sums of dy [rows, n]. */
+    public void biasGrad(Stream s, DeviceBuffer dy, DeviceBuffer dbias, long rows, int n) {
+        k("bias_grad").launch(s, Kernel.blocks(n, BLOCK), BLOCK, 0,
+                KernelArgs.of().ptr(dy).i32(bf(dy)).ptr(dbias).i64(rows).i32(n));
+    }
+
+    /** dst [m] += sum over b of src [batch, m] (f32). */
+    public void sumBatches(Stream s, DeviceBuffer src, DeviceBuffer dst, int batch, long m) {
+        k("sum_batches").launch(s, strideBlocks(m), BLOCK, 0, KernelArgs.of().ptr(src).ptr(dst).i32(batch).i64(m));
     }
 
     // cast.cu
@@ -141,5 +228,17 @@ public final class GpuKernels {
 
     public void castBf16ToF32(Stream s, DeviceBuffer in, DeviceBuffer out, long n) {
         k("cast_bf16_to_f32").launch(s, strideBlocks(n), BLOCK, 0, KernelArgs.of().ptr(in).ptr(out).i64(n));
+    }
+
+    // TEMPORARY until branch attn (attention.cu) is merged
+    public void attentionForward(Stream s, DeviceBuffer qkv, DeviceBuffer out, DeviceBuffer lse, DeviceBuffer cos,
+                                 DeviceBuffer sin, int batch, int seq, int heads, int headDim) {
+        throw new UnsupportedOperationException("attention kernels not merged yet");
+    }
+
+    public void attentionBackward(Stream s, DeviceBuffer qkv, DeviceBuffer out, DeviceBuffer lse, DeviceBuffer dout,
+                                  DeviceBuffer dqkv, DeviceBuffer delta, DeviceBuffer cos, DeviceBuffer sin, int batch,
+                                  int seq, int heads, int headDim) {
+        throw new UnsupportedOperationException("attention kernels not merged yet");
     }
 }

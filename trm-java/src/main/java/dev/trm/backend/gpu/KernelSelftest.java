@@ -203,13 +203,21 @@ public final class KernelSelftest {
         int batch = 300;  // more than one block's threads: exercises the strided loop
         float[] q = floats(batch, 6.0);
         int[] target = ints(batch, 2);
-        double[] dqRef = new double[batch];
-        double lossRef = RefOps.haltingBce(d(q), target, dqRef, batch, 0.5);
-        try (DeviceBuffer bq = f32(q); DeviceBuffer bt = i32(target); DeviceBuffer dq = dev.alloc(DType.F32, batch);
-             DeviceBuffer loss = dev.alloc(DType.F32, 1)) {
-            kernels.haltingBce(s, bq, bt, dq, loss, batch, 0.5f);
+        // q [B, 2] as the q head writes it: column 0 q_halt, column 1 q_continue (no loss, zero gradient)
+        float[] q2 = new float[2 * batch];
+        double[] dq2Ref = new double[2 * batch], lossRef = new double[batch];
+        for (int b = 0; b < batch; b++) {
+            q2[2 * b] = q[b];
+            q2[2 * b + 1] = -q[b];
+            double[] one = new double[1];
+            lossRef[b] = RefOps.haltingBce(new double[] {q[b]}, new int[] {target[b]}, one, 1, 0.5);
+            dq2Ref[2 * b] = one[0];
+        }
+        try (DeviceBuffer bq = f32(q2); DeviceBuffer bt = i32(target); DeviceBuffer dq = dev.alloc(DType.F32, 2 * batch);
+             DeviceBuffer loss = dev.alloc(DType.F32, batch)) {
+            kernels.haltingBce(s, bq, 2, bt, loss, dq, batch, 0.5f);
             s.synchronize();
-            double e = Math.max(err(dq.downloadFloats(), dqRef), err(loss.downloadFloats(), new double[] {lossRef}));
+            double e = Math.max(err(dq.downloadFloats(), dq2Ref), err(loss.downloadFloats(), lossRef));
             return List.of(check("halting_bce", e, TOL_F32));
         }
     }

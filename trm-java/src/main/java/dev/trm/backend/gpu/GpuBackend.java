@@ -1,0 +1,489 @@
+package dev.trm.backend.gpu;
+
+import dev.trm.backend.Backend;
+import dev.trm.backend.IntTensor;
+import dev.trm.backend.RopeTables;
+import dev.trm.backend.Tensor;
+import dev.trm.backend.ref.RefOps;
+import dev.trm.gpu.Blas;
+import dev.trm.gpu.DType;
+import dev.trm.gpu.DeviceBuffer;
+import dev.trm.gpu.GpuDevice;
+import dev.trm.gpu.Stream;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * The GPU backend: every op of {@link Backend} as kernels (kernels/src/main/cuda, launched through {@link GpuKernels})
+ * and cuBLAS GEMMs, enqueued in order on one stream, with no host synchronisation except where a method returns
+ * values to the host ({@link #read}, {@link #readInts}) or takes them from it ({@link #write}, slot lists).
+ *
+ * <p>Precision as in the official TRM: activations, the carry and activation gradients are bf16
+ * ({@link #activation}); weights, their gradients and the optimizer state are fp32 ({@link #tensor}), with a bf16
+ * copy of each weight kept current for the GEMMs; GEMMs multiply bf16 and accumulate in fp32; norms, softmax and
+ * losses compute in fp32 (stablemax in double). The same Java runs on a CUDA device and on the emulated device.
+ *
+ * <p>It owns its device: close() frees every tensor it made and the device with them. Tensors live until then (the
+ * model allocates its buffers once per batch size). Use from one thread at a time.
+ */
+public final class GpuBackend implements Backend {
+    private final GpuDevice dev;
+    private final Stream s;
+    private final Blas blas;
+    private final GpuKernels k;
+    private final List<DeviceBuffer> owned = new ArrayList<>();
+    private long bf16Bytes, f32Bytes, i32Bytes;
+    // small scratch, grown on demand (first use happens in a warm-up step, before any graph capture)
+    private DeviceBuffer sched, slotList, mixScratch;
+    private float[] schedValues;
+
+    private GpuBackend(GpuDevice dev) {
+        this.dev = dev;
+        this.s = dev.defaultStream();
+        this.blas = dev.newBlas(s);
+        this.k = new GpuKernels(dev);
+    }
+
+    /** Opens the first usable device of the kind (CUDA, or the emulated device) and owns it. */
+    public static GpuBackend open(dev.trm.gpu.Backend kind) {
+        GpuDevice d = GpuDevice.open(kind);
+        try {
+            return new GpuBackend(d);
+        } catch (RuntimeException e) {
+            d.close();
+            throw e;
+        }
+    }
+
+    @Override
+    public String name() {
+        return dev.backend().label();
+    }
+
+    public GpuDevice device() {
+        return dev;
+    }
+
+    public Stream stream() {
+        return s;
+    }
+
+    /** Bytes this backend holds in device memory: {bf16, fp32, int32}. */
+    public long[] bytesByType() {
+        return new long[] {bf16Bytes, f32Bytes, i32Bytes};
+    }
+
+    // ---- memory ----------------------------------------------------------------------------------------------------
+
+    private DeviceBuffer alloc(DType type, long count) {
+        DeviceBuffer b = dev.alloc(type, Math.max(1, count));
+        b.zero(s);
+        owned.add(b);
+        switch (type) {
+            case BF16 -> bf16Bytes += b.bytes();
+            case F32 -> f32Bytes += b.bytes();
+            case I32 -> i32Bytes += b.bytes();
+        }
+        return b;
+    }
+
+    private static long count(int[] shape) {
+        long n = 1;
+        for (int d : shape) {
+            if (d < 0) throw new IllegalArgumentException("negative extent in shape " + Arrays.toString(shape));
+            n *= d;
+        }
+        return n;
+    }
+
+    @Override
+    public Tensor tensor(int... shape) {
+        return new GpuTensor(shape, alloc(DType.F32, count(shape)));
+    }
+
+    @Override
+    public Tensor activation(int... shape) {
+        return new GpuTensor(shape, alloc(DType.BF16, count(shape)));
+    }
+
+    @Override
+    public IntTensor intTensor(int... shape) {
+        return new GpuIntTensor(shape, alloc(DType.I32, count(shape)));
+    }
+
+    private static GpuTensor t(Tensor x) {
+        if (x instanceof GpuTensor g) return g;
+        throw new IllegalArgumentException("not a GPU tensor: " + (x == null ? "null" : x.getClass().getSimpleName()));
+    }
+
+    private static DeviceBuffer b(Tensor x) {
+        return x == null ? null : t(x).buf;
+    }
+
+    private static DeviceBuffer b(IntTensor x) {
+        if (x instanceof GpuIntTensor g) return g.buf;
+        throw new IllegalArgumentException("not a GPU int tensor: " + (x == null ? "null" : x.getClass().getSimpleName()));
+    }
+
+    /** The op reads this tensor as bf16 storage (the kernel's argument type). */
+    private static DeviceBuffer bf16(Tensor x, String op, String what) {
+        GpuTensor g = t(x);
+        if (!g.isBf16()) {
+            throw new IllegalArgumentException(op + ": " + what + " must be a bf16 activation (Backend.activation), not "
+                    + g);
+        }
+        return g.buf;
+    }
+
+    private static DeviceBuffer f32(Tensor x, String op, String what) {
+        GpuTensor g = t(x);
+        if (g.isBf16()) throw new IllegalArgumentException(op + ": " + what + " must be an fp32 tensor, not " + g);
+        return g.buf;
+    }
+
+    private static void sameSize(long a, long b, String op) {
+        if (a != b) throw new IllegalArgumentException(op + ": size mismatch, " + a + " vs " + b);
+    }
+
+    /** After an op wrote an fp32 weight: refresh its bf16 copy so the next GEMM reads the new values. */
+    private void wrote(Tensor x) {
+        GpuTensor g = t(x);
+        if (g.halfMaintained) k.convert(s, g.buf, g.half, g.buf.count());
+    }
+
+    /**
+     * The bf16 storage a GEMM reads for this operand. A weight's copy is made once and kept current by the writers
+     * ({@link #wrote}); any other fp32 operand is cast now.
+     */
+    private DeviceBuffer gemmOperand(Tensor x, boolean weight) {
+        GpuTensor g = t(x);
+        if (g.isBf16()) return g.buf;
+        if (g.half == null) {
+            g.half = alloc(DType.BF16, g.buf.count());
+            k.convert(s, g.buf, g.half, g.buf.count());
+            g.halfMaintained = weight;
+        } else if (!g.halfMaintained) {
+            k.convert(s, g.buf, g.half, g.buf.count());
+        }
+        return g.half;
+    }
+
+    @Override
+    public void write(Tensor dst, float[] src) {
+        GpuTensor g = t(dst);
+        sameSize(g.buf.count(), src.length, "write");
+        if (g.isBf16()) g.buf.uploadBf16(src);
+        else g.buf.upload(src);
+        wrote(dst);
+    }
+
+    @Override
+    public float[] read(Tensor src) {
+        GpuTensor g = t(src);
+        s.synchronize();
+        return g.isBf16() ? g.buf.downloadBf16() : g.buf.downloadFloats();
+    }
+
+    @Override
+    public void writeInts(IntTensor dst, int[] src) {
+        sameSize(b(dst).count(), src.length, "writeInts");
+        b(dst).upload(src);
+    }
+
+    @Override
+    public int[] readInts(IntTensor src) {
+        s.synchronize();
+        return b(src).downloadInts();
+    }
+
+    @Override
+    public void zero(Tensor x) {
+        t(x).buf.zero(s);
+        wrote(x);
+    }
+
+    @Override
+    public void copy(Tensor src, Tensor dst) {
+        GpuTensor a = t(src), d = t(dst);
+        sameSize(a.buf.count(), d.buf.count(), "copy");
+        if (a.buf.type() == d.buf.type()) d.buf.copyFrom(a.buf, s);
+        else k.convert(s, a.buf, d.buf, a.buf.count());
+        wrote(dst);
+    }
+
+    @Override
+    public void broadcastRow(Tensor row, Tensor dst) {
+        int d = row.dim(-1);
+        k.broadcastRow(s, f32(row, "broadcastRow", "row"), b(dst), t(dst).buf.count() / d, d);
+        wrote(dst);
+    }
+
+    @Override
+    public void broadcastRowToSlots(Tensor row, Tensor dst, int[] slots) {
+        if (slots.length == 0) return;
+        int d = row.dim(-1);
+        long per = t(dst).buf.count() / dst.dim(0);
+        for (int slot : slots) {
+            if (slot < 0 || slot >= dst.dim(0)) throw new IllegalArgumentException("slot " + slot + " outside the batch");
+        }
+        if (slotList == null || slotList.count() < slots.length) slotList = alloc(DType.I32, Math.max(slots.length, 64));
+        slotList.upload(slots);
+        k.broadcastRowSlots(s, f32(row, "broadcastRowToSlots", "row"), b(dst), slotList, slots.length, per, d);
+        wrote(dst);
+    }
+
+    @Override
+    public RopeTables rope(int seq, int headDim, double theta) {
+        double[] cos = new double[seq * headDim], sin = new double[seq * headDim];
+        RefOps.ropeTables(seq, headDim, theta, cos, sin);   // angles in double, rounded once, as on the CPU
+        Tensor c = tensor(seq, headDim), sn = tensor(seq, headDim);
+        write(c, toFloats(cos));
+        write(sn, toFloats(sin));
+        return new RopeTables(c, sn, seq, headDim);
+    }
+
+    private static float[] toFloats(double[] d) {
+        float[] f = new float[d.length];
+        for (int i = 0; i < d.length; i++) f[i] = (float) d[i];
+        return f;
+    }
+
+    // ---- input embedding ---------------------------------------------------------------------------------------------
+
+    @Override
+    public void embed(IntTensor tokens, IntTensor puzzleIds, Tensor embed, Tensor table, Tensor x, float scale) {
+        int len = tokens.dim(1);
+        k.embeddingForward(s, b(tokens), b(puzzleIds), f32(embed, "embed", "embed"), f32(table, "embed", "table"),
+                bf16(x, "embed", "x"), x.dim(0), len, x.dim(2), x.dim(1) - len, scale);
+    }
+
+    @Override
+    public void embedBackward(IntTensor tokens, Tensor dx, Tensor dEmbed, Tensor dPuzzleSlots, float scale) {
+        int len = tokens.dim(1);
+        k.embeddingBackward(s, b(tokens), f32(dx, "embedBackward", "dx"), f32(dEmbed, "embedBackward", "dEmbed"),
+                f32(dPuzzleSlots, "embedBackward", "dPuzzleSlots"), dx.dim(0), len, dx.dim(2), dx.dim(1) - len, scale);
+    }
+
+    // ---- elementwise -------------------------------------------------------------------------------------------------
+
+    @Override
+    public void add(Tensor a, Tensor bb, Tensor c, Tensor out) {
+        long n = t(out).buf.count();
+        sameSize(t(a).buf.count(), n, "add");
+        sameSize(t(bb).buf.count(), n, "add");
+        if (c != null) sameSize(t(c).buf.count(), n, "add");
+        k.add3(s, b(a), b(bb), b(c), b(out), n);
+        wrote(out);
+    }
+
+    @Override
+    public void accumulate(Tensor acc, Tensor x) {
+        sameSize(t(acc).buf.count(), t(x).buf.count(), "accumulate");
+        k.accumulate(s, b(acc), b(x), t(acc).buf.count());
+        wrote(acc);
+    }
+
+    // ---- linear layers -------------------------------------------------------------------------------------------------
+
+    @Override
+    public void linear(Tensor x, Tensor w, Tensor bias, Tensor y) {
+        int n = w.dim(0), kk = w.dim(1);
+        int m = Math.toIntExact(t(x).buf.count() / kk);
+        sameSize((long) m * n, t(y).buf.count(), "linear");
+        // y [m, n] = x [m, k] w [n, k]^T
+        blas.gemm(s, false, true, m, n, kk, 1f, gemmOperand(x, false), kk, gemmOperand(w, true), kk, 0f, b(y), n);
+        if (bias != null) k.biasAdd(s, b(y), f32(bias, "linear", "bias"), m, n);
+    }
+
+    @Override
+    public void linearBackward(Tensor x, Tensor w, Tensor dy, Tensor dx, boolean accumulateDx, Tensor dw,
+                               Tensor dbias) {
+        int n = w.dim(0), kk = w.dim(1);
+        int m = Math.toIntExact(t(x).buf.count() / kk);
+        DeviceBuffer dyh = gemmOperand(dy, false);
+        if (dx != null) {
+            // dx [m, k] = dy [m, n] w [n, k]
+            blas.gemm(s, false, false, m, kk, n, 1f, dyh, n, gemmOperand(w, true), kk, accumulateDx ? 1f : 0f, b(dx), kk);
+        }
+        // dw [n, k] += dy^T [n, m] x [m, k], fp32 accumulation into the fp32 gradient
+        blas.gemm(s, true, false, n, kk, m, 1f, dyh, n, gemmOperand(x, false), kk, 1f, f32(dw, "linearBackward", "dw"), kk);
+        if (dbias != null) k.biasGrad(s, b(dy), f32(dbias, "linearBackward", "dbias"), m, n);
+    }
+
+    @Override
+    public void tokenMix(Tensor w, Tensor x, Tensor y) {
+        int n = w.dim(0), sin = w.dim(1), batch = x.dim(0), d = x.dim(2);
+        // y[b] [n, d] = w [n, sin] x[b] [sin, d], w shared by every batch row (stride 0)
+        blas.gemmStridedBatched(s, false, false, n, d, sin, 1f, gemmOperand(w, true), sin, 0, gemmOperand(x, false),
+                d, (long) sin * d, 0f, b(y), d, (long) n * d, batch);
+    }
+
+    /** fp32 elements the token mixer's per-batch weight gradients may use before they are summed (64 MiB). */
+    private static final long MIX_SCRATCH_FLOATS = 16L << 20;
+
+    @Override
+    public void tokenMixBackward(Tensor w, Tensor x, Tensor dy, Tensor dx, boolean accumulateDx, Tensor dw) {
+        int n = w.dim(0), sin = w.dim(1), batch = x.dim(0), d = x.dim(2);
+        DeviceBuffer wh = gemmOperand(w, true), xh = gemmOperand(x, false), dyh = gemmOperand(dy, false);
+        if (dx != null) {
+            // dx[b] [sin, d] = w^T [sin, n] dy[b] [n, d]
+            blas.gemmStridedBatched(s, true, false, sin, d, n, 1f, wh, sin, 0, dyh, d, (long) n * d,
+                    accumulateDx ? 1f : 0f, b(dx), d, (long) sin * d, batch);
+        }
+        // dw [n, sin] += sum_b dy[b] [n, d] x[b]^T [d, sin]: b and d do not fold into one GEMM stride, so each batch
+        // row's product lands in scratch and one pass sums them (in chunks of batch rows bounding the scratch).
+        long per = (long) n * sin;
+        int chunk = (int) Math.max(1, Math.min(batch, MIX_SCRATCH_FLOATS / per));
+        if (mixScratch == null || mixScratch.count() < chunk * per) mixScratch = alloc(DType.F32, chunk * per);
+        DeviceBuffer dwb = f32(dw, "tokenMixBackward", "dw");
+        for (int b0 = 0; b0 < batch; b0 += chunk) {
+            int c = Math.min(chunk, batch - b0);
+            blas.gemmStridedBatchedAt(s, false, true, n, sin, d, 1f, dyh, (long) b0 * n * d, d, (long) n * d, xh,
+                    (long) b0 * sin * d, d, (long) sin * d, 0f, mixScratch, 0, sin, per, c);
+            k.sumBatches(s, mixScratch, dwb, c, per);
+        }
+    }
+
+    // ---- attention -----------------------------------------------------------------------------------------------------
+
+    private DeviceBuffer attnDelta;
+
+    @Override
+    public void attention(Tensor qkv, Tensor out, Tensor lse, RopeTables rope) {
+        int heads = lse.dim(1);
+        k.attentionForward(s, bf16(qkv, "attention", "qkv"), bf16(out, "attention", "out"),
+                f32(lse, "attention", "lse"), rope == null ? null : b(rope.cos()), rope == null ? null : b(rope.sin()),
+                qkv.dim(0), qkv.dim(1), heads, out.dim(2) / heads);
+    }
+
+    @Override
+    public void attentionBackward(Tensor qkv, Tensor out, Tensor lse, Tensor dout, Tensor dqkv, RopeTables rope) {
+        int heads = lse.dim(1);
+        long need = t(lse).buf.count();
+        if (attnDelta == null || attnDelta.count() < need) attnDelta = alloc(DType.F32, need);
+        k.attentionBackward(s, bf16(qkv, "attentionBackward", "qkv"), bf16(out, "attentionBackward", "out"),
+                f32(lse, "attentionBackward", "lse"), bf16(dout, "attentionBackward", "dout"),
+                bf16(dqkv, "attentionBackward", "dqkv"), attnDelta, rope == null ? null : b(rope.cos()),
+                rope == null ? null : b(rope.sin()), qkv.dim(0), qkv.dim(1), heads, out.dim(2) / heads);
+    }
+
+    // ---- SwiGLU --------------------------------------------------------------------------------------------------------
+
+    @Override
+    public void swiglu(Tensor gu, Tensor out, int inter) {
+        int rows = Math.toIntExact(t(gu).buf.count() / (2L * inter));
+        k.swigluForward(s, bf16(gu, "swiglu", "gu"), bf16(out, "swiglu", "out"), rows, inter);
+    }
+
+    @Override
+    public void swigluBackward(Tensor gu, Tensor dout, Tensor dgu, int inter) {
+        int rows = Math.toIntExact(t(gu).buf.count() / (2L * inter));
+        k.swigluBackward(s, bf16(gu, "swigluBackward", "gu"), bf16(dout, "swigluBackward", "dout"),
+                bf16(dgu, "swigluBackward", "dgu"), rows, inter);
+    }
+
+    // ---- residual + RMSNorm --------------------------------------------------------------------------------------------
+
+    @Override
+    public void rmsNorm(Tensor x, Tensor r, Tensor out, Tensor rstd, float eps) {
+        int d = x.dim(-1);
+        int rows = Math.toIntExact(t(x).buf.count() / d);
+        k.rmsNormForward(s, bf16(x, "rmsNorm", "x"), r == null ? null : bf16(r, "rmsNorm", "r"),
+                bf16(out, "rmsNorm", "out"), f32(rstd, "rmsNorm", "rstd"), rows, d, eps);
+    }
+
+    @Override
+    public void rmsNormBackward(Tensor out, Tensor rstd, Tensor dout, Tensor dh) {
+        int d = out.dim(-1);
+        int rows = Math.toIntExact(t(out).buf.count() / d);
+        k.rmsNormBackward(s, bf16(out, "rmsNormBackward", "out"), f32(rstd, "rmsNormBackward", "rstd"),
+                bf16(dout, "rmsNormBackward", "dout"), bf16(dh, "rmsNormBackward", "dh"), rows, d);
+    }
+
+    @Override
+    public void rmsNormSeq(Tensor x, Tensor r, Tensor out, Tensor rstd, float eps) {
+        k.rmsNormSeqForward(s, bf16(x, "rmsNormSeq", "x"), r == null ? null : bf16(r, "rmsNormSeq", "r"),
+                bf16(out, "rmsNormSeq", "out"), f32(rstd, "rmsNormSeq", "rstd"), x.dim(0), x.dim(1), x.dim(2), eps);
+    }
+
+    @Override
+    public void rmsNormSeqBackward(Tensor out, Tensor rstd, Tensor dout, Tensor dh) {
+        k.rmsNormSeqBackward(s, bf16(out, "rmsNormSeqBackward", "out"), f32(rstd, "rmsNormSeqBackward", "rstd"),
+                bf16(dout, "rmsNormSeqBackward", "dout"), bf16(dh, "rmsNormSeqBackward", "dh"), out.dim(0),
+                out.dim(1), out.dim(2));
+    }
+
+    // ---- heads and losses ------------------------------------------------------------------------------------------------
+
+    @Override
+    public void sliceSeq(Tensor src, int from, Tensor dst) {
+        k.sliceSeq(s, b(src), b(dst), src.dim(0), src.dim(1), dst.dim(1), src.dim(2), from, false);
+        wrote(dst);
+    }
+
+    @Override
+    public void sliceSeqBackward(Tensor dsrc, int from, Tensor dst) {
+        k.sliceSeq(s, b(dsrc), b(dst), dst.dim(0), dst.dim(1), dsrc.dim(1), dst.dim(2), from, true);
+        wrote(dst);
+    }
+
+    @Override
+    public void crossEntropy(Tensor logits, IntTensor labels, boolean stablemax, double gradScale, Tensor perSeqLoss,
+                             IntTensor seqCorrect, Tensor dlogits) {
+        k.tokenLoss(s, stablemax, bf16(logits, "crossEntropy", "logits"), b(labels),
+                f32(perSeqLoss, "crossEntropy", "perSeqLoss"), b(seqCorrect), bf16(dlogits, "crossEntropy", "dlogits"),
+                logits.dim(0), logits.dim(1), logits.dim(2), (float) gradScale);
+    }
+
+    @Override
+    public void haltingBce(Tensor q, IntTensor target, double gradScale, Tensor loss, Tensor dq) {
+        int batch = q.dim(0);
+        int stride = Math.toIntExact(t(q).buf.count() / batch);
+        k.haltingBce(s, f32(q, "haltingBce", "q"), stride, b(target), f32(loss, "haltingBce", "loss"),
+                f32(dq, "haltingBce", "dq"), batch, (float) gradScale);
+    }
+
+    // ---- optimizers -------------------------------------------------------------------------------------------------------
+
+    @Override
+    public void adamAtan2(Tensor p, Tensor g, Tensor m, Tensor v, double lr, double wd, double beta1, double beta2,
+                          long step) {
+        // The schedule (lr, bias corrections) lives in device memory; it is uploaded once per distinct step, not per
+        // parameter tensor.
+        float[] values = GpuKernels.adamSchedule(lr, beta1, beta2, step);
+        if (sched == null) sched = alloc(DType.F32, 3);
+        if (!Arrays.equals(values, schedValues)) {
+            sched.upload(values);
+            schedValues = values;
+        }
+        GpuTensor pt = t(p);
+        k.adamAtan2(s, f32(p, "adamAtan2", "p"), pt.halfMaintained ? pt.half : null, f32(g, "adamAtan2", "g"),
+                f32(m, "adamAtan2", "m"), f32(v, "adamAtan2", "v"), pt.buf.count(), sched, (float) wd, (float) beta1,
+                (float) beta2);
+    }
+
+    @Override
+    public void ema(Tensor shadow, Tensor p, double rate) {
+        GpuTensor st = t(shadow);
+        k.ema(s, f32(shadow, "ema", "shadow"), st.halfMaintained ? st.half : null, f32(p, "ema", "p"),
+                st.buf.count(), (float) rate);
+    }
+
+    @Override
+    public void puzzleSignSgd(Tensor table, IntTensor slotIds, Tensor slotGrads, double lr, double wd) {
+        k.puzzleSignSgd(s, f32(table, "puzzleSignSgd", "table"), table.dim(1), b(slotIds),
+                f32(slotGrads, "puzzleSignSgd", "slotGrads"), slotIds.dim(0), (float) lr, (float) wd);
+        wrote(table);
+    }
+
+    /** Waits until every enqueued op has run. */
+    public void synchronize() {
+        s.synchronize();
+    }
+
+    @Override
+    public void close() {
+        dev.close();  // frees every buffer, the BLAS handle and the stream with it
+    }
+}

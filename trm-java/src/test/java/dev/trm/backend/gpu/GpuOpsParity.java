@@ -1,0 +1,272 @@
+package dev.trm.backend.gpu;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.trm.backend.Backend;
+import dev.trm.backend.IntTensor;
+import dev.trm.backend.Tensor;
+import dev.trm.backend.cpu.CpuBackend;
+import dev.trm.gpu.Bf16;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+
+/**
+ * Each op of the GPU backend against the fp32 CPU backend through the {@link Backend} interface, one at a time, on
+ * bf16-exact random inputs (so both see the same values and the error is the GPU op's own: bf16 output rounding,
+ * fp32 accumulation order). Tolerance per output: max |gpu - cpu| / max |cpu| under 1e-2 (half a bf16 ulp is 2e-3
+ * relative; a GEMM output sums many rounded products). Where a whole step drifts further, these localise it.
+ */
+final class GpuOpsParity {
+    static final double TOL = 1e-2;
+
+    private final GpuBackend gpu;
+    private final CpuBackend cpu = new CpuBackend();
+    private final Random rnd = new Random(5);
+    final List<String> report = new ArrayList<>();
+
+    GpuOpsParity(GpuBackend gpu) {
+        this.gpu = gpu;
+    }
+
+    /** The same values on both backends; the GPU tensor is an activation (bf16) or fp32. */
+    private record Pair(Tensor c, Tensor g) {}
+
+    private Pair random(boolean activation, double std, int... shape) {
+        Pair p = new Pair(cpu.tensor(shape), activation ? gpu.activation(shape) : gpu.tensor(shape));
+        float[] v = new float[Math.toIntExact(p.c().size())];
+        for (int i = 0; i < v.length; i++) v[i] = Bf16.toFloat(Bf16.fromFloat((float) (rnd.nextGaussian() * std)));
+        cpu.write(p.c(), v);
+        gpu.write(p.g(), v);
+        return p;
+    }
+
+    private Pair act(double std, int... shape) {
+        return random(true, std, shape);
+    }
+
+    private Pair f32(double std, int... shape) {
+        return random(false, std, shape);
+    }
+
+    private void close(String what, Pair p) {
+        close(what, cpu.read(p.c()), gpu.read(p.g()));
+    }
+
+    private void close(String what, float[] a, float[] b) {
+        double maxAbs = 0, maxRef = 0;
+        for (int i = 0; i < a.length; i++) {
+            assertTrue(Float.isFinite(b[i]), what + ": " + b[i] + " at " + i);
+            maxAbs = Math.max(maxAbs, Math.abs(a[i] - b[i]));
+            maxRef = Math.max(maxRef, Math.abs(a[i]));
+        }
+        double rel = maxRef == 0 ? maxAbs : maxAbs / maxRef;
+        report.add(String.format("%-28s rel %.2e", what, rel));
+        System.out.println(report.getLast());
+        assertTrue(rel < TOL, what + ": relative error " + rel + " (max abs " + maxAbs + ")");
+    }
+
+    void runAll() {
+        elementwise();
+        linear();
+        tokenMix();
+        swiglu();
+        norms();
+        slices();
+        losses();
+        embedding();
+        optimizers();
+    }
+
+    void elementwise() {
+        Pair a = act(1, 3, 5, 33), b = act(1, 3, 5, 33), c = act(1, 3, 5, 33), out = act(0, 3, 5, 33);
+        cpu.add(a.c(), b.c(), c.c(), out.c());
+        gpu.add(a.g(), b.g(), c.g(), out.g());
+        close("add3", out);
+        cpu.add(a.c(), b.c(), null, a.c());
+        gpu.add(a.g(), b.g(), null, a.g());
+        close("add (in place)", a);
+        Pair acc = f32(1, 3, 5, 33);
+        cpu.accumulate(acc.c(), b.c());
+        gpu.accumulate(acc.g(), b.g());
+        close("accumulate f32 += bf16", acc);
+        Pair row = f32(1, 33), dst = act(0, 4, 5, 33);
+        cpu.broadcastRow(row.c(), dst.c());
+        gpu.broadcastRow(row.g(), dst.g());
+        close("broadcastRow", dst);
+        Pair row2 = f32(1, 33);
+        cpu.broadcastRowToSlots(row2.c(), dst.c(), new int[] {3, 1});
+        gpu.broadcastRowToSlots(row2.g(), dst.g(), new int[] {3, 1});
+        close("broadcastRowToSlots", dst);
+        Pair cp = act(0, 4, 5, 33);
+        cpu.copy(dst.c(), cp.c());
+        gpu.copy(dst.g(), cp.g());
+        close("copy", cp);
+    }
+
+    void linear() {
+        Pair x = act(1, 3, 7, 37), w = f32(0.2, 19, 37), bias = f32(1, 19), y = act(0, 3, 7, 19);
+        cpu.linear(x.c(), w.c(), null, y.c());
+        gpu.linear(x.g(), w.g(), null, y.g());
+        close("linear", y);
+        Pair q = f32(0, 3, 7, 19);
+        cpu.linear(x.c(), w.c(), bias.c(), q.c());
+        gpu.linear(x.g(), w.g(), bias.g(), q.g());
+        close("linear + bias, fp32 out", q);
+        Pair dy = act(1, 3, 7, 19), dx = act(1, 3, 7, 37), dw = f32(1, 19, 37), db = f32(1, 19);
+        cpu.linearBackward(x.c(), w.c(), dy.c(), dx.c(), true, dw.c(), db.c());
+        gpu.linearBackward(x.g(), w.g(), dy.g(), dx.g(), true, dw.g(), db.g());
+        close("linearBackward dx (+=)", dx);
+        close("linearBackward dw", dw);
+        close("linearBackward dbias", db);
+        Pair dq = f32(1, 3, 7, 19), dx2 = act(0, 3, 7, 37);
+        cpu.linearBackward(x.c(), w.c(), dq.c(), dx2.c(), false, dw.c(), null);
+        gpu.linearBackward(x.g(), w.g(), dq.g(), dx2.g(), false, dw.g(), null);
+        close("linearBackward fp32 dy", dx2);
+        close("linearBackward fp32 dy dw", dw);
+        // the weight's bf16 copy follows a write of the weight
+        float[] nw = cpu.read(f32(0.2, 19, 37).c());
+        cpu.write(w.c(), nw);
+        gpu.write(w.g(), nw);
+        cpu.linear(x.c(), w.c(), null, y.c());
+        gpu.linear(x.g(), w.g(), null, y.g());
+        close("linear after weight write", y);
+    }
+
+    void tokenMix() {
+        int b = 3, sin = 13, n = 22, d = 10;
+        Pair w = f32(0.3, n, sin), x = act(1, b, sin, d), y = act(0, b, n, d);
+        cpu.tokenMix(w.c(), x.c(), y.c());
+        gpu.tokenMix(w.g(), x.g(), y.g());
+        close("tokenMix", y);
+        Pair dy = act(1, b, n, d), dx = act(1, b, sin, d), dw = f32(1, n, sin);
+        cpu.tokenMixBackward(w.c(), x.c(), dy.c(), dx.c(), true, dw.c());
+        gpu.tokenMixBackward(w.g(), x.g(), dy.g(), dx.g(), true, dw.g());
+        close("tokenMixBackward dx (+=)", dx);
+        close("tokenMixBackward dw", dw);
+    }
+
+    void swiglu() {
+        Pair gu = act(1, 4, 5, 2 * 17), out = act(0, 4, 5, 17), dout = act(1, 4, 5, 17), dgu = act(0, 4, 5, 34);
+        cpu.swiglu(gu.c(), out.c(), 17);
+        gpu.swiglu(gu.g(), out.g(), 17);
+        close("swiglu", out);
+        cpu.swigluBackward(gu.c(), dout.c(), dgu.c(), 17);
+        gpu.swigluBackward(gu.g(), dout.g(), dgu.g(), 17);
+        close("swigluBackward", dgu);
+    }
+
+    void norms() {
+        Pair x = act(1, 3, 6, 40), r = act(1, 3, 6, 40), out = act(0, 3, 6, 40), rstd = f32(0, 18);
+        cpu.rmsNorm(x.c(), r.c(), out.c(), rstd.c(), 1e-5f);
+        gpu.rmsNorm(x.g(), r.g(), out.g(), rstd.g(), 1e-5f);
+        close("rmsNorm", out);
+        close("rmsNorm rstd", rstd);
+        Pair dout = act(1, 3, 6, 40), dh = act(0, 3, 6, 40);
+        // backward from the GPU's own saved output (bf16) on both sides
+        cpu.write(out.c(), gpu.read(out.g()));
+        cpu.rmsNormBackward(out.c(), rstd.c(), dout.c(), dh.c());
+        gpu.rmsNormBackward(out.g(), rstd.g(), dout.g(), dh.g());
+        close("rmsNormBackward", dh);
+        Pair rs = f32(0, 3, 40), os = act(0, 3, 6, 40);
+        cpu.rmsNormSeq(x.c(), r.c(), os.c(), rs.c(), 1e-5f);
+        gpu.rmsNormSeq(x.g(), r.g(), os.g(), rs.g(), 1e-5f);
+        close("rmsNormSeq", os);
+        cpu.write(os.c(), gpu.read(os.g()));
+        cpu.rmsNormSeqBackward(os.c(), rs.c(), dout.c(), dh.c());
+        gpu.rmsNormSeqBackward(os.g(), rs.g(), dout.g(), dh.g());
+        close("rmsNormSeqBackward", dh);
+    }
+
+    void slices() {
+        Pair y = act(1, 3, 9, 16), tail = act(0, 3, 7, 16);
+        cpu.sliceSeq(y.c(), 2, tail.c());
+        gpu.sliceSeq(y.g(), 2, tail.g());
+        close("sliceSeq", tail);
+        Pair g = act(1, 3, 9, 16);
+        cpu.sliceSeqBackward(tail.c(), 2, g.c());
+        gpu.sliceSeqBackward(tail.g(), 2, g.g());
+        close("sliceSeqBackward", g);
+    }
+
+    void losses() {
+        int b = 3, len = 9, v = 11;
+        int[] labels = new int[b * len];
+        for (int i = 0; i < labels.length; i++) labels[i] = i % 5 == 0 ? -100 : rnd.nextInt(v);
+        IntTensor lc = cpu.intTensor(b, len), lg = gpu.intTensor(b, len);
+        cpu.writeInts(lc, labels);
+        gpu.writeInts(lg, labels);
+        for (boolean stablemax : new boolean[] {true, false}) {
+            Pair logits = act(2, b, len, v), per = f32(0, b), dl = act(0, b, len, v);
+            IntTensor cc = cpu.intTensor(b), cg = gpu.intTensor(b);
+            cpu.crossEntropy(logits.c(), lc, stablemax, 0.5, per.c(), cc, dl.c());
+            gpu.crossEntropy(logits.g(), lg, stablemax, 0.5, per.g(), cg, dl.g());
+            String name = stablemax ? "stablemax" : "softmax";
+            close(name + " loss", per);
+            close(name + " dlogits", dl);
+            assertTrue(java.util.Arrays.equals(cpu.readInts(cc), gpu.readInts(cg)), name + ": seqCorrect differs");
+        }
+        Pair q = f32(3, b, 1, 2), loss = f32(0, b), dq = f32(1, b, 1, 2);
+        IntTensor tc = cpu.intTensor(b), tg = gpu.intTensor(b);
+        cpu.writeInts(tc, new int[] {1, 0, 1});
+        gpu.writeInts(tg, new int[] {1, 0, 1});
+        cpu.haltingBce(q.c(), tc, 0.25, loss.c(), dq.c());
+        gpu.haltingBce(q.g(), tg, 0.25, loss.g(), dq.g());
+        close("haltingBce loss", loss);
+        close("haltingBce dq", dq);
+    }
+
+    void embedding() {
+        int b = 3, len = 7, p = 2, d = 12, v = 6, ids = 4;
+        int[] tokens = new int[b * len];
+        for (int i = 0; i < tokens.length; i++) tokens[i] = rnd.nextInt(v);
+        IntTensor tc = cpu.intTensor(b, len), tg = gpu.intTensor(b, len), ic = cpu.intTensor(b), ig = gpu.intTensor(b);
+        cpu.writeInts(tc, tokens);
+        gpu.writeInts(tg, tokens);
+        cpu.writeInts(ic, new int[] {3, 0, 3});
+        gpu.writeInts(ig, new int[] {3, 0, 3});
+        Pair embed = f32(0.3, v, d), table = f32(0.3, ids, d), x = act(0, b, len + p, d);
+        cpu.embed(tc, ic, embed.c(), table.c(), x.c(), 3.5f);
+        gpu.embed(tg, ig, embed.g(), table.g(), x.g(), 3.5f);
+        close("embed", x);
+        Pair dx = f32(1, b, len + p, d), de = f32(1, v, d), dp = f32(0, b, d);
+        cpu.embedBackward(tc, dx.c(), de.c(), dp.c(), 3.5f);
+        gpu.embedBackward(tg, dx.g(), de.g(), dp.g(), 3.5f);
+        close("embedBackward dEmbed", de);
+        close("embedBackward dPuzzle", dp);
+        cpu.puzzleSignSgd(table.c(), ic, dp.c(), 0.01, 0.1);
+        gpu.puzzleSignSgd(table.g(), ig, dp.g(), 0.01, 0.1);
+        close("puzzleSignSgd", table);
+    }
+
+    void optimizers() {
+        Pair p = f32(0.5, 1000), g = f32(1, 1000), m = f32(0.1, 1000), v = f32(0, 1000), x = act(1, 2, 1000),
+                y = act(0, 2, 1);
+        // p also serves as a GEMM weight, so the optimizer must refresh its bf16 copy
+        Pair w = new Pair(cpu.tensor(1, 1000), gpu.tensor(1, 1000));
+        cpu.linear(x.c(), w.c(), null, y.c());
+        gpu.linear(x.g(), w.g(), null, y.g());
+        cpu.write(v.c(), abs(cpu.read(v.c())));
+        gpu.write(v.g(), cpu.read(v.c()));
+        for (long t = 1; t <= 3; t++) {
+            cpu.adamAtan2(p.c(), g.c(), m.c(), v.c(), 1e-3, 0.1, 0.9, 0.95, t);
+            gpu.adamAtan2(p.g(), g.g(), m.g(), v.g(), 1e-3, 0.1, 0.9, 0.95, t);
+            cpu.adamAtan2(w.c(), g.c(), m.c(), v.c(), 1e-3, 0.1, 0.9, 0.95, t);
+            gpu.adamAtan2(w.g(), g.g(), m.g(), v.g(), 1e-3, 0.1, 0.9, 0.95, t);
+        }
+        close("adamAtan2", p);
+        close("adamAtan2 m", m);
+        cpu.linear(x.c(), w.c(), null, y.c());
+        gpu.linear(x.g(), w.g(), null, y.g());
+        close("linear after adamAtan2", y);
+        Pair shadow = f32(0.5, 1000);
+        cpu.ema(shadow.c(), p.c(), 0.999);
+        gpu.ema(shadow.g(), p.g(), 0.999);
+        close("ema", shadow);
+    }
+
+    private static float[] abs(float[] v) {
+        for (int i = 0; i < v.length; i++) v[i] = Math.abs(v[i]);
+        return v;
+    }
+}
