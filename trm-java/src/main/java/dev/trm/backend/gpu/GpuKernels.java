@@ -229,16 +229,4 @@ public final class GpuKernels {
     public void castBf16ToF32(Stream s, DeviceBuffer in, DeviceBuffer out, long n) {
         k("cast_bf16_to_f32").launch(s, strideBlocks(n), BLOCK, 0, KernelArgs.of().ptr(in).ptr(out).i64(n));
     }
-
-    // TEMPORARY until branch attn (attention.cu) is merged
-    public void attentionForward(Stream s, DeviceBuffer qkv, DeviceBuffer out, DeviceBuffer lse, DeviceBuffer cos,
-                                 DeviceBuffer sin, int batch, int seq, int heads, int headDim) {
-        throw new UnsupportedOperationException("attention kernels not merged yet");
-    }
-
-    public void attentionBackward(Stream s, DeviceBuffer qkv, DeviceBuffer out, DeviceBuffer lse, DeviceBuffer dout,
-                                  DeviceBuffer dqkv, DeviceBuffer delta, DeviceBuffer cos, DeviceBuffer sin, int batch,
-                                  int seq, int heads, int headDim) {
-        throw new UnsupportedOperationException("attention kernels not merged yet");
-    }
 }

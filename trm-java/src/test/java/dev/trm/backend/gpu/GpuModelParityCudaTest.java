@@ -41,4 +41,12 @@ class GpuModelParityCudaTest {
             GpuModelParity.check(gpu, GpuModelParity.tinyAttention(), 2, 12);
         }
     }
+
+    /** The full-size Sudoku preset (D 512, S 97, token mixer) with T = n = 1 to keep the emulated GEMMs short. */
+    @Test
+    void fullSizeSudokuPresetMatchesTheCpuBackend() {
+        try (GpuBackend gpu = open()) {
+            GpuModelParity.check(gpu, dev.trm.model.Presets.get("sudoku-extreme-mlp").withCycles(1, 1), 1, 13);
+        }
+    }
 }
