@@ -16,9 +16,10 @@
 // way in. Within a warp a lane owns one (backward) or two (forward) columns of the other-side tile for the dot
 // products over d, and two head dimensions (d = lane, lane + 32) for the accumulations over the tile; probabilities
 // cross from the first layout to the second through a small per-warp shared buffer. Shared-memory reads are either
-// broadcasts (every lane the same address: the warp's own rows, read 4 floats at a time) or consecutive addresses
-// across lanes; transposed tiles that are also read down a column are padded to 33 floats per row, so no read or
-// write has a bank conflict.
+// broadcasts (every lane the same address: the warp's own rows, read 4 floats at a time) or one address per bank;
+// tiles are filled from coalesced global reads (consecutive threads, consecutive d), and the transposed ones are
+// padded to 33 floats per row (backward) or XOR-swizzled (forward K^T), so no read or write has a bank conflict
+// at hd = 64.
 //
 //   attention_forward        grid (ceil(S/32), H, B): online softmax over key tiles of 64 (two keys per lane), in
 //                            base 2 (q is pre-multiplied by log2(e) / sqrt(hd)); lse = (m + log2 l) * ln 2.
@@ -68,16 +69,17 @@ __device__ __forceinline__ AttF4 att_ld4(const float* p) {
 // Loads rows [r0, r0 + rows) of one head's slice of a [B, S, *] bf16 tensor into fp32 shared memory, rotated by
 // RoPE (position = row) when cos != nullptr, times mul. src points at row 0 of the slice, rows `stride` apart.
 // Element (row, d) lands at dst[row * rs + d * cs]: row-major (rs = row length, cs = 1) or transposed (rs = 1,
-// cs = row length). Rows past seq and the padding columns hd .. hdp-1 (hdp = hd rounded up to 4) are zero.
-// Each thread handles element pairs (j, j + hd/2), the pairs RoPE mixes; rowFastest picks which index consecutive
-// threads step: the row for transposed tiles (consecutive shared addresses), the pair for row-major ones.
-__device__ __forceinline__ void att_load_tile(float* dst, int rs, int cs, bool rowFastest, const bf16* src,
-                                              long stride, int r0, int rows, int seq, const float* cos,
-                                              const float* sin, int hd, float mul) {
+// cs = row length); swizzled transposed tiles put it at dst[d * cs + (row ^ (d % 32))] instead (see the forward).
+// Rows past seq and the padding columns hd .. hdp-1 (hdp = hd rounded up to 4) are zero.
+// Each thread handles element pairs (j, j + hd/2), the pairs RoPE mixes; consecutive threads take consecutive j of
+// a row, so the bf16 rows and the cos/sin rows are read coalesced. Transposed stores are then conflict-free when
+// cs is odd (33) or the tile is swizzled.
+__device__ __forceinline__ void att_load_tile(float* dst, int rs, int cs, bool swizzle, const bf16* src, long stride,
+                                              int r0, int rows, int seq, const float* cos, const float* sin, int hd,
+                                              float mul) {
     int half = hd / 2, pairs = (hd + 3) / 4 * 2;
     for (int t = threadIdx.x; t < rows * pairs; t += blockDim.x) {
-        int row = rowFastest ? t % rows : t / pairs;
-        int j = rowFastest ? t / rows : t % pairs;
+        int row = t / pairs, j = t % pairs;
         int pos = r0 + row;
         int da = j, dc = j + half;
         float a = 0.0f, c = 0.0f;
@@ -99,8 +101,13 @@ __device__ __forceinline__ void att_load_tile(float* dst, int rs, int cs, bool r
             a *= mul;
             c *= mul;
         }
-        dst[row * rs + da * cs] = a;
-        dst[row * rs + dc * cs] = c;
+        if (swizzle) {
+            dst[da * cs + (row ^ (da & 31))] = a;
+            dst[dc * cs + (row ^ (dc & 31))] = c;
+        } else {
+            dst[row * rs + da * cs] = a;
+            dst[row * rs + dc * cs] = c;
+        }
     }
 }
 
@@ -120,7 +127,9 @@ TRM_KERNEL void __launch_bounds__(ATT_THREADS)
                       const float* __restrict__ cos, const float* __restrict__ sin, int seq, int heads, int hd) {
     // 8 + 16 + 16 + 8 = 48 KiB at most
     __shared__ ATT_ALIGN float qs[ATT_TILE][ATT_MAX_HD];                  // own queries, rotated, * log2e/sqrt(hd)
-    __shared__ ATT_ALIGN float kt[ATT_MAX_HD][ATT_FWD_KEYS];              // K^T of the key tile, rotated
+    // K^T of the key tile, rotated; key k of dimension d sits in column k ^ (d % 32) (an XOR swizzle: rows of 64
+    // floats are not padded to fit 48 KiB, yet both the coalesced transposed stores and the reads are conflict-free)
+    __shared__ ATT_ALIGN float kt[ATT_MAX_HD][ATT_FWD_KEYS];
     __shared__ ATT_ALIGN float vs[ATT_FWD_KEYS][ATT_MAX_HD];              // V of the key tile
     __shared__ ATT_ALIGN float ps[ATT_WARPS][ATT_ROWS][ATT_FWD_KEYS];     // each warp's probabilities
     const int b = blockIdx.z, h = blockIdx.y, i0 = blockIdx.x * ATT_TILE;
@@ -149,10 +158,11 @@ TRM_KERNEL void __launch_bounds__(ATT_THREADS)
         for (int r = 0; r < ATT_ROWS; r++) sa[r] = sb[r] = 0.0f;
         for (int d = 0; d < hdp; d += 4) {
             float ka[4], kb[4];
+            const int col = lane ^ (d & 31);  // d % 4 == 0, so (d + u) % 32 = d % 32 + u
             ATT_UNROLL
             for (int u = 0; u < 4; u++) {
-                ka[u] = kt[d + u][lane];
-                kb[u] = kt[d + u][lane + 32];
+                ka[u] = kt[d + u][col ^ u];
+                kb[u] = kt[d + u][32 + (col ^ u)];
             }
             ATT_UNROLL
             for (int r = 0; r < ATT_ROWS; r++) {
@@ -258,9 +268,9 @@ TRM_KERNEL void __launch_bounds__(ATT_THREADS)
     }
     for (int k0 = 0; k0 < seq; k0 += ATT_BWD_COLS) {
         __syncthreads();
-        att_load_tile(&kt[0][0], 1, ATT_BWD_COLS + 1, true, q + dim, stride, k0, ATT_BWD_COLS, seq, cos, sin, hd,
+        att_load_tile(&kt[0][0], 1, ATT_BWD_COLS + 1, false, q + dim, stride, k0, ATT_BWD_COLS, seq, cos, sin, hd,
                       1.0f);
-        att_load_tile(&vt[0][0], 1, ATT_BWD_COLS + 1, true, q + 2 * dim, stride, k0, ATT_BWD_COLS, seq, nullptr,
+        att_load_tile(&vt[0][0], 1, ATT_BWD_COLS + 1, false, q + 2 * dim, stride, k0, ATT_BWD_COLS, seq, nullptr,
                       nullptr, hd, 1.0f);
         __syncthreads();
         float s[ATT_ROWS], dp[ATT_ROWS];  // against key k0 + lane
@@ -349,9 +359,9 @@ TRM_KERNEL void __launch_bounds__(ATT_THREADS)
     for (int r = 0; r < ATT_ROWS; r++) k0a[r] = k1a[r] = v0a[r] = v1a[r] = 0.0f;
     for (int q0 = 0; q0 < seq; q0 += ATT_BWD_COLS) {
         __syncthreads();
-        att_load_tile(&qt[0][0], 1, ATT_BWD_COLS + 1, true, q, stride, q0, ATT_BWD_COLS, seq, cos, sin, hd,
+        att_load_tile(&qt[0][0], 1, ATT_BWD_COLS + 1, false, q, stride, q0, ATT_BWD_COLS, seq, cos, sin, hd,
                       ATT_LOG2E / sqrtf((float)hd));
-        att_load_tile(&gt[0][0], 1, ATT_BWD_COLS + 1, true, go, dim, q0, ATT_BWD_COLS, seq, nullptr, nullptr, hd,
+        att_load_tile(&gt[0][0], 1, ATT_BWD_COLS + 1, false, go, dim, q0, ATT_BWD_COLS, seq, nullptr, nullptr, hd,
                       1.0f);
         if (threadIdx.x < ATT_BWD_COLS) {
             int i = q0 + threadIdx.x;
