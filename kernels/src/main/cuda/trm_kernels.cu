@@ -6,6 +6,8 @@
 #include "norm.cu"
 // defines: swiglu_forward, swiglu_backward
 #include "swiglu.cu"
+// defines: attention_forward, attention_backward_delta, attention_backward_dq, attention_backward_dkdv (RoPE fused)
+#include "attention.cu"
 // defines: token_loss (stablemax or softmax CE with its gradient), halting_bce
 #include "loss.cu"
 // defines: adam_atan2, ema, sign_sgd_rows, puzzle_sign_sgd

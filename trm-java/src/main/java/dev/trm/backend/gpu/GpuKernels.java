@@ -92,6 +92,54 @@ public final class GpuKernels {
                 KernelArgs.of().ptr(gu).ptr(dout).ptr(dgu).i32(rows).i32(inter));
     }
 
+    // attention.cu
+
+    private static final int ATT_THREADS = 128, ATT_TILE = 32, ATT_MAX_HEAD_DIM = 64, DELTA_WARPS = 8;
+
+    private static void checkAttention(DeviceBuffer cos, DeviceBuffer sin, int batch, int seq, int heads,
+                                       int headDim) {
+        if (headDim < 2 || headDim > ATT_MAX_HEAD_DIM || headDim % 2 != 0) {
+            throw new IllegalArgumentException("the attention kernels take an even head size from 2 to "
+                    + ATT_MAX_HEAD_DIM + " (two dimensions per lane), not " + headDim);
+        }
+        if (batch < 1 || seq < 1 || heads < 1 || batch > 65535 || heads > 65535) {
+            throw new IllegalArgumentException("bad attention shape: batch " + batch + ", seq " + seq + ", heads "
+                    + heads);
+        }
+        if ((cos == null) != (sin == null)) {
+            throw new IllegalArgumentException("RoPE needs both cos and sin, or neither");
+        }
+    }
+
+    /**
+     * qkv [B, S, 3D] bf16 -> out [B, S, D] bf16, lse [B, H, S] f32 (natural log). cos, sin [S, hd] f32, both null for
+     * no RoPE. Grid (ceil(S/32), H, B) of 128 threads; 48 KiB static shared memory.
+     */
+    public void attentionForward(Stream s, DeviceBuffer qkv, DeviceBuffer out, DeviceBuffer lse, DeviceBuffer cos,
+                                 DeviceBuffer sin, int batch, int seq, int heads, int headDim) {
+        checkAttention(cos, sin, batch, seq, heads, headDim);
+        k("attention_forward").launch(s, Kernel.blocks(seq, ATT_TILE), heads, batch, ATT_THREADS, 1, 1, 0,
+                KernelArgs.of().ptr(qkv).ptr(out).ptr(lse).ptr(cos).ptr(sin).i32(seq).i32(heads).i32(headDim));
+    }
+
+    /**
+     * dqkv [B, S, 3D] bf16 (=) from qkv, out, dout and lse of the forward; delta [B, H, S] f32 is scratch. Three
+     * launches: delta = dO . O, then dQ (one block per 32 queries), then dK, dV (one block per 32 keys).
+     */
+    public void attentionBackward(Stream s, DeviceBuffer qkv, DeviceBuffer out, DeviceBuffer lse, DeviceBuffer dout,
+                                  DeviceBuffer dqkv, DeviceBuffer delta, DeviceBuffer cos, DeviceBuffer sin,
+                                  int batch, int seq, int heads, int headDim) {
+        checkAttention(cos, sin, batch, seq, heads, headDim);
+        long rows = (long) batch * seq * heads;
+        k("attention_backward_delta").launch(s, Kernel.blocks(rows, DELTA_WARPS), DELTA_WARPS * 32, 0,
+                KernelArgs.of().ptr(out).ptr(dout).ptr(delta).i32(batch).i32(seq).i32(heads).i32(headDim));
+        int tiles = Kernel.blocks(seq, ATT_TILE);
+        for (String name : new String[] {"attention_backward_dq", "attention_backward_dkdv"}) {
+            k(name).launch(s, tiles, heads, batch, ATT_THREADS, 1, 1, 0, KernelArgs.of().ptr(qkv).ptr(dout).ptr(lse)
+                    .ptr(delta).ptr(dqkv).ptr(cos).ptr(sin).i32(seq).i32(heads).i32(headDim));
+        }
+    }
+
     // loss.cu
 
     /** logits [B, L, V] bf16, labels [B, L] i32 -> perSeqLoss [B] f32, seqCorrect [B] i32, dlogits bf16. */

@@ -1,0 +1,165 @@
+package dev.trm.backend.gpu;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.trm.backend.ref.RefOps;
+import dev.trm.gpu.Bf16;
+import dev.trm.gpu.DType;
+import dev.trm.gpu.DeviceBuffer;
+import dev.trm.gpu.GpuDevice;
+import dev.trm.gpu.Stream;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+
+/**
+ * The attention kernels (kernels/src/main/cuda/attention.cu) against {@link RefOps#attentionForward} and
+ * {@link RefOps#attentionBackward} in double, on whichever device is given. Inputs are drawn bf16-exact (and the
+ * RoPE tables fp32-exact), so the reference sees the very values the device reads. Backward runs from the device's
+ * own out (bf16) and lse, as the backend does, and the reference gets those same values.
+ *
+ * <p>Error measures: out and dqkv (stored in bf16): max |got - ref| / max |ref| over the tensor, under 1e-2; lse
+ * (fp32): max absolute error under 1e-3. Shapes cross the kernels' 32-row and 64-key tiles, with and without RoPE.
+ */
+final class AttentionKernelCheck {
+    private AttentionKernelCheck() {}
+
+    static final double TOL_REL = 1e-2, TOL_LSE = 1e-3;
+
+    /** sd: the standard deviation of q, k and v; a large one makes peaked softmax rows (large score range). */
+    record Shape(int batch, int seq, int heads, int headDim, boolean rope, double sd) {
+        Shape(int batch, int seq, int heads, int headDim, boolean rope) {
+            this(batch, seq, heads, headDim, rope, 1.5);
+        }
+
+        @Override
+        public String toString() {
+            return "B=" + batch + " S=" + seq + " H=" + heads + " hd=" + headDim + (rope ? " rope" : " no-rope")
+                    + " sd=" + sd;
+        }
+    }
+
+    /** The shapes checked: S below, at and past the tiles; hd 8, 10 (not a multiple of 4), 16, 32 and 64. */
+    static final List<Shape> SHAPES = List.of(
+            new Shape(1, 1, 1, 8, true),
+            new Shape(2, 13, 2, 16, true),
+            new Shape(2, 13, 2, 16, false),
+            new Shape(1, 33, 3, 10, true),
+            new Shape(2, 97, 2, 16, true),
+            new Shape(1, 97, 1, 16, false),
+            new Shape(2, 64, 2, 32, true),
+            new Shape(2, 130, 2, 64, true),
+            new Shape(1, 130, 2, 64, false, 4.0));
+
+    /** Errors of one shape: out (relative), lse (absolute), dqkv (relative). */
+    record Errors(Shape shape, double out, double lse, double dqkv) {
+        boolean ok() {
+            return out < TOL_REL && lse < TOL_LSE && dqkv < TOL_REL;  // false on NaN
+        }
+
+        @Override
+        public String toString() {
+            return String.format("%s: out %.2e, lse %.2e, dqkv %.2e", shape, out, lse, dqkv);
+        }
+    }
+
+    /** Runs every shape; asserts the tolerances, bitwise-repeatable backward and the head-size limit. */
+    static List<Errors> check(GpuDevice dev) {
+        List<Errors> all = new ArrayList<>();
+        for (Shape sh : SHAPES) all.add(run(dev, sh, new Random(sh.hashCode())));
+        for (Errors e : all) assertTrue(e.ok(), () -> "attention kernels vs RefOps: " + e + "\nall: " + all);
+        GpuKernels k = new GpuKernels(dev);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> k.attentionForward(dev.defaultStream(), null, null, null, null, null, 1, 4, 1, 66));
+        assertTrue(e.getMessage().contains("66"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> k.attentionBackward(dev.defaultStream(), null, null, null,
+                null, null, null, null, null, 1, 4, 1, 128));
+        return all;
+    }
+
+    static Errors run(GpuDevice dev, Shape sh, Random rnd) {
+        int b = sh.batch, seq = sh.seq, h = sh.heads, hd = sh.headDim, dim = h * hd;
+        float[] qkv = bf(rnd, b * seq * 3 * dim, sh.sd), dout = bf(rnd, b * seq * dim, 1.0);
+        float[] cos = null, sin = null;
+        if (sh.rope) {
+            double[] c = new double[seq * hd], s = new double[seq * hd];
+            RefOps.ropeTables(seq, hd, 10000.0, c, s);
+            cos = toFloat(c);
+            sin = toFloat(s);
+        }
+        double[] outRef = new double[b * seq * dim], lseRef = new double[b * h * seq];
+        RefOps.attentionForward(d(qkv), outRef, lseRef, d(cos), d(sin), b, seq, h, hd);
+        GpuKernels k = new GpuKernels(dev);
+        Stream st = dev.defaultStream();
+        try (DeviceBuffer bq = dev.alloc(DType.BF16, qkv.length).uploadBf16(qkv);
+             DeviceBuffer bo = dev.alloc(DType.BF16, outRef.length);
+             DeviceBuffer bl = dev.alloc(DType.F32, lseRef.length);
+             DeviceBuffer bg = dev.alloc(DType.BF16, dout.length).uploadBf16(dout);
+             DeviceBuffer bd = dev.alloc(DType.BF16, qkv.length);
+             DeviceBuffer delta = dev.alloc(DType.F32, lseRef.length);
+             DeviceBuffer bc = cos == null ? null : dev.alloc(DType.F32, cos.length).upload(cos);
+             DeviceBuffer bs = sin == null ? null : dev.alloc(DType.F32, sin.length).upload(sin)) {
+            k.attentionForward(st, bq, bo, bl, bc, bs, b, seq, h, hd);
+            st.synchronize();
+            float[] out = bo.downloadBf16(), lse = bl.downloadFloats();
+            k.attentionBackward(st, bq, bo, bl, bg, bd, delta, bc, bs, b, seq, h, hd);
+            st.synchronize();
+            float[] dqkv = bd.downloadBf16();
+            double[] dqkvRef = new double[qkv.length];
+            RefOps.attentionBackward(d(qkv), d(out), d(lse), d(dout), dqkvRef, d(cos), d(sin), b, seq, h, hd);
+            // backward again over a poisoned output: every element is rewritten, to the same bits (no atomics)
+            bd.uploadBf16(filled(qkv.length, Float.NaN));
+            k.attentionBackward(st, bq, bo, bl, bg, bd, delta, bc, bs, b, seq, h, hd);
+            st.synchronize();
+            assertArrayEquals(dqkv, bd.downloadBf16(), sh + ": a second backward gives the same bits");
+            return new Errors(sh, relErr(out, outRef), absErr(lse, lseRef), relErr(dqkv, dqkvRef));
+        }
+    }
+
+    /** max |got - ref| / max |ref|; NaN if any value is NaN. */
+    static double relErr(float[] got, double[] ref) {
+        double worst = 0, scale = 0;
+        for (int i = 0; i < ref.length; i++) {
+            if (Double.isNaN(got[i])) return Double.NaN;
+            worst = Math.max(worst, Math.abs(got[i] - ref[i]));
+            scale = Math.max(scale, Math.abs(ref[i]));
+        }
+        return worst / scale;
+    }
+
+    static double absErr(float[] got, double[] ref) {
+        double worst = 0;
+        for (int i = 0; i < ref.length; i++) {
+            if (Double.isNaN(got[i])) return Double.NaN;
+            worst = Math.max(worst, Math.abs(got[i] - ref[i]));
+        }
+        return worst;
+    }
+
+    private static float[] bf(Random rnd, int n, double sd) {
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) x[i] = Bf16.round((float) (sd * rnd.nextGaussian()));
+        return x;
+    }
+
+    private static float[] filled(int n, float v) {
+        float[] x = new float[n];
+        java.util.Arrays.fill(x, v);
+        return x;
+    }
+
+    private static float[] toFloat(double[] x) {
+        float[] f = new float[x.length];
+        for (int i = 0; i < x.length; i++) f[i] = (float) x[i];
+        return f;
+    }
+
+    private static double[] d(float[] x) {
+        if (x == null) return null;
+        double[] r = new double[x.length];
+        for (int i = 0; i < x.length; i++) r[i] = x[i];
+        return r;
+    }
+}
