@@ -1,7 +1,7 @@
 package dev.trm.cli;
 
 import dev.trm.backend.Backend;
-import dev.trm.backend.cpu.CpuBackend;
+import dev.trm.backend.gpu.GpuBackend;
 import dev.trm.backend.cpu.CpuParallel;
 import dev.trm.backend.cpu.FmaPeak;
 import dev.trm.model.Batch;
@@ -39,11 +39,15 @@ public final class BenchTrainCommand implements Runnable {
     @Option(names = "--warmup", defaultValue = "2", description = "Untimed steps first, for the JIT (default ${DEFAULT-VALUE}).")
     int warmup;
 
-    @Option(names = "--device", defaultValue = "cpu", description = "auto, cpu or cuda[:N] (default ${DEFAULT-VALUE}).")
+    @Option(names = "--device", defaultValue = "cpu", description = Devices.HELP + " (default ${DEFAULT-VALUE}).")
     String device;
 
     @Option(names = "--puzzle-ids", description = "Rows of the puzzle table (default: 1, so ARC presets stay small).")
     Integer puzzleIds;
+
+    @Option(names = "--cycles", split = ",", paramLabel = "T,n",
+            description = "Override the preset's recursion (T,n): short runs on the emulated device.")
+    int[] cycles;
 
     @Option(names = "--profile", description = "Print the time spent in each op over the timed steps.")
     boolean profile;
@@ -54,13 +58,24 @@ public final class BenchTrainCommand implements Runnable {
     @Override
     public void run() {
         if (batch < 1 || steps < 1 || warmup < 0) throw new CliException("--batch and --steps must be >= 1, --warmup >= 0");
-        if (!device.equals("cpu") && !device.equals("auto")) {
-            throw new CliException("--device " + device + ": only the cpu backend can run this benchmark in this build");
-        }
         PrintWriter out = spec.commandLine().getOut();
         TrmConfig c = Presets.get(preset).withPuzzleIds(puzzleIds == null ? 1 : puzzleIds);
+        if (cycles != null) {
+            if (cycles.length != 2 || cycles[0] < 1 || cycles[1] < 1) throw new CliException("--cycles takes T,n >= 1");
+            c = c.withCycles(cycles[0], cycles[1]);
+        }
         dev.trm.backend.ProfiledBackend.Profile prof = new dev.trm.backend.ProfiledBackend.Profile();
-        Backend be = profile ? dev.trm.backend.ProfiledBackend.wrap(new CpuBackend(), prof) : new CpuBackend();
+        try (Backend device = Devices.open(this.device)) {
+            if (profile && device instanceof GpuBackend) {
+                throw new CliException("--profile times each op on the host; it measures the cpu backend only");
+            }
+            Backend be = profile ? dev.trm.backend.ProfiledBackend.wrap(device, prof) : device;
+            run(out, c, be, device instanceof GpuBackend g ? g : null, prof);
+        }
+    }
+
+    private void run(PrintWriter out, TrmConfig c, Backend be, GpuBackend gpu,
+                     dev.trm.backend.ProfiledBackend.Profile prof) {
         TrmParameters p = new TrmParameters(c, be);
         p.initialize(be, 0);
         TrmModel model = new TrmModel(c, be, p);
@@ -73,11 +88,22 @@ public final class BenchTrainCommand implements Runnable {
         Batch b = model.batch(inputs, labels, ids);
         Carry carry = model.initialCarry(batch);
 
-        out.printf("bench train: preset %s, batch %d, backend %s, %d threads%n", preset, batch, be.name(),
-                CpuParallel.shared().threads());
-        FmaPeak.Result peak = FmaPeak.measure();
-        out.printf("fp32 FMA peak (measured now): %.1f GFLOP/s on %d threads (%.1f single-thread)%n",
-                peak.allThreadsGflops(), peak.threads(), peak.singleThreadGflops());
+        double peakGflops;
+        if (gpu == null) {
+            out.printf("bench train: preset %s, batch %d, backend %s, %d threads%n", preset, batch, be.name(),
+                    CpuParallel.shared().threads());
+            FmaPeak.Result peak = FmaPeak.measure();
+            out.printf("fp32 FMA peak (measured now): %.1f GFLOP/s on %d threads (%.1f single-thread)%n",
+                    peak.allThreadsGflops(), peak.threads(), peak.singleThreadGflops());
+            peakGflops = peak.allThreadsGflops();
+        } else {
+            out.printf("bench train: preset %s, batch %d, backend %s (%s)%n", preset, batch, be.name(),
+                    gpu.device().info().name());
+            // The emulated device is a host loop: a small GEMM keeps the measurement short; it is no GPU figure.
+            int n = gpu.device().backend() == dev.trm.gpu.Backend.CUDA ? 8192 : 128;
+            peakGflops = gpu.measureGemmTflops(n, 5) * 1e3;
+            out.printf("bf16 GEMM rate (measured now, %d^3, fp32 accumulate): %.1f TFLOP/s%n", n, peakGflops / 1e3);
+        }
         double flops = Flops.trainStep(c) * batch;
         out.printf("FLOPs per step: %.2f GFLOP (%.2f per sequence, spec 9 counting)%n", flops / 1e9, flops / batch / 1e9);
         out.flush();
@@ -97,11 +123,26 @@ public final class BenchTrainCommand implements Runnable {
             out.flush();
         }
         if (profile) out.print(prof.table());
+        if (gpu != null) printMemory(out, gpu);
         double median = median(ms);
         double gflops = flops / (median / 1e3) / 1e9;
-        out.printf("median step %.1f ms, %.1f sequences/s, %.1f GFLOP/s = %.0f%% of the measured FMA peak%n",
-                median, batch / (median / 1e3), gflops, 100 * gflops / peak.allThreadsGflops());
+        out.printf("median step %.1f ms, %.2f steps/s, %.1f sequences/s, %.0f tokens/s, %.1f GFLOP/s = %.1f%% of the "
+                        + "measured %s (%s)%n", median, 1e3 / median, batch / (median / 1e3),
+                (double) batch * c.seqLen() / (median / 1e3), gflops, 100 * gflops / peakGflops,
+                gpu == null ? "FMA peak" : "bf16 GEMM rate", gpu == null ? "of peak" : "MFU");
         out.printf("train_step_ms=%.2f%n", median);
+    }
+
+    /** What the GPU backend holds in device memory once the step's buffers exist (they are never made inside it). */
+    static void printMemory(PrintWriter out, GpuBackend gpu) {
+        long[] bytes = gpu.bytesByType();
+        long[] info = gpu.device().memoryInfo();
+        out.printf("device memory: %8.1f MiB bf16 (activations, carry, weight copies)%n", bytes[0] / 1048576.0);
+        out.printf("               %8.1f MiB fp32 (weights, gradients, optimizer state, statistics)%n",
+                bytes[1] / 1048576.0);
+        out.printf("               %8.1f MiB int32 (tokens, labels, ids)%n", bytes[2] / 1048576.0);
+        out.printf("               %8.1f MiB in use on the device of %.1f MiB%n", (info[1] - info[0]) / 1048576.0,
+                info[1] / 1048576.0);
     }
 
     static double median(double[] v) {

@@ -9,7 +9,6 @@ import dev.trm.eval.ArcEvaluator;
 import dev.trm.eval.ArcMetrics;
 import dev.trm.eval.Evaluator;
 import dev.trm.backend.Backend;
-import dev.trm.backend.cpu.CpuBackend;
 import dev.trm.model.TrmConfig;
 import dev.trm.model.TrmModel;
 import dev.trm.model.TrmParameters;
@@ -44,6 +43,9 @@ public final class EvalCommand implements Runnable {
 
     @Option(names = "--limit", paramLabel = "N", description = "evaluate only the first N examples")
     Long limit;
+
+    @Option(names = "--device", defaultValue = "cpu", description = Devices.HELP + " (default ${DEFAULT-VALUE})")
+    String device;
 
     @Option(names = "--preset", paramLabel = "NAME", description = "architecture of converted official weights (no trm metadata)")
     String preset;
@@ -88,22 +90,23 @@ public final class EvalCommand implements Runnable {
             Evaluator<?> evaluator = Evaluators.forDataset(data, ds, false);
             long n = limit == null ? ds.exampleCount() : Math.min(limit, ds.exampleCount());
             TrmConfig c = header.config();
-            Backend be = new CpuBackend();
-            TrmParameters parameters = new TrmParameters(c, be);
-            Checkpoint.copyInto(SolverLoading.weights(file, header, spec.commandLine().getErr()), parameters, be);
-            out.printf("checkpoint %s (step %d), %s split of %s: %d examples, %d supervision steps each, backend %s%n",
-                    file, header.step(), split, data, n, c.haltMaxSteps(), be.name());
-            out.flush();
-            long t0 = System.nanoTime();
-            // The trainer's periodic evaluation and this command share one definition of the official evaluation.
-            int b = batch != null ? batch : TrmSolver.autoBatchSize(c);
-            Object result = Evaluation.run(new TrmModel(c, be, parameters), ds, b, evaluator, n);
-            DataEvalCommand.print(out, result);
-            if (submission != null) {
-                ArcEvaluator.writeSubmission(((ArcMetrics) result).submission(), submission);
-                out.println("  wrote " + submission);
+            try (Backend be = Devices.open(device)) {
+                TrmParameters parameters = new TrmParameters(c, be);
+                Checkpoint.copyInto(SolverLoading.weights(file, header, spec.commandLine().getErr()), parameters, be);
+                out.printf("checkpoint %s (step %d), %s split of %s: %d examples, %d supervision steps each, backend %s%n",
+                        file, header.step(), split, data, n, c.haltMaxSteps(), be.name());
+                out.flush();
+                long t0 = System.nanoTime();
+                // The trainer's periodic evaluation and this command share one definition of the official evaluation.
+                int b = batch != null ? batch : TrmSolver.autoBatchSize(c);
+                Object result = Evaluation.run(new TrmModel(c, be, parameters), ds, b, evaluator, n);
+                DataEvalCommand.print(out, result);
+                if (submission != null) {
+                    ArcEvaluator.writeSubmission(((ArcMetrics) result).submission(), submission);
+                    out.println("  wrote " + submission);
+                }
+                out.printf("  %.1f s%n", (System.nanoTime() - t0) / 1e9);
             }
-            out.printf("  %.1f s%n", (System.nanoTime() - t0) / 1e9);
         }
     }
 }

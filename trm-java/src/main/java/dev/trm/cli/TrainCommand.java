@@ -1,7 +1,6 @@
 package dev.trm.cli;
 
 import dev.trm.backend.Backend;
-import dev.trm.backend.cpu.CpuBackend;
 import dev.trm.checkpoint.Checkpoint;
 import dev.trm.checkpoint.CheckpointContents;
 import dev.trm.checkpoint.ConfigJson;
@@ -60,7 +59,7 @@ public final class TrainCommand implements Runnable {
     @Option(names = "--batch", description = "Global batch: deep-supervision slots (default 768, as published).")
     Integer batch;
 
-    @Option(names = "--device", defaultValue = "auto", description = "auto, cpu or cuda[:N] (default ${DEFAULT-VALUE}).")
+    @Option(names = "--device", defaultValue = "auto", description = Devices.HELP + " (default ${DEFAULT-VALUE}).")
     String device;
 
     @Option(names = "--seed", description = "Random seed (default 0).")
@@ -159,9 +158,6 @@ public final class TrainCommand implements Runnable {
     @Override
     public void run() {
         PrintWriter o = spec.commandLine().getOut();
-        if (!device.equals("auto") && !device.equals("cpu")) {
-            throw new CliException("--device " + device + ": the CUDA training backend is not part of this build yet; use cpu");
-        }
         Path runDir;
         RunSettings rs;
         if (resume != null) {
@@ -197,65 +193,66 @@ public final class TrainCommand implements Runnable {
             if (rs.warmup() != null) tc = tc.withWarmup(rs.warmup());
             if (rs.ema() != null) tc = tc.withEma(rs.ema());
 
-            Backend be = new CpuBackend();
-            TrmParameters params = new TrmParameters(c, be);
-            params.initialize(be, rs.seed());
-            DeepSupervision trainer = new DeepSupervision(c, tc, be, params, train);
-            if (resume != null) {
-                Path stateFile = runDir.resolve(STATE);
-                CheckpointContents st = Checkpoint.load(stateFile);
-                if (!ConfigJson.write(st.config()).equals(ConfigJson.write(c))) {
-                    throw new CliException(stateFile + ": the checkpoint's model does not match run.json and the data");
-                }
-                if (!st.dataFingerprint().equals(train.metadata().fingerprint())) {
-                    throw new CliException(stateFile + ": trained on other data (fingerprint " + st.dataFingerprint()
-                            + ", " + dataDir + " has " + train.metadata().fingerprint() + ")");
-                }
-                trainer.restoreState(st.extras(), stateFile.toString());
-                MetricsLog.truncateAfter(runDir, trainer.steps());
-                o.printf("resuming %s at step %d of %d%n", runDir, trainer.steps(), rs.steps());
-            } else {
-                Files.createDirectories(runDir);
-                Files.writeString(runDir.resolve("run.json"), Json.write(rs.toJson()) + "\n");
-            }
-            o.printf("train: %s on %s (%s, %d examples), %d parameters, backend %s, batch %d, %d steps -> %s%n",
-                    rs.preset(), dataDir, task.cliName(), train.exampleCount(), c.parameterCount(), be.name(), rs.batch(),
-                    rs.steps(), runDir);
-            if (tc.warmupSteps() >= rs.steps()) {
-                o.printf("note: warmup %d >= %d steps: the learning rate never reaches its base value (--warmup)%n",
-                        tc.warmupSteps(), rs.steps());
-            }
-            o.flush();
-            // One evaluator for the run, so that --accumulate-votes can keep ARC votes across evaluations.
-            Evaluator<?> evaluator = test == null ? null : Evaluators.forDataset(dataDir, test, rs.accumulateVotes());
-            Progress progress = Progress.create(o, rs.steps());
-            try (MetricsLog log = new MetricsLog(runDir)) {
-                for (long s = trainer.steps() + 1; s <= rs.steps(); s++) {
-                    StepMetrics m = trainer.step();
-                    log.step(m);
-                    if (!Double.isFinite(m.loss())) {
-                        Path state = runDir.resolve(STATE);
-                        throw new CliException("step " + s + ": the loss is " + m.loss() + "; stopped (try a lower --lr). "
-                                + (Files.exists(state) ? "The last good checkpoint (step " + Checkpoint.header(state).step()
-                                        + ") is kept in " + runDir : "No checkpoint had been written yet"));
+            try (Backend be = Devices.open(device)) {
+                TrmParameters params = new TrmParameters(c, be);
+                params.initialize(be, rs.seed());
+                DeepSupervision trainer = new DeepSupervision(c, tc, be, params, train);
+                if (resume != null) {
+                    Path stateFile = runDir.resolve(STATE);
+                    CheckpointContents st = Checkpoint.load(stateFile);
+                    if (!ConfigJson.write(st.config()).equals(ConfigJson.write(c))) {
+                        throw new CliException(stateFile + ": the checkpoint's model does not match run.json and the data");
                     }
-                    progress.update(m);
-                    boolean last = s == rs.steps();
-                    if (test != null && (last || (rs.evalInterval() > 0 && s % rs.evalInterval() == 0))) {
-                        progress.pause();
-                        Object r = evaluate(c, be, trainer, test, evaluator, rs);
-                        log.eval(s, TaskEvaluation.toJson(r));
-                        o.printf("eval @ step %d:%n", s);
-                        DataEvalCommand.print(o, r);
-                        o.flush();
+                    if (!st.dataFingerprint().equals(train.metadata().fingerprint())) {
+                        throw new CliException(stateFile + ": trained on other data (fingerprint " + st.dataFingerprint()
+                                + ", " + dataDir + " has " + train.metadata().fingerprint() + ")");
                     }
-                    if (last || s % rs.checkpointEvery() == 0) save(runDir, c, task, train, trainer, be);
-                    if (last || s % 200 == 0) log.plot();
+                    trainer.restoreState(st.extras(), stateFile.toString());
+                    MetricsLog.truncateAfter(runDir, trainer.steps());
+                    o.printf("resuming %s at step %d of %d%n", runDir, trainer.steps(), rs.steps());
+                } else {
+                    Files.createDirectories(runDir);
+                    Files.writeString(runDir.resolve("run.json"), Json.write(rs.toJson()) + "\n");
                 }
-                progress.done();
+                o.printf("train: %s on %s (%s, %d examples), %d parameters, backend %s, batch %d, %d steps -> %s%n",
+                        rs.preset(), dataDir, task.cliName(), train.exampleCount(), c.parameterCount(), be.name(), rs.batch(),
+                        rs.steps(), runDir);
+                if (tc.warmupSteps() >= rs.steps()) {
+                    o.printf("note: warmup %d >= %d steps: the learning rate never reaches its base value (--warmup)%n",
+                            tc.warmupSteps(), rs.steps());
+                }
+                o.flush();
+                // One evaluator for the run, so that --accumulate-votes can keep ARC votes across evaluations.
+                Evaluator<?> evaluator = test == null ? null : Evaluators.forDataset(dataDir, test, rs.accumulateVotes());
+                Progress progress = Progress.create(o, rs.steps());
+                try (MetricsLog log = new MetricsLog(runDir)) {
+                    for (long s = trainer.steps() + 1; s <= rs.steps(); s++) {
+                        StepMetrics m = trainer.step();
+                        log.step(m);
+                        if (!Double.isFinite(m.loss())) {
+                            Path state = runDir.resolve(STATE);
+                            throw new CliException("step " + s + ": the loss is " + m.loss() + "; stopped (try a lower --lr). "
+                                    + (Files.exists(state) ? "The last good checkpoint (step " + Checkpoint.header(state).step()
+                                            + ") is kept in " + runDir : "No checkpoint had been written yet"));
+                        }
+                        progress.update(m);
+                        boolean last = s == rs.steps();
+                        if (test != null && (last || (rs.evalInterval() > 0 && s % rs.evalInterval() == 0))) {
+                            progress.pause();
+                            Object r = evaluate(c, be, trainer, test, evaluator, rs);
+                            log.eval(s, TaskEvaluation.toJson(r));
+                            o.printf("eval @ step %d:%n", s);
+                            DataEvalCommand.print(o, r);
+                            o.flush();
+                        }
+                        if (last || s % rs.checkpointEvery() == 0) save(runDir, c, task, train, trainer, be);
+                        if (last || s % 200 == 0) log.plot();
+                    }
+                    progress.done();
+                }
+                o.printf("checkpoint: %s (EMA weights), metrics: %s, curves: %s%n", runDir.resolve(MODEL),
+                        runDir.resolve("metrics.jsonl"), runDir.resolve("curves.png"));
             }
-            o.printf("checkpoint: %s (EMA weights), metrics: %s, curves: %s%n", runDir.resolve(MODEL),
-                    runDir.resolve("metrics.jsonl"), runDir.resolve("curves.png"));
         } catch (IOException e) {
             throw new CliException(runDir + ": " + e.getMessage());
         }

@@ -477,6 +477,30 @@ public final class GpuBackend implements Backend {
         wrote(table);
     }
 
+    /**
+     * The device's dense bf16 GEMM rate in TFLOP/s (fp32 accumulation, bf16 out, as the model's GEMMs), measured
+     * now: the median of timed n x n x n GEMMs after two warm-up calls. The denominator of MFU.
+     */
+    public double measureGemmTflops(int n, int repeats) {
+        long count = (long) n * n;
+        try (DeviceBuffer a = dev.alloc(DType.BF16, count); DeviceBuffer bb = dev.alloc(DType.BF16, count);
+             DeviceBuffer c = dev.alloc(DType.BF16, count); dev.trm.gpu.Event t0 = dev.newEvent();
+             dev.trm.gpu.Event t1 = dev.newEvent()) {
+            a.zero(s);
+            bb.zero(s);
+            double[] ms = new double[repeats];
+            for (int r = -2; r < repeats; r++) {
+                t0.record(s);
+                blas.gemm(s, false, true, n, n, n, 1f, a, n, bb, n, 0f, c, n);
+                t1.record(s);
+                t1.synchronize();
+                if (r >= 0) ms[r] = Math.max(1e-6, t1.millisSince(t0));
+            }
+            Arrays.sort(ms);
+            return 2.0 * n * n * (double) n / (ms[repeats / 2] / 1e3) / 1e12;
+        }
+    }
+
     /** Waits until every enqueued op has run. */
     public void synchronize() {
         s.synchronize();
