@@ -501,6 +501,27 @@ public final class GpuBackend implements Backend {
         }
     }
 
+    /**
+     * Records the ops {@code work} enqueues into a CUDA graph instead of running them; the caller owns the graph and
+     * replays it with {@link #replay}. Every buffer the work touches must exist already (run it once first): a graph
+     * replays fixed addresses, and nothing may be allocated or read back to the host while capturing.
+     */
+    public dev.trm.gpu.Graph capture(Runnable work) {
+        s.beginCapture();
+        try {
+            work.run();
+        } catch (RuntimeException e) {
+            s.endCapture().close();
+            throw e;
+        }
+        return s.endCapture();
+    }
+
+    /** Enqueues a captured graph on this backend's stream. */
+    public void replay(dev.trm.gpu.Graph graph) {
+        graph.launch(s);
+    }
+
     /** Waits until every enqueued op has run. */
     public void synchronize() {
         s.synchronize();

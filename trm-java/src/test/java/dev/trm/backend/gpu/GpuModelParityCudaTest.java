@@ -49,4 +49,11 @@ class GpuModelParityCudaTest {
             GpuModelParity.check(gpu, dev.trm.model.Presets.get("sudoku-extreme-mlp").withCycles(1, 1), 1, 13);
         }
     }
+
+    @Test
+    void inferenceCapturedAsOneGraphReplaysExactly() {
+        try (GpuBackend gpu = open()) {
+            GpuModelParity.checkCapturedSolve(gpu, GpuModelParity.tinyAttention(), 2, 14);
+        }
+    }
 }
