@@ -56,4 +56,11 @@ class GpuModelParityCudaTest {
             GpuModelParity.checkCapturedSolve(gpu, GpuModelParity.tinyAttention(), 2, 14);
         }
     }
+
+    @Test
+    void trainingFollowsTheCpuLossCurve(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) {
+        try (GpuBackend gpu = open()) {
+            GpuTrainingCurve.check(gpu, dir);
+        }
+    }
 }
