@@ -6,7 +6,8 @@
 //   p <- p (1 - lr wd);  m <- m + (1-b1)(g - m);  v <- v + (1-b2)(g^2 - v);
 //   p <- p - lr atan2(m / (1-b1^t), sqrt(v) / sqrt(1-b2^t))        (no epsilon, a = b = 1)
 // ema: shadow [n] <- rate shadow + (1 - rate) p.
-// puzzle_sign_sgd: the same step straight from the batch's slots: ids [B], slotGrads [B, D] fp32. The first slot
+// puzzle_sign_sgd: the same step straight from the batch's slots (lr by value, or from lrPtr when non-null):
+//   ids [B], slotGrads [B, D] fp32. The first slot
 //   holding each id sums the gradients of every slot with that id, in slot order (deterministic, no atomics), and
 //   updates the row; the other slots do nothing. O(B) id compares per thread: cheap next to a training step.
 // sign_sgd_rows: the puzzle-embedding step on distinct rows: table [ids, D]; rows [count]; gradRows [count, D]
@@ -52,7 +53,8 @@ TRM_KERNEL void sign_sgd_rows(float* table, int dim, const int* rows, const floa
 TRM_EXPORT(sign_sgd_rows)
 
 TRM_KERNEL void puzzle_sign_sgd(float* table, int dim, const int* ids, const float* slotGrads, int batch, float lr,
-                                float wd) {
+                                const float* lrPtr, float wd) {
+    if (lrPtr != nullptr) lr = *lrPtr;  // a schedule row in device memory (a captured step replays with each lr)
     long idx = (long)blockIdx.x * blockDim.x + threadIdx.x;
     if (idx >= (long)batch * dim) return;
     int b = (int)(idx / dim), d = (int)(idx % dim);

@@ -18,3 +18,5 @@
 #include "elementwise.cu"
 // defines: bias_add, bias_grad, sum_batches
 #include "linear.cu"
+// defines: act_refill, act_halt, train_metrics
+#include "act.cu"

@@ -103,6 +103,17 @@ public final class DeviceBuffer extends Owned {
         }
     }
 
+    /**
+     * Enqueues a copy of host memory into the start of this buffer on the stream and returns at once: the caller
+     * keeps {@code host} alive and unchanged until the copy has run (record an {@link Event} after it).
+     */
+    public void uploadAsync(MemorySegment host, Stream stream) {
+        if (host.byteSize() > bytes) {
+            throw new IllegalArgumentException(host.byteSize() + " bytes do not fit a buffer of " + bytes);
+        }
+        device.driver.copyHostToDevice(address(), host, host.byteSize(), stream.handle());
+    }
+
     /** Sets every byte to zero, enqueued on the stream. */
     public void zero(Stream stream) {
         device.driver.memset(address(), (byte) 0, bytes, stream.handle());

@@ -168,6 +168,154 @@ public interface Backend extends AutoCloseable {
      */
     void puzzleSignSgd(Tensor table, IntTensor slotIds, Tensor slotGrads, double lr, double wd);
 
+    // ---- deep supervision state on the device (spec 2.2) ------------------------------------------------------------
+    // The slots' examples, step counts and halted flags live in backend tensors, so that a training step needs no
+    // value from the host but the next fresh batch (uploaded ahead) and returns none (metrics go to a ring the host
+    // reads every K steps). The defaults work on host copies (read, compute, write): right for the CPU backends.
+
+    /**
+     * Slot refill: for every slot with halted[b] != 0, its row of inputs/labels [B, L] and ids [B] becomes the fresh
+     * batch's row, steps[b] = 0, and its carry y, z [B, S, D] goes back to hInit, lInit [D].
+     */
+    default void actRefill(IntTensor halted, IntTensor freshInputs, IntTensor freshLabels, IntTensor freshIds,
+                           IntTensor inputs, IntTensor labels, IntTensor ids, IntTensor steps, Tensor hInit,
+                           Tensor lInit, Tensor y, Tensor z) {
+        int[] h = readInts(halted), in = readInts(inputs), lab = readInts(labels), id = readInts(ids),
+                st = readInts(steps), fIn = readInts(freshInputs), fLab = readInts(freshLabels),
+                fId = readInts(freshIds);
+        int batch = h.length, len = in.length / batch, resets = 0;
+        int[] slots = new int[batch];
+        for (int b = 0; b < batch; b++) {
+            if (h[b] == 0) continue;
+            System.arraycopy(fIn, b * len, in, b * len, len);
+            System.arraycopy(fLab, b * len, lab, b * len, len);
+            id[b] = fId[b];
+            st[b] = 0;
+            slots[resets++] = b;
+        }
+        writeInts(inputs, in);
+        writeInts(labels, lab);
+        writeInts(ids, id);
+        writeInts(steps, st);
+        if (resets > 0) {
+            int[] r = java.util.Arrays.copyOf(slots, resets);
+            broadcastRowToSlots(hInit, y, r);
+            broadcastRowToSlots(lInit, z, r);
+        }
+    }
+
+    /**
+     * Halting after a step (spec 2.2): steps[b] += 1; halted[b] = steps >= maxSteps, or (when maxSteps > 1)
+     * q_halt = q[b, 0] > 0 with steps >= minSteps[b] (the exploration draw, 0 when not exploring).
+     */
+    default void actHalt(Tensor q, IntTensor minSteps, IntTensor steps, IntTensor halted, int maxSteps) {
+        float[] qv = read(q);
+        int[] st = readInts(steps), min = readInts(minSteps), h = new int[st.length];
+        int stride = qv.length / st.length;
+        for (int b = 0; b < st.length; b++) {
+            st[b]++;
+            boolean stop = st[b] >= maxSteps;
+            if (maxSteps > 1) {
+                stop |= qv[b * stride] > 0;
+                stop &= st[b] >= min[b];
+            }
+            h[b] = stop ? 1 : 0;
+        }
+        writeInts(steps, st);
+        writeInts(halted, h);
+    }
+
+    /** Fields of a {@link #trainMetrics} row. */
+    int METRIC_LM_LOSS = 0, METRIC_Q_LOSS = 1, METRIC_COUNT = 2, METRIC_ACCURACY = 3, METRIC_EXACT = 4,
+            METRIC_Q_ACCURACY = 5, METRIC_STEPS = 6, METRIC_FIELDS = 8;
+
+    /**
+     * One step's training metrics into row cursor[0] % K of ring [K, METRIC_FIELDS], then cursor[0] += 1: the sums
+     * over the batch of perSeqLoss and qLoss [B], and over the slots that halted at this step with at least one
+     * valid label: their count, token accuracy (argmax of logits [B, L, V] against labels), seqCorrect, whether
+     * (q_halt >= 0) == seqCorrect, and steps.
+     */
+    default void trainMetrics(Tensor logits, IntTensor labels, IntTensor halted, IntTensor steps,
+                              IntTensor seqCorrect, Tensor q, Tensor perSeqLoss, Tensor qLoss, Tensor ring,
+                              IntTensor cursor) {
+        float[] lg = read(logits), qv = read(q), per = read(perSeqLoss), ql = read(qLoss), r = read(ring);
+        int[] lab = readInts(labels), h = readInts(halted), st = readInts(steps), ok = readInts(seqCorrect),
+                cur = readInts(cursor);
+        int batch = h.length, len = lab.length / batch, vocab = lg.length / lab.length, stride = qv.length / batch;
+        double lm = 0, qh = 0, count = 0, acc = 0, exact = 0, qAcc = 0, stepSum = 0;
+        for (int b = 0; b < batch; b++) {
+            lm += per[b];
+            qh += ql[b];
+            if (h[b] == 0) continue;
+            int valid = 0, right = 0;
+            for (int t = 0; t < len; t++) {
+                int y = lab[b * len + t];
+                if (y < 0) continue;
+                valid++;
+                int off = (b * len + t) * vocab, best = 0;
+                for (int j = 1; j < vocab; j++) if (lg[off + j] > lg[off + best]) best = j;
+                if (best == y) right++;
+            }
+            if (valid == 0) continue;
+            count++;
+            acc += (double) right / valid;
+            exact += ok[b];
+            qAcc += ((qv[b * stride] >= 0) == (ok[b] == 1)) ? 1 : 0;
+            stepSum += st[b];
+        }
+        int rows = r.length / METRIC_FIELDS, at = (cur[0] % rows) * METRIC_FIELDS;
+        double[] v = {lm, qh, count, acc, exact, qAcc, stepSum, 0};
+        for (int i = 0; i < METRIC_FIELDS; i++) r[at + i] = (float) v[i];
+        write(ring, r);
+        cur[0]++;
+        writeInts(cursor, cur);
+    }
+
+    /**
+     * Schedule row of a training step, read by the optimizer ops from device memory (so one captured step replays
+     * with each step's values): [lr, 1 - beta1^t, 1 - beta2^t, puzzle lr, t].
+     */
+    int SCHEDULE_FIELDS = 5;
+
+    /** {@link #adamAtan2(Tensor, Tensor, Tensor, Tensor, double, double, double, double, long)} with lr and t from schedule. */
+    default void adamAtan2(Tensor p, Tensor g, Tensor m, Tensor v, Tensor schedule, double wd, double beta1,
+                           double beta2) {
+        float[] s = read(schedule);
+        adamAtan2(p, g, m, v, s[0], wd, beta1, beta2, (long) s[4]);
+    }
+
+    /** {@link #puzzleSignSgd(Tensor, IntTensor, Tensor, double, double)} with lr = schedule[3]. */
+    default void puzzleSignSgd(Tensor table, IntTensor slotIds, Tensor slotGrads, Tensor schedule, double wd) {
+        puzzleSignSgd(table, slotIds, slotGrads, read(schedule)[3], wd);
+    }
+
+    /** write(), but it may return before the copy has reached the tensor (src may be reused at once). */
+    default void writeAsync(Tensor dst, float[] src) {
+        write(dst, src);
+    }
+
+    /** writeInts(), but it may return before the copy has reached the tensor (src may be reused at once). */
+    default void writeIntsAsync(IntTensor dst, int[] src) {
+        writeInts(dst, src);
+    }
+
+    /**
+     * Records the ops that work enqueues so that they can be replayed as one unit (a CUDA graph on a GPU), or null
+     * where ops run eagerly (the CPU backends): then the caller runs work itself each time. Work must not read
+     * values back to the host nor allocate.
+     */
+    default Replay capture(Runnable work) {
+        return null;
+    }
+
+    /** A recorded sequence of ops; replay() enqueues it again; close() frees it. */
+    interface Replay extends AutoCloseable {
+        void replay();
+
+        @Override
+        void close();
+    }
+
     @Override
     default void close() {}
 }

@@ -78,10 +78,10 @@ public final class BenchSolveCommand implements Runnable {
             };
             solve.run();
             be.read(model.q());
-            dev.trm.gpu.Graph graph = gpu == null ? null : gpu.capture(solve);
+            Backend.Replay graph = be.capture(solve);
             for (int r = 0; r < repeats; r++) {
                 long t0 = System.nanoTime();
-                if (graph != null) gpu.replay(graph);
+                if (graph != null) graph.replay();
                 else solve.run();
                 be.read(model.q());
                 ms[r] = (System.nanoTime() - t0) / 1e6;

@@ -226,18 +226,28 @@ public final class TrainCommand implements Runnable {
                 Evaluator<?> evaluator = test == null ? null : Evaluators.forDataset(dataDir, test, rs.accumulateVotes());
                 Progress progress = Progress.create(o, rs.steps());
                 try (MetricsLog log = new MetricsLog(runDir)) {
+                    // On a GPU the steps run asynchronously: their metrics come back every few steps (and before
+                    // any evaluation or checkpoint), so the host never waits on the device inside the loop.
+                    int metricsEvery = be.name().equals("cpu") || be.name().equals("reference") ? 1 : 16;
                     for (long s = trainer.steps() + 1; s <= rs.steps(); s++) {
-                        StepMetrics m = trainer.step();
-                        log.step(m);
-                        if (!Double.isFinite(m.loss())) {
-                            Path state = runDir.resolve(STATE);
-                            throw new CliException("step " + s + ": the loss is " + m.loss() + "; stopped (try a lower --lr). "
-                                    + (Files.exists(state) ? "The last good checkpoint (step " + Checkpoint.header(state).step()
-                                            + ") is kept in " + runDir : "No checkpoint had been written yet"));
-                        }
-                        progress.update(m);
+                        trainer.stepAsync();
                         boolean last = s == rs.steps();
-                        if (test != null && (last || (rs.evalInterval() > 0 && s % rs.evalInterval() == 0))) {
+                        boolean evalDue = test != null && (last || (rs.evalInterval() > 0 && s % rs.evalInterval() == 0));
+                        boolean checkpointDue = last || s % rs.checkpointEvery() == 0;
+                        if (trainer.pendingMetrics() >= metricsEvery || evalDue || checkpointDue) {
+                            for (StepMetrics m : trainer.drain()) {
+                                log.step(m);
+                                if (!Double.isFinite(m.loss())) {
+                                    Path state = runDir.resolve(STATE);
+                                    throw new CliException("step " + m.step() + ": the loss is " + m.loss()
+                                            + "; stopped (try a lower --lr). " + (Files.exists(state)
+                                            ? "The last good checkpoint (step " + Checkpoint.header(state).step()
+                                                    + ") is kept in " + runDir : "No checkpoint had been written yet"));
+                                }
+                                progress.update(m);
+                            }
+                        }
+                        if (evalDue) {
                             progress.pause();
                             Object r = evaluate(c, be, trainer, test, evaluator, rs);
                             log.eval(s, TaskEvaluation.toJson(r));
@@ -245,7 +255,7 @@ public final class TrainCommand implements Runnable {
                             DataEvalCommand.print(o, r);
                             o.flush();
                         }
-                        if (last || s % rs.checkpointEvery() == 0) save(runDir, c, task, train, trainer, be);
+                        if (checkpointDue) save(runDir, c, task, train, trainer, be);
                         if (last || s % 200 == 0) log.plot();
                     }
                     progress.done();

@@ -171,6 +171,16 @@ public final class TrmModel {
      * {@link Parameter#grad()} (zero them first); the puzzle rows' gradient per slot lands in {@link #puzzleSlotGrad()}.
      */
     public StepResult trainStep(Batch batch, Carry carry) {
+        enqueueTrainStep(batch, carry);
+        return result(ws, ws.training());
+    }
+
+    /**
+     * {@link #trainStep} without reading anything back: every op is enqueued on the backend, so on a GPU the step
+     * can be captured into a graph. The losses and flags stay in {@link #perSequenceLoss()}, {@link #haltingLoss()}
+     * and {@link #sequenceCorrect()}.
+     */
+    public void enqueueTrainStep(Batch batch, Carry carry) {
         if (batch.labels() == null) throw new IllegalArgumentException("a training step needs labels");
         int b = batch.size();
         Workspace w = workspace(b);
@@ -212,7 +222,21 @@ public final class TrmModel {
         // The new carry, detached.
         be.copy(z, carry.z());
         be.copy(yNew, carry.y());
-        return result(w, t);
+    }
+
+    /** Per-slot token loss [B] of the last training step (mean CE over valid tokens). */
+    public Tensor perSequenceLoss() {
+        return ws.training().perSeq;
+    }
+
+    /** Per-slot halting BCE [B] of the last training step. */
+    public Tensor haltingLoss() {
+        return ws.training().qLoss;
+    }
+
+    /** Per-slot flag [B] of the last training step: every valid token predicted right. */
+    public IntTensor sequenceCorrect() {
+        return ws.training().correct;
     }
 
     /** One full recursion process without gradient, in place on the carry. */

@@ -34,6 +34,15 @@ public final class AdamAtan2 {
         for (Parameter q : params) be.adamAtan2(q.value(), q.grad(), m.get(q.name()), v.get(q.name()), lr, wd, beta1, beta2, t);
     }
 
+    /**
+     * One update with lr and the bias corrections read from a schedule row in backend memory (see
+     * {@link dev.trm.backend.Backend#SCHEDULE_FIELDS}), so that the ops can be captured once and replayed; the caller
+     * keeps the step count ({@link #setSteps}) in line with the row.
+     */
+    public void step(Tensor schedule, double wd, double beta1, double beta2) {
+        for (Parameter q : params) be.adamAtan2(q.value(), q.grad(), m.get(q.name()), v.get(q.name()), schedule, wd, beta1, beta2);
+    }
+
     public long steps() {
         return t;
     }

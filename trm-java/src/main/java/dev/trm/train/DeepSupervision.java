@@ -35,13 +35,25 @@ public final class DeepSupervision {
     private final AdamAtan2 adam;
     private final Ema ema;
 
-    // The persistent slots: the example each works on (host copies), its supervision steps, and whether it halted.
+    // The persistent slots live in backend tensors (spec 2.2): the example each works on, its supervision steps and
+    // whether it halted; the host only prepares each step's fresh batch and exploration draws, uploaded ahead.
     private final int batch, len;
-    private final int[] inputs, labels, ids, steps;
-    private final boolean[] halted;
+    private final int[] freshInputs, freshLabels, freshIds, minSteps;
+    private final float[] scheduleRow = new float[Backend.SCHEDULE_FIELDS];
     private final Carry carry;
-    private final IntTensor inputsT, labelsT, idsT;
+    private final IntTensor inputsT, labelsT, idsT, stepsT, haltedT, freshInputsT, freshLabelsT, freshIdsT, minStepsT,
+            cursorT;
+    private final Tensor scheduleT, metricsRing;
+    private final Batch slots;
     private long step;
+
+    // Metrics leave the device every METRICS_RING steps at the latest (or when asked): no per-step host read.
+    private static final int METRICS_RING = 64;
+    private final java.util.ArrayDeque<double[]> pending = new java.util.ArrayDeque<>();  // {step, lr, start ns}
+    private final java.util.List<StepMetrics> drained = new java.util.ArrayList<>();
+    private long cursorSeen;
+    private Backend.Replay captured;
+    private boolean captureTried;
 
     public DeepSupervision(TrmConfig c, TrainConfig tc, Backend be, TrmParameters params, Dataset train) {
         if (train.seqLen() != c.seqLen() || train.metadata().vocabSize() != c.vocabSize()) {
@@ -65,90 +77,137 @@ public final class DeepSupervision {
         this.ema = tc.emaRate() > 0 ? new Ema(be, params, tc.emaRate()) : null;
         this.batch = tc.batch();
         this.len = c.seqLen();
-        inputs = new int[batch * len];
-        labels = new int[batch * len];
-        ids = new int[batch];
-        steps = new int[batch];
-        halted = new boolean[batch];
-        java.util.Arrays.fill(halted, true);
+        freshInputs = new int[batch * len];
+        freshLabels = new int[batch * len];
+        freshIds = new int[batch];
+        minSteps = new int[batch];
         carry = model.initialCarry(batch);
         inputsT = be.intTensor(batch, len);
         labelsT = be.intTensor(batch, len);
         idsT = be.intTensor(batch);
+        stepsT = be.intTensor(batch);
+        haltedT = be.intTensor(batch);
+        int[] all = new int[batch];
+        java.util.Arrays.fill(all, 1);
+        be.writeInts(haltedT, all);  // every slot starts halted: the first step fills them all
+        freshInputsT = be.intTensor(batch, len);
+        freshLabelsT = be.intTensor(batch, len);
+        freshIdsT = be.intTensor(batch);
+        minStepsT = be.intTensor(batch);
+        cursorT = be.intTensor(1);
+        scheduleT = be.tensor(Backend.SCHEDULE_FIELDS);
+        metricsRing = be.tensor(METRICS_RING, Backend.METRIC_FIELDS);
+        slots = new Batch(inputsT, labelsT, idsT);
     }
 
-    /** One optimizer step: refill halted slots, one supervision step for all, backward, updates. */
+    /** One optimizer step, its metrics read back at once: {@link #stepAsync()} then {@link #drain()}. */
     public StepMetrics step() {
+        stepAsync();
+        java.util.List<StepMetrics> m = drain();
+        return m.get(m.size() - 1);
+    }
+
+    /**
+     * One optimizer step, enqueued: the host prepares the fresh batch and the exploration draws and uploads them;
+     * the backend refills halted slots, runs the supervision step, backward, halting, metrics and the updates
+     * without returning a value. On a backend that can record ops (a GPU), the device part is captured once, after
+     * a first eager step has made every buffer, and each later step is one replay.
+     */
+    public void stepAsync() {
         long t0 = System.nanoTime();
         step++;
         long[] fresh = sampler.next(batch);
-        int resets = 0;
-        int[] resetSlots = new int[batch];
         for (int b = 0; b < batch; b++) {
-            if (!halted[b]) continue;
             long e = fresh[b];
-            data.input(e, inputs, b * len);
-            data.lossLabel(e, labels, b * len);
-            ids[b] = data.puzzleIdentifier(data.puzzleOf(e));
-            steps[b] = 0;
-            resetSlots[resets++] = b;
+            data.input(e, freshInputs, b * len);
+            data.lossLabel(e, freshLabels, b * len);
+            freshIds[b] = data.puzzleIdentifier(data.puzzleOf(e));
         }
-        if (resets > 0) model.resetSlots(carry, java.util.Arrays.copyOf(resetSlots, resets));
-        be.writeInts(inputsT, inputs);
-        be.writeInts(labelsT, labels);
-        be.writeInts(idsT, ids);
-
-        params.zeroGrad(be);
-        StepResult r = model.trainStep(new Batch(inputsT, labelsT, idsT), carry);
-
-        // Halting (spec 2.2), decided with this step's q_halt; halted slots take new data next step.
+        // Exploration (spec 2.2): with probability p a slot must run at least U{2..N_sup} steps before q_halt may
+        // stop it. The draws do not depend on the model, so they are made here, one per slot, in slot order.
         int nSup = c.haltMaxSteps();
         for (int b = 0; b < batch; b++) {
-            steps[b]++;
-            boolean h = steps[b] >= nSup;
-            if (nSup > 1) {
-                h |= r.qHalt()[b] > 0;
-                int minSteps = rng.nextDouble() < c.haltExplorationProb() ? 2 + rng.nextInt(nSup - 1) : 0;
-                h &= steps[b] >= minSteps;
-            }
-            halted[b] = h;
+            minSteps[b] = nSup > 1 && rng.nextDouble() < c.haltExplorationProb() ? 2 + rng.nextInt(nSup - 1) : 0;
         }
-        StepMetrics m = metrics(r, t0);
-
         double lr = LrSchedule.at(step, tc.lr(), tc.warmupSteps(), tc.totalSteps(), tc.lrMinRatio());
         double puzzleLr = LrSchedule.at(step, tc.puzzleLr(), tc.warmupSteps(), tc.totalSteps(), tc.lrMinRatio());
-        adam.step(lr, tc.weightDecay(), tc.beta1(), tc.beta2());
-        be.puzzleSignSgd(params.puzzleTable(), idsT, model.puzzleSlotGrad(), puzzleLr, tc.puzzleWeightDecay());
-        if (ema != null) ema.update();
-        return new StepMetrics(step, lr, m.lmLoss(), m.qHaltLoss(), m.loss(), m.halted(), m.accuracy(),
-                m.exactAccuracy(), m.qHaltAccuracy(), m.meanSteps(), (System.nanoTime() - t0) / 1e6);
+        long t = adam.steps() + 1;
+        scheduleRow[0] = (float) lr;
+        scheduleRow[1] = (float) (1 - Math.pow(tc.beta1(), t));
+        scheduleRow[2] = (float) (1 - Math.pow(tc.beta2(), t));
+        scheduleRow[3] = (float) puzzleLr;
+        scheduleRow[4] = t;
+        be.writeIntsAsync(freshInputsT, freshInputs);
+        be.writeIntsAsync(freshLabelsT, freshLabels);
+        be.writeIntsAsync(freshIdsT, freshIds);
+        be.writeIntsAsync(minStepsT, minSteps);
+        be.writeAsync(scheduleT, scheduleRow);
+
+        if (captured != null) {
+            captured.replay();
+        } else {
+            deviceStep();
+            if (!captureTried) {
+                captureTried = true;
+                captured = be.capture(this::deviceStep);
+            }
+        }
+        adam.setSteps(t);
+        pending.add(new double[] {step, lr, t0});
+        if (pending.size() == METRICS_RING) drainInto(drained);
     }
 
-    /** Metrics over the slots that halted at this step (the official train metrics), losses over the batch. */
-    private StepMetrics metrics(StepResult r, long t0) {
-        float[] logits = be.read(model.logits());
-        int v = c.vocabSize(), count = 0;
-        double acc = 0, exact = 0, qAcc = 0, stepSum = 0;
-        for (int b = 0; b < batch; b++) {
-            if (!halted[b]) continue;
-            int valid = 0, right = 0;
-            int[] pred = Predictions.argmax(logits, b, len, v);
-            for (int t = 0; t < len; t++) {
-                int y = labels[b * len + t];
-                if (y < 0) continue;
-                valid++;
-                if (pred[t] == y) right++;
-            }
-            if (valid == 0) continue;
-            count++;
-            acc += (double) right / valid;
-            exact += r.seqCorrect()[b];
-            qAcc += ((r.qHalt()[b] >= 0) == (r.seqCorrect()[b] == 1)) ? 1 : 0;
-            stepSum += steps[b];
+    /** The step's device part: everything between the uploads and the metrics ring, no host read. */
+    private void deviceStep() {
+        be.actRefill(haltedT, freshInputsT, freshLabelsT, freshIdsT, inputsT, labelsT, idsT, stepsT, params.hInit(),
+                params.lInit(), carry.y(), carry.z());
+        params.zeroGrad(be);
+        model.enqueueTrainStep(slots, carry);
+        // Halting (spec 2.2), decided with this step's q_halt; halted slots take new data next step.
+        be.actHalt(model.q(), minStepsT, stepsT, haltedT, c.haltMaxSteps());
+        be.trainMetrics(model.logits(), labelsT, haltedT, stepsT, model.sequenceCorrect(), model.q(),
+                model.perSequenceLoss(), model.haltingLoss(), metricsRing, cursorT);
+        adam.step(scheduleT, tc.weightDecay(), tc.beta1(), tc.beta2());
+        be.puzzleSignSgd(params.puzzleTable(), idsT, model.puzzleSlotGrad(), scheduleT, tc.puzzleWeightDecay());
+        if (ema != null) ema.update();
+    }
+
+    /** Steps enqueued whose metrics the host has not read yet. */
+    public int pendingMetrics() {
+        return pending.size() + drained.size();
+    }
+
+    /**
+     * The metrics of every step since the last drain, in order (one read of the ring). Losses are divided by the
+     * batch; accuracies cover the slots that halted at that step (NaN when none did), as the official trainer logs.
+     * The time of each step is the mean over the drained steps (they ran asynchronously).
+     */
+    public java.util.List<StepMetrics> drain() {
+        drainInto(drained);
+        java.util.List<StepMetrics> out = new java.util.ArrayList<>(drained);
+        drained.clear();
+        return out;
+    }
+
+    private void drainInto(java.util.List<StepMetrics> out) {
+        if (pending.isEmpty()) return;
+        float[] ring = be.read(metricsRing);
+        long cursor = be.readInts(cursorT)[0];
+        if (cursor - cursorSeen != pending.size()) {
+            throw new IllegalStateException("metrics ring out of step: " + (cursor - cursorSeen) + " rows for "
+                    + pending.size() + " steps");
         }
-        double n = count == 0 ? Double.NaN : count;
-        return new StepMetrics(step, 0, r.lmLoss() / batch, r.qHaltLoss() / batch, r.loss() / batch, count,
-                acc / n, exact / n, qAcc / n, stepSum / n, (System.nanoTime() - t0) / 1e6);
+        double millis = (System.nanoTime() - pending.peekFirst()[2]) / 1e6 / pending.size();
+        for (long row = cursorSeen; row < cursor; row++) {
+            double[] p = pending.pollFirst();
+            int at = (int) (row % METRICS_RING) * Backend.METRIC_FIELDS;
+            double lm = ring[at + Backend.METRIC_LM_LOSS], qh = ring[at + Backend.METRIC_Q_LOSS];
+            double count = ring[at + Backend.METRIC_COUNT], n = count == 0 ? Double.NaN : count;
+            out.add(new StepMetrics((long) p[0], p[1], lm / batch, qh / batch, (lm + 0.5 * qh) / batch, (int) count,
+                    ring[at + Backend.METRIC_ACCURACY] / n, ring[at + Backend.METRIC_EXACT] / n,
+                    ring[at + Backend.METRIC_Q_ACCURACY] / n, ring[at + Backend.METRIC_STEPS] / n, millis));
+        }
+        cursorSeen = cursor;
     }
 
     public long steps() {
@@ -171,13 +230,12 @@ public final class DeepSupervision {
         }
         for (Map.Entry<String, Tensor> e : adam.firstMoments().entrySet()) m.put("adam.m." + e.getKey(), f32(e.getValue()));
         for (Map.Entry<String, Tensor> e : adam.secondMoments().entrySet()) m.put("adam.v." + e.getKey(), f32(e.getValue()));
-        m.put("slots.inputs", i32(inputs, batch, len));
-        m.put("slots.labels", i32(labels, batch, len));
-        m.put("slots.ids", i32(ids, batch));
-        m.put("slots.steps", i32(steps, batch));
-        int[] h = new int[batch];
-        for (int b = 0; b < batch; b++) h[b] = halted[b] ? 1 : 0;
-        m.put("slots.halted", i32(h, batch));
+        drainInto(drained);  // the state must be that of a finished step
+        m.put("slots.inputs", i32(be.readInts(inputsT), batch, len));
+        m.put("slots.labels", i32(be.readInts(labelsT), batch, len));
+        m.put("slots.ids", i32(be.readInts(idsT), batch));
+        m.put("slots.steps", i32(be.readInts(stepsT), batch));
+        m.put("slots.halted", i32(be.readInts(haltedT), batch));
         m.put("slots.carry_y", f32(carry.y()));
         m.put("slots.carry_z", f32(carry.z()));
         long[] sampler = this.sampler.state();
@@ -194,12 +252,11 @@ public final class DeepSupervision {
         }
         for (Map.Entry<String, Tensor> e : adam.firstMoments().entrySet()) be.write(e.getValue(), floats(m, "adam.m." + e.getKey(), where));
         for (Map.Entry<String, Tensor> e : adam.secondMoments().entrySet()) be.write(e.getValue(), floats(m, "adam.v." + e.getKey(), where));
-        System.arraycopy(ints(m, "slots.inputs", where, inputs.length), 0, inputs, 0, inputs.length);
-        System.arraycopy(ints(m, "slots.labels", where, labels.length), 0, labels, 0, labels.length);
-        System.arraycopy(ints(m, "slots.ids", where, batch), 0, ids, 0, batch);
-        System.arraycopy(ints(m, "slots.steps", where, batch), 0, steps, 0, batch);
-        int[] h = ints(m, "slots.halted", where, batch);
-        for (int b = 0; b < batch; b++) halted[b] = h[b] != 0;
+        be.writeInts(inputsT, ints(m, "slots.inputs", where, batch * len));
+        be.writeInts(labelsT, ints(m, "slots.labels", where, batch * len));
+        be.writeInts(idsT, ints(m, "slots.ids", where, batch));
+        be.writeInts(stepsT, ints(m, "slots.steps", where, batch));
+        be.writeInts(haltedT, ints(m, "slots.halted", where, batch));
         be.write(carry.y(), floats(m, "slots.carry_y", where));
         be.write(carry.z(), floats(m, "slots.carry_z", where));
         if (!(m.get("counters") instanceof TensorData.I64 c) || c.values().length != 7) {

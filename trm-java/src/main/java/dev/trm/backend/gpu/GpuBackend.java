@@ -473,8 +473,124 @@ public final class GpuBackend implements Backend {
     @Override
     public void puzzleSignSgd(Tensor table, IntTensor slotIds, Tensor slotGrads, double lr, double wd) {
         k.puzzleSignSgd(s, f32(table, "puzzleSignSgd", "table"), table.dim(1), b(slotIds),
-                f32(slotGrads, "puzzleSignSgd", "slotGrads"), slotIds.dim(0), (float) lr, (float) wd);
+                f32(slotGrads, "puzzleSignSgd", "slotGrads"), slotIds.dim(0), (float) lr, null, 0, (float) wd);
         wrote(table);
+    }
+
+    @Override
+    public void adamAtan2(Tensor p, Tensor g, Tensor m, Tensor v, Tensor schedule, double wd, double beta1,
+                          double beta2) {
+        // the schedule row [lr, 1 - beta1^t, 1 - beta2^t, ...] is the kernel's own sched layout
+        GpuTensor pt = t(p);
+        k.adamAtan2(s, f32(p, "adamAtan2", "p"), pt.halfMaintained ? pt.half : null, f32(g, "adamAtan2", "g"),
+                f32(m, "adamAtan2", "m"), f32(v, "adamAtan2", "v"), pt.buf.count(),
+                f32(schedule, "adamAtan2", "schedule"), (float) wd, (float) beta1, (float) beta2);
+    }
+
+    @Override
+    public void puzzleSignSgd(Tensor table, IntTensor slotIds, Tensor slotGrads, Tensor schedule, double wd) {
+        k.puzzleSignSgd(s, f32(table, "puzzleSignSgd", "table"), table.dim(1), b(slotIds),
+                f32(slotGrads, "puzzleSignSgd", "slotGrads"), slotIds.dim(0), 0f,
+                f32(schedule, "puzzleSignSgd", "schedule"), 3L * Float.BYTES, (float) wd);
+        wrote(table);
+    }
+
+    // ---- deep supervision state ------------------------------------------------------------------------------------
+
+    @Override
+    public void actRefill(IntTensor halted, IntTensor freshInputs, IntTensor freshLabels, IntTensor freshIds,
+                          IntTensor inputs, IntTensor labels, IntTensor ids, IntTensor steps, Tensor hInit,
+                          Tensor lInit, Tensor y, Tensor z) {
+        k.actRefill(s, b(halted), b(freshInputs), b(freshLabels), b(freshIds), b(inputs), b(labels), b(ids), b(steps),
+                f32(hInit, "actRefill", "hInit"), f32(lInit, "actRefill", "lInit"), bf16(y, "actRefill", "y"),
+                bf16(z, "actRefill", "z"), y.dim(0), inputs.dim(1), y.dim(1), y.dim(2));
+    }
+
+    @Override
+    public void actHalt(Tensor q, IntTensor minSteps, IntTensor steps, IntTensor halted, int maxSteps) {
+        int batch = steps.dim(0);
+        k.actHalt(s, f32(q, "actHalt", "q"), Math.toIntExact(t(q).buf.count() / batch), b(minSteps), b(steps),
+                b(halted), batch, maxSteps);
+    }
+
+    @Override
+    public void trainMetrics(Tensor logits, IntTensor labels, IntTensor halted, IntTensor steps,
+                             IntTensor seqCorrect, Tensor q, Tensor perSeqLoss, Tensor qLoss, Tensor ring,
+                             IntTensor cursor) {
+        int batch = halted.dim(0);
+        k.trainMetrics(s, bf16(logits, "trainMetrics", "logits"), b(labels), b(halted), b(steps), b(seqCorrect),
+                f32(q, "trainMetrics", "q"), Math.toIntExact(t(q).buf.count() / batch),
+                f32(perSeqLoss, "trainMetrics", "perSeqLoss"), f32(qLoss, "trainMetrics", "qLoss"),
+                f32(ring, "trainMetrics", "ring"), ring.dim(0), ring.dim(1), b(cursor), batch, labels.dim(1),
+                logits.dim(2));
+    }
+
+    // ---- asynchronous uploads ----------------------------------------------------------------------------------------
+
+    /**
+     * Two host staging slots per destination, used in turn: an upload returns at once, and a slot is rewritten only
+     * after the copy that last read it has run (its event), so the host can prepare step k + 1 while the device
+     * still runs step k.
+     */
+    private final class Staging implements AutoCloseable {
+        final java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofShared();
+        final java.lang.foreign.MemorySegment[] slot = new java.lang.foreign.MemorySegment[2];
+        final dev.trm.gpu.Event[] done = {dev.newEvent(), dev.newEvent()};
+        final boolean[] pending = new boolean[2];
+        int next;
+
+        Staging(long bytes) {
+            for (int i = 0; i < 2; i++) slot[i] = arena.allocate(Math.max(8, bytes), 64);
+        }
+
+        java.lang.foreign.MemorySegment take() {
+            int i = next;
+            if (pending[i]) done[i].synchronize();
+            return slot[i];
+        }
+
+        void sent() {
+            done[next].record(s);
+            pending[next] = true;
+            next ^= 1;
+        }
+
+        @Override
+        public void close() {
+            arena.close();
+        }
+    }
+
+    private final java.util.Map<DeviceBuffer, Staging> staging = new java.util.HashMap<>();
+
+    private Staging staging(DeviceBuffer dst) {
+        return staging.computeIfAbsent(dst, d -> new Staging(d.bytes()));
+    }
+
+    @Override
+    public void writeAsync(Tensor dst, float[] src) {
+        GpuTensor g = t(dst);
+        if (g.isBf16() || g.halfMaintained) {
+            write(dst, src);  // needs a conversion on the device: the synchronous path
+            return;
+        }
+        sameSize(g.buf.count(), src.length, "writeAsync");
+        Staging st = staging(g.buf);
+        java.lang.foreign.MemorySegment host = st.take().asSlice(0, 4L * src.length);
+        java.lang.foreign.MemorySegment.copy(src, 0, host, java.lang.foreign.ValueLayout.JAVA_FLOAT, 0, src.length);
+        g.buf.uploadAsync(host, s);
+        st.sent();
+    }
+
+    @Override
+    public void writeIntsAsync(IntTensor dst, int[] src) {
+        DeviceBuffer d = b(dst);
+        sameSize(d.count(), src.length, "writeIntsAsync");
+        Staging st = staging(d);
+        java.lang.foreign.MemorySegment host = st.take().asSlice(0, 4L * src.length);
+        java.lang.foreign.MemorySegment.copy(src, 0, host, java.lang.foreign.ValueLayout.JAVA_INT, 0, src.length);
+        d.uploadAsync(host, s);
+        st.sent();
     }
 
     /**
@@ -502,11 +618,12 @@ public final class GpuBackend implements Backend {
     }
 
     /**
-     * Records the ops {@code work} enqueues into a CUDA graph instead of running them; the caller owns the graph and
-     * replays it with {@link #replay}. Every buffer the work touches must exist already (run it once first): a graph
+     * Records the ops {@code work} enqueues into a CUDA graph instead of running them; the caller owns the returned
+     * replay (one graph launch on this backend's stream per call) and closes it. Every buffer the work touches must exist already (run it once first): a graph
      * replays fixed addresses, and nothing may be allocated or read back to the host while capturing.
      */
-    public dev.trm.gpu.Graph capture(Runnable work) {
+    @Override
+    public Replay capture(Runnable work) {
         s.beginCapture();
         try {
             work.run();
@@ -514,12 +631,18 @@ public final class GpuBackend implements Backend {
             s.endCapture().close();
             throw e;
         }
-        return s.endCapture();
-    }
+        dev.trm.gpu.Graph graph = s.endCapture();
+        return new Replay() {
+            @Override
+            public void replay() {
+                graph.launch(s);
+            }
 
-    /** Enqueues a captured graph on this backend's stream. */
-    public void replay(dev.trm.gpu.Graph graph) {
-        graph.launch(s);
+            @Override
+            public void close() {
+                graph.close();
+            }
+        };
     }
 
     /** Waits until every enqueued op has run. */
@@ -529,6 +652,8 @@ public final class GpuBackend implements Backend {
 
     @Override
     public void close() {
+        s.synchronize();  // no copy may still read a staging slot
+        for (Staging st : staging.values()) st.close();
         dev.close();  // frees every buffer, the BLAS handle and the stream with it
     }
 }

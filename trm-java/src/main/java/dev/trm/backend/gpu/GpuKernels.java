@@ -187,11 +187,16 @@ public final class GpuKernels {
                 KernelArgs.of().ptr(shadow).ptr(shadowHalf).ptr(p).i64(n).f32(rate));
     }
 
-    /** table [ids, dim] f32; ids [batch] i32 (may repeat); slotGrads [batch, dim] f32: summed per id, then the step. */
+    /**
+     * table [ids, dim] f32; ids [batch] i32 (may repeat); slotGrads [batch, dim] f32: summed per id, then the step;
+     * lr from lrBuffer at byte offset lrOffset when lrBuffer is non-null (a schedule row), else by value.
+     */
     public void puzzleSignSgd(Stream s, DeviceBuffer table, int dim, DeviceBuffer ids, DeviceBuffer slotGrads,
-                              int batch, float lr, float wd) {
-        k("puzzle_sign_sgd").launch(s, Kernel.blocks((long) batch * dim, BLOCK), BLOCK, 0,
-                KernelArgs.of().ptr(table).i32(dim).ptr(ids).ptr(slotGrads).i32(batch).f32(lr).f32(wd));
+                              int batch, float lr, DeviceBuffer lrBuffer, long lrOffset, float wd) {
+        KernelArgs a = KernelArgs.of().ptr(table).i32(dim).ptr(ids).ptr(slotGrads).i32(batch).f32(lr);
+        if (lrBuffer == null) a.nullPtr();
+        else a.ptr(lrBuffer, lrOffset);
+        k("puzzle_sign_sgd").launch(s, Kernel.blocks((long) batch * dim, BLOCK), BLOCK, 0, a.f32(wd));
     }
 
     /** table [ids, dim] f32; rows [count] i32 (distinct); gradRows [count, dim] f32. */
@@ -266,6 +271,35 @@ public final class GpuKernels {
     /** dst [m] += sum over b of src [batch, m] (f32). */
     public void sumBatches(Stream s, DeviceBuffer src, DeviceBuffer dst, int batch, long m) {
         k("sum_batches").launch(s, strideBlocks(m), BLOCK, 0, KernelArgs.of().ptr(src).ptr(dst).i32(batch).i64(m));
+    }
+
+    // act.cu
+
+    /** Slot refill for halted slots: rows of inputs/labels [B, L], ids, steps; carry y, z [B, S, D] bf16. */
+    public void actRefill(Stream s, DeviceBuffer halted, DeviceBuffer freshInputs, DeviceBuffer freshLabels,
+                          DeviceBuffer freshIds, DeviceBuffer inputs, DeviceBuffer labels, DeviceBuffer ids,
+                          DeviceBuffer steps, DeviceBuffer hInit, DeviceBuffer lInit, DeviceBuffer y, DeviceBuffer z,
+                          int batch, int len, int seq, int dim) {
+        k("act_refill").launch(s, strideBlocks((long) batch * seq * dim), BLOCK, 0, KernelArgs.of().ptr(halted)
+                .ptr(freshInputs).ptr(freshLabels).ptr(freshIds).ptr(inputs).ptr(labels).ptr(ids).ptr(steps)
+                .ptr(hInit).ptr(lInit).ptr(y).ptr(z).i32(batch).i32(len).i32(seq).i32(dim));
+    }
+
+    /** Halting after a step: q [B, qStride] f32, minSteps, steps (+= 1), halted [B] i32. */
+    public void actHalt(Stream s, DeviceBuffer q, int qStride, DeviceBuffer minSteps, DeviceBuffer steps,
+                        DeviceBuffer halted, int batch, int maxSteps) {
+        k("act_halt").launch(s, Kernel.blocks(batch, BLOCK), BLOCK, 0, KernelArgs.of().ptr(q).i32(qStride)
+                .ptr(minSteps).ptr(steps).ptr(halted).i32(batch).i32(maxSteps));
+    }
+
+    /** One step's metrics into ring [rows, fields] f32 at row cursor % rows; cursor [1] i32 += 1. One block. */
+    public void trainMetrics(Stream s, DeviceBuffer logits, DeviceBuffer labels, DeviceBuffer halted,
+                             DeviceBuffer steps, DeviceBuffer seqCorrect, DeviceBuffer q, int qStride,
+                             DeviceBuffer perSeqLoss, DeviceBuffer qLoss, DeviceBuffer ring, int rows, int fields,
+                             DeviceBuffer cursor, int batch, int len, int vocab) {
+        k("train_metrics").launch(s, 1, BLOCK, 0, KernelArgs.of().ptr(logits).ptr(labels).ptr(halted).ptr(steps)
+                .ptr(seqCorrect).ptr(q).i32(qStride).ptr(perSeqLoss).ptr(qLoss).ptr(ring).i32(rows).i32(fields)
+                .ptr(cursor).i32(batch).i32(len).i32(vocab));
     }
 
     // cast.cu

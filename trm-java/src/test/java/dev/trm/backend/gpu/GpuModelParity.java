@@ -224,14 +224,14 @@ final class GpuModelParity {
         };
         solve.run();
         float[] direct = gpu.read(m.logits()), directQ = gpu.read(m.q());
-        try (dev.trm.gpu.Graph g = gpu.capture(solve)) {
+        try (Backend.Replay g = gpu.capture(solve)) {
             gpu.write(m.logits(), new float[direct.length]);  // replay must rewrite them
-            gpu.replay(g);
+            g.replay();
             assertTrue(java.util.Arrays.equals(direct, gpu.read(m.logits())), "replayed logits differ");
             assertTrue(java.util.Arrays.equals(directQ, gpu.read(m.q())), "replayed q differs");
             for (int i = 0; i < inputs.length; i++) inputs[i] = rnd.nextInt(c.vocabSize());
             gpu.writeInts(b.inputs(), inputs);
-            gpu.replay(g);
+            g.replay();
             float[] replayed = gpu.read(m.logits());
             solve.run();
             assertTrue(java.util.Arrays.equals(gpu.read(m.logits()), replayed), "replay on new tokens differs");

@@ -76,6 +76,7 @@ final class GpuOpsParity {
         losses();
         embedding();
         optimizers();
+        supervisionState();
     }
 
     void elementwise() {
@@ -263,6 +264,50 @@ final class GpuOpsParity {
         cpu.ema(shadow.c(), p.c(), 0.999);
         gpu.ema(shadow.g(), p.g(), 0.999);
         close("ema", shadow);
+    }
+
+    /** Slot refill, halting and the metrics ring: the GPU kernels against the CPU backend's host versions. */
+    void supervisionState() {
+        int b = 5, len = 6, seq = 8, d = 12, v = 7, maxSteps = 4;
+        int[] halted = {1, 0, 1, 0, 1}, steps = {3, 1, 2, 4, 0}, min = {0, 3, 0, 2, 4};
+        int[][] ints = new int[6][];
+        for (int k = 0; k < 6; k++) {
+            ints[k] = new int[k < 4 ? b * len : b];
+            for (int i = 0; i < ints[k].length; i++) ints[k][i] = rnd.nextInt(v) - (k == 1 || k == 3 ? 1 : 0);
+        }
+        IntTensor[] c = new IntTensor[12], g = new IntTensor[12];
+        int[][] init = {halted, ints[0], ints[1], ints[4], ints[2], ints[3], ints[5], steps, min, new int[b],
+                new int[] {7}, new int[b]};
+        for (int k = 0; k < init.length; k++) {
+            int[] shape = init[k].length == b * len ? new int[] {b, len} : new int[] {init[k].length};
+            c[k] = cpu.intTensor(shape);
+            g[k] = gpu.intTensor(shape);
+            cpu.writeInts(c[k], init[k]);
+            gpu.writeInts(g[k], init[k]);
+        }
+        Pair hInit = f32(1, d), lInit = f32(1, d), y = act(1, b, seq, d), z = act(1, b, seq, d);
+        cpu.actRefill(c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], hInit.c(), lInit.c(), y.c(), z.c());
+        gpu.actRefill(g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], hInit.g(), lInit.g(), y.g(), z.g());
+        close("actRefill carry y", y);
+        close("actRefill carry z", z);
+        for (int k : new int[] {4, 5, 6, 7}) {
+            assertTrue(java.util.Arrays.equals(cpu.readInts(c[k]), gpu.readInts(g[k])), "actRefill int tensor " + k);
+        }
+        Pair q = f32(1, b, 1, 2);
+        cpu.actHalt(q.c(), c[8], c[7], c[0], maxSteps);
+        gpu.actHalt(q.g(), g[8], g[7], g[0], maxSteps);
+        assertTrue(java.util.Arrays.equals(cpu.readInts(c[7]), gpu.readInts(g[7])), "actHalt steps");
+        assertTrue(java.util.Arrays.equals(cpu.readInts(c[0]), gpu.readInts(g[0])), "actHalt halted");
+        Pair logits = act(2, b, len, v), per = f32(1, b), ql = f32(1, b), ring = f32(0, 3, dev.trm.backend.Backend.METRIC_FIELDS);
+        int[] correct = {1, 0, 1, 1, 0};
+        cpu.writeInts(c[11], correct);
+        gpu.writeInts(g[11], correct);
+        for (int k = 0; k < 4; k++) {  // wraps around the 3-row ring
+            cpu.trainMetrics(logits.c(), c[5], c[0], c[7], c[11], q.c(), per.c(), ql.c(), ring.c(), c[10]);
+            gpu.trainMetrics(logits.g(), g[5], g[0], g[7], g[11], q.g(), per.g(), ql.g(), ring.g(), g[10]);
+        }
+        close("trainMetrics ring", ring);
+        assertTrue(cpu.readInts(c[10])[0] == 11 && gpu.readInts(g[10])[0] == 11, "metrics cursor");
     }
 
     private static float[] abs(float[] v) {
