@@ -1,6 +1,7 @@
 package dev.trm.cli;
 
 import dev.trm.backend.Backend;
+import dev.trm.backend.gpu.GpuBackend;
 import dev.trm.checkpoint.Checkpoint;
 import dev.trm.checkpoint.CheckpointContents;
 import dev.trm.checkpoint.ConfigJson;
@@ -229,8 +230,15 @@ public final class TrainCommand implements Runnable {
                     // On a GPU the steps run asynchronously: their metrics come back every few steps (and before
                     // any evaluation or checkpoint), so the host never waits on the device inside the loop.
                     int metricsEvery = be.name().equals("cpu") || be.name().equals("reference") ? 1 : 16;
-                    for (long s = trainer.steps() + 1; s <= rs.steps(); s++) {
+                    long start = trainer.steps() + 1;
+                    for (long s = start; s <= rs.steps(); s++) {
                         trainer.stepAsync();
+                        if (s == start && be instanceof GpuBackend gpu) {
+                            // every device buffer exists after the first step; none is made inside the loop
+                            progress.pause();
+                            BenchTrainCommand.printMemory(o, gpu);
+                            o.flush();
+                        }
                         boolean last = s == rs.steps();
                         boolean evalDue = test != null && (last || (rs.evalInterval() > 0 && s % rs.evalInterval() == 0));
                         boolean checkpointDue = last || s % rs.checkpointEvery() == 0;

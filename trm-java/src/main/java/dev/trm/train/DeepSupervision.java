@@ -100,6 +100,18 @@ public final class DeepSupervision {
         slots = new Batch(inputsT, labelsT, idsT);
     }
 
+    /**
+     * Runs every step's device part eagerly instead of replaying a captured graph (for comparison and debugging;
+     * the default captures where the backend can).
+     */
+    public void disableGraphs() {
+        captureTried = true;
+        if (captured != null) {
+            captured.close();
+            captured = null;
+        }
+    }
+
     /** One optimizer step, its metrics read back at once: {@link #stepAsync()} then {@link #drain()}. */
     public StepMetrics step() {
         stepAsync();

@@ -63,4 +63,12 @@ class GpuModelParityCudaTest {
             GpuTrainingCurve.check(gpu, dir);
         }
     }
+
+    /** The full-size ARC attention model (S 916, D 512, 8 heads of 64, RoPE) at T = n = 1: GPU only (too slow emulated). */
+    @Test
+    void fullSizeArcPresetMatchesTheCpuBackend() {
+        try (GpuBackend gpu = open()) {
+            GpuModelParity.check(gpu, dev.trm.model.Presets.get("arc-1").withPuzzleIds(4).withCycles(1, 1), 1, 15);
+        }
+    }
 }

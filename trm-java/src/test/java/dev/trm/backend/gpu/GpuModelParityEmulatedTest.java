@@ -57,4 +57,11 @@ class GpuModelParityEmulatedTest {
             GpuTrainingCurve.check(gpu, dir);
         }
     }
+
+    @Test
+    void capturedTrainingStepReplaysExactlyAsEagerSteps(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) {
+        try (GpuBackend gpu = open()) {
+            GpuTrainingCurve.checkGraphReplayMatchesEager(gpu, dir);
+        }
+    }
 }
