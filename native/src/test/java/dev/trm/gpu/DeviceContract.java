@@ -72,7 +72,7 @@ final class DeviceContract {
              DeviceBuffer bp = dev.alloc(DType.F32, n).upload(p); Event start = dev.newEvent();
              Event end = dev.newEvent()) {
             s.beginCapture();
-            dev.kernel("ema").launch(s, 4, 256, 0, KernelArgs.of().ptr(shadow).ptr(bp).i64(n).f32(0.5f));
+            dev.kernel("ema").launch(s, 4, 256, 0, KernelArgs.of().ptr(shadow).nullPtr().ptr(bp).i64(n).f32(0.5f));
             Graph g = s.endCapture();
             s.synchronize();
             assertArrayEquals(s0, shadow.downloadFloats(), "capturing must not run the work");

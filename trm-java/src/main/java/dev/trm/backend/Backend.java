@@ -33,6 +33,14 @@ public interface Backend extends AutoCloseable {
     /** A zero-filled int tensor. */
     IntTensor intTensor(int... shape);
 
+    /**
+     * Releases a tensor's memory now (device memory on a GPU; the CPU backends leave it to the garbage collector).
+     * The tensor must not be used again. For buffers of a bounded lifetime (an evaluation's batch and carry).
+     */
+    default void free(Tensor t) {}
+
+    default void free(IntTensor t) {}
+
     void write(Tensor dst, float[] src);
 
     float[] read(Tensor src);

@@ -289,9 +289,12 @@ public final class TrainCommand implements Runnable {
     }
 
     /** The official evaluation of the EMA weights on the test split (spec 2.3), with the task's evaluator. */
-    private static Object evaluate(TrmConfig c, Backend be, DeepSupervision trainer, Dataset test, Evaluator<?> evaluator,
-                                   RunSettings rs) {
-        TrmModel model = new TrmModel(c, be, trainer.evalParameters());
+    private TrmModel evalModel;  // one for the run: its buffers are made once, not at every evaluation
+
+    private Object evaluate(TrmConfig c, Backend be, DeepSupervision trainer, Dataset test, Evaluator<?> evaluator,
+                            RunSettings rs) {
+        if (evalModel == null) evalModel = new TrmModel(c, be, trainer.evalParameters());
+        TrmModel model = evalModel;
         long limit = rs.evalLimit() == null ? Long.MAX_VALUE : rs.evalLimit();
         return Evaluation.run(model, test, Math.min(rs.batch(), 256), evaluator, limit);
     }

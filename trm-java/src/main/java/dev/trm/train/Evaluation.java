@@ -53,6 +53,10 @@ public final class Evaluation {
                         1 / (1 + Math.exp(-q[2 * b]))));
             }
         }
+        be.free(inT);
+        be.free(idT);
+        be.free(carry.y());
+        be.free(carry.z());
         return evaluator.result();
     }
 }

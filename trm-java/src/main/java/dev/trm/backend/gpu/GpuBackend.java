@@ -112,6 +112,32 @@ public final class GpuBackend implements Backend {
         return new GpuIntTensor(shape, alloc(DType.I32, count(shape)));
     }
 
+    @Override
+    public void free(Tensor x) {
+        GpuTensor g = t(x);
+        s.synchronize();  // no enqueued op may still use it
+        release(g.buf);
+        if (g.half != null) release(g.half);
+    }
+
+    @Override
+    public void free(IntTensor x) {
+        s.synchronize();
+        release(b(x));
+    }
+
+    private void release(DeviceBuffer buf) {
+        if (!owned.remove(buf)) return;
+        switch (buf.type()) {
+            case BF16 -> bf16Bytes -= buf.bytes();
+            case F32 -> f32Bytes -= buf.bytes();
+            case I32 -> i32Bytes -= buf.bytes();
+        }
+        Staging st = staging.remove(buf);
+        if (st != null) st.close();
+        buf.close();
+    }
+
     private static GpuTensor t(Tensor x) {
         if (x instanceof GpuTensor g) return g;
         throw new IllegalArgumentException("not a GPU tensor: " + (x == null ? "null" : x.getClass().getSimpleName()));
