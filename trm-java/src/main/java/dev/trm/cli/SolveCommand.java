@@ -61,6 +61,10 @@ public final class SolveCommand implements Runnable {
     @Option(names = "--data", paramLabel = "DIR", description = "ARC: the training data folder (its identifiers.json)")
     Path data;
 
+    @Option(names = "--device", defaultValue = "cpu", paramLabel = "DEVICE",
+            description = Devices.HELP + " (default ${DEFAULT-VALUE})")
+    String device;
+
     @Option(names = "--verbose", description = "per puzzle on stderr: steps used and final halting confidence")
     boolean verbose;
 
@@ -109,7 +113,8 @@ public final class SolveCommand implements Runnable {
             if (puzzles.inputs().isEmpty()) throw new CliException(input + ": no puzzles");
             SolveOptions options = new SolveOptions(steps, earlyHalt, batch, dump != null);
             SolveResult r;
-            try (TrmSolver solver = SolverLoading.open(file, header, err)) {
+            try (dev.trm.backend.Backend be = Devices.open(device);
+                 TrmSolver solver = SolverLoading.open(file, header, err, be)) {
                 r = solver.solve(puzzles.inputs().toArray(int[][]::new), puzzles.puzzleIds(), options);
             }
             if (dump != null) dump(r, puzzles);

@@ -50,6 +50,12 @@ final class SolverLoading {
         return TrmSolver.of(header.config(), header.task(), weights(file, header, err), new CpuBackend());
     }
 
+    /** As {@link #open(Path, CheckpointContents, PrintWriter)} on a backend the caller owns (e.g. a GPU). */
+    static TrmSolver open(Path file, CheckpointContents header, PrintWriter err, dev.trm.backend.Backend backend) {
+        if (Checkpoint.isTrmCheckpoint(file)) return TrmSolver.load(file, backend);
+        return TrmSolver.of(header.config(), header.task(), weights(file, header, err), backend);
+    }
+
     /** The weights for a header from {@link #header}: checksum-verified for a trm checkpoint, else converted. */
     static Map<String, float[]> weights(Path file, CheckpointContents header, PrintWriter err) {
         if (Checkpoint.isTrmCheckpoint(file)) {

@@ -128,12 +128,26 @@ public final class TrmSolver implements AutoCloseable {
             traceQ = new float[k * n * 2];
         }
         int batchSize = options.batchSize() == SolveOptions.AUTO_BATCH ? autoBatchSize(config) : options.batchSize();
+        if (!(backend instanceof CpuBackend)) {
+            // A GPU backend runs one stream: solves take turns on it, and every chunk has the same size (the last
+            // one padded), so the model's buffers are made once instead of once per chunk size.
+            synchronized (backend) {
+                return solveChunks(inputs, puzzleIds, options, k, Math.min(batchSize, n), true, traceLogits, traceQ, out);
+            }
+        }
+        return solveChunks(inputs, puzzleIds, options, k, batchSize, false, traceLogits, traceQ, out);
+    }
+
+    private SolveResult solveChunks(int[][] inputs, int[] puzzleIds, SolveOptions options, int k, int batchSize,
+                                    boolean padded, float[] traceLogits, float[] traceQ, Solution[] out) {
+        int n = inputs.length, len = config.seqLen(), v = config.vocabSize();
         TrmModel model = idle.pollFirst();
         if (model == null) model = new TrmModel(config, backend, parameters);
         try {
             for (int start = 0; start < n; start += batchSize) {
                 int end = Math.min(n, start + batchSize);
-                runChunk(model, inputs, puzzleIds, start, end, k, options, out, traceLogits, traceQ);
+                runChunk(model, inputs, puzzleIds, start, end, padded ? batchSize : end - start, k, options, out,
+                        traceLogits, traceQ);
             }
         } finally {
             if (!closed) idle.addFirst(model);
@@ -147,23 +161,41 @@ public final class TrmSolver implements AutoCloseable {
         return solve(new int[][] {input}, new int[] {puzzleId}, options).solutions().getFirst();
     }
 
-    private void runChunk(TrmModel model, int[][] inputs, int[] ids, int start, int end, int k, SolveOptions o,
-            Solution[] out, float[] traceLogits, float[] traceQ) {
+    /** Puzzles start..end-1 in one batch of {@code rows} >= end - start rows (the extra rows repeat the first). */
+    private void runChunk(TrmModel model, int[][] inputs, int[] ids, int start, int end, int rows, int k,
+            SolveOptions o, Solution[] out, float[] traceLogits, float[] traceQ) {
         int b = end - start, len = config.seqLen(), v = config.vocabSize(), n = inputs.length;
-        int[] flat = new int[b * len];
-        for (int i = 0; i < b; i++) System.arraycopy(inputs[start + i], 0, flat, i * len, len);
-        Batch batch = model.batch(flat, null, Arrays.copyOfRange(ids, start, end));
-        Carry carry = model.initialCarry(b);
+        int[] flat = new int[rows * len], chunkIds = new int[rows];
+        for (int i = 0; i < rows; i++) {
+            int p = start + (i < b ? i : 0);
+            System.arraycopy(inputs[p], 0, flat, i * len, len);
+            chunkIds[i] = ids[p];
+        }
+        Batch batch = model.batch(flat, null, chunkIds);
+        Carry carry = model.initialCarry(rows);
+        try {
+            runSteps(model, batch, carry, start, b, k, o, out, traceLogits, traceQ);
+        } finally {
+            backend.free(batch.inputs());
+            backend.free(batch.puzzleIds());
+            backend.free(carry.y());
+            backend.free(carry.z());
+        }
+    }
+
+    private void runSteps(TrmModel model, Batch batch, Carry carry, int start, int b, int k, SolveOptions o,
+            Solution[] out, float[] traceLogits, float[] traceQ) {
+        int len = config.seqLen(), v = config.vocabSize(), n = out.length;
         float[][] confidence = new float[b][k];
         boolean[] done = new boolean[b];
         int remaining = b;
         for (int s = 0; s < k && (remaining > 0 || o.recordSteps()); s++) {
             model.forward(batch, carry);
-            float[] logits = backend.read(model.logits());   // [b, L, V]
-            float[] q = backend.read(model.q());              // [b, 1, 2]
+            float[] logits = backend.read(model.logits());   // [rows, L, V]: the first b are this chunk's
+            float[] q = backend.read(model.q());              // [rows, 1, 2]
             if (traceLogits != null) {
-                System.arraycopy(logits, 0, traceLogits, Math.toIntExact(((long) s * n + start) * len * v), logits.length);
-                System.arraycopy(q, 0, traceQ, (s * n + start) * 2, q.length);
+                System.arraycopy(logits, 0, traceLogits, Math.toIntExact(((long) s * n + start) * len * v), b * len * v);
+                System.arraycopy(q, 0, traceQ, (s * n + start) * 2, 2 * b);
             }
             for (int i = 0; i < b; i++) {
                 if (done[i]) continue;

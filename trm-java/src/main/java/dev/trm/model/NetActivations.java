@@ -57,4 +57,14 @@ public final class NetActivations {
     public Tensor output() {
         return blocks[blocks.length - 1].out;
     }
+
+    /** Releases every tensor (see {@link Backend#free}); the activations must not be used again. */
+    public void free(Backend be) {
+        be.free(input);
+        for (Block b : blocks) {
+            for (Tensor t : new Tensor[] {b.qkv, b.att, b.lse, b.gu1, b.a1, b.rstd1, b.h1, b.gu2, b.a2, b.rstd2, b.out}) {
+                if (t != null) be.free(t);
+            }
+        }
+    }
 }

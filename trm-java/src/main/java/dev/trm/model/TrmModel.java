@@ -63,6 +63,20 @@ public final class TrmModel {
             if (training == null) training = new Training(batch);
             return training;
         }
+
+        void free() {
+            net.free();
+            scratch.free(be);
+            for (Tensor t : new Tensor[] {x, yTail, y0, logits, q}) be.free(t);
+            if (training != null) {
+                for (NetActivations a : training.saved) a.free(be);
+                for (Tensor t : new Tensor[] {training.perSeq, training.qLoss, training.dLogits, training.dyTail,
+                        training.dy0, training.dq, training.g, training.dz, training.dx, training.dPuzzleSlots}) {
+                    be.free(t);
+                }
+                be.free(training.correct);
+            }
+        }
     }
 
     /** The training step's own buffers: saved activations of the n+1 grad calls, losses, gradients. */
@@ -90,7 +104,10 @@ public final class TrmModel {
     }
 
     private Workspace workspace(int batch) {
-        if (ws == null || ws.batch != batch) ws = new Workspace(batch);
+        if (ws == null || ws.batch != batch) {
+            if (ws != null) ws.free();  // device memory goes back at once, not when the backend closes
+            ws = new Workspace(batch);
+        }
         return ws;
     }
 

@@ -100,4 +100,11 @@ public final class TrmNet {
             be.linearBackward(a.in, w.qkv().value(), dQkv, g, true, w.qkv().grad(), null); // g = d in
         }
     }
+
+    /** Releases the scratch buffers (see {@link Backend#free}); the net must not be used again. */
+    public void free() {
+        for (Tensor t : new Tensor[] {sub, dAtt, dQkv, dGu1, dA1, dGu2, dA2}) {
+            if (t != null) be.free(t);
+        }
+    }
 }

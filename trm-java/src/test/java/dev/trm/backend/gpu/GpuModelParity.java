@@ -238,4 +238,46 @@ final class GpuModelParity {
             assertTrue(!java.util.Arrays.equals(direct, replayed), "new tokens gave the old logits");
         }
     }
+
+    /**
+     * TrmSolver on the GPU backend: the answers of puzzles solved in padded chunks (5 puzzles, batch 4: the second
+     * chunk is one puzzle padded to 4 rows) are those of one batch of 5 (bit for bit where the GEMM does not depend
+     * on the row count, as on the emulated device), and repeated solves hold the device memory constant (the model's buffers are reused or freed, the chunk's batch and carry freed).
+     */
+    static void checkSolver(GpuBackend gpu, TrmConfig c, long seed, boolean exact) {
+        CpuBackend init = new CpuBackend();
+        TrmParameters p = new TrmParameters(c, init);
+        p.initialize(init, seed);
+        Map<String, float[]> w = new LinkedHashMap<>();
+        for (Map.Entry<String, Tensor> e : p.namedTensors().entrySet()) w.put(e.getKey(), init.read(e.getValue()));
+        SplittableRandom rnd = new SplittableRandom(seed);
+        int[][] puzzles = new int[5][c.seqLen()];
+        for (int[] row : puzzles) for (int i = 0; i < row.length; i++) row[i] = rnd.nextInt(c.vocabSize());
+        int[] ids = new int[5];
+        try (dev.trm.infer.TrmSolver solver = dev.trm.infer.TrmSolver.of(c, null, w, gpu)) {
+            var chunked = solver.solve(puzzles, ids, new dev.trm.infer.SolveOptions(0, false, 4, true));
+            long[] before = gpu.bytesByType();
+            var again = solver.solve(puzzles, ids, new dev.trm.infer.SolveOptions(0, false, 4, true));
+            assertTrue(java.util.Arrays.equals(before, gpu.bytesByType()), "device memory grew over a repeated solve: "
+                    + java.util.Arrays.toString(before) + " -> " + java.util.Arrays.toString(gpu.bytesByType()));
+            var whole = solver.solve(puzzles, ids, new dev.trm.infer.SolveOptions(0, false, 5, true));
+            if (!exact) {
+                // cuBLAS may pick another GEMM kernel for another row count: the same answers up to bf16 noise
+                double[] a = new double[chunked.trace().q().length], b = new double[a.length];
+                for (int i = 0; i < a.length; i++) {
+                    a[i] = whole.trace().q()[i];
+                    b[i] = chunked.trace().q()[i];
+                }
+                assertTrue(relativeError(a, b) < TOL, "per-step q of chunked and whole-batch solves differ");
+                return;
+            }
+            for (int i = 0; i < 5; i++) {
+                assertTrue(java.util.Arrays.equals(chunked.solutions().get(i).tokens(), whole.solutions().get(i).tokens()),
+                        "puzzle " + i + ": chunked and whole-batch answers differ");
+                assertTrue(java.util.Arrays.equals(chunked.solutions().get(i).tokens(), again.solutions().get(i).tokens()),
+                        "puzzle " + i + ": a repeated solve differs");
+            }
+            assertTrue(java.util.Arrays.equals(chunked.trace().q(), whole.trace().q()), "per-step q differs");
+        }
+    }
 }

@@ -71,4 +71,11 @@ class GpuModelParityCudaTest {
             GpuModelParity.check(gpu, dev.trm.model.Presets.get("arc-1").withPuzzleIds(4).withCycles(1, 1), 1, 15);
         }
     }
+
+    @Test
+    void solverOnTheGpuAnswersAsOneBatchAndHoldsItsMemory() {
+        try (GpuBackend gpu = open()) {
+            GpuModelParity.checkSolver(gpu, GpuModelParity.tinyMlpT(), 16, false);
+        }
+    }
 }

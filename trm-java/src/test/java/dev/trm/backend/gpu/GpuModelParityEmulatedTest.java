@@ -64,4 +64,11 @@ class GpuModelParityEmulatedTest {
             GpuTrainingCurve.checkGraphReplayMatchesEager(gpu, dir);
         }
     }
+
+    @Test
+    void solverOnTheGpuAnswersAsOneBatchAndHoldsItsMemory() {
+        try (GpuBackend gpu = open()) {
+            GpuModelParity.checkSolver(gpu, GpuModelParity.tinyMlpT(), 16, true);
+        }
+    }
 }
