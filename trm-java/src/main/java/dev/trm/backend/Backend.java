@@ -292,6 +292,26 @@ public interface Backend extends AutoCloseable {
         adamAtan2(p, g, m, v, s[0], wd, beta1, beta2, (long) s[4]);
     }
 
+    /**
+     * {@link #adamAtan2(Tensor, Tensor, Tensor, Tensor, Tensor, double, double, double)} on every tensor i of the
+     * group: p[i], g[i], m[i], v[i] (same shape per i; the arrays of equal length). On a GPU one kernel launch for the
+     * whole group, with results bit-identical to the per-tensor calls; callers pass the same arrays every step (a GPU
+     * backend keeps a device-side table per distinct group, made at the first call: make that call before any
+     * capture). Here: the per-tensor op for each i.
+     */
+    default void adamAtan2All(Tensor[] p, Tensor[] g, Tensor[] m, Tensor[] v, Tensor schedule, double wd,
+                              double beta1, double beta2) {
+        for (int i = 0; i < p.length; i++) adamAtan2(p[i], g[i], m[i], v[i], schedule, wd, beta1, beta2);
+    }
+
+    /**
+     * {@link #ema} on every pair shadow[i], p[i]. On a GPU one kernel launch for the whole group (same table rule as
+     * {@link #adamAtan2All}). Here: the per-tensor op for each i.
+     */
+    default void emaAll(Tensor[] shadow, Tensor[] p, double rate) {
+        for (int i = 0; i < shadow.length; i++) ema(shadow[i], p[i], rate);
+    }
+
     /** {@link #puzzleSignSgd(Tensor, IntTensor, Tensor, double, double)} with lr = schedule[3]. */
     default void puzzleSignSgd(Tensor table, IntTensor slotIds, Tensor slotGrads, Tensor schedule, double wd) {
         puzzleSignSgd(table, slotIds, slotGrads, read(schedule)[3], wd);

@@ -17,6 +17,8 @@ public final class AdamAtan2 {
     private final Backend be;
     private final List<Parameter> params;
     private final Map<String, Tensor> m = new LinkedHashMap<>(), v = new LinkedHashMap<>();
+    // the same tensors as arrays for the group op, built once: a GPU backend keys its device-side table on them
+    private final Tensor[] pAll, gAll, mAll, vAll;
     private long t;
 
     public AdamAtan2(Backend be, TrmParameters p) {
@@ -25,6 +27,18 @@ public final class AdamAtan2 {
         for (Parameter q : params) {
             m.put(q.name(), be.tensor(q.shape()));
             v.put(q.name(), be.tensor(q.shape()));
+        }
+        int n = params.size();
+        pAll = new Tensor[n];
+        gAll = new Tensor[n];
+        mAll = new Tensor[n];
+        vAll = new Tensor[n];
+        for (int i = 0; i < n; i++) {
+            Parameter q = params.get(i);
+            pAll[i] = q.value();
+            gAll[i] = q.grad();
+            mAll[i] = m.get(q.name());
+            vAll[i] = v.get(q.name());
         }
     }
 
@@ -37,10 +51,11 @@ public final class AdamAtan2 {
     /**
      * One update with lr and the bias corrections read from a schedule row in backend memory (see
      * {@link dev.trm.backend.Backend#SCHEDULE_FIELDS}), so that the ops can be captured once and replayed; the caller
-     * keeps the step count ({@link #setSteps}) in line with the row.
+     * keeps the step count ({@link #setSteps}) in line with the row. All parameters in one group op (one launch on a
+     * GPU).
      */
     public void step(Tensor schedule, double wd, double beta1, double beta2) {
-        for (Parameter q : params) be.adamAtan2(q.value(), q.grad(), m.get(q.name()), v.get(q.name()), schedule, wd, beta1, beta2);
+        be.adamAtan2All(pAll, gAll, mAll, vAll, schedule, wd, beta1, beta2);
     }
 
     public long steps() {

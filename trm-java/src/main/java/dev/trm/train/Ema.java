@@ -1,6 +1,7 @@
 package dev.trm.train;
 
 import dev.trm.backend.Backend;
+import dev.trm.backend.Tensor;
 import dev.trm.model.Parameter;
 import dev.trm.model.TrmParameters;
 import java.util.List;
@@ -16,6 +17,8 @@ public final class Ema {
     private final Backend be;
     private final TrmParameters live, shadow;
     private final double rate;
+    // shadow and live values as arrays for the group op, built once (a GPU backend keys its table on them)
+    private final Tensor[] shadowAll, liveAll;
 
     public Ema(Backend be, TrmParameters live, double rate) {
         this.be = be;
@@ -24,11 +27,17 @@ public final class Ema {
         this.shadow = TrmParameters.sharingBuffers(live, be);
         List<Parameter> a = live.parameters(), b = shadow.parameters();
         for (int i = 0; i < a.size(); i++) be.copy(a.get(i).value(), b.get(i).value());
+        shadowAll = new Tensor[a.size()];
+        liveAll = new Tensor[a.size()];
+        for (int i = 0; i < a.size(); i++) {
+            shadowAll[i] = b.get(i).value();
+            liveAll[i] = a.get(i).value();
+        }
     }
 
+    /** shadow = rate shadow + (1 - rate) param over every parameter, in one group op (one launch on a GPU). */
     public void update() {
-        List<Parameter> a = live.parameters(), b = shadow.parameters();
-        for (int i = 0; i < a.size(); i++) be.ema(b.get(i).value(), a.get(i).value(), rate);
+        be.emaAll(shadowAll, liveAll, rate);
     }
 
     /** The EMA weights with the live buffers (puzzle table, H_init, L_init): what evaluation and checkpoints use. */

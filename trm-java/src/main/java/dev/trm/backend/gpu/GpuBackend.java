@@ -521,6 +521,90 @@ public final class GpuBackend implements Backend {
         wrote(table);
     }
 
+    // ---- optimizers over a group of tensors: one launch each ----------------------------------------------------------
+
+    /**
+     * The device-side table of a tensor group (see optimizer.cu: F addresses per tensor, then the prefix sums of the
+     * counts), uploaded once; halves are the bf16 copies it was built with, so a tensor that became a GEMM weight
+     * after the upload gets a fresh table rather than a stale copy.
+     */
+    private record GroupTable(DeviceBuffer table, int tensors, long total, DeviceBuffer[] halves) {}
+
+    // keyed by the group's tensors in order (GpuTensor equality is identity), one map per op
+    private final java.util.Map<List<Tensor>, GroupTable> adamTables = new java.util.HashMap<>(),
+            emaTables = new java.util.HashMap<>();
+    /** Table uploads so far (tests check that a repeated group call uploads nothing). */
+    int groupTableUploads;
+
+    private static DeviceBuffer halfOf(GpuTensor x) {
+        return x.halfMaintained ? x.half : null;
+    }
+
+    /**
+     * The table for columns[0..F) (columns[0] the written tensor, whose bf16 copy goes in field 1; the others in
+     * fields 2 and up), made and uploaded synchronously on first use, and again only if a bf16 copy appeared since.
+     */
+    private GroupTable groupTable(java.util.Map<List<Tensor>, GroupTable> cache, String op, Tensor[]... columns) {
+        int n = columns[0].length;
+        for (Tensor[] c : columns) sameSize(n, c.length, op + " (tensor count)");
+        Tensor[] key = new Tensor[n * columns.length];
+        for (int c = 0; c < columns.length; c++) System.arraycopy(columns[c], 0, key, c * n, n);
+        List<Tensor> k0 = Arrays.asList(key);
+        GroupTable tab = cache.get(k0);
+        if (tab != null) {
+            boolean current = true;
+            for (int i = 0; i < n && current; i++) current = halfOf(t(columns[0][i])) == tab.halves()[i];
+            if (current) return tab;
+        }
+        int fields = columns.length + 1;
+        long[] entries = new long[n * fields + n + 1];
+        DeviceBuffer[] halves = new DeviceBuffer[n];
+        long total = 0;
+        for (int i = 0; i < n; i++) {
+            GpuTensor w = t(columns[0][i]);
+            long count = f32(w, op, "tensor " + i).count();
+            halves[i] = halfOf(w);
+            entries[i * fields] = w.buf.address();
+            entries[i * fields + 1] = halves[i] == null ? 0 : halves[i].address();
+            for (int c = 1; c < columns.length; c++) {
+                DeviceBuffer other = f32(columns[c][i], op, "tensor " + i);
+                sameSize(count, other.count(), op);
+                entries[i * fields + 1 + c] = other.address();
+            }
+            entries[n * fields + i] = total;
+            total += count;
+        }
+        entries[n * fields + n] = total;
+        // 64-bit entries as (low, high) int pairs: the device is little-endian
+        int[] words = new int[2 * entries.length];
+        for (int i = 0; i < entries.length; i++) {
+            words[2 * i] = (int) entries[i];
+            words[2 * i + 1] = (int) (entries[i] >>> 32);
+        }
+        DeviceBuffer buf = tab != null ? tab.table() : alloc(DType.I32, words.length);  // same key, same size
+        buf.upload(words);  // synchronous, so this must not happen while a graph is captured
+        groupTableUploads++;
+        tab = new GroupTable(buf, n, total, halves);
+        cache.put(List.copyOf(k0), tab);
+        return tab;
+    }
+
+    @Override
+    public void adamAtan2All(Tensor[] p, Tensor[] g, Tensor[] m, Tensor[] v, Tensor schedule, double wd,
+                             double beta1, double beta2) {
+        GroupTable tab = groupTable(adamTables, "adamAtan2All", p, g, m, v);
+        if (tab.total() == 0) return;
+        k.adamAtan2Multi(s, tab.table(), tab.tensors(), tab.total(), f32(schedule, "adamAtan2All", "schedule"),
+                (float) wd, (float) beta1, (float) beta2);
+    }
+
+    @Override
+    public void emaAll(Tensor[] shadow, Tensor[] p, double rate) {
+        GroupTable tab = groupTable(emaTables, "emaAll", shadow, p);
+        if (tab.total() == 0) return;
+        k.emaMulti(s, tab.table(), tab.tensors(), tab.total(), (float) rate);
+    }
+
     // ---- deep supervision state ------------------------------------------------------------------------------------
 
     @Override

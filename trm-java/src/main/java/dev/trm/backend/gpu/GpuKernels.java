@@ -188,6 +188,23 @@ public final class GpuKernels {
     }
 
     /**
+     * adam_atan2 over many tensors in one launch. table [tensors * 5 + tensors + 1] of 64-bit values on the device:
+     * per tensor the addresses p, pHalf (0: none), g, m, v, then the prefix sums of the element counts (the last is
+     * total); sched as in {@link #adamAtan2}.
+     */
+    public void adamAtan2Multi(Stream s, DeviceBuffer table, int tensors, long total, DeviceBuffer sched, float wd,
+                               float beta1, float beta2) {
+        k("adam_atan2_multi").launch(s, strideBlocks(total), BLOCK, 0, KernelArgs.of().ptr(table).i32(tensors)
+                .i64(total).ptr(sched).f32(wd).f32(beta1).f32(beta2));
+    }
+
+    /** ema over many tensors in one launch: table as above with the fields shadow, shadowHalf (0: none), p. */
+    public void emaMulti(Stream s, DeviceBuffer table, int tensors, long total, float rate) {
+        k("ema_multi").launch(s, strideBlocks(total), BLOCK, 0,
+                KernelArgs.of().ptr(table).i32(tensors).i64(total).f32(rate));
+    }
+
+    /**
      * table [ids, dim] f32; ids [batch] i32 (may repeat); slotGrads [batch, dim] f32: summed per id, then the step;
      * lr from lrBuffer at byte offset lrOffset when lrBuffer is non-null (a schedule row), else by value.
      */
