@@ -160,6 +160,8 @@ public interface Backend extends AutoCloseable {
     void haltingBce(Tensor q, IntTensor target, double gradScale, Tensor loss, Tensor dq);
 
     // ---- optimizers (spec 4) ----------------------------------------------------------------------------------------
+    // The by-value forms take this step's scalars from the host: on a GPU they upload them, so they cannot be part of
+    // a captured graph; a captured step uses the forms that read a schedule row in backend memory.
 
     /**
      * AdamATan2 in place (spec 4.2), step t >= 1: p *= 1 - lr wd; m, v lerp towards g, g^2;
@@ -334,6 +336,11 @@ public interface Backend extends AutoCloseable {
      */
     default Replay capture(Runnable work) {
         return null;
+    }
+
+    /** Whether {@link #capture} records (a GPU) rather than returning null. */
+    default boolean canCapture() {
+        return false;
     }
 
     /** A recorded sequence of ops; replay() enqueues it again; close() frees it. */

@@ -53,6 +53,7 @@ public final class DeepSupervision {
     private final java.util.List<StepMetrics> drained = new java.util.ArrayList<>();
     private long cursorSeen;
     private Backend.Replay captured;
+    private double stepLr, stepPuzzleLr;  // this step's, for the backends that take them by value
     private boolean captureTried;
 
     public DeepSupervision(TrmConfig c, TrainConfig tc, Backend be, TrmParameters params, Dataset train) {
@@ -155,13 +156,21 @@ public final class DeepSupervision {
         be.writeIntsAsync(minStepsT, minSteps);
         be.writeAsync(scheduleT, scheduleRow);
 
+        stepLr = lr;
+        stepPuzzleLr = puzzleLr;
         if (captured != null) {
             captured.replay();
         } else {
             deviceStep();
             if (!captureTried) {
                 captureTried = true;
-                captured = be.capture(this::deviceStep);
+                try {
+                    captured = be.capture(this::deviceStep);
+                } catch (RuntimeException e) {
+                    // Training goes on, one eager step at a time; the cause is printed once.
+                    System.err.println("warning: the training step could not be captured as a graph; running it "
+                            + "eagerly: " + e);
+                }
             }
         }
         adam.setSteps(t);
@@ -179,8 +188,15 @@ public final class DeepSupervision {
         be.actHalt(model.q(), minStepsT, stepsT, haltedT, c.haltMaxSteps());
         be.trainMetrics(model.logits(), labelsT, haltedT, stepsT, model.sequenceCorrect(), model.q(),
                 model.perSequenceLoss(), model.haltingLoss(), metricsRing, cursorT);
-        adam.step(scheduleT, tc.weightDecay(), tc.beta1(), tc.beta2());
-        be.puzzleSignSgd(params.puzzleTable(), idsT, model.puzzleSlotGrad(), scheduleT, tc.puzzleWeightDecay());
+        if (be.canCapture()) {
+            // read from the schedule row in backend memory: the captured step replays with each step's values
+            adam.step(scheduleT, tc.weightDecay(), tc.beta1(), tc.beta2());
+            be.puzzleSignSgd(params.puzzleTable(), idsT, model.puzzleSlotGrad(), scheduleT, tc.puzzleWeightDecay());
+        } else {
+            // eager backends take the scalars by value, in double, as the official optimizer does
+            adam.step(stepLr, tc.weightDecay(), tc.beta1(), tc.beta2());
+            be.puzzleSignSgd(params.puzzleTable(), idsT, model.puzzleSlotGrad(), stepPuzzleLr, tc.puzzleWeightDecay());
+        }
         if (ema != null) ema.update();
     }
 

@@ -179,6 +179,23 @@ public final class GpuBackend implements Backend {
     }
 
     /**
+     * The EMA shadow of a weight is a weight too (evaluation multiplies by it): when the live weight has a kept bf16
+     * copy, the shadow gets one now, in the eager step before any capture, so that the captured EMA update writes
+     * it. Made later (at the first evaluation), a graph recorded without it would leave it stale.
+     */
+    private void followBf16Copy(Tensor shadow, Tensor live) {
+        GpuTensor sh = t(shadow), lv = t(live);
+        if (lv.halfMaintained && !sh.halfMaintained && !sh.isBf16()) gemmOperand(shadow, true);
+    }
+
+    /** The bf16 copy of a weight as the GEMMs see it, widened (tests: the copy must follow the fp32 weight). */
+    float[] readBf16Copy(Tensor x) {
+        GpuTensor g = t(x);
+        s.synchronize();
+        return g.half == null ? null : g.half.downloadBf16();
+    }
+
+    /**
      * The bf16 storage a GEMM reads for this operand. A weight's copy is made once and kept current by the writers
      * ({@link #wrote}); any other fp32 operand is cast now.
      */
@@ -491,6 +508,7 @@ public final class GpuBackend implements Backend {
 
     @Override
     public void ema(Tensor shadow, Tensor p, double rate) {
+        followBf16Copy(shadow, p);
         GpuTensor st = t(shadow);
         k.ema(s, f32(shadow, "ema", "shadow"), st.halfMaintained ? st.half : null, f32(p, "ema", "p"),
                 st.buf.count(), (float) rate);
@@ -600,6 +618,7 @@ public final class GpuBackend implements Backend {
 
     @Override
     public void emaAll(Tensor[] shadow, Tensor[] p, double rate) {
+        for (int i = 0; i < shadow.length; i++) followBf16Copy(shadow[i], p[i]);
         GroupTable tab = groupTable(emaTables, "emaAll", shadow, p);
         if (tab.total() == 0) return;
         k.emaMulti(s, tab.table(), tab.tensors(), tab.total(), (float) rate);
@@ -733,12 +752,21 @@ public final class GpuBackend implements Backend {
      * replays fixed addresses, and nothing may be allocated or read back to the host while capturing.
      */
     @Override
+    public boolean canCapture() {
+        return true;
+    }
+
+    @Override
     public Replay capture(Runnable work) {
         s.beginCapture();
         try {
             work.run();
         } catch (RuntimeException e) {
-            s.endCapture().close();
+            try {
+                s.endCapture().close();
+            } catch (RuntimeException end) {
+                e.addSuppressed(end);  // an invalidated capture fails to end too; the first cause is the one to see
+            }
             throw e;
         }
         dev.trm.gpu.Graph graph = s.endCapture();

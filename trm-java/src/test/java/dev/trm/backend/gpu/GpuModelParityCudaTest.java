@@ -78,4 +78,11 @@ class GpuModelParityCudaTest {
             GpuModelParity.checkSolver(gpu, GpuModelParity.tinyMlpT(), 16, false);
         }
     }
+
+    @Test
+    void emaWeightCopiesFollowAcrossCapturedSteps(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) {
+        try (GpuBackend gpu = open()) {
+            GpuTrainingCurve.checkEmaCopiesFollow(gpu, dir);
+        }
+    }
 }

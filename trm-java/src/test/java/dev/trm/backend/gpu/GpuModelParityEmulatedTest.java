@@ -71,4 +71,11 @@ class GpuModelParityEmulatedTest {
             GpuModelParity.checkSolver(gpu, GpuModelParity.tinyMlpT(), 16, true);
         }
     }
+
+    @Test
+    void emaWeightCopiesFollowAcrossCapturedSteps(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) {
+        try (GpuBackend gpu = open()) {
+            GpuTrainingCurve.checkEmaCopiesFollow(gpu, dir);
+        }
+    }
 }

@@ -78,6 +78,41 @@ final class GpuTrainingCurve {
                 + " vs eager " + java.util.Arrays.toString(eager));
     }
 
+    /**
+     * The EMA weights' bf16 copies (what evaluation multiplies by) follow their fp32 values across captured steps,
+     * also when the first evaluation comes after the capture (a regression: the copies were made at the first
+     * evaluation, after the graph had recorded the EMA update without them, and stayed frozen).
+     */
+    static void checkEmaCopiesFollow(GpuBackend gpu, Path dir) {
+        Path data = TinySudoku.build(dir, 8, 1, 6, 1);
+        try (Dataset train = Dataset.open(data, "train")) {
+            TrmConfig c = new TrmConfig(train.metadata().vocabSize(), train.seqLen(), 32, 2, 4, 2, 2, 2, true, false,
+                    10000.0, 1e-5, 2, 1, 4, 0.1, TrmConfig.LossType.STABLEMAX);
+            TrmParameters p = new TrmParameters(c, gpu);
+            p.initialize(gpu, 3);
+            TrainConfig tc = new TrainConfig(4, 10, 3e-3, 0.0, 3e-3, 0.0, 0.9, 0.95, 2, 1.0, 0.9, 0, 5);
+            DeepSupervision t = new DeepSupervision(c, tc, gpu, p, train);
+            t.step();
+            t.step();  // the device part is captured after the first step and replayed from here
+            dev.trm.model.TrmModel eval = new dev.trm.model.TrmModel(c, gpu, t.evalParameters());
+            dev.trm.model.Batch b = eval.batch(new int[2 * c.seqLen()], null, new int[2]);
+            eval.forward(b, eval.initialCarry(2));
+            for (int i = 0; i < 4; i++) t.step();
+            int checked = 0;
+            for (var e : t.evalParameters().namedTensors().entrySet()) {
+                float[] copy = gpu.readBf16Copy(e.getValue());
+                if (copy == null) continue;
+                float[] fp32 = gpu.read(e.getValue());
+                for (int k = 0; k < fp32.length; k++) {
+                    float want = dev.trm.gpu.Bf16.toFloat(dev.trm.gpu.Bf16.fromFloat(fp32[k]));
+                    assertTrue(copy[k] == want, e.getKey() + "[" + k + "]: bf16 copy " + copy[k] + ", weight " + fp32[k]);
+                }
+                checked++;
+            }
+            assertTrue(checked >= 5, "expected the EMA GEMM weights to have bf16 copies, found " + checked);
+        }
+    }
+
     private static double[] windows(double[] v) {
         double[] w = new double[v.length / WINDOW];
         for (int i = 0; i < w.length * WINDOW; i++) w[i / WINDOW] += v[i] / WINDOW;
