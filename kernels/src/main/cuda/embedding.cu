@@ -2,7 +2,7 @@
 //   tokens [B, L] int, puzzleIds [B] int, embed [V, D] fp32, table [numIds, D] fp32 -> x [B, P + L, D] bf16
 //   x[b,0,:] = table[pid[b],:] * scale;  x[b,1..P-1,:] = 0;  x[b,P+t,:] = embed[tokens[b,t],:] * scale
 // Backward: dx [B, P + L, D] fp32 (the gradient summed over every recursion call that injected x);
-//   dEmbed [V, D] += (a parameter gradient: accumulates, with atomics since tokens repeat);
+//   dEmbed [V, D] += (a parameter gradient: accumulates; tokens repeat, see below for how without atomics);
 //   dPuzzle [B, D] = dx[b,0,:] * scale (per slot; the sign-SGD step sums rows per id).
 #include "common.cuh"
 
@@ -27,19 +27,36 @@ TRM_KERNEL void embedding_forward(const int* tokens, const int* puzzleIds, const
 }
 TRM_EXPORT(embedding_forward)
 
-TRM_KERNEL void embedding_backward(const int* tokens, const float* dx, float* dEmbed, float* dPuzzle, int batch,
-                                   int len, int dim, int prefix, float scale) {
+// Backward without atomics (deterministic: the same bits on every run and every GPU):
+//   embedding_backward_tokens: the token rows r = b * L + t are cut into chunks; thread (chunk, v, d) sums
+//     dx[b, P + t, d] over the chunk's rows whose token is v, in row order, into partial [chunks, V, D]. The token
+//     read is one broadcast per warp (the warp's threads differ in d), and dx is read, coalesced, only by the
+//     threads of the row's own token. Then sum_batches (linear.cu) adds the chunks, in order, into dEmbed.
+//   embedding_backward_puzzle: dPuzzle [B, D] = dx[b, 0, :] * scale.
+TRM_KERNEL void embedding_backward_tokens(const int* tokens, const float* dx, float* partial, int batch, int len,
+                                          int dim, int prefix, int vocab, int chunkRows, float scale) {
+    long rows = (long)batch * len;
+    long chunks = (rows + chunkRows - 1) / chunkRows;
     long idx = (long)blockIdx.x * blockDim.x + threadIdx.x;
-    int seq = prefix + len;
-    long total = (long)batch * seq * dim;
-    if (idx >= total) return;
+    if (idx >= chunks * vocab * dim) return;
     int d = (int)(idx % dim);
-    int s = (int)((idx / dim) % seq);
-    int b = (int)(idx / ((long)dim * seq));
-    if (s == 0) {
-        dPuzzle[(long)b * dim + d] = dx[idx] * scale;
-    } else if (s >= prefix) {
-        atomicAdd(&dEmbed[(long)tokens[b * len + (s - prefix)] * dim + d], dx[idx] * scale);
+    int v = (int)((idx / dim) % vocab);
+    long c = idx / ((long)dim * vocab);
+    long end = (c + 1) * chunkRows < rows ? (c + 1) * chunkRows : rows;
+    float acc = 0.0f;
+    for (long r = c * chunkRows; r < end; r++) {
+        if (tokens[r] != v) continue;
+        long b = r / len, t = r % len;
+        acc += dx[(b * (prefix + len) + prefix + t) * dim + d];
     }
+    partial[idx] = acc * scale;
 }
-TRM_EXPORT(embedding_backward)
+TRM_EXPORT(embedding_backward_tokens)
+
+TRM_KERNEL void embedding_backward_puzzle(const float* dx, float* dPuzzle, int batch, int seq, int dim, float scale) {
+    long idx = (long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx >= (long)batch * dim) return;
+    long b = idx / dim, d = idx % dim;
+    dPuzzle[idx] = dx[b * seq * dim + d] * scale;
+}
+TRM_EXPORT(embedding_backward_puzzle)

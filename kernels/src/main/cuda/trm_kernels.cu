@@ -1,6 +1,6 @@
 // trm_kernels.cu: the one translation unit built into the fatbin (nvcc) and into the emulation library (g++).
 // Table of contents, forward and backward side by side in each file:
-// defines: embedding_forward, embedding_backward
+// defines: embedding_forward, embedding_backward_tokens, embedding_backward_puzzle
 #include "embedding.cu"
 // defines: rmsnorm_forward, rmsnorm_backward, rmsnorm_seq_forward, rmsnorm_seq_backward
 #include "norm.cu"

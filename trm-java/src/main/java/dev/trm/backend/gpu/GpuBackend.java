@@ -303,10 +303,15 @@ public final class GpuBackend implements Backend {
 
     @Override
     public void embedBackward(IntTensor tokens, Tensor dx, Tensor dEmbed, Tensor dPuzzleSlots, float scale) {
-        int len = tokens.dim(1);
+        int len = tokens.dim(1), batch = dx.dim(0), dim = dx.dim(2), vocab = dEmbed.dim(0);
+        long need = GpuKernels.embeddingPartialFloats(batch, len, vocab, dim);
+        if (embedPartial == null || embedPartial.count() < need) embedPartial = alloc(DType.F32, need);
         k.embeddingBackward(s, b(tokens), f32(dx, "embedBackward", "dx"), f32(dEmbed, "embedBackward", "dEmbed"),
-                f32(dPuzzleSlots, "embedBackward", "dPuzzleSlots"), dx.dim(0), len, dx.dim(2), dx.dim(1) - len, scale);
+                f32(dPuzzleSlots, "embedBackward", "dPuzzleSlots"), embedPartial, batch, len, dim, dx.dim(1) - len,
+                vocab, scale);
     }
+
+    private DeviceBuffer embedPartial;  // the embedding backward's per-chunk sums, made on first use
 
     // ---- elementwise -------------------------------------------------------------------------------------------------
 

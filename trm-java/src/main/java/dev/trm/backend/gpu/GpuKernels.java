@@ -42,12 +42,37 @@ public final class GpuKernels {
                 .ptr(puzzleIds).ptr(embed).ptr(table).ptr(x).i32(batch).i32(len).i32(dim).i32(prefix).f32(scale));
     }
 
-    /** dx [B, P+L, D] f32 -> dEmbed [V, D] f32 (+=), dPuzzle [B, D] f32 (=). */
+    /** Token rows per chunk of the embedding backward: at most 256 chunks, so the partial sums stay small. */
+    public static int embeddingChunkRows(int batch, int len) {
+        long rows = (long) batch * len;
+        return (int) Math.max(256, (rows + 255) / 256);
+    }
+
+    /** The fp32 scratch the embedding backward needs: [chunks, V, D]. */
+    public static long embeddingPartialFloats(int batch, int len, int vocab, int dim) {
+        long rows = (long) batch * len, chunkRows = embeddingChunkRows(batch, len);
+        return (rows + chunkRows - 1) / chunkRows * vocab * dim;
+    }
+
+    /**
+     * dx [B, P+L, D] f32 -> dEmbed [V, D] f32 (+=), dPuzzle [B, D] f32 (=), deterministically: per-chunk partial
+     * sums into partial (see {@link #embeddingPartialFloats}), then summed in chunk order.
+     */
     public void embeddingBackward(Stream s, DeviceBuffer tokens, DeviceBuffer dx, DeviceBuffer dEmbed,
-                                  DeviceBuffer dPuzzle, int batch, int len, int dim, int prefix, float scale) {
-        long total = (long) batch * (prefix + len) * dim;
-        k("embedding_backward").launch(s, Kernel.blocks(total, BLOCK), BLOCK, 0, KernelArgs.of().ptr(tokens).ptr(dx)
-                .ptr(dEmbed).ptr(dPuzzle).i32(batch).i32(len).i32(dim).i32(prefix).f32(scale));
+                                  DeviceBuffer dPuzzle, DeviceBuffer partial, int batch, int len, int dim, int prefix,
+                                  int vocab, float scale) {
+        int chunkRows = embeddingChunkRows(batch, len);
+        long chunks = ((long) batch * len + chunkRows - 1) / chunkRows;
+        long partials = chunks * vocab * dim;
+        if (partial.count() < partials) {
+            throw new IllegalArgumentException("embedding backward needs " + partials + " partial sums, the scratch holds "
+                    + partial.count());
+        }
+        k("embedding_backward_tokens").launch(s, Kernel.blocks(partials, BLOCK), BLOCK, 0, KernelArgs.of().ptr(tokens)
+                .ptr(dx).ptr(partial).i32(batch).i32(len).i32(dim).i32(prefix).i32(vocab).i32(chunkRows).f32(scale));
+        sumBatches(s, partial, dEmbed, (int) chunks, (long) vocab * dim);
+        k("embedding_backward_puzzle").launch(s, Kernel.blocks((long) batch * dim, BLOCK), BLOCK, 0,
+                KernelArgs.of().ptr(dx).ptr(dPuzzle).i32(batch).i32(prefix + len).i32(dim).f32(scale));
     }
 
     // norm.cu

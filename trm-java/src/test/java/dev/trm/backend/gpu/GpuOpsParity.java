@@ -218,22 +218,29 @@ final class GpuOpsParity {
     }
 
     void embedding() {
-        int b = 3, len = 7, p = 2, d = 12, v = 6, ids = 4;
+        embedding(3, 7);
+        embedding(40, 9);  // 360 token rows: the backward sums in two chunks
+    }
+
+    void embedding(int b, int len) {
+        int p = 2, d = 12, v = 6, ids = 4;
         int[] tokens = new int[b * len];
         for (int i = 0; i < tokens.length; i++) tokens[i] = rnd.nextInt(v);
         IntTensor tc = cpu.intTensor(b, len), tg = gpu.intTensor(b, len), ic = cpu.intTensor(b), ig = gpu.intTensor(b);
         cpu.writeInts(tc, tokens);
         gpu.writeInts(tg, tokens);
-        cpu.writeInts(ic, new int[] {3, 0, 3});
-        gpu.writeInts(ig, new int[] {3, 0, 3});
+        int[] pid = new int[b];
+        for (int i = 0; i < b; i++) pid[i] = i % 2 == 0 ? 3 : rnd.nextInt(ids);
+        cpu.writeInts(ic, pid);
+        gpu.writeInts(ig, pid);
         Pair embed = f32(0.3, v, d), table = f32(0.3, ids, d), x = act(0, b, len + p, d);
         cpu.embed(tc, ic, embed.c(), table.c(), x.c(), 3.5f);
         gpu.embed(tg, ig, embed.g(), table.g(), x.g(), 3.5f);
-        close("embed", x);
+        close("embed B=" + b, x);
         Pair dx = f32(1, b, len + p, d), de = f32(1, v, d), dp = f32(0, b, d);
         cpu.embedBackward(tc, dx.c(), de.c(), dp.c(), 3.5f);
         gpu.embedBackward(tg, dx.g(), de.g(), dp.g(), 3.5f);
-        close("embedBackward dEmbed", de);
+        close("embedBackward dEmbed B=" + b, de);
         close("embedBackward dPuzzle", dp);
         cpu.puzzleSignSgd(table.c(), ic, dp.c(), 0.01, 0.1);
         gpu.puzzleSignSgd(table.g(), ig, dp.g(), 0.01, 0.1);
