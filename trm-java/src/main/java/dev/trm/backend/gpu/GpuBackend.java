@@ -662,9 +662,11 @@ public final class GpuBackend implements Backend {
     // ---- asynchronous uploads ----------------------------------------------------------------------------------------
 
     /**
-     * Two host staging slots per destination, used in turn: an upload returns at once, and a slot is rewritten only
-     * after the copy that last read it has run (its event), so the host can prepare step k + 1 while the device
-     * still runs step k.
+     * Two host staging slots per destination, used in turn: an upload is enqueued and returns, and a slot is
+     * rewritten only after the copy that last read it has run (its event), so the host can prepare step k + 1 while
+     * the device still runs step k. Caveat: the slots are pageable memory (the bindings do not yet include
+     * cuMemHostAlloc), and CUDA may make an asynchronous copy from pageable memory wait for the stream; the
+     * protocol is already the one pinned slots need, so pinning them is a change here only.
      */
     private final class Staging implements AutoCloseable {
         final java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofShared();
