@@ -1,13 +1,16 @@
 // norm.cu: residual add + RMSNorm without weight (spec 1.4), along the hidden axis and along the sequence axis.
 //   h = x + r (r may be null); rstd = 1/sqrt(mean(h^2) + eps); out = h * rstd.
-//   Along D:   x, r, out [rows, D] bf16, rstd [rows] fp32.   One warp per row.
+//   Along D:   x, r, out [rows, D] bf16, rstd [rows] fp32.   One warp per row. Optionally (next != null) also
+//              next = out + a (+ b) [rows, D] bf16: the recursion's next injected input (z + y + x, or y + z) in the
+//              same pass, instead of a separate add over memory.
 //   Along S:   x, r, out [B, S, D] bf16, rstd [B, D] fp32 (the token mixer's norm). One thread per (b, d), so
 //              each step over s reads a contiguous run of d: coalesced.
 // Backward (activation gradient, written with =; it is the gradient for both x and r):
 //   dh = rstd * (dout - out * mean(dout * out))   computed from the saved out and rstd.
 #include "common.cuh"
 
-TRM_KERNEL void rmsnorm_forward(const bf16* x, const bf16* r, bf16* out, float* rstd, int rows, int dim, float eps) {
+TRM_KERNEL void rmsnorm_forward(const bf16* x, const bf16* r, bf16* out, float* rstd, int rows, int dim, float eps,
+                                const bf16* a, const bf16* b, bf16* next) {
     int warpsPerBlock = blockDim.x / 32;
     int row = blockIdx.x * warpsPerBlock + threadIdx.x / 32;
     int lane = threadIdx.x % 32;
@@ -22,9 +25,16 @@ TRM_KERNEL void rmsnorm_forward(const bf16* x, const bf16* r, bf16* out, float* 
     ss = warpReduceSum(ss);
     float s = rsqrtf(ss / dim + eps);
     bf16* o = out + (long)row * dim;
+    long base = (long)row * dim;
     for (int j = lane; j < dim; j += 32) {
         float h = __bfloat162float(xr[j]) + (rr != nullptr ? __bfloat162float(rr[j]) : 0.0f);
-        o[j] = __float2bfloat16(h * s);
+        bf16 v = __float2bfloat16(h * s);
+        o[j] = v;
+        if (next != nullptr) {  // the next call's injected input, from out as stored: (out + a) + b, as add3
+            float n = __bfloat162float(v) + __bfloat162float(a[base + j]);
+            if (b != nullptr) n += __bfloat162float(b[base + j]);
+            next[base + j] = __float2bfloat16(n);
+        }
     }
     if (lane == 0) rstd[row] = s;
 }

@@ -129,6 +129,17 @@ public interface Backend extends AutoCloseable {
     /** out = (x + r) * rstd along the last axis; r may be null; rstd [rows]. out may alias x. */
     void rmsNorm(Tensor x, Tensor r, Tensor out, Tensor rstd, float eps);
 
+    /**
+     * {@link #rmsNorm} that also writes next = out + a (+ b when non-null): the following recursion call's injected
+     * input (z + y + x, or y + z), in the same pass over memory instead of a separate add. The sums run in the
+     * order of {@link #add}(out, a, b, next), on out as stored.
+     */
+    default void rmsNormInject(Tensor x, Tensor r, Tensor out, Tensor rstd, float eps, Tensor a, Tensor b,
+                               Tensor next) {
+        rmsNorm(x, r, out, rstd, eps);
+        add(out, a, b, next);
+    }
+
     /** dh = rstd (dout - out mean(dout out)); dh may alias dout. */
     void rmsNormBackward(Tensor out, Tensor rstd, Tensor dout, Tensor dh);
 

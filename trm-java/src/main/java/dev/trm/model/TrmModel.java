@@ -179,7 +179,10 @@ public final class TrmModel {
     public void forward(Batch batch, Carry carry) {
         Workspace w = workspace(batch.size());
         be.embed(batch.inputs(), batch.puzzleIds(), p.embed().value(), p.puzzleTable(), w.x, embedScale);
-        for (int cycle = 0; cycle < c.hCycles(); cycle++) recursionNoGrad(w, carry);
+        be.add(carry.z(), carry.y(), w.x, w.scratch.input);  // the first call's input; each call writes the next's
+        for (int cycle = 0; cycle < c.hCycles(); cycle++) {
+            recursionNoGrad(w, carry, cycle < c.hCycles() - 1 ? w.scratch.input : null);
+        }
         heads(w, carry.y());
     }
 
@@ -203,13 +206,24 @@ public final class TrmModel {
         Workspace w = workspace(b);
         Training t = w.training();
         be.embed(batch.inputs(), batch.puzzleIds(), p.embed().value(), p.puzzleTable(), w.x, embedScale);
-        for (int cycle = 0; cycle < c.hCycles() - 1; cycle++) recursionNoGrad(w, carry);
+        int n = c.lCycles();
+        // Each call's last norm writes the next call's injected input; only the first input is a separate add.
+        if (c.hCycles() > 1) {
+            be.add(carry.z(), carry.y(), w.x, w.scratch.input);
+            for (int cycle = 0; cycle < c.hCycles() - 1; cycle++) {
+                recursionNoGrad(w, carry, cycle < c.hCycles() - 2 ? w.scratch.input : t.saved[0].input);
+            }
+        } else {
+            be.add(carry.z(), carry.y(), w.x, t.saved[0].input);
+        }
 
         // The process with gradient: z_{i+1} = net(z_i + y + x) into saved[i], y' = net(y + z_n) into saved[n].
-        int n = c.lCycles();
-        Tensor z = carry.z();
-        for (int i = 0; i < n; i++) z = w.net.forward(z, carry.y(), w.x, t.saved[i]);
-        Tensor yNew = w.net.forward(carry.y(), z, null, t.saved[n]);
+        Tensor z = null;
+        for (int i = 0; i < n; i++) {
+            // the next input: z_{i+1} + y + x for the next latent call, z_n + y for the answer update
+            z = w.net.forwardInjected(t.saved[i], null, carry.y(), i < n - 1 ? w.x : null, t.saved[i + 1].input);
+        }
+        Tensor yNew = w.net.forwardInjected(t.saved[n], null, null, null, null);
         heads(w, yNew);
 
         // Losses (spec 3): gradients are of (lm_loss + 0.5 q_halt_loss) / B.
@@ -256,12 +270,20 @@ public final class TrmModel {
         return ws.training().correct;
     }
 
-    /** One full recursion process without gradient, in place on the carry. */
-    private void recursionNoGrad(Workspace w, Carry carry) {
-        for (int i = 0; i < c.lCycles(); i++) {
-            be.copy(w.net.forward(carry.z(), carry.y(), w.x, w.scratch), carry.z());
+    /**
+     * One full recursion process without gradient, in place on the carry: w.scratch.input holds the first call's
+     * injected input (z + y + x). Each call writes its output straight into the carry and, in its last norm, the
+     * next call's input (no separate add, no copy); the answer update writes the next process's first input into
+     * then (when non-null).
+     */
+    private void recursionNoGrad(Workspace w, Carry carry, Tensor then) {
+        int n = c.lCycles();
+        for (int i = 0; i < n; i++) {
+            // z = net(z + y + x); next: z + y + x again, or y + z for the answer update
+            w.net.forwardInjected(w.scratch, carry.z(), carry.y(), i < n - 1 ? w.x : null, w.scratch.input);
         }
-        be.copy(w.net.forward(carry.y(), carry.z(), null, w.scratch), carry.y());
+        // y = net(y + z); next: the following process's z + y + x
+        w.net.forwardInjected(w.scratch, carry.y(), then == null ? null : carry.z(), then == null ? null : w.x, then);
     }
 
     private void heads(Workspace w, Tensor y) {

@@ -55,11 +55,23 @@ public final class TrmNet {
     /** acts.output() = net(hidden + inj1 (+ inj2)). inj2 may be null (the answer update has no x). */
     public Tensor forward(Tensor hidden, Tensor inj1, Tensor inj2, NetActivations acts) {
         be.add(hidden, inj1, inj2, acts.input);
-        for (int l = 0; l < acts.blocks.length; l++) blockForward(p.layer(l), acts.blocks[l]);
-        return acts.output();
+        return forwardInjected(acts, null, null, null, null);
     }
 
-    private void blockForward(TrmParameters.Layer w, NetActivations.Block a) {
+    /**
+     * The net on acts.input, which already holds the injected input (the previous call wrote it). The output goes to
+     * out (acts.output() when out is null; a call without backward may write straight into the carry). When next is
+     * non-null the last norm also writes next = output + nextA (+ nextB): the following call's injected input, in
+     * the same pass over memory.
+     */
+    public Tensor forwardInjected(NetActivations acts, Tensor out, Tensor nextA, Tensor nextB, Tensor next) {
+        int last = acts.blocks.length - 1;
+        for (int l = 0; l < last; l++) blockForward(p.layer(l), acts.blocks[l], null, null, null, null);
+        return blockForward(p.layer(last), acts.blocks[last], out, nextA, nextB, next);
+    }
+
+    private Tensor blockForward(TrmParameters.Layer w, NetActivations.Block a, Tensor out, Tensor nextA,
+                                Tensor nextB, Tensor next) {
         if (c.mlpT()) {
             be.tokenMix(w.mixGateUp().value(), a.in, a.gu1);              // [B, 2I_S, D]
             be.swiglu(a.gu1, a.a1, c.tokenIntermediate() * c.hiddenSize()); // gate block | up block per batch row
@@ -74,7 +86,10 @@ public final class TrmNet {
         be.linear(a.h1, w.gateUp().value(), null, a.gu2);
         be.swiglu(a.gu2, a.a2, c.intermediate());
         be.linear(a.a2, w.down().value(), null, sub);
-        be.rmsNorm(a.h1, sub, a.out, a.rstd2, eps);
+        Tensor o = out != null ? out : a.out;
+        if (next != null) be.rmsNormInject(a.h1, sub, o, a.rstd2, eps, nextA, nextB, next);
+        else be.rmsNorm(a.h1, sub, o, a.rstd2, eps);
+        return o;
     }
 
     /** In place: g holds d output on entry and d (hidden + injection) on exit. Weight gradients accumulate. */

@@ -442,6 +442,18 @@ public final class GpuBackend implements Backend {
     }
 
     @Override
+    public void rmsNormInject(Tensor x, Tensor r, Tensor out, Tensor rstd, float eps, Tensor a, Tensor bb,
+                              Tensor next) {
+        int d = x.dim(-1);
+        int rows = Math.toIntExact(t(x).buf.count() / d);
+        sameSize(t(a).buf.count(), t(out).buf.count(), "rmsNormInject");
+        k.rmsNormForward(s, bf16(x, "rmsNormInject", "x"), r == null ? null : bf16(r, "rmsNormInject", "r"),
+                bf16(out, "rmsNormInject", "out"), f32(rstd, "rmsNormInject", "rstd"), rows, d, eps,
+                bf16(a, "rmsNormInject", "a"), bb == null ? null : bf16(bb, "rmsNormInject", "b"),
+                bf16(next, "rmsNormInject", "next"));
+    }
+
+    @Override
     public void rmsNormBackward(Tensor out, Tensor rstd, Tensor dout, Tensor dh) {
         int d = out.dim(-1);
         int rows = Math.toIntExact(t(out).buf.count() / d);

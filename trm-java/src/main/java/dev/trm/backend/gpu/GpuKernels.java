@@ -80,8 +80,14 @@ public final class GpuKernels {
     /** x, r (nullable), out [rows, dim] bf16; rstd [rows] f32. One warp per row. */
     public void rmsNormForward(Stream s, DeviceBuffer x, DeviceBuffer r, DeviceBuffer out, DeviceBuffer rstd,
                                int rows, int dim, float eps) {
-        k("rmsnorm_forward").launch(s, Kernel.blocks(rows, BLOCK / 32), BLOCK, 0,
-                KernelArgs.of().ptr(x).ptr(r).ptr(out).ptr(rstd).i32(rows).i32(dim).f32(eps));
+        rmsNormForward(s, x, r, out, rstd, rows, dim, eps, null, null, null);
+    }
+
+    /** As above, and next = out + a (+ b) [rows, dim] bf16 when next is non-null (the next injected input). */
+    public void rmsNormForward(Stream s, DeviceBuffer x, DeviceBuffer r, DeviceBuffer out, DeviceBuffer rstd,
+                               int rows, int dim, float eps, DeviceBuffer a, DeviceBuffer b, DeviceBuffer next) {
+        k("rmsnorm_forward").launch(s, Kernel.blocks(rows, BLOCK / 32), BLOCK, 0, KernelArgs.of().ptr(x).ptr(r)
+                .ptr(out).ptr(rstd).i32(rows).i32(dim).f32(eps).ptr(a).ptr(b).ptr(next));
     }
 
     /** out, dout, dh [rows, dim] bf16; rstd [rows] f32. */

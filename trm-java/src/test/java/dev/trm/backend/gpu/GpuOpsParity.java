@@ -163,6 +163,13 @@ final class GpuOpsParity {
         gpu.rmsNorm(x.g(), r.g(), out.g(), rstd.g(), 1e-5f);
         close("rmsNorm", out);
         close("rmsNorm rstd", rstd);
+        for (boolean withB : new boolean[] {true, false}) {
+            Pair a = act(1, 3, 6, 40), bb = act(1, 3, 6, 40), o2 = act(0, 3, 6, 40), r2 = f32(0, 18), next = act(0, 3, 6, 40);
+            cpu.rmsNormInject(x.c(), r.c(), o2.c(), r2.c(), 1e-5f, a.c(), withB ? bb.c() : null, next.c());
+            gpu.rmsNormInject(x.g(), r.g(), o2.g(), r2.g(), 1e-5f, a.g(), withB ? bb.g() : null, next.g());
+            close("rmsNormInject out", o2);
+            close("rmsNormInject next" + (withB ? " (+a+b)" : " (+a)"), next);
+        }
         Pair dout = act(1, 3, 6, 40), dh = act(0, 3, 6, 40);
         // backward from the GPU's own saved output (bf16) on both sides
         cpu.write(out.c(), gpu.read(out.g()));
