@@ -190,8 +190,9 @@ final class GpuModelParity {
     /**
      * The GPU's error must stay within bf16 noise: under TOL, or under FLOOR_FACTOR times the noise floor (the same
      * model's own move when only its weights are rounded to bf16: the GPU also rounds every activation, so it
-     * lands near twice the floor), and never above MAX_ERROR or NaN. A wiring mistake (a stale weight copy, a
-     * wrong stride, a missing term) moves a tensor by O(1), far outside this band.
+     * lands near twice the floor), and never above MAX_ERROR or NaN. A wrong stride or a missing term moves a
+     * tensor by O(1), far outside this band; a bf16 weight copy one small step stale would hide in it (the
+     * bit-exact replay and EMA-copy tests cover that).
      */
     static double expectClose(String what, double[] cpu, double[] gpu, double floor) {
         for (int i = 0; i < gpu.length; i++) {
