@@ -57,6 +57,10 @@ public final class KernelSelftest {
         checks.put("ema", this::ema);
         checks.put("sign_sgd_rows", this::signSgdRows);
         checks.put("casts", this::casts);
+        checks.put("attention", this::attention);
+        checks.put("rmsnorm inject", this::rmsNormInject);
+        checks.put("elementwise", this::elementwise);
+        checks.put("supervision state", this::supervisionState);
         checks.put("gemm", this::gemm);
         for (Map.Entry<String, Supplier<List<KernelCheck>>> c : checks.entrySet()) {
             try {
@@ -301,6 +305,134 @@ public final class KernelSelftest {
             out.add(gemmCase(lt, "gemmLt bf16 TN batched", true, false, 16, 32, 80, 3, DType.F32, 1.0f));
         }
         return out;
+    }
+
+    // ---- attention (RoPE fused), forward and backward ----
+
+    List<KernelCheck> attention() {
+        int b = 2, seq = 37, heads = 2, hd = 64, dim = heads * hd;  // seq not a multiple of any tile
+        float[] qkv = bf(b * seq * 3 * dim, 1.0), dout = bf(b * seq * dim, 1.0);
+        double[] cos = new double[seq * hd], sin = new double[seq * hd];
+        RefOps.ropeTables(seq, hd, 10000, cos, sin);
+        float[] cosF = new float[cos.length], sinF = new float[sin.length];
+        for (int i = 0; i < cos.length; i++) {
+            cosF[i] = (float) cos[i];
+            sinF[i] = (float) sin[i];
+        }
+        double[] outRef = new double[b * seq * dim], lseRef = new double[b * heads * seq],
+                dqkvRef = new double[qkv.length];
+        RefOps.attentionForward(d(qkv), outRef, lseRef, d(cosF), d(sinF), b, seq, heads, hd);
+        try (DeviceBuffer gq = bf16(qkv); DeviceBuffer out = dev.alloc(DType.BF16, outRef.length);
+             DeviceBuffer lse = dev.alloc(DType.F32, lseRef.length); DeviceBuffer gc = f32(cosF);
+             DeviceBuffer gs = f32(sinF); DeviceBuffer gd = bf16(dout);
+             DeviceBuffer dqkv = dev.alloc(DType.BF16, qkv.length);
+             DeviceBuffer delta = dev.alloc(DType.F32, lseRef.length)) {
+            kernels.attentionForward(s, gq, out, lse, gc, gs, b, seq, heads, hd);
+            s.synchronize();
+            float[] outGot = out.downloadBf16();
+            // backward from the device's own out (bf16) and lse, as training does
+            RefOps.attentionBackward(d(qkv), d(outGot), d(lse.downloadFloats()), d(dout), dqkvRef, d(cosF), d(sinF),
+                    b, seq, heads, hd);
+            kernels.attentionBackward(s, gq, out, lse, gd, dqkv, delta, gc, gs, b, seq, heads, hd);
+            s.synchronize();
+            return List.of(check("attention_forward", Math.max(err(outGot, outRef),
+                            err(lse.downloadFloats(), lseRef)), TOL_BF16),
+                    check("attention_backward", err(dqkv.downloadBf16(), dqkvRef), TOL_BF16));
+        }
+    }
+
+    // ---- residual + RMSNorm writing the next injected input ----
+
+    List<KernelCheck> rmsNormInject() {
+        float[] x = bf(ROWS * D, 2.0), r = bf(ROWS * D, 2.0), a = bf(ROWS * D, 1.0), b = bf(ROWS * D, 1.0);
+        try (DeviceBuffer gx = bf16(x); DeviceBuffer gr = bf16(r); DeviceBuffer ga = bf16(a); DeviceBuffer gb = bf16(b);
+             DeviceBuffer out = dev.alloc(DType.BF16, ROWS * D); DeviceBuffer rstd = dev.alloc(DType.F32, ROWS);
+             DeviceBuffer next = dev.alloc(DType.BF16, ROWS * D)) {
+            kernels.rmsNormForward(s, gx, gr, out, rstd, ROWS, D, 1e-5f, ga, gb, next);
+            s.synchronize();
+            float[] o = out.downloadBf16();
+            double[] outRef = new double[ROWS * D], rstdRef = new double[ROWS], nextRef = new double[ROWS * D];
+            RefOps.rmsNormForward(d(x), d(r), outRef, rstdRef, ROWS, D, 1e-5);
+            for (int i = 0; i < nextRef.length; i++) nextRef[i] = (double) o[i] + a[i] + b[i];  // from out as stored
+            return List.of(check("rmsnorm_forward inject", Math.max(err(o, outRef), err(next.downloadBf16(), nextRef)),
+                    TOL_BF16));
+        }
+    }
+
+    // ---- elementwise glue: add3, accumulate, convert, broadcast, slice ----
+
+    List<KernelCheck> elementwise() {
+        int n = ROWS * D;
+        float[] a = bf(n, 1.0), b = bf(n, 1.0), c = bf(n, 1.0), acc = floats(n, 1.0), row = floats(D, 1.0);
+        double[] addRef = new double[n], accRef = new double[n], rowRef = new double[n];
+        for (int i = 0; i < n; i++) {
+            addRef[i] = (double) a[i] + b[i] + c[i];
+            accRef[i] = (double) acc[i] + a[i];
+            rowRef[i] = row[i % D];
+        }
+        int seq = ROWS, from = 5, len = 20;  // slice rows [5, 25) of [1, ROWS, D]
+        double[] sliceRef = new double[len * D];
+        for (int i = 0; i < len * D; i++) sliceRef[i] = a[from * D + i];
+        try (DeviceBuffer ga = bf16(a); DeviceBuffer gb = bf16(b); DeviceBuffer gc = bf16(c);
+             DeviceBuffer sum = dev.alloc(DType.BF16, n); DeviceBuffer gacc = f32(acc); DeviceBuffer grow = f32(row);
+             DeviceBuffer bcast = dev.alloc(DType.BF16, n); DeviceBuffer sl = dev.alloc(DType.BF16, len * D);
+             DeviceBuffer conv = dev.alloc(DType.F32, n)) {
+            kernels.add3(s, ga, gb, gc, sum, n);
+            kernels.accumulate(s, gacc, ga, n);
+            kernels.broadcastRow(s, grow, bcast, ROWS, D);
+            kernels.sliceSeq(s, ga, sl, 1, seq, len, D, from, false);
+            kernels.convert(s, ga, conv, n);
+            s.synchronize();
+            double e = Math.max(err(sum.downloadBf16(), addRef), err(bcast.downloadBf16(), rowRef));
+            e = Math.max(e, err(sl.downloadBf16(), sliceRef));
+            double f = Math.max(err(gacc.downloadFloats(), accRef), err(conv.downloadFloats(), d(a)));
+            return List.of(check("add3, broadcast, slice", e, TOL_BF16), check("accumulate, convert", f, TOL_F32));
+        }
+    }
+
+    // ---- deep supervision's slot state: refill, halting, metrics ----
+
+    List<KernelCheck> supervisionState() {
+        int batch = 5, len = 6, seq = 8, dim = 16, maxSteps = 4, vocab = V;
+        int[] halted = {1, 0, 1, 0, 1}, steps = {3, 1, 2, 4, 0}, minSteps = {0, 3, 0, 2, 4};
+        int[] freshIn = ints(batch * len, vocab), freshLab = ints(batch * len, vocab), freshIds = ints(batch, 7);
+        int[] in = ints(batch * len, vocab), lab = ints(batch * len, vocab), ids = ints(batch, 7);
+        float[] hInit = floats(dim, 1.0), lInit = floats(dim, 1.0), q = floats(batch * 2, 2.0);
+        int[] inRef = in.clone(), labRef = lab.clone(), idsRef = ids.clone(), stepsRef = steps.clone(),
+                haltedRef = new int[batch];
+        double[] yRef = new double[batch * seq * dim];
+        for (int b = 0; b < batch; b++) {
+            if (halted[b] != 0) {
+                System.arraycopy(freshIn, b * len, inRef, b * len, len);
+                System.arraycopy(freshLab, b * len, labRef, b * len, len);
+                idsRef[b] = freshIds[b];
+                stepsRef[b] = 0;
+            }
+            for (int i = 0; i < seq * dim; i++) {
+                yRef[b * seq * dim + i] = halted[b] != 0 ? Bf16.toFloat(Bf16.fromFloat(hInit[i % dim])) : 0.25;
+            }
+            stepsRef[b]++;
+            boolean stop = stepsRef[b] >= maxSteps || q[2 * b] > 0;
+            haltedRef[b] = stop && stepsRef[b] >= minSteps[b] ? 1 : 0;
+        }
+        float[] y0 = new float[batch * seq * dim];
+        java.util.Arrays.fill(y0, 0.25f);
+        try (DeviceBuffer h = i32(halted); DeviceBuffer fi = i32(freshIn); DeviceBuffer fl = i32(freshLab);
+             DeviceBuffer fid = i32(freshIds); DeviceBuffer gi = i32(in); DeviceBuffer gl = i32(lab);
+             DeviceBuffer gid = i32(ids); DeviceBuffer gs = i32(steps); DeviceBuffer gh = f32(hInit);
+             DeviceBuffer gL = f32(lInit); DeviceBuffer y = bf16(y0); DeviceBuffer z = bf16(y0);
+             DeviceBuffer gq = f32(q); DeviceBuffer gm = i32(minSteps)) {
+            kernels.actRefill(s, h, fi, fl, fid, gi, gl, gid, gs, gh, gL, y, z, batch, len, seq, dim);
+            kernels.actHalt(s, gq, 2, gm, gs, h, batch, maxSteps);
+            s.synchronize();
+            boolean ints = java.util.Arrays.equals(gi.downloadInts(), inRef)
+                    && java.util.Arrays.equals(gl.downloadInts(), labRef)
+                    && java.util.Arrays.equals(gid.downloadInts(), idsRef)
+                    && java.util.Arrays.equals(gs.downloadInts(), stepsRef)
+                    && java.util.Arrays.equals(h.downloadInts(), haltedRef);
+            return List.of(check("act_refill, act_halt", ints ? err(y.downloadBf16(), yRef) : Double.POSITIVE_INFINITY,
+                    TOL_F32));
+        }
     }
 
     private KernelCheck gemmCase(Blas blas, String name, boolean ta, boolean tb, int m, int n, int k, int batch,
