@@ -89,6 +89,23 @@ final class CudaDriver implements Driver {
     }
 
     @Override
+    public long hostAlloc(long bytes) {
+        current();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment p = a.allocate(ValueLayout.ADDRESS);
+            // Flags 0: pinned for this (primary) context, which is the only one that copies from it.
+            checkCuda(cuda_h.cuMemHostAlloc(p, bytes, 0), "cuMemHostAlloc(" + bytes + " bytes)");
+            return p.get(ValueLayout.ADDRESS, 0).address();
+        }
+    }
+
+    @Override
+    public void hostFree(long ptr) {
+        current();
+        checkCuda(cuda_h.cuMemFreeHost(h(ptr)), "cuMemFreeHost");
+    }
+
+    @Override
     public void copyHostToDevice(long dst, MemorySegment src, long bytes, long stream) {
         current();
         checkCuda(cuda_h.cuMemcpyHtoDAsync_v2(dst, src, bytes, h(stream)), "cuMemcpyHtoDAsync(" + bytes + " bytes)");

@@ -22,6 +22,14 @@ interface Driver extends AutoCloseable {
 
     void free(long ptr);
 
+    /**
+     * Page-locked (pinned) host memory of the given size; returns its host address. A copy from pinned memory is
+     * truly asynchronous; one from pageable memory may be staged by the driver and block the calling thread.
+     */
+    long hostAlloc(long bytes);
+
+    void hostFree(long ptr);
+
     void copyHostToDevice(long dst, MemorySegment src, long bytes, long stream);
 
     void copyDeviceToHost(MemorySegment dst, long src, long bytes, long stream);

@@ -29,6 +29,7 @@ final class EmulatedDriver implements Driver {
     private final DeviceInfo info;
     private final TreeMap<Long, Arena> allocations = new TreeMap<>();
     private final Map<Long, Long> sizes = new HashMap<>();
+    private final Map<Long, Arena> hostAllocations = new HashMap<>();  // "pinned" host memory: plain host memory here
     private long used;
     private long nextHandle = 1;
     private final Map<Long, List<Runnable>> capturing = new HashMap<>();  // stream -> work recorded so far
@@ -90,6 +91,25 @@ final class EmulatedDriver implements Driver {
         Arena a = allocations.remove(ptr);
         if (a == null) throw Errors.cuda(Errors.CUDA_ERROR_INVALID_VALUE, "cuMemFree(0x" + Long.toHexString(ptr) + ")");
         used -= sizes.remove(ptr);
+        a.close();
+    }
+
+    /** Pinned host memory is not device memory: it counts against no capacity and is no valid device address. */
+    @Override
+    public synchronized long hostAlloc(long bytes) {
+        if (bytes <= 0) throw Errors.cuda(Errors.CUDA_ERROR_INVALID_VALUE, "cuMemHostAlloc(" + bytes + " bytes)");
+        Arena arena = Arena.ofShared();
+        long ptr = arena.allocate(bytes, 64).address();
+        hostAllocations.put(ptr, arena);
+        return ptr;
+    }
+
+    @Override
+    public synchronized void hostFree(long ptr) {
+        Arena a = hostAllocations.remove(ptr);
+        if (a == null) {
+            throw Errors.cuda(Errors.CUDA_ERROR_INVALID_VALUE, "cuMemFreeHost(0x" + Long.toHexString(ptr) + ")");
+        }
         a.close();
     }
 
@@ -307,6 +327,8 @@ final class EmulatedDriver implements Driver {
     public synchronized void close() {
         for (Arena a : allocations.values()) a.close();
         allocations.clear();
+        for (Arena a : hostAllocations.values()) a.close();
+        hostAllocations.clear();
         sizes.clear();
         used = 0;
         names.close();

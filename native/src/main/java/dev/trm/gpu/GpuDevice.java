@@ -9,9 +9,9 @@ import java.util.Set;
 
 /**
  * An open device (CUDA: its primary context; emulated: host memory) with the kernel module loaded, a default stream
- * and the factories for everything else: buffers, streams, events, BLAS. It owns what it creates only as a safety
- * net: each resource has one owner who closes it; close() here closes what is still open, in reverse order of
- * creation, then releases the context. Use it from one thread at a time.
+ * and the factories for everything else: buffers, pinned host memory, streams, events, BLAS. It owns what it
+ * creates only as a safety net: each resource has one owner who closes it; close() here closes what is still open,
+ * in reverse order of creation, then releases the context. Use it from one thread at a time.
  */
 public final class GpuDevice implements AutoCloseable {
     final Driver driver;
@@ -73,6 +73,13 @@ public final class GpuDevice implements AutoCloseable {
         return new DeviceBuffer(this, type, bytes, driver.alloc(bytes));
     }
 
+    /** Page-locked host memory of {@code bytes} bytes, for asynchronous uploads (see {@link PinnedHostMemory}). */
+    public PinnedHostMemory allocPinned(long bytes) {
+        checkOpen();
+        if (bytes <= 0) throw new IllegalArgumentException("pinned host memory needs at least one byte, not " + bytes);
+        return new PinnedHostMemory(this, bytes, driver.hostAlloc(bytes));
+    }
+
     public Stream newStream() {
         checkOpen();
         return new Stream(this, driver.streamCreate());
@@ -105,7 +112,10 @@ public final class GpuDevice implements AutoCloseable {
         driver.synchronize();
     }
 
-    /** How many resources are still open (buffers, streams, events, graphs, BLAS handles, the default stream). */
+    /**
+     * How many resources are still open (buffers, pinned host memory, streams, events, graphs, BLAS handles, the
+     * default stream).
+     */
     public int openResources() {
         return live.size();
     }

@@ -61,4 +61,9 @@ class CudaDeviceTest {
     void cudaGraphCaptureRecordsAndReplays() {
         DeviceContract.graphCaptureRecordsAndReplays(dev);
     }
+
+    @Test
+    void cudaPinnedMemoryUploadsAsync() {
+        DeviceContract.pinnedMemoryUploadsAsync(dev);
+    }
 }

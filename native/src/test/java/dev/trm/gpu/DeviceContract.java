@@ -5,9 +5,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
 /**
  * The runtime's contract, checked the same way on each backend ({@link EmulatedDeviceTest}, {@link CudaDeviceTest}):
- * transfers, ownership, errors, kernels, graphs, events.
+ * transfers, ownership, errors, kernels, graphs, events, pinned host memory.
  */
 final class DeviceContract {
     private DeviceContract() {}
@@ -85,5 +88,41 @@ final class DeviceContract {
             assertTrue(end.millisSince(start) >= 0);
             g.close();
         }
+    }
+
+    /**
+     * Pinned host memory as an asynchronous upload source: write it, enqueue the copy, wait on an event, read the
+     * buffer back; then refill the same memory and upload again (the reuse the training loop's staging does).
+     * Closing is once only, and the segment (also one taken before) is unusable after close.
+     */
+    static void pinnedMemoryUploadsAsync(GpuDevice dev) {
+        int n = 1000;
+        int before = dev.openResources();
+        PinnedHostMemory pinned = dev.allocPinned(4L * n);
+        assertEquals(before + 1, dev.openResources());
+        assertEquals(4L * n, pinned.bytes());
+        MemorySegment seg = pinned.segment();
+        assertEquals(4L * n, seg.byteSize());
+        try (Stream s = dev.newStream(); DeviceBuffer b = dev.alloc(DType.F32, n); Event done = dev.newEvent()) {
+            for (int round = 0; round < 2; round++) {
+                float[] want = new float[n];
+                for (int k = 0; k < n; k++) {
+                    want[k] = (round + 1) * (k - 0.5f * n);
+                    seg.setAtIndex(ValueLayout.JAVA_FLOAT, k, want[k]);
+                }
+                b.uploadAsync(seg, s);
+                done.record(s);
+                done.synchronize();
+                assertArrayEquals(want, b.downloadFloats(), "round " + round);
+            }
+        }
+        assertThrows(IllegalArgumentException.class, () -> dev.allocPinned(0));
+        pinned.close();
+        pinned.close();  // a second close does nothing
+        assertTrue(pinned.isClosed());
+        assertEquals(before, dev.openResources());
+        assertThrows(IllegalStateException.class, pinned::segment, "use after close");
+        assertThrows(IllegalStateException.class, () -> seg.get(ValueLayout.JAVA_FLOAT, 0),
+                "a segment taken before close is dead after it");
     }
 }

@@ -53,6 +53,11 @@ class EmulatedDeviceTest {
     }
 
     @Test
+    void emulatedPinnedMemoryUploadsAsync() {
+        DeviceContract.pinnedMemoryUploadsAsync(dev);
+    }
+
+    @Test
     void emulatedCopiesOutsideAllocationsAreRefused() {
         try (DeviceBuffer b = dev.alloc(DType.F32, 4)) {
             CudaException ex = assertThrows(CudaException.class,
@@ -65,9 +70,11 @@ class EmulatedDeviceTest {
     void emulatedDeviceCloseReleasesWhatIsStillOpen() {
         GpuDevice d = GpuDevice.open(Backend.EMULATED);
         DeviceBuffer leaked = d.alloc(DType.F32, 1024);
+        PinnedHostMemory leakedHost = d.allocPinned(4096);
         d.newStream();
         d.close();
         assertEquals(true, leaked.isClosed());
+        assertEquals(true, leakedHost.isClosed());
         assertEquals(0, d.openResources());
         assertThrows(IllegalStateException.class, () -> d.alloc(DType.F32, 1));
     }

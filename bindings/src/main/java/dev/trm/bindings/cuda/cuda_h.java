@@ -2220,6 +2220,128 @@ public class cuda_h extends cuda_h$shared {
         }
     }
 
+    private static class cuMemFreeHost {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            cuda_h.C_INT,
+            cuda_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("cuMemFreeHost");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * CUresult cuMemFreeHost(void *p)
+     * }
+     */
+    public static FunctionDescriptor cuMemFreeHost$descriptor() {
+        return cuMemFreeHost.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * CUresult cuMemFreeHost(void *p)
+     * }
+     */
+    public static MethodHandle cuMemFreeHost$handle() {
+        return cuMemFreeHost.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * CUresult cuMemFreeHost(void *p)
+     * }
+     */
+    public static MemorySegment cuMemFreeHost$address() {
+        return cuMemFreeHost.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * CUresult cuMemFreeHost(void *p)
+     * }
+     */
+    public static int cuMemFreeHost(MemorySegment p) {
+        var mh$ = cuMemFreeHost.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cuMemFreeHost", p);
+            }
+            return (int)mh$.invokeExact(p);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cuMemHostAlloc {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            cuda_h.C_INT,
+            cuda_h.C_POINTER,
+            cuda_h.C_LONG,
+            cuda_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("cuMemHostAlloc");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * CUresult cuMemHostAlloc(void **pp, size_t bytesize, unsigned int Flags)
+     * }
+     */
+    public static FunctionDescriptor cuMemHostAlloc$descriptor() {
+        return cuMemHostAlloc.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * CUresult cuMemHostAlloc(void **pp, size_t bytesize, unsigned int Flags)
+     * }
+     */
+    public static MethodHandle cuMemHostAlloc$handle() {
+        return cuMemHostAlloc.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * CUresult cuMemHostAlloc(void **pp, size_t bytesize, unsigned int Flags)
+     * }
+     */
+    public static MemorySegment cuMemHostAlloc$address() {
+        return cuMemHostAlloc.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * CUresult cuMemHostAlloc(void **pp, size_t bytesize, unsigned int Flags)
+     * }
+     */
+    public static int cuMemHostAlloc(MemorySegment pp, long bytesize, int Flags) {
+        var mh$ = cuMemHostAlloc.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cuMemHostAlloc", pp, bytesize, Flags);
+            }
+            return (int)mh$.invokeExact(pp, bytesize, Flags);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class cuMemcpyHtoD_v2 {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             cuda_h.C_INT,

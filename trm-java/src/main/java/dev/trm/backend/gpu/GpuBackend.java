@@ -9,6 +9,7 @@ import dev.trm.gpu.Blas;
 import dev.trm.gpu.DType;
 import dev.trm.gpu.DeviceBuffer;
 import dev.trm.gpu.GpuDevice;
+import dev.trm.gpu.PinnedHostMemory;
 import dev.trm.gpu.Stream;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -674,27 +675,24 @@ public final class GpuBackend implements Backend {
     // ---- asynchronous uploads ----------------------------------------------------------------------------------------
 
     /**
-     * Two host staging slots per destination, used in turn: an upload is enqueued and returns, and a slot is
-     * rewritten only after the copy that last read it has run (its event), so the host can prepare step k + 1 while
-     * the device still runs step k. Caveat: the slots are pageable memory (the bindings do not yet include
-     * cuMemHostAlloc), and CUDA may make an asynchronous copy from pageable memory wait for the stream; the
-     * protocol is already the one pinned slots need, so pinning them is a change here only.
+     * Two pinned (page-locked) host staging slots per destination, used in turn: an upload is enqueued and returns,
+     * and a slot is rewritten only after the copy that last read it has run (its event), so the host can prepare
+     * step k + 1 while the device still runs step k. Pinned, because CUDA may make a copy from pageable memory wait.
      */
     private final class Staging implements AutoCloseable {
-        final java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofShared();
-        final java.lang.foreign.MemorySegment[] slot = new java.lang.foreign.MemorySegment[2];
+        final PinnedHostMemory[] slot = new PinnedHostMemory[2];
         final dev.trm.gpu.Event[] done = {dev.newEvent(), dev.newEvent()};
         final boolean[] pending = new boolean[2];
         int next;
 
         Staging(long bytes) {
-            for (int i = 0; i < 2; i++) slot[i] = arena.allocate(Math.max(8, bytes), 64);
+            for (int i = 0; i < 2; i++) slot[i] = dev.allocPinned(Math.max(8, bytes));
         }
 
         java.lang.foreign.MemorySegment take() {
             int i = next;
             if (pending[i]) done[i].synchronize();
-            return slot[i];
+            return slot[i].segment();
         }
 
         void sent() {
@@ -703,9 +701,14 @@ public final class GpuBackend implements Backend {
             next ^= 1;
         }
 
+        /** Waits for the copies still reading a slot, then frees the slots and the events. */
         @Override
         public void close() {
-            arena.close();
+            for (int i = 0; i < 2; i++) {
+                if (pending[i]) done[i].synchronize();
+                slot[i].close();
+                done[i].close();
+            }
         }
     }
 
