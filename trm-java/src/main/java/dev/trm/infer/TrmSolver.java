@@ -151,6 +151,7 @@ public final class TrmSolver implements AutoCloseable {
             }
         } finally {
             if (!closed) idle.addFirst(model);
+            else model.free();  // closed while this solve ran: its buffers go now
         }
         StepTrace trace = options.recordSteps() ? new StepTrace(k, n, len, v, traceLogits, traceQ) : null;
         return new SolveResult(List.of(out), k, trace);
@@ -258,10 +259,15 @@ public final class TrmSolver implements AutoCloseable {
         return (float) (1 / (1 + Math.exp(-x)));
     }
 
+    /** Frees the solver's weights and models on its backend (device memory on a GPU), then the backend if owned. */
     @Override
     public void close() {
+        if (closed) return;
         closed = true;
-        idle.clear();
+        synchronized (backend) {
+            for (TrmModel m; (m = idle.pollFirst()) != null; ) m.free();
+            parameters.free(backend);
+        }
         if (ownsBackend) backend.close();
     }
 }

@@ -105,7 +105,9 @@ public final class TrmModel {
 
     private Workspace workspace(int batch) {
         if (ws == null || ws.batch != batch) {
-            if (ws != null) ws.free();  // device memory goes back at once, not when the backend closes
+            Workspace old = ws;
+            ws = null;                   // never left pointing at freed buffers, even if the allocation below fails
+            if (old != null) old.free(); // device memory goes back at once, not when the backend closes
             ws = new Workspace(batch);
         }
         return ws;
@@ -113,6 +115,22 @@ public final class TrmModel {
 
     public TrmConfig config() {
         return c;
+    }
+
+    /**
+     * Releases the model's own buffers (its workspace and RoPE tables; see {@link Backend#free}), not the
+     * parameters it was given. The model must not be used again.
+     */
+    public void free() {
+        if (ws != null) {
+            Workspace old = ws;
+            ws = null;
+            old.free();
+        }
+        if (rope != null) {
+            be.free(rope.cos());
+            be.free(rope.sin());
+        }
     }
 
     public Backend backend() {

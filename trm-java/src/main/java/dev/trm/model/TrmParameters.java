@@ -33,6 +33,7 @@ public final class TrmParameters {
     private final Parameter embed, lmHead, qWeight, qBias;
     private final Layer[] layers;
     private final Tensor hInit, lInit, puzzleTable;
+    private final boolean ownsBuffers;
 
     public TrmParameters(TrmConfig config, Backend backend) {
         this(config, backend, null);
@@ -51,6 +52,7 @@ public final class TrmParameters {
         this.config = config;
         int d = config.hiddenSize(), v = config.vocabSize(), s = config.seq();
         int inter = config.intermediate(), mixInter = config.tokenIntermediate();
+        ownsBuffers = shared == null;
         hInit = shared != null ? shared.hInit : backend.tensor(d);
         lInit = shared != null ? shared.lInit : backend.tensor(d);
         puzzleTable = shared != null ? shared.puzzleTable : backend.tensor(config.numPuzzleIds(), d);
@@ -114,6 +116,22 @@ public final class TrmParameters {
             out[i] = Float.intBitsToFloat(bits & 0xFFFF0000);
         }
         return out;
+    }
+
+    /**
+     * Releases every tensor (see {@link Backend#free}): values and gradients, and H_init, L_init and the puzzle table
+     * unless they are shared with another set. The parameters must not be used again.
+     */
+    public void free(Backend backend) {
+        for (Parameter p : byName.values()) {
+            backend.free(p.value());
+            backend.free(p.grad());
+        }
+        if (ownsBuffers) {
+            backend.free(hInit);
+            backend.free(lInit);
+            backend.free(puzzleTable);
+        }
     }
 
     public void zeroGrad(Backend backend) {

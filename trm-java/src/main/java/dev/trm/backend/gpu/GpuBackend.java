@@ -448,6 +448,8 @@ public final class GpuBackend implements Backend {
         int d = x.dim(-1);
         int rows = Math.toIntExact(t(x).buf.count() / d);
         sameSize(t(a).buf.count(), t(out).buf.count(), "rmsNormInject");
+        sameSize(t(next).buf.count(), t(out).buf.count(), "rmsNormInject");
+        if (bb != null) sameSize(t(bb).buf.count(), t(out).buf.count(), "rmsNormInject");
         k.rmsNormForward(s, bf16(x, "rmsNormInject", "x"), r == null ? null : bf16(r, "rmsNormInject", "r"),
                 bf16(out, "rmsNormInject", "out"), f32(rstd, "rmsNormInject", "rstd"), rows, d, eps,
                 bf16(a, "rmsNormInject", "a"), bb == null ? null : bf16(bb, "rmsNormInject", "b"),

@@ -280,5 +280,14 @@ final class GpuModelParity {
             }
             assertTrue(java.util.Arrays.equals(chunked.trace().q(), whole.trace().q()), "per-step q differs");
         }
+        // closing a solver gives its weights and buffers back: load and close again and again, no growth
+        long[] start = gpu.bytesByType();
+        for (int round = 0; round < 3; round++) {
+            try (dev.trm.infer.TrmSolver solver = dev.trm.infer.TrmSolver.of(c, null, w, gpu)) {
+                solver.solve(puzzles, ids, new dev.trm.infer.SolveOptions(0, false, 4, false));
+            }
+            assertTrue(java.util.Arrays.equals(start, gpu.bytesByType()), "device memory after closing solver "
+                    + round + ": " + java.util.Arrays.toString(gpu.bytesByType()) + ", before " + java.util.Arrays.toString(start));
+        }
     }
 }
