@@ -198,9 +198,9 @@ template <typename T>
 inline void emu_wmma_check(const T* p, unsigned ldm, const char* op) {
     static_assert(sizeof(T) == 2 || sizeof(T) == 4, "WMMA element types: 16-bit or float");
     unsigned multiple = sizeof(T) == 2 ? 8 : 4;  // 16 bytes either way
-    if (ldm % multiple != 0 || ldm < 16) {
+    if (ldm % multiple != 0) {
         static thread_local char msg[160];
-        std::snprintf(msg, sizeof msg, "%s: ldm %u is not a multiple of %u elements (at least 16) for %d-byte elements",
+        std::snprintf(msg, sizeof msg, "%s: ldm %u is not a multiple of %u elements for %d-byte elements",
                       op, ldm, multiple, (int)sizeof(T));
         emu_fail(msg);
     }
