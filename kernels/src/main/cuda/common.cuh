@@ -1,10 +1,11 @@
-// common.cuh: what every kernel file includes: the bf16 type (from CUDA, or from our emulation header when g++
+// common.cuh: what every kernel file includes: the bf16 type and WMMA (from CUDA, or from our emulation header when g++
 // compiles these sources for the host), TRM_EXPORT (names a kernel for the emulator; nothing under nvcc),
 // dynamic shared memory, and the warp/block reductions.
 #pragma once
 
 #ifdef __CUDACC__
 #include <cuda_bf16.h>
+#include <mma.h>  // nvcuda::wmma (the emulator has its own, in cuda_emu.h)
 #define TRM_EXPORT(name)
 #define TRM_DYNAMIC_SHARED(type, name) extern __shared__ type name[]
 #else

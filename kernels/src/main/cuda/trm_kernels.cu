@@ -8,6 +8,8 @@
 #include "swiglu.cu"
 // defines: attention_forward, attention_backward_delta, attention_backward_dq, attention_backward_dkdv (RoPE fused)
 #include "attention.cu"
+// defines: attention_forward_tc (head size 64, tensor cores: WMMA bf16 -> fp32)
+#include "attention_tc.cu"
 // defines: token_loss (stablemax or softmax CE with its gradient), halting_bce
 #include "loss.cu"
 // defines: adam_atan2, ema, adam_atan2_multi, ema_multi, sign_sgd_rows, puzzle_sign_sgd

@@ -1,6 +1,6 @@
 // emu_checks.cu: kernels that exercise the emulation header itself (warp votes and shuffles, shared memory and
-// barriers, 2-D blocks and grids, dynamic shared memory, atomics, deadlock reporting). Built only into the
-// emulation library, never into the fatbin; native/'s EmulatorPrimitivesTest launches them and checks the results
+// barriers, 2-D blocks and grids, dynamic shared memory, atomics, deadlock reporting, WMMA and its argument checks).
+// Built only into the emulation library, never into the fatbin; native/'s EmulatorPrimitivesTest launches them and checks the results
 // against what CUDA specifies.
 #include "common.cuh"
 
@@ -53,3 +53,23 @@ TRM_KERNEL void emu_check_deadlock(int* out) {
     out[threadIdx.x] = v;
 }
 TRM_EXPORT(emu_check_deadlock)
+
+// WMMA on one warp (launch 1 block of 32 threads): out (16x16 fp32, row-major) = A B + C, A [16][16] bf16 row-major,
+// B given column-major (element (k, j) at b[j * 16 + k]), C [16][16] fp32 row-major. mode 0: valid arguments;
+// the others break one rule of the hardware, so the launch must fail: 1: A loaded with ldm 20 (not a multiple of 8
+// bf16), 2: A loaded 16 bytes past a 32-byte boundary, 3: D stored with ldm 18 (not a multiple of 4 floats).
+TRM_KERNEL void emu_check_wmma(int mode, const bf16* a, const bf16* b, const float* c, float* out) {
+    using namespace nvcuda;
+    __shared__ __attribute__((aligned(32))) bf16 as[16 * 16 + 16];
+    for (int t = threadIdx.x; t < 256; t += 32) as[t] = a[t];
+    __syncwarp();
+    wmma::fragment<wmma::matrix_a, 16, 16, 16, bf16, wmma::row_major> fa;
+    wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, wmma::col_major> fb;
+    wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+    wmma::load_matrix_sync(fa, mode == 2 ? as + 8 : as, mode == 1 ? 20 : 16);
+    wmma::load_matrix_sync(fb, b, 16);
+    wmma::load_matrix_sync(acc, c, 16, wmma::mem_row_major);
+    wmma::mma_sync(acc, fa, fb, acc);
+    wmma::store_matrix_sync(out, acc, mode == 3 ? 18 : 16, wmma::mem_row_major);
+}
+TRM_EXPORT(emu_check_wmma)

@@ -48,6 +48,8 @@ struct Launch {
     std::vector<unsigned char> laneLive;  // [threads]
     bool progress = false;
     bool deadlock = false;
+    bool failed = false;  // a thread called emu_fail
+    std::string failure;
 };
 
 thread_local std::vector<Fiber>* fibers = nullptr;
@@ -110,6 +112,10 @@ bool runBlock(int threads) {
             currentFiber = i;
             emu_current_thread = &f.thread;
             swapcontext(&scheduler, &f.context);
+            if (launch->failed) {  // abandon every fiber mid-kernel (their stacks are reset on the next launch)
+                for (int k = 0; k < threads; k++) (*fibers)[k].alive = false;
+                return false;
+            }
             if (f.alive && !f.waiting) allWaiting = false;
         }
         if (!anyAlive) return true;
@@ -130,6 +136,19 @@ bool runBlock(int threads) {
 void emu_register(EmuKernelEntry* entry) {
     entry->next = registry;
     registry = entry;
+}
+
+void emu_fail(const char* what) {
+    if (!launch->failed) {
+        const EmuThread& t = *emu_current_thread;
+        launch->failure = std::string(what) + " (block (" + std::to_string(emu_block_idx.x) + "," +
+                          std::to_string(emu_block_idx.y) + "," + std::to_string(emu_block_idx.z) + "), thread (" +
+                          std::to_string(t.index.x) + "," + std::to_string(t.index.y) + "," +
+                          std::to_string(t.index.z) + "))";
+    }
+    launch->failed = true;
+    yieldToScheduler();  // the scheduler never resumes this fiber
+    std::abort();
 }
 
 void emu_syncthreads() { barrierWait(launch->block, launch->live); }
@@ -213,7 +232,10 @@ int emu_launch(const char* name, unsigned gx, unsigned gy, unsigned gz, unsigned
                     f.context.uc_link = &scheduler;
                     makecontext(&f.context, fiberMain, 0);
                 }
-                if (!runBlock(l.threads)) {
+                if (!runBlock(l.threads) && l.failed) {
+                    lastError = "kernel error in " + std::string(name) + ": " + l.failure;
+                    rc = 4;
+                } else if (l.deadlock) {
                     lastError = std::string("deadlock in ") + name + ": every live thread of block (" +
                                 std::to_string(x) + "," + std::to_string(y) + "," + std::to_string(z) +
                                 ") waits at a barrier the others never reach";

@@ -9,7 +9,14 @@
 //   - __shared__ variables (static per OS thread, shared by the block's fibers) and dynamic shared memory
 //     (TRM_DYNAMIC_SHARED, sized by the launch's sharedMemBytes);
 //   - atomicAdd/atomicMax/atomicExch/atomicCAS on int and float (real atomics, though only one OS thread runs them);
-//   - __nv_bfloat16 (round-to-nearest-even conversions, as __float2bfloat16) and the usual math intrinsics.
+//   - __nv_bfloat16 (round-to-nearest-even conversions, as __float2bfloat16) and the usual math intrinsics;
+//   - the WMMA API (nvcuda::wmma, 16x16x16 tiles, bf16 inputs, fp32 accumulator): the per-lane fragment layout of
+//     real hardware is opaque, so here every lane's fragment holds the WHOLE 16x16 tile (num_elements = 256) and
+//     every lane computes the whole product; stores write identical values. Each call is warp-collective (a warp
+//     barrier, so a lane that skips it deadlocks, reported as such) and checks what the hardware requires: ldm a
+//     multiple of 8 elements (16-bit types) or 4 (float), the pointer 32-byte aligned; otherwise the launch fails
+//     with the reason (emu_fail). The accumulation order within a tile differs from the tensor cores' (fp32 sums
+//     in k order here), so results can differ from the GPU in the last bits.
 //
 // Its limits (a kernel outside them is a kernel bug here, not something to work around in the emulator):
 //   - at most 1024 threads per block, 64 KiB of stack per thread (no large local arrays), 228 KiB dynamic shared;
@@ -24,7 +31,9 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
+#include <type_traits>
 
 #define __global__
 #define __device__ inline
@@ -58,6 +67,9 @@ extern thread_local unsigned char* emu_dynamic_shared;
 void emu_syncthreads();
 void emu_warp_exchange(uint64_t value, uint64_t* lanes_out);  // every lane publishes value, reads all 32
 int emu_warp_live_mask_size();
+
+// A kernel bug the emulator detected (e.g. a misaligned WMMA load): ends the launch, which then fails with `what`.
+[[noreturn]] void emu_fail(const char* what);
 
 inline void __syncthreads() { emu_syncthreads(); }
 inline void __syncwarp(unsigned = 0xffffffffu) { uint64_t all[32]; emu_warp_exchange(0, all); }
@@ -163,6 +175,92 @@ inline float __bfloat162float(__nv_bfloat16 b) {
     std::memcpy(&f, &u, 4);
     return f;
 }
+
+// WMMA (see the top of this file): 16x16x16 tiles only, fragments hold the whole tile in row-major order.
+namespace nvcuda {
+namespace wmma {
+inline float emu_wmma_float(__nv_bfloat16 v) { return __bfloat162float(v); }
+struct matrix_a {};
+struct matrix_b {};
+struct accumulator {};
+struct row_major {};
+struct col_major {};
+enum layout_t { mem_row_major, mem_col_major };
+
+template <typename Use, int M, int N, int K, typename T, typename Layout = void>
+struct fragment {
+    static_assert(M == 16 && N == 16 && K == 16, "the emulator has 16x16x16 WMMA tiles only");
+    enum { num_elements = 256 };
+    T x[256];  // element (row, col) of the tile at x[row * 16 + col], identical in every lane
+};
+
+template <typename T>
+inline void emu_wmma_check(const T* p, unsigned ldm, const char* op) {
+    static_assert(sizeof(T) == 2 || sizeof(T) == 4, "WMMA element types: 16-bit or float");
+    unsigned multiple = sizeof(T) == 2 ? 8 : 4;  // 16 bytes either way
+    if (ldm % multiple != 0) {
+        static thread_local char msg[160];
+        std::snprintf(msg, sizeof msg, "%s: ldm %u is not a multiple of %u elements for %d-byte elements",
+                      op, ldm, multiple, (int)sizeof(T));
+        emu_fail(msg);
+    }
+    if (reinterpret_cast<uintptr_t>(p) % 32 != 0) {
+        static thread_local char msg[160];
+        std::snprintf(msg, sizeof msg, "%s: pointer %p is not 256-bit (32-byte) aligned", op, (const void*)p);
+        emu_fail(msg);
+    }
+}
+
+template <typename Use, typename T, typename Layout>
+inline void fill_fragment(fragment<Use, 16, 16, 16, T, Layout>& f, T v) {
+    for (int i = 0; i < 256; i++) f.x[i] = v;
+}
+inline void fill_fragment(fragment<accumulator, 16, 16, 16, float>& f, float v) {
+    for (int i = 0; i < 256; i++) f.x[i] = v;
+}
+
+// matrix_a is M x K (row i, col k), matrix_b is K x N (row k, col j); row_major: element (r, c) at p[r * ldm + c],
+// col_major: at p[c * ldm + r].
+template <typename Use, typename T, typename Layout>
+inline void load_matrix_sync(fragment<Use, 16, 16, 16, T, Layout>& f, const T* p, unsigned ldm) {
+    static_assert(sizeof(T) == 2, "matrix_a / matrix_b fragments: 16-bit elements");
+    emu_wmma_check(p, ldm, "wmma::load_matrix_sync");
+    __syncwarp();
+    constexpr bool row = std::is_same<Layout, row_major>::value;
+    for (int r = 0; r < 16; r++)
+        for (int c = 0; c < 16; c++) f.x[r * 16 + c] = row ? p[r * ldm + c] : p[c * ldm + r];
+}
+inline void load_matrix_sync(fragment<accumulator, 16, 16, 16, float>& f, const float* p, unsigned ldm,
+                             layout_t layout) {
+    emu_wmma_check(p, ldm, "wmma::load_matrix_sync");
+    __syncwarp();
+    for (int r = 0; r < 16; r++)
+        for (int c = 0; c < 16; c++) f.x[r * 16 + c] = layout == mem_row_major ? p[r * ldm + c] : p[c * ldm + r];
+}
+inline void store_matrix_sync(float* p, const fragment<accumulator, 16, 16, 16, float>& f, unsigned ldm,
+                              layout_t layout) {
+    emu_wmma_check(p, ldm, "wmma::store_matrix_sync");
+    __syncwarp();
+    for (int r = 0; r < 16; r++)
+        for (int c = 0; c < 16; c++) (layout == mem_row_major ? p[r * ldm + c] : p[c * ldm + r]) = f.x[r * 16 + c];
+}
+// d = a b + c, products and sums in fp32 (bf16 products are exact in fp32)
+template <typename T, typename LA, typename LB>
+inline void mma_sync(fragment<accumulator, 16, 16, 16, float>& d, const fragment<matrix_a, 16, 16, 16, T, LA>& a,
+                     const fragment<matrix_b, 16, 16, 16, T, LB>& b,
+                     const fragment<accumulator, 16, 16, 16, float>& c) {
+    __syncwarp();
+    float out[256];
+    for (int i = 0; i < 16; i++)
+        for (int j = 0; j < 16; j++) {
+            float acc = c.x[i * 16 + j];
+            for (int k = 0; k < 16; k++) acc += emu_wmma_float(a.x[i * 16 + k]) * emu_wmma_float(b.x[k * 16 + j]);
+            out[i * 16 + j] = acc;
+        }
+    for (int i = 0; i < 256; i++) d.x[i] = out[i];
+}
+}  // namespace wmma
+}  // namespace nvcuda
 
 // Math intrinsics, as the exact libm functions.
 inline float rsqrtf(float x) { return 1.0f / std::sqrt(x); }

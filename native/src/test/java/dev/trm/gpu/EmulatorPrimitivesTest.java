@@ -13,7 +13,8 @@ import org.junit.jupiter.api.Test;
 /**
  * The EMULATED device's CUDA semantics, through the check kernels of kernels/src/test/cuda/emu_checks.cu (built
  * into the emulation library only): warp votes and shuffles, barriers with shared memory, 2-D blocks and grids,
- * dynamic shared memory, atomics, and a deadlock reported instead of a hang.
+ * dynamic shared memory, atomics, a deadlock reported instead of a hang, and WMMA (its product, and the launch
+ * failing on a misaligned pointer or a bad leading dimension, as real hardware requires).
  */
 @Tag("emulated")
 class EmulatorPrimitivesTest {
@@ -85,5 +86,56 @@ class EmulatorPrimitivesTest {
         }
         // The emulator is usable again after a failed launch.
         emulatedAtomicsAccumulateEveryThread();
+    }
+
+    @Test
+    void emulatedWmmaComputesTheTileProduct() {
+        float[][] r = wmma(0);
+        for (int i = 0; i < 16; i++) {
+            for (int j = 0; j < 16; j++) assertEquals(r[1][i * 16 + j], r[0][i * 16 + j], "D[" + i + "][" + j + "]");
+        }
+    }
+
+    @Test
+    void emulatedWmmaRejectsBadLeadingDimensionAndMisalignment() {
+        String[] expect = {"load_matrix_sync: ldm 20 is not a multiple of 8", "is not 256-bit (32-byte) aligned",
+                "store_matrix_sync: ldm 18 is not a multiple of 4"};
+        for (int mode = 1; mode <= 3; mode++) {
+            int m = mode;
+            CudaException ex = assertThrows(CudaException.class, () -> wmma(m), "mode " + m);
+            assertEquals("CUDA_ERROR_LAUNCH_FAILED", ex.statusName());
+            assertTrue(ex.getMessage().contains("kernel error in emu_check_wmma")
+                    && ex.getMessage().contains(expect[m - 1]), ex.getMessage());
+        }
+        emulatedWmmaComputesTheTileProduct();  // the emulator is usable again
+    }
+
+    /**
+     * Runs emu_check_wmma in the given mode on small integers (exact in bf16, and every sum exact in fp32); returns
+     * {the device's D, the expected D}, both row-major 16 x 16.
+     */
+    private static float[][] wmma(int mode) {
+        java.util.Random rnd = new java.util.Random(7);
+        float[] a = new float[256], bColMajor = new float[256], c = new float[256], want = new float[256];
+        for (int i = 0; i < 256; i++) {
+            a[i] = rnd.nextInt(17) - 8;
+            bColMajor[i] = rnd.nextInt(17) - 8;
+            c[i] = rnd.nextInt(201) - 100;
+        }
+        for (int i = 0; i < 16; i++) {
+            for (int j = 0; j < 16; j++) {
+                float acc = c[i * 16 + j];
+                for (int k = 0; k < 16; k++) acc += a[i * 16 + k] * bColMajor[j * 16 + k];
+                want[i * 16 + j] = acc;
+            }
+        }
+        try (DeviceBuffer da = dev.alloc(DType.BF16, 256).uploadBf16(a);
+             DeviceBuffer db = dev.alloc(DType.BF16, 256).uploadBf16(bColMajor);
+             DeviceBuffer dc = dev.alloc(DType.F32, 256).upload(c);
+             DeviceBuffer out = dev.alloc(DType.F32, 256)) {
+            dev.kernel("emu_check_wmma").launch(dev.defaultStream(), 1, 32, 0,
+                    KernelArgs.of().i32(mode).ptr(da).ptr(db).ptr(dc).ptr(out));
+            return new float[][] {out.downloadFloats(), want};
+        }
     }
 }

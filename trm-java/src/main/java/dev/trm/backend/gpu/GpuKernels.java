@@ -143,13 +143,29 @@ public final class GpuKernels {
     }
 
     /**
+     * Whether the forward takes the tensor-core kernel (attention_forward_tc) at head size 64; {@code
+     * -Dtrm.attention.tc=false} forces the CUDA-core kernel everywhere (to compare, or to rule the WMMA path out).
+     */
+    static final boolean ATT_TENSOR_CORES = Boolean.parseBoolean(System.getProperty("trm.attention.tc", "true"));
+    private static final int ATT_TC_HEAD_DIM = 64, ATT_TC_TILE = 64;
+
+    /**
      * qkv [B, S, 3D] bf16 -> out [B, S, D] bf16, lse [B, H, S] f32 (natural log). cos, sin [S, hd] f32, both null for
-     * no RoPE. Grid (ceil(S/32), H, B) of 128 threads; 48 KiB static shared memory.
+     * no RoPE. At hd = 64 the tensor-core kernel (grid (ceil(S/64), H, B) of 128 threads, 40 KiB static shared
+     * memory), otherwise the CUDA-core one (grid (ceil(S/32), H, B) of 128 threads; 48 KiB static shared memory).
      */
     public void attentionForward(Stream s, DeviceBuffer qkv, DeviceBuffer out, DeviceBuffer lse, DeviceBuffer cos,
                                  DeviceBuffer sin, int batch, int seq, int heads, int headDim) {
+        attentionForward(s, qkv, out, lse, cos, sin, batch, seq, heads, headDim, ATT_TENSOR_CORES);
+    }
+
+    /** {@link #attentionForward} with the kernel chosen by the caller: tensorCores takes effect at hd = 64 only. */
+    void attentionForward(Stream s, DeviceBuffer qkv, DeviceBuffer out, DeviceBuffer lse, DeviceBuffer cos,
+                          DeviceBuffer sin, int batch, int seq, int heads, int headDim, boolean tensorCores) {
         checkAttention(cos, sin, batch, seq, heads, headDim);
-        k("attention_forward").launch(s, Kernel.blocks(seq, ATT_TILE), heads, batch, ATT_THREADS, 1, 1, 0,
+        boolean tc = tensorCores && headDim == ATT_TC_HEAD_DIM;
+        k(tc ? "attention_forward_tc" : "attention_forward").launch(s,
+                Kernel.blocks(seq, tc ? ATT_TC_TILE : ATT_TILE), heads, batch, ATT_THREADS, 1, 1, 0,
                 KernelArgs.of().ptr(qkv).ptr(out).ptr(lse).ptr(cos).ptr(sin).i32(seq).i32(heads).i32(headDim));
     }
 

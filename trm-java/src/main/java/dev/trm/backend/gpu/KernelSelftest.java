@@ -335,9 +335,17 @@ public final class KernelSelftest {
                     b, seq, heads, hd);
             kernels.attentionBackward(s, gq, out, lse, gd, dqkv, delta, gc, gs, b, seq, heads, hd);
             s.synchronize();
-            return List.of(check("attention_forward", Math.max(err(outGot, outRef),
+            List<KernelCheck> checks = new ArrayList<>(List.of(check("attention_forward"
+                            + (GpuKernels.ATT_TENSOR_CORES ? " (tensor cores)" : ""), Math.max(err(outGot, outRef),
                             err(lse.downloadFloats(), lseRef)), TOL_BF16),
-                    check("attention_backward", err(dqkv.downloadBf16(), dqkvRef), TOL_BF16));
+                    check("attention_backward", err(dqkv.downloadBf16(), dqkvRef), TOL_BF16)));
+            if (GpuKernels.ATT_TENSOR_CORES) {  // hd = 64 took the tensor-core kernel: the CUDA-core one as well
+                kernels.attentionForward(s, gq, out, lse, gc, gs, b, seq, heads, hd, false);
+                s.synchronize();
+                checks.add(check("attention_forward (CUDA cores)", Math.max(err(out.downloadBf16(), outRef),
+                        err(lse.downloadFloats(), lseRef)), TOL_BF16));
+            }
+            return checks;
         }
     }
 

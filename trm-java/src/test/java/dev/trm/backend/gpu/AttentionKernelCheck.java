@@ -22,6 +22,8 @@ import java.util.Random;
  *
  * <p>Error measures: out and dqkv (stored in bf16): max |got - ref| / max |ref| over the tensor, under 1e-2; lse
  * (fp32): max absolute error under 1e-3. Shapes cross the kernels' 32-row and 64-key tiles, with and without RoPE.
+ * Head size 64 runs the forward twice: the tensor-core kernel (attention_forward_tc, 64-row and 32-key tiles) and the
+ * CUDA-core one, each followed by the backward from its own out and lse.
  */
 final class AttentionKernelCheck {
     private AttentionKernelCheck() {}
@@ -41,7 +43,10 @@ final class AttentionKernelCheck {
         }
     }
 
-    /** The shapes checked: S below, at and past the tiles; hd 8, 10 (not a multiple of 4), 16, 32 and 64. */
+    /**
+     * The shapes checked: S below, at and past the tiles; hd 8, 10 (not a multiple of 4), 16, 32 and 64 (at 64, S of
+     * 1, 37, 97, 130: one partial tile, several with a partial last one, with and without RoPE).
+     */
     static final List<Shape> SHAPES = List.of(
             new Shape(1, 1, 1, 8, true),
             new Shape(2, 13, 2, 16, true),
@@ -50,25 +55,35 @@ final class AttentionKernelCheck {
             new Shape(2, 97, 2, 16, true),
             new Shape(1, 97, 1, 16, false),
             new Shape(2, 64, 2, 32, true),
+            new Shape(1, 1, 1, 64, true),
+            new Shape(2, 37, 2, 64, true),
+            new Shape(2, 37, 2, 64, false),
+            new Shape(2, 97, 2, 64, true),
+            new Shape(2, 97, 2, 64, false),
             new Shape(2, 130, 2, 64, true),
+            new Shape(2, 130, 2, 64, false),
             new Shape(1, 130, 2, 64, false, 4.0));
 
-    /** Errors of one shape: out (relative), lse (absolute), dqkv (relative). */
-    record Errors(Shape shape, double out, double lse, double dqkv) {
+    /** Errors of one shape through one forward kernel: out (relative), lse (absolute), dqkv (relative). */
+    record Errors(Shape shape, boolean tensorCores, double out, double lse, double dqkv) {
         boolean ok() {
             return out < TOL_REL && lse < TOL_LSE && dqkv < TOL_REL;  // false on NaN
         }
 
         @Override
         public String toString() {
-            return String.format("%s: out %.2e, lse %.2e, dqkv %.2e", shape, out, lse, dqkv);
+            return String.format("%s%s: out %.2e, lse %.2e, dqkv %.2e", shape, tensorCores ? " tensor-cores" : "",
+                    out, lse, dqkv);
         }
     }
 
     /** Runs every shape; asserts the tolerances, bitwise-repeatable backward and the head-size limit. */
     static List<Errors> check(GpuDevice dev) {
         List<Errors> all = new ArrayList<>();
-        for (Shape sh : SHAPES) all.add(run(dev, sh, new Random(sh.hashCode())));
+        for (Shape sh : SHAPES) {
+            all.add(run(dev, sh, false, new Random(sh.hashCode())));
+            if (sh.headDim == 64) all.add(run(dev, sh, true, new Random(sh.hashCode())));
+        }
         for (Errors e : all) assertTrue(e.ok(), () -> "attention kernels vs RefOps: " + e + "\nall: " + all);
         GpuKernels k = new GpuKernels(dev);
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
@@ -79,7 +94,7 @@ final class AttentionKernelCheck {
         return all;
     }
 
-    static Errors run(GpuDevice dev, Shape sh, Random rnd) {
+    static Errors run(GpuDevice dev, Shape sh, boolean tensorCores, Random rnd) {
         int b = sh.batch, seq = sh.seq, h = sh.heads, hd = sh.headDim, dim = h * hd;
         float[] qkv = bf(rnd, b * seq * 3 * dim, sh.sd), dout = bf(rnd, b * seq * dim, 1.0);
         float[] cos = null, sin = null;
@@ -101,9 +116,15 @@ final class AttentionKernelCheck {
              DeviceBuffer delta = dev.alloc(DType.F32, lseRef.length);
              DeviceBuffer bc = cos == null ? null : dev.alloc(DType.F32, cos.length).upload(cos);
              DeviceBuffer bs = sin == null ? null : dev.alloc(DType.F32, sin.length).upload(sin)) {
-            k.attentionForward(st, bq, bo, bl, bc, bs, b, seq, h, hd);
+            k.attentionForward(st, bq, bo, bl, bc, bs, b, seq, h, hd, tensorCores);
             st.synchronize();
             float[] out = bo.downloadBf16(), lse = bl.downloadFloats();
+            if (hd == 64 && tensorCores == GpuKernels.ATT_TENSOR_CORES) {  // the public entry takes this same kernel
+                bo.uploadBf16(filled(out.length, Float.NaN));
+                k.attentionForward(st, bq, bo, bl, bc, bs, b, seq, h, hd);
+                st.synchronize();
+                assertArrayEquals(out, bo.downloadBf16(), sh + ": attentionForward dispatches by -Dtrm.attention.tc");
+            }
             k.attentionBackward(st, bq, bo, bl, bg, bd, delta, bc, bs, b, seq, h, hd);
             st.synchronize();
             float[] dqkv = bd.downloadBf16();
@@ -114,7 +135,7 @@ final class AttentionKernelCheck {
             k.attentionBackward(st, bq, bo, bl, bg, bd, delta, bc, bs, b, seq, h, hd);
             st.synchronize();
             assertArrayEquals(dqkv, bd.downloadBf16(), sh + ": a second backward gives the same bits");
-            return new Errors(sh, relErr(out, outRef), absErr(lse, lseRef), relErr(dqkv, dqkvRef));
+            return new Errors(sh, tensorCores, relErr(out, outRef), absErr(lse, lseRef), relErr(dqkv, dqkvRef));
         }
     }
 
