@@ -67,6 +67,26 @@ __device__ __forceinline__ AttF4 att_ld4(const float* p) {
 #endif
 }
 
+// The RoPE pair (x[j], x[j + hd/2]) of one q or k row at position pos, in fp32: rotated when cos != nullptr
+// (rotate_half layout: a' = a cos_j - c sin_j, c' = c cos_{j+half} + a sin_{j+half}), then times mul. Both forward
+// kernels (this file's and attention_tc.cu's) load their tiles through it.
+__device__ __forceinline__ void att_rope_pair(const bf16* row, int j, int hd, int pos, const float* cos,
+                                              const float* sin, float mul, float& a, float& c) {
+    int half = hd / 2;
+    a = __bfloat162float(row[j]);
+    c = __bfloat162float(row[j + half]);
+    if (cos != nullptr) {
+        const float* cp = cos + (long)pos * hd;
+        const float* sp = sin + (long)pos * hd;
+        float ar = a * cp[j] - c * sp[j];
+        float cr = c * cp[j + half] + a * sp[j + half];
+        a = ar;
+        c = cr;
+    }
+    a *= mul;
+    c *= mul;
+}
+
 // Loads rows [r0, r0 + rows) of one head's slice of a [B, S, *] bf16 tensor into fp32 shared memory, rotated by
 // RoPE (position = row) when cos != nullptr, times mul. src points at row 0 of the slice, rows `stride` apart.
 // Element (row, d) lands at dst[row * rs + d * cs]: row-major (rs = row length, cs = 1) or transposed (rs = 1,
@@ -88,19 +108,7 @@ __device__ __forceinline__ void att_load_tile(float* dst, int rs, int cs, bool s
             da = hd;
             dc = hd + 1;
         } else if (pos < seq) {
-            const bf16* p = src + (long)pos * stride;
-            a = __bfloat162float(p[j]);
-            c = __bfloat162float(p[j + half]);
-            if (cos != nullptr) {
-                const float* cp = cos + (long)pos * hd;
-                const float* sp = sin + (long)pos * hd;
-                float ar = a * cp[j] - c * sp[j];
-                float cr = c * cp[j + half] + a * sp[j + half];
-                a = ar;
-                c = cr;
-            }
-            a *= mul;
-            c *= mul;
+            att_rope_pair(src + (long)pos * stride, j, hd, pos, cos, sin, mul, a, c);
         }
         if (swizzle) {
             dst[da * cs + (row ^ (da & 31))] = a;

@@ -33,6 +33,7 @@
 // 16-byte rows a WMMA load touches fall in distinct banks; every WMMA pointer is 32-byte aligned and every stride a
 // multiple of 16 bytes, as WMMA requires (the emulator checks both).
 #include "common.cuh"
+// att_rope_pair comes from attention.cu, which trm_kernels.cu includes just before this file.
 
 #ifdef __CUDACC__
 #define ATC_UNROLL _Pragma("unroll")
@@ -69,21 +70,7 @@ __device__ __forceinline__ void atc_load_tile(bf16* dst, bf16* lo, const bf16* s
     for (int t = threadIdx.x; t < rows * half; t += blockDim.x) {
         int row = t / half, j = t % half, pos = r0 + row;
         float a = 0.0f, c = 0.0f;
-        if (pos < seq) {
-            const bf16* p = src + (long)pos * stride;
-            a = __bfloat162float(p[j]);
-            c = __bfloat162float(p[j + half]);
-            if (cos != nullptr) {
-                const float* cp = cos + (long)pos * ATC_HD;
-                const float* sp = sin + (long)pos * ATC_HD;
-                float ar = a * cp[j] - c * sp[j];
-                float cr = c * cp[j + half] + a * sp[j + half];
-                a = ar;
-                c = cr;
-            }
-            a *= mul;
-            c *= mul;
-        }
+        if (pos < seq) att_rope_pair(src + (long)pos * stride, j, ATC_HD, pos, cos, sin, mul, a, c);
         atc_store_split(dst, lo, row * ATC_LDH + j, a);
         atc_store_split(dst, lo, row * ATC_LDH + j + half, c);
     }
