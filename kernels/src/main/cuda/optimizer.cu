@@ -16,12 +16,11 @@
 //   walking start forwards (at most T steps over the whole loop, no per-element search), loads that tensor's
 //   addresses once and runs the single-tensor loop body over its part of the tensor. The per-element arithmetic is
 //   the same inline function as in adam_atan2 / ema, so the results are bit-identical to T single launches.
-// puzzle_sign_sgd: the same step straight from the batch's slots (lr by value, or from lrPtr when non-null):
-//   ids [B], slotGrads [B, D] fp32. The first slot
-//   holding each id sums the gradients of every slot with that id, in slot order (deterministic, no atomics), and
-//   updates the row; the other slots do nothing. O(B) id compares per thread: cheap next to a training step.
-// sign_sgd_rows: the puzzle-embedding step on distinct rows: table [ids, D]; rows [count]; gradRows [count, D]
-//   (already summed per id): row <- row (1 - lr wd) - lr sign(grad)   (sign(0) = 0, as torch.sign).
+// puzzle_sign_sgd: the puzzle-embedding step (spec 4.3) straight from the batch's slots: table [ids, D] fp32;
+//   ids [B] (may repeat); slotGrads [B, D] fp32; lr by value, or from lrPtr when non-null (a schedule row). The
+//   first slot holding each id sums the gradients of every slot with that id, in slot order (deterministic, no
+//   atomics), and updates the row: row <- row (1 - lr wd) - lr sign(sum) (sign(0) = 0, as torch.sign); the other
+//   slots do nothing. Rows not in the batch are neither updated nor decayed. O(B) id compares per thread.
 #include "common.cuh"
 
 // One AdamATan2 element (shared by adam_atan2 and adam_atan2_multi, so both round alike).
@@ -103,18 +102,6 @@ TRM_KERNEL void ema_multi(const unsigned long long* table, int tensors, long tot
     }
 }
 TRM_EXPORT(ema_multi)
-
-TRM_KERNEL void sign_sgd_rows(float* table, int dim, const int* rows, const float* gradRows, int count, float lr,
-                              float wd) {
-    long idx = (long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (idx >= (long)count * dim) return;
-    int r = (int)(idx / dim), d = (int)(idx % dim);
-    float gr = gradRows[idx];
-    float sign = gr > 0.0f ? 1.0f : (gr < 0.0f ? -1.0f : 0.0f);
-    float* w = table + (long)rows[r] * dim + d;
-    *w = *w * (1.0f - lr * wd) - lr * sign;
-}
-TRM_EXPORT(sign_sgd_rows)
 
 TRM_KERNEL void puzzle_sign_sgd(float* table, int dim, const int* ids, const float* slotGrads, int batch, float lr,
                                 const float* lrPtr, float wd) {

@@ -12,10 +12,8 @@
 #include "attention_tc.cu"
 // defines: token_loss (stablemax or softmax CE with its gradient), halting_bce
 #include "loss.cu"
-// defines: adam_atan2, ema, adam_atan2_multi, ema_multi, sign_sgd_rows, puzzle_sign_sgd
+// defines: adam_atan2, ema, adam_atan2_multi, ema_multi, puzzle_sign_sgd
 #include "optimizer.cu"
-// defines: cast_f32_to_bf16, cast_bf16_to_f32
-#include "cast.cu"
 // defines: add3, accumulate, convert, broadcast_row, broadcast_row_slots, slice_seq
 #include "elementwise.cu"
 // defines: bias_add, bias_grad, sum_batches

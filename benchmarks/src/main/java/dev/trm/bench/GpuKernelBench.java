@@ -124,8 +124,8 @@ public final class GpuKernelBench {
             rows(t, "token_loss stablemax", batch + "x" + seq + "x" + vocab, 2.0 * rowsN * vocab * 2);
             t = time(calls, () -> k.adamAtan2(s, p, g, m, v, params, sched, 0.1f, 0.9f, 0.95f));
             rows(t, "adam_atan2", params + " params", 7.0 * params * 4);
-            t = time(calls, () -> k.castF32ToBf16(s, p, pb, params));
-            rows(t, "cast_f32_to_bf16", params + " params", 6.0 * params);
+            t = time(calls, () -> k.convert(s, p, pb, params));
+            rows(t, "convert f32 -> bf16", params + " params", 6.0 * params);
         }
     }
 

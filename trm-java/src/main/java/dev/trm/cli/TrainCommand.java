@@ -229,7 +229,7 @@ public final class TrainCommand implements Runnable {
                 try (MetricsLog log = new MetricsLog(runDir)) {
                     // On a GPU the steps run asynchronously: their metrics come back every few steps (and before
                     // any evaluation or checkpoint), so the host never waits on the device inside the loop.
-                    int metricsEvery = be.name().equals("cpu") || be.name().equals("reference") ? 1 : 16;
+                    int metricsEvery = be.canCapture() ? 16 : 1;
                     long start = trainer.steps() + 1;
                     for (long s = start; s <= rs.steps(); s++) {
                         trainer.stepAsync();

@@ -154,12 +154,6 @@ public final class TrmModel {
         be.broadcastRow(p.lInit(), carry.z());
     }
 
-    /** Resets the listed slots to the initial y and z (a halted slot taking a new example). */
-    public void resetSlots(Carry carry, int[] slots) {
-        be.broadcastRowToSlots(p.hInit(), carry.y(), slots);
-        be.broadcastRowToSlots(p.lInit(), carry.z(), slots);
-    }
-
     /** Uploads one batch; labels may be null for inference. */
     public Batch batch(int[] inputs, int[] labels, int[] puzzleIds) {
         int b = puzzleIds.length;

@@ -15,11 +15,6 @@ import org.junit.jupiter.api.io.TempDir;
 /** The training loop end to end on a tiny generated Sudoku set, on the CPU backend. */
 class DeepSupervisionTest {
 
-    static TrmConfig small(Dataset d) {
-        return new TrmConfig(d.metadata().vocabSize(), d.seqLen(), 32, 2, 4, 2, 2, 2, true, false, 10000.0, 1e-5,
-                2, 1, 4, 0.1, TrmConfig.LossType.STABLEMAX);
-    }
-
     /** Deterministic mode: the same seed and data give the same losses, bit for bit, on the CPU backend. */
     @Test
     void sameSeedSameLossesBitForBit(@TempDir Path dir) {
@@ -27,7 +22,7 @@ class DeepSupervisionTest {
         double[][] runs = new double[2][];
         for (int r = 0; r < 2; r++) {
             try (Dataset train = Dataset.open(data, "train")) {
-                TrmConfig c = small(train);
+                TrmConfig c = TinySudoku.smallModel(train);
                 Backend be = new CpuBackend();
                 TrmParameters p = new TrmParameters(c, be);
                 p.initialize(be, 9);
@@ -44,7 +39,7 @@ class DeepSupervisionTest {
     void memorisesASmallTrainingSet(@TempDir Path dir) {
         Path data = TinySudoku.build(dir, 8, 1, 6, 1);
         try (Dataset train = Dataset.open(data, "train")) {
-            TrmConfig c = small(train);
+            TrmConfig c = TinySudoku.smallModel(train);
             Backend be = new CpuBackend();
             TrmParameters p = new TrmParameters(c, be);
             p.initialize(be, 3);

@@ -13,6 +13,12 @@ import java.util.List;
 public final class TinySudoku {
     private TinySudoku() {}
 
+    /** The small model the training tests train on it: token mixer, D 32, 2 layers, T = n = 2, one puzzle id. */
+    public static dev.trm.model.TrmConfig smallModel(dev.trm.data.Dataset d) {
+        return new dev.trm.model.TrmConfig(d.metadata().vocabSize(), d.seqLen(), 32, 2, 4, 2, 2, 2, true, false, 10000.0,
+                1e-5, 2, 1, 4, 0.1, dev.trm.model.TrmConfig.LossType.STABLEMAX);
+    }
+
     /** Writes {@code dir/sudoku4} with train and test splits of generated puzzles with unique solutions. */
     public static Path build(Path dir, int train, int test, int blanks, long seed) {
         SudokuGenerator gen = new SudokuGenerator(SudokuShape.ofSide(4), seed);

@@ -11,7 +11,6 @@ import dev.trm.gpu.DeviceBuffer;
 import dev.trm.gpu.GpuDevice;
 import dev.trm.gpu.PinnedHostMemory;
 import dev.trm.gpu.Stream;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
@@ -33,8 +32,7 @@ public final class GpuBackend implements Backend {
     private final Stream s;
     private final Blas blas;
     private final GpuKernels k;
-    private final List<DeviceBuffer> owned = new ArrayList<>();
-    private long bf16Bytes, f32Bytes, i32Bytes;
+    private final java.util.Set<DeviceBuffer> owned = new java.util.LinkedHashSet<>();
     // small scratch, grown on demand (first use happens in a warm-up step, before any graph capture)
     private DeviceBuffer sched, slotList, mixScratch;
     private float[] schedValues;
@@ -72,7 +70,15 @@ public final class GpuBackend implements Backend {
 
     /** Bytes this backend holds in device memory: {bf16, fp32, int32}. */
     public long[] bytesByType() {
-        return new long[] {bf16Bytes, f32Bytes, i32Bytes};
+        long bf16 = 0, f32 = 0, i32 = 0;
+        for (DeviceBuffer b : owned) {
+            switch (b.type()) {
+                case BF16 -> bf16 += b.bytes();
+                case F32 -> f32 += b.bytes();
+                case I32 -> i32 += b.bytes();
+            }
+        }
+        return new long[] {bf16, f32, i32};
     }
 
     // ---- memory ----------------------------------------------------------------------------------------------------
@@ -81,11 +87,6 @@ public final class GpuBackend implements Backend {
         DeviceBuffer b = dev.alloc(type, Math.max(1, count));
         b.zero(s);
         owned.add(b);
-        switch (type) {
-            case BF16 -> bf16Bytes += b.bytes();
-            case F32 -> f32Bytes += b.bytes();
-            case I32 -> i32Bytes += b.bytes();
-        }
         return b;
     }
 
@@ -129,11 +130,6 @@ public final class GpuBackend implements Backend {
 
     private void release(DeviceBuffer buf) {
         if (!owned.remove(buf)) return;
-        switch (buf.type()) {
-            case BF16 -> bf16Bytes -= buf.bytes();
-            case F32 -> f32Bytes -= buf.bytes();
-            case I32 -> i32Bytes -= buf.bytes();
-        }
         Staging st = staging.remove(buf);
         if (st != null) st.close();
         buf.close();

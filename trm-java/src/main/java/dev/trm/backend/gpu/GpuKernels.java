@@ -263,13 +263,6 @@ public final class GpuKernels {
         k("puzzle_sign_sgd").launch(s, Kernel.blocks((long) batch * dim, BLOCK), BLOCK, 0, a.f32(wd));
     }
 
-    /** table [ids, dim] f32; rows [count] i32 (distinct); gradRows [count, dim] f32. */
-    public void signSgdRows(Stream s, DeviceBuffer table, int dim, DeviceBuffer rows, DeviceBuffer gradRows, int count,
-                            float lr, float wd) {
-        k("sign_sgd_rows").launch(s, Kernel.blocks((long) count * dim, BLOCK), BLOCK, 0,
-                KernelArgs.of().ptr(table).i32(dim).ptr(rows).ptr(gradRows).i32(count).f32(lr).f32(wd));
-    }
-
     // elementwise.cu: every tensor comes with its storage type (bf16 or fp32)
 
     private static int bf(DeviceBuffer b) {
@@ -364,15 +357,5 @@ public final class GpuKernels {
         k("train_metrics").launch(s, 1, BLOCK, 0, KernelArgs.of().ptr(logits).ptr(labels).ptr(halted).ptr(steps)
                 .ptr(seqCorrect).ptr(q).i32(qStride).ptr(perSeqLoss).ptr(qLoss).ptr(ring).i32(rows).i32(fields)
                 .ptr(cursor).i32(batch).i32(len).i32(vocab));
-    }
-
-    // cast.cu
-
-    public void castF32ToBf16(Stream s, DeviceBuffer in, DeviceBuffer out, long n) {
-        k("cast_f32_to_bf16").launch(s, strideBlocks(n), BLOCK, 0, KernelArgs.of().ptr(in).ptr(out).i64(n));
-    }
-
-    public void castBf16ToF32(Stream s, DeviceBuffer in, DeviceBuffer out, long n) {
-        k("cast_bf16_to_f32").launch(s, strideBlocks(n), BLOCK, 0, KernelArgs.of().ptr(in).ptr(out).i64(n));
     }
 }

@@ -55,7 +55,7 @@ public final class KernelSelftest {
         checks.put("halting_bce", this::haltingBce);
         checks.put("adam_atan2", this::adamAtan2);
         checks.put("ema", this::ema);
-        checks.put("sign_sgd_rows", this::signSgdRows);
+        checks.put("puzzle_sign_sgd", this::puzzleSignSgd);
         checks.put("casts", this::casts);
         checks.put("attention", this::attention);
         checks.put("rmsnorm inject", this::rmsNormInject);
@@ -260,17 +260,26 @@ public final class KernelSelftest {
         }
     }
 
-    List<KernelCheck> signSgdRows() {
-        int ids = 9, count = 4;
-        float[] table = floats(ids * D, 0.5), grads = floats(count * D, 1.0);
-        grads[3] = 0;  // sign(0) = 0
+    /** Sign-SGD straight from the slots: repeated ids are summed per id on the device, as spec 4.3 asks. */
+    List<KernelCheck> puzzleSignSgd() {
+        int ids = 9, batch = 6;
+        float[] table = floats(ids * D, 0.5), grads = floats(batch * D, 1.0);
+        int[] slotIds = {7, 0, 3, 7, 5, 0};  // 7 and 0 repeat
+        grads[2 * D + 3] = 0;  // a lone id's zero gradient: sign(0) = 0
         int[] rows = {7, 0, 3, 5};
+        double[] summed = new double[rows.length * D];
+        for (int r = 0; r < rows.length; r++) {
+            for (int b = 0; b < batch; b++) {
+                if (slotIds[b] != rows[r]) continue;
+                for (int j = 0; j < D; j++) summed[r * D + j] += grads[b * D + j];
+            }
+        }
         double[] ref = d(table);
-        RefOps.signSgdRows(ref, D, rows, d(grads), count, 1e-2, 0.1);
-        try (DeviceBuffer bt = f32(table); DeviceBuffer br = i32(rows); DeviceBuffer bg = f32(grads)) {
-            kernels.signSgdRows(s, bt, D, br, bg, count, 1e-2f, 0.1f);
+        RefOps.signSgdRows(ref, D, rows, summed, rows.length, 1e-2, 0.1);
+        try (DeviceBuffer bt = f32(table); DeviceBuffer bi = i32(slotIds); DeviceBuffer bg = f32(grads)) {
+            kernels.puzzleSignSgd(s, bt, D, bi, bg, batch, 1e-2f, null, 0, 0.1f);
             s.synchronize();
-            return List.of(check("sign_sgd_rows", err(bt.downloadFloats(), ref), TOL_F32));
+            return List.of(check("puzzle_sign_sgd", err(bt.downloadFloats(), ref), TOL_F32));
         }
     }
 
@@ -282,12 +291,12 @@ public final class KernelSelftest {
         double[] rounded = new double[n];
         for (int i = 0; i < n; i++) rounded[i] = Bf16.round(x[i]);
         try (DeviceBuffer in = f32(x); DeviceBuffer mid = dev.alloc(DType.BF16, n); DeviceBuffer back = dev.alloc(DType.F32, n)) {
-            kernels.castF32ToBf16(s, in, mid, n);
-            kernels.castBf16ToF32(s, mid, back, n);
+            kernels.convert(s, in, mid, n);
+            kernels.convert(s, mid, back, n);
             s.synchronize();
             // Both directions are exact given round-to-nearest-even: compare bit for bit (tolerance 0).
-            return List.of(check("cast_f32_to_bf16", err(mid.downloadBf16(), rounded), 0.0),
-                    check("cast_bf16_to_f32", err(back.downloadFloats(), rounded), 0.0));
+            return List.of(check("convert f32 -> bf16", err(mid.downloadBf16(), rounded), 0.0),
+                    check("convert bf16 -> f32", err(back.downloadFloats(), rounded), 0.0));
         }
     }
 

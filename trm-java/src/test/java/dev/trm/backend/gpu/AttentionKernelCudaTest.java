@@ -1,12 +1,8 @@
 package dev.trm.backend.gpu;
 
-import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.trm.gpu.Backend;
-import dev.trm.gpu.DeviceProbe;
 import dev.trm.gpu.GpuDevice;
-import dev.trm.gpu.ProbeResult;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
@@ -15,11 +11,7 @@ import org.junit.jupiter.api.Test;
 class AttentionKernelCudaTest {
     @Test
     void cudaAttentionKernelsMatchRefOps() {
-        ProbeResult r = DeviceProbe.probe(Backend.CUDA);
-        if ("1".equals(System.getenv("TRM_REQUIRE_CUDA"))) {
-            assertTrue(r.available(), () -> "TRM_REQUIRE_CUDA=1 but no CUDA device: " + r.reason());
-        }
-        assumeTrue(r.available(), () -> "no CUDA device: " + r.reason());
+        TestDevices.assumeCuda();
         try (GpuDevice dev = GpuDevice.open(Backend.CUDA)) {
             for (AttentionKernelCheck.Errors e : AttentionKernelCheck.check(dev)) System.out.println("[cuda] " + e);
         }

@@ -1,9 +1,7 @@
 package dev.trm.backend.gpu;
 
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.trm.gpu.Backend;
-import dev.trm.gpu.DeviceProbe;
 import dev.trm.gpu.GpuDevice;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -13,7 +11,7 @@ import org.junit.jupiter.api.Test;
 class AttentionKernelEmulatedTest {
     @Test
     void emulatedAttentionKernelsMatchRefOps() {
-        assumeTrue(DeviceProbe.probe(Backend.EMULATED).available(), "emulated device unavailable");
+        TestDevices.assumeEmulated();
         try (GpuDevice dev = GpuDevice.open(Backend.EMULATED)) {
             for (AttentionKernelCheck.Errors e : AttentionKernelCheck.check(dev)) System.out.println("[emulated] " + e);
         }

@@ -30,8 +30,7 @@ final class GpuTrainingCurve {
 
     static double[] losses(Backend be, Path data, int steps, boolean graphs) {
         try (Dataset train = Dataset.open(data, "train")) {
-            TrmConfig c = new TrmConfig(train.metadata().vocabSize(), train.seqLen(), 32, 2, 4, 2, 2, 2, true, false,
-                    10000.0, 1e-5, 2, 1, 4, 0.1, TrmConfig.LossType.STABLEMAX);
+            TrmConfig c = TinySudoku.smallModel(train);
             TrmParameters p = new TrmParameters(c, be);
             p.initialize(be, 3);
             TrainConfig tc = new TrainConfig(4, STEPS, 3e-3, 0.0, 3e-3, 0.0, 0.9, 0.95, 20, 1.0, 0.99, 0, 5);
@@ -86,8 +85,7 @@ final class GpuTrainingCurve {
     static void checkEmaCopiesFollow(GpuBackend gpu, Path dir) {
         Path data = TinySudoku.build(dir, 8, 1, 6, 1);
         try (Dataset train = Dataset.open(data, "train")) {
-            TrmConfig c = new TrmConfig(train.metadata().vocabSize(), train.seqLen(), 32, 2, 4, 2, 2, 2, true, false,
-                    10000.0, 1e-5, 2, 1, 4, 0.1, TrmConfig.LossType.STABLEMAX);
+            TrmConfig c = TinySudoku.smallModel(train);
             TrmParameters p = new TrmParameters(c, gpu);
             p.initialize(gpu, 3);
             TrainConfig tc = new TrainConfig(4, 10, 3e-3, 0.0, 3e-3, 0.0, 0.9, 0.95, 2, 1.0, 0.9, 0, 5);

@@ -2,12 +2,9 @@ package dev.trm.backend.gpu;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.trm.gpu.Backend;
-import dev.trm.gpu.DeviceProbe;
 import dev.trm.gpu.GpuDevice;
-import dev.trm.gpu.ProbeResult;
 import java.util.List;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -21,11 +18,7 @@ class KernelSelftestCudaTest {
 
     @Test
     void everyKernelMatchesTheReferenceOnCuda() {
-        ProbeResult r = DeviceProbe.probe(Backend.CUDA);
-        if ("1".equals(System.getenv("TRM_REQUIRE_CUDA"))) {
-            assertTrue(r.available(), () -> "TRM_REQUIRE_CUDA=1 but no CUDA device: " + r.reason());
-        }
-        assumeTrue(r.available(), () -> "no CUDA device: " + r.reason());
+        TestDevices.assumeCuda();
         try (GpuDevice dev = GpuDevice.open(Backend.CUDA)) {
             for (long seed : new long[] {1, 2, 3}) {
                 KernelSelftest st = new KernelSelftest(dev, seed);

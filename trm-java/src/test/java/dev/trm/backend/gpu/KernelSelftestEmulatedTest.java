@@ -2,12 +2,9 @@ package dev.trm.backend.gpu;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.trm.gpu.Backend;
-import dev.trm.gpu.DeviceProbe;
 import dev.trm.gpu.GpuDevice;
-import dev.trm.gpu.ProbeResult;
 import java.util.List;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -18,8 +15,7 @@ class KernelSelftestEmulatedTest {
 
     @Test
     void everyKernelMatchesTheReferenceOnTheEmulatedDevice() {
-        ProbeResult r = DeviceProbe.probe(Backend.EMULATED);
-        assumeTrue(r.available(), () -> "emulated device unavailable: " + r.reason());
+        TestDevices.assumeEmulated();
         try (GpuDevice dev = GpuDevice.open(Backend.EMULATED)) {
             for (long seed : new long[] {1, 2}) {
                 KernelSelftest st = new KernelSelftest(dev, seed);

@@ -1,9 +1,7 @@
 package dev.trm.backend.gpu;
 
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.trm.gpu.Backend;
-import dev.trm.gpu.DeviceProbe;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
@@ -12,7 +10,7 @@ import org.junit.jupiter.api.Test;
 class MultiTensorOptimizerEmulatedTest {
     @Test
     void emulatedGroupOptimizerOpsMatchThePerTensorOpsBitForBit() {
-        assumeTrue(DeviceProbe.probe(Backend.EMULATED).available(), "emulated device unavailable");
+        TestDevices.assumeEmulated();
         try (GpuBackend gpu = GpuBackend.open(Backend.EMULATED)) {
             MultiTensorOptimizer.check(gpu);
         }

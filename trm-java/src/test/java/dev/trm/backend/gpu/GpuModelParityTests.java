@@ -1,0 +1,75 @@
+package dev.trm.backend.gpu;
+
+import dev.trm.model.Presets;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The GPU backend's model-level checks ({@link GpuOpsParity}, {@link GpuModelParity}, {@link GpuTrainingCurve}), run
+ * by one subclass per device: {@link GpuModelParityEmulatedTest} in CI, {@link GpuModelParityCudaTest} on a GPU.
+ */
+abstract class GpuModelParityTests {
+    /** The device's backend, or a skip (see {@link TestDevices}). */
+    abstract GpuBackend open();
+
+    /** Whether a GEMM row's result is independent of the row count (the emulator's plain GEMM; not cuBLAS). */
+    abstract boolean rowIndependentGemm();
+
+    @Test
+    void everyOpMatchesTheCpuBackend() {
+        try (GpuBackend gpu = open()) {
+            new GpuOpsParity(gpu).runAll();
+        }
+    }
+
+    @Test
+    void tokenMixerModelMatchesTheCpuBackend() {
+        try (GpuBackend gpu = open()) {
+            GpuModelParity.check(gpu, GpuModelParity.tinyMlpT(), 3, 11);
+        }
+    }
+
+    @Test
+    void attentionModelWithRopeMatchesTheCpuBackend() {
+        try (GpuBackend gpu = open()) {
+            GpuModelParity.check(gpu, GpuModelParity.tinyAttention(), 2, 12);
+        }
+    }
+
+    /** The full-size Sudoku preset (D 512, S 97, token mixer) with T = n = 1 to keep the emulated GEMMs short. */
+    @Test
+    void fullSizeSudokuPresetMatchesTheCpuBackend() {
+        try (GpuBackend gpu = open()) {
+            GpuModelParity.check(gpu, Presets.get("sudoku-extreme-mlp").withCycles(1, 1), 1, 13);
+        }
+    }
+
+    @Test
+    void inferenceCapturedAsOneGraphReplaysExactly() {
+        try (GpuBackend gpu = open()) {
+            GpuModelParity.checkCapturedSolve(gpu, GpuModelParity.tinyAttention(), 2, 14);
+        }
+    }
+
+    @Test
+    void trainingFollowsTheCpuLossCurve(@TempDir Path dir) {
+        try (GpuBackend gpu = open()) {
+            GpuTrainingCurve.check(gpu, dir);
+        }
+    }
+
+    @Test
+    void solverOnTheGpuAnswersAsOneBatchAndHoldsItsMemory() {
+        try (GpuBackend gpu = open()) {
+            GpuModelParity.checkSolver(gpu, GpuModelParity.tinyMlpT(), 16, rowIndependentGemm());
+        }
+    }
+
+    @Test
+    void emaWeightCopiesFollowAcrossCapturedSteps(@TempDir Path dir) {
+        try (GpuBackend gpu = open()) {
+            GpuTrainingCurve.checkEmaCopiesFollow(gpu, dir);
+        }
+    }
+}
