@@ -71,7 +71,7 @@ public final class TrmModel {
             if (training != null) {
                 for (NetActivations a : training.saved) a.free(be);
                 for (Tensor t : new Tensor[] {training.perSeq, training.qLoss, training.dLogits, training.dyTail,
-                        training.dy0, training.dq, training.g, training.dz, training.dx, training.dPuzzleSlots}) {
+                        training.dy0, training.dq, training.g, training.dx, training.dPuzzleSlots}) {
                     be.free(t);
                 }
                 be.free(training.correct);
@@ -82,7 +82,7 @@ public final class TrmModel {
     /** The training step's own buffers: saved activations of the n+1 grad calls, losses, gradients. */
     private final class Training {
         final NetActivations[] saved;
-        final Tensor perSeq, qLoss, dLogits, dyTail, dy0, dq, g, dz, dx, dPuzzleSlots;
+        final Tensor perSeq, qLoss, dLogits, dyTail, dy0, dq, g, dx, dPuzzleSlots;
         final IntTensor correct;
 
         Training(int batch) {
@@ -97,7 +97,6 @@ public final class TrmModel {
             dy0 = be.activation(batch, 1, d);
             dq = be.tensor(batch, 1, 2);
             g = be.activation(batch, s, d);
-            dz = be.activation(batch, s, d);
             dx = be.tensor(batch, s, d);
             dPuzzleSlots = be.tensor(batch, d);
         }
@@ -253,12 +252,12 @@ public final class TrmModel {
 
         // y' = net(y + z_n): y is a constant here, so d(y + z_n) flows only into z_n.
         w.net.backward(t.saved[n], t.g);
-        be.copy(t.g, t.dz);
         be.zero(t.dx);
-        // z_{i+1} = net(z_i + y + x): d(z_i + y + x) goes to z_i (constant for i = 0) and to x.
+        // z_{i+1} = net(z_i + y + x): d(z_i + y + x) goes to z_i (constant for i = 0) and to x. g carries d z_n, then
+        // each d z_i in turn, in place.
         for (int i = n - 1; i >= 0; i--) {
-            w.net.backward(t.saved[i], t.dz);
-            be.accumulate(t.dx, t.dz);
+            w.net.backward(t.saved[i], t.g);
+            be.accumulate(t.dx, t.g);
         }
         be.embedBackward(batch.inputs(), t.dx, p.embed().grad(), t.dPuzzleSlots, embedScale);
 
