@@ -20,3 +20,5 @@
 #include "linear.cu"
 // defines: act_refill, act_halt, train_metrics
 #include "act.cu"
+// defines: solve_record (a solve's per-puzzle answers, halting and step counts)
+#include "infer.cu"

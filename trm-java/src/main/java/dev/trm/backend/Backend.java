@@ -330,6 +330,55 @@ public interface Backend extends AutoCloseable {
         puzzleSignSgd(table, slotIds, slotGrads, read(schedule)[3], wd);
     }
 
+    // ---- a solve's state on the device (TrmSolver) ----------------------------------------------------------------
+    // So that all supervision steps of a batch can be one captured graph, each step records its puzzles' answers and
+    // halting in backend tensors, read once at the end. The default works on host copies: right for the CPU backends.
+
+    /** Sets every element of an int tensor to 0. */
+    default void zero(IntTensor t) {
+        writeInts(t, new int[Math.toIntExact(t.size())]);
+    }
+
+    /**
+     * After supervision step {@code step} (0-based) of {@code steps}, for each slot b of logits [B, L, V] and q [B, 2]
+     * still running (stepsUsed[b] == 0): qHalts[b, step] = q[b, 0]; and when step is the last one, or earlyHalt and
+     * q[b, 0] > 0, the slot ends: answers[b, :] [B, L] = the argmax over V of its logits (the first maximum),
+     * stepsUsed[b] = step + 1, halted[b] = q[b, 0] > 0. An ended slot is never written again.
+     */
+    default void solveRecord(Tensor logits, Tensor q, int step, int steps, boolean earlyHalt, IntTensor answers,
+                             Tensor qHalts, IntTensor stepsUsed, IntTensor halted) {
+        float[] lg = read(logits), qv = read(q), qh = read(qHalts);
+        int[] ans = readInts(answers), used = readInts(stepsUsed), h = readInts(halted);
+        int rows = used.length, len = ans.length / rows, vocab = lg.length / ans.length, stride = qv.length / rows;
+        for (int b = 0; b < rows; b++) {
+            if (used[b] != 0) continue;
+            float qHalt = qv[b * stride];
+            qh[b * steps + step] = qHalt;
+            if (step != steps - 1 && !(earlyHalt && qHalt > 0)) continue;
+            for (int t = 0; t < len; t++) {
+                int off = (b * len + t) * vocab, best = 0;
+                for (int j = 1; j < vocab; j++) if (lg[off + j] > lg[off + best]) best = j;
+                ans[b * len + t] = best;
+            }
+            used[b] = step + 1;
+            h[b] = qHalt > 0 ? 1 : 0;
+        }
+        write(qHalts, qh);
+        writeInts(answers, ans);
+        writeInts(stepsUsed, used);
+        writeInts(halted, h);
+    }
+
+    /**
+     * Runs body, which may be skipped once every flag is nonzero: while {@link #capture} records on a GPU whose
+     * graphs have conditional nodes, body becomes one, run at each replay only if some flag is 0 at that point. Used
+     * for a solve's early halt: once every puzzle has ended, the remaining steps cost nothing. Elsewhere body simply
+     * runs, so it must leave nothing wrong when it runs with every flag set (an ended slot is never written again).
+     */
+    default void runUnlessAllSet(IntTensor flags, Runnable body) {
+        body.run();
+    }
+
     /** write(), but it may return before the copy has reached the tensor (src may be reused at once). */
     default void writeAsync(Tensor dst, float[] src) {
         write(dst, src);

@@ -9,6 +9,7 @@ package dev.trm.infer;
  *     and step count are those of that step. The official evaluator never halts early; training does.
  * @param batchSize puzzles run together through the model (memory grows with it; the answers do not depend on it), or
  *     {@link #AUTO_BATCH} (0) for {@link TrmSolver#autoBatchSize}: as many as fit in half the free heap, at most 32
+ *     (on a GPU: up to 256 per graph launch, fewer puzzles padded to the next power of two)
  * @param recordSteps keep every step's logits and q values in {@link SolveResult#trace()} (for inspection; costs
  *     K x puzzles x seq_len x vocab floats, and runs all K steps even when every puzzle halted early)
  */

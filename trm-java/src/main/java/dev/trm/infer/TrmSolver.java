@@ -37,6 +37,11 @@ import java.util.concurrent.ConcurrentLinkedDeque;
  * when none is idle, and returns it afterwards, so concurrent calls never share mutable state and the pool grows to
  * the peak number of concurrent callers. On the CPU backend all calls share its one thread pool. {@link #close} must
  * not race with calls in flight.
+ *
+ * <p>On a GPU, solves take turns on the backend's stream, and each chunk of puzzles is one CUDA graph launch: the
+ * carry reset and all K steps, the answers and halting recorded per puzzle on the device ({@link SolveGraph}), read
+ * back once. With early halting the steps after every puzzle of the chunk has halted are skipped inside the launch
+ * where the GPU's graphs have conditional nodes. Recording the steps' trace runs the steps one by one instead.
  */
 public final class TrmSolver implements AutoCloseable {
     private final TrmConfig config;
@@ -46,6 +51,8 @@ public final class TrmSolver implements AutoCloseable {
     private final boolean ownsBackend;
     private final TrmParameters parameters;
     private final ConcurrentLinkedDeque<TrmModel> idle = new ConcurrentLinkedDeque<>();
+    /** On a GPU: the captured solves, least recently used first (guarded by the backend's lock). */
+    private final java.util.SequencedMap<GraphKey, SolveGraph> graphs = new java.util.LinkedHashMap<>();
     private volatile boolean closed;
 
     private TrmSolver(TrmConfig config, TaskKind task, long step, Map<String, float[]> weights, Backend backend, boolean ownsBackend) {
@@ -127,6 +134,14 @@ public final class TrmSolver implements AutoCloseable {
             traceLogits = new float[Math.toIntExact((long) k * n * len * v)];
             traceQ = new float[k * n * 2];
         }
+        if (backend.canCapture() && !options.recordSteps()) {
+            // A GPU: each chunk is one graph launch (SolveGraph); solves take turns on the backend's one stream.
+            int cap = options.batchSize() == SolveOptions.AUTO_BATCH ? DEVICE_AUTO_BATCH : options.batchSize();
+            synchronized (backend) {
+                if (closed) throw new IllegalStateException("solver is closed");
+                return solveGraphs(inputs, puzzleIds, options.earlyHalt(), k, cap, out);
+            }
+        }
         int batchSize = options.batchSize() == SolveOptions.AUTO_BATCH ? autoBatchSize(config) : options.batchSize();
         if (!(backend instanceof CpuBackend)) {
             // A GPU backend runs one stream: solves take turns on it, and every chunk has the same size (the last
@@ -155,6 +170,38 @@ public final class TrmSolver implements AutoCloseable {
         }
         StepTrace trace = options.recordSteps() ? new StepTrace(k, n, len, v, traceLogits, traceQ) : null;
         return new SolveResult(List.of(out), k, trace);
+    }
+
+    /**
+     * Chunks of up to {@code cap} puzzles, each solved by one graph launch. A chunk has {@code rows} slots: cap, or
+     * for fewer puzzles the next power of two (so that a service solving batches of varying size keeps a handful of
+     * graphs, not one per size); spare slots repeat the chunk's first puzzle and are ignored.
+     */
+    private SolveResult solveGraphs(int[][] inputs, int[] ids, boolean earlyHalt, int k, int cap, Solution[] out) {
+        int n = inputs.length, len = config.seqLen();
+        int rows = Math.min(cap, n <= 1 ? 1 : Integer.highestOneBit(n - 1) << 1);
+        SolveGraph g = graphs.remove(new GraphKey(rows, k, earlyHalt));  // re-inserted last: most recently used
+        if (g == null) g = new SolveGraph(config, backend, parameters, rows, k, earlyHalt);
+        graphs.put(new GraphKey(rows, k, earlyHalt), g);
+        while (graphs.size() > GRAPHS_KEPT) graphs.pollFirstEntry().getValue().close();
+        for (int start = 0; start < n; start += rows) {
+            int b = Math.min(rows, n - start);
+            int[] tokens = new int[rows * len], chunkIds = new int[rows];
+            for (int i = 0; i < rows; i++) {
+                int p = start + (i < b ? i : 0);
+                System.arraycopy(inputs[p], 0, tokens, i * len, len);
+                chunkIds[i] = ids[p];
+            }
+            SolveGraph.Results r = g.run(tokens, chunkIds);
+            for (int i = 0; i < b; i++) {
+                int used = r.stepsUsed()[i];
+                float[] confidence = new float[used];
+                for (int s = 0; s < used; s++) confidence[s] = sigmoid(r.qHalts()[i * k + s]);
+                out[start + i] = new Solution(java.util.Arrays.copyOfRange(r.answers(), i * len, (i + 1) * len), used,
+                        confidence, r.halted()[i] != 0);
+            }
+        }
+        return new SolveResult(List.of(out), k, null);
     }
 
     /** Convenience for one puzzle. */
@@ -255,6 +302,13 @@ public final class TrmSolver implements AutoCloseable {
         return 4 * (calls * netActivations + other);
     }
 
+    /** Puzzles per graph launch on a GPU when the options leave it automatic (a few GB of activations for ARC). */
+    static final int DEVICE_AUTO_BATCH = 256;
+    /** Captured solves kept on a GPU (each holds a model's activations for its batch size). */
+    static final int GRAPHS_KEPT = 4;
+
+    private record GraphKey(int rows, int steps, boolean earlyHalt) {}
+
     static float sigmoid(float x) {
         return (float) (1 / (1 + Math.exp(-x)));
     }
@@ -266,6 +320,8 @@ public final class TrmSolver implements AutoCloseable {
         closed = true;
         synchronized (backend) {
             for (TrmModel m; (m = idle.pollFirst()) != null; ) m.free();
+            for (SolveGraph g : graphs.values()) g.close();
+            graphs.clear();
             parameters.free(backend);
         }
         if (ownsBackend) backend.close();

@@ -670,6 +670,23 @@ public final class GpuBackend implements Backend {
                 logits.dim(2));
     }
 
+    // ---- a solve's state on the device ------------------------------------------------------------------------------
+
+    @Override
+    public void zero(IntTensor x) {
+        b(x).zero(s);
+    }
+
+    @Override
+    public void solveRecord(Tensor logits, Tensor q, int step, int steps, boolean earlyHalt, IntTensor answers,
+                            Tensor qHalts, IntTensor stepsUsed, IntTensor halted) {
+        int rows = stepsUsed.dim(0);
+        sameSize(t(qHalts).buf.count(), (long) rows * steps, "solveRecord qHalts");
+        k.solveRecord(s, bf16(logits, "solveRecord", "logits"), f32(q, "solveRecord", "q"),
+                Math.toIntExact(t(q).buf.count() / rows), step, steps, earlyHalt, b(answers),
+                f32(qHalts, "solveRecord", "qHalts"), b(stepsUsed), b(halted), rows, answers.dim(1), logits.dim(2));
+    }
+
     // ---- asynchronous uploads ----------------------------------------------------------------------------------------
 
     /**

@@ -358,4 +358,17 @@ public final class GpuKernels {
                 .ptr(seqCorrect).ptr(q).i32(qStride).ptr(perSeqLoss).ptr(qLoss).ptr(ring).i32(rows).i32(fields)
                 .ptr(cursor).i32(batch).i32(len).i32(vocab));
     }
+
+    // ---- infer.cu --------------------------------------------------------------------------------------------------
+
+    /**
+     * A solve's bookkeeping after step `step` of `steps`: logits bf16 [rows, len, vocab], q f32 (q_halt at b * qStride),
+     * answers i32 [rows, len], qHalts f32 [rows, steps], stepsUsed and halted i32 [rows]. One block per slot.
+     */
+    public void solveRecord(Stream s, DeviceBuffer logits, DeviceBuffer q, int qStride, int step, int steps,
+                            boolean earlyHalt, DeviceBuffer answers, DeviceBuffer qHalts, DeviceBuffer stepsUsed,
+                            DeviceBuffer halted, int rows, int len, int vocab) {
+        k("solve_record").launch(s, rows, 128, 0, KernelArgs.of().ptr(logits).ptr(q).i32(qStride).i32(step).i32(steps)
+                .i32(earlyHalt ? 1 : 0).ptr(answers).ptr(qHalts).ptr(stepsUsed).ptr(halted).i32(len).i32(vocab));
+    }
 }

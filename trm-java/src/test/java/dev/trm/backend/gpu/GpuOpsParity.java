@@ -77,6 +77,7 @@ final class GpuOpsParity {
         embedding();
         optimizers();
         supervisionState();
+        solveState();
     }
 
     void elementwise() {
@@ -322,6 +323,46 @@ final class GpuOpsParity {
         }
         close("trainMetrics ring", ring);
         assertTrue(cpu.readInts(c[10])[0] == 11 && gpu.readInts(g[10])[0] == 11, "metrics cursor");
+    }
+
+    /**
+     * A solve's bookkeeping, the GPU kernel against the CPU backend's host version, over every step of a 4-step
+     * solve with and without early halting: answers, recorded q_halt values, step counts and halted flags all equal.
+     * q_halt is drawn per step with both signs, so with early halting some slots end at each step and some run to the
+     * last; the logits are bf16-exact, so both argmaxes see the same values.
+     */
+    void solveState() {
+        int b = 6, len = 5, v = 7, steps = 4;
+        for (boolean early : new boolean[] {false, true}) {
+            IntTensor[] c = {cpu.intTensor(b, len), cpu.intTensor(b), cpu.intTensor(b)};
+            IntTensor[] g = {gpu.intTensor(b, len), gpu.intTensor(b), gpu.intTensor(b)};
+            for (int k = 0; k < 3; k++) {
+                cpu.zero(c[k]);
+                gpu.writeInts(g[k], new int[Math.toIntExact(g[k].size())]);  // not all zero before: the op must set it
+                gpu.zero(g[k]);
+            }
+            Pair qHalts = f32(0, b, steps);
+            for (int s = 0; s < steps; s++) {
+                Pair logits = act(1, b, len, v), q = f32(1, b, 1, 2);
+                cpu.solveRecord(logits.c(), q.c(), s, steps, early, c[0], qHalts.c(), c[1], c[2]);
+                gpu.solveRecord(logits.g(), q.g(), s, steps, early, g[0], qHalts.g(), g[1], g[2]);
+            }
+            String[] names = {"answers", "stepsUsed", "halted"};
+            for (int k = 0; k < 3; k++) {
+                assertTrue(java.util.Arrays.equals(cpu.readInts(c[k]), gpu.readInts(g[k])),
+                        "solveRecord " + names[k] + " (early halt " + early + ")");
+            }
+            int[] used = cpu.readInts(c[1]);
+            float[] qc = cpu.read(qHalts.c()), qg = gpu.read(qHalts.g());
+            for (int i = 0; i < b; i++) {
+                assertTrue(used[i] >= 1 && used[i] <= steps, "slot " + i + " ended after " + used[i] + " steps");
+                for (int s = 0; s < used[i]; s++) {
+                    assertTrue(qc[i * steps + s] == qg[i * steps + s], "solveRecord qHalts slot " + i + " step " + s);
+                }
+            }
+            if (!early) assertTrue(java.util.Arrays.stream(used).allMatch(u -> u == steps), "without early halt all run");
+            else assertTrue(java.util.Arrays.stream(used).anyMatch(u -> u < steps), "no slot halted early: a weak check");
+        }
     }
 
     private static float[] abs(float[] v) {

@@ -1,0 +1,106 @@
+package dev.trm.infer;
+
+import dev.trm.backend.Backend;
+import dev.trm.backend.IntTensor;
+import dev.trm.backend.Tensor;
+import dev.trm.model.Batch;
+import dev.trm.model.Carry;
+import dev.trm.model.TrmConfig;
+import dev.trm.model.TrmModel;
+import dev.trm.model.TrmParameters;
+
+/**
+ * A whole solve of one batch size on a backend that captures graphs (a GPU): the carry reset and all K supervision
+ * steps, each followed by the per-puzzle bookkeeping ({@link Backend#solveRecord}), recorded once as one graph and
+ * replayed for every later batch of the same size. Per batch the host uploads the tokens and puzzle ids, launches the
+ * graph and reads four small results back: the only synchronisation.
+ *
+ * <p>With early halting, each step after the first is wrapped in {@link Backend#runUnlessAllSet} on the puzzles'
+ * step counts: on a GPU with conditional graph nodes the steps after every puzzle has halted are skipped inside the
+ * launch; elsewhere they run, and the ended puzzles keep their answers.
+ *
+ * <p>It owns a model instance (activations and carry for {@code rows} puzzles), its inputs and state tensors and the
+ * graph; {@link #close} frees them. Not thread safe: the solver serialises its use.
+ */
+final class SolveGraph implements AutoCloseable {
+    final int rows, steps;
+    final boolean earlyHalt;
+    private final Backend backend;
+    private final TrmModel model;
+    private final Batch batch;
+    private final Carry carry;
+    private final IntTensor answers, stepsUsed, halted;  // [rows, L], [rows], [rows]
+    private final Tensor qHalts;                         // [rows, steps]: q_halt of every step a puzzle ran
+    private Backend.Replay graph;                        // null until the first (eager) run has made every buffer
+    private boolean captureTried;
+
+    /** The results of one batch: host copies of the state tensors. */
+    record Results(int[] answers, float[] qHalts, int[] stepsUsed, int[] halted) {}
+
+    SolveGraph(TrmConfig config, Backend backend, TrmParameters parameters, int rows, int steps, boolean earlyHalt) {
+        this.backend = backend;
+        this.rows = rows;
+        this.steps = steps;
+        this.earlyHalt = earlyHalt;
+        this.model = new TrmModel(config, backend, parameters);
+        int len = config.seqLen();
+        this.batch = new Batch(backend.intTensor(rows, len), null, backend.intTensor(rows));
+        this.carry = model.initialCarry(rows);
+        this.answers = backend.intTensor(rows, len);
+        this.stepsUsed = backend.intTensor(rows);
+        this.halted = backend.intTensor(rows);
+        this.qHalts = backend.tensor(rows, steps);
+    }
+
+    /** Solves one batch: tokens [rows * L] and puzzle ids [rows]. */
+    Results run(int[] tokens, int[] puzzleIds) {
+        backend.writeIntsAsync(batch.inputs(), tokens);
+        backend.writeIntsAsync(batch.puzzleIds(), puzzleIds);
+        if (graph != null) {
+            graph.replay();
+        } else {
+            solve();  // the first run is eager: it makes the model's buffers, which the graph then replays in place
+            if (!captureTried) {
+                captureTried = true;
+                try {
+                    graph = backend.capture(this::solve);
+                } catch (RuntimeException e) {
+                    // Solves go on, eagerly (same results, more launches); the cause is printed once.
+                    System.err.println("warning: the solve could not be captured as a graph; running it eagerly: " + e);
+                }
+            }
+        }
+        return new Results(backend.readInts(answers), backend.read(qHalts), backend.readInts(stepsUsed),
+                backend.readInts(halted));
+    }
+
+    /** The work the graph records: reset, then K steps with their bookkeeping. Enqueues only; reads nothing back. */
+    private void solve() {
+        backend.zero(stepsUsed);
+        backend.zero(halted);
+        model.resetCarry(carry);
+        for (int s = 0; s < steps; s++) {
+            int step = s;
+            Runnable one = () -> {
+                model.forward(batch, carry);
+                backend.solveRecord(model.logits(), model.q(), step, steps, earlyHalt, answers, qHalts, stepsUsed, halted);
+            };
+            if (earlyHalt && s > 0) backend.runUnlessAllSet(stepsUsed, one);  // nothing to skip before step 0
+            else one.run();
+        }
+    }
+
+    @Override
+    public void close() {
+        if (graph != null) graph.close();
+        model.free();
+        backend.free(batch.inputs());
+        backend.free(batch.puzzleIds());
+        backend.free(carry.y());
+        backend.free(carry.z());
+        backend.free(answers);
+        backend.free(stepsUsed);
+        backend.free(halted);
+        backend.free(qHalts);
+    }
+}

@@ -1,0 +1,123 @@
+package dev.trm.backend.gpu;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.trm.backend.Tensor;
+import dev.trm.backend.cpu.CpuBackend;
+import dev.trm.checkpoint.Checkpoint;
+import dev.trm.infer.SolveOptions;
+import dev.trm.infer.SolveResult;
+import dev.trm.infer.Solution;
+import dev.trm.infer.TrmSolver;
+import dev.trm.model.TinyConfigs;
+import dev.trm.model.TrmConfig;
+import dev.trm.model.TrmParameters;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+
+/**
+ * TrmSolver on a GPU solves each chunk as one captured graph (the carry reset, K steps, the per-puzzle bookkeeping on
+ * the device). Its answers must be those of the step-by-step path (which reads every step back; recording the trace
+ * selects it) for every puzzle: tokens, steps used, every step's confidence and the halted flag, bit for bit, with and
+ * without early halting, on new inputs through the same graph, and for a chunk padded to a power of two.
+ */
+final class GpuSolveGraph {
+    private static final TrmConfig CONFIG = TinyConfigs.attention();  // vocab 7, seq 6, 3 puzzle ids
+    private static final int K = 5;
+
+    private GpuSolveGraph() {}
+
+    /**
+     * Random weights whose q head has std-1 weights and bias qHaltBias: q_halt then changes sign between puzzles and
+     * steps, so early halting has something to decide.
+     */
+    static Map<String, float[]> weights(long seed, float qHaltBias) {
+        CpuBackend be = new CpuBackend();
+        TrmParameters p = new TrmParameters(CONFIG, be);
+        p.initialize(be, seed);
+        Random rnd = new Random(seed);
+        for (Tensor t : List.of(p.puzzleTable(), p.qWeight().value())) {
+            float[] v = new float[(int) t.size()];
+            for (int i = 0; i < v.length; i++) v[i] = (float) rnd.nextGaussian();
+            be.write(t, v);
+        }
+        be.write(p.qBias().value(), new float[] {qHaltBias, 0f});
+        return Checkpoint.weightsOf(p, be);
+    }
+
+    static int[][] inputs(int n, long seed) {
+        Random rnd = new Random(seed);
+        int[][] in = new int[n][CONFIG.seqLen()];
+        for (int[] row : in) for (int i = 0; i < row.length; i++) row[i] = 1 + rnd.nextInt(CONFIG.vocabSize() - 1);
+        return in;
+    }
+
+    static int[] ids(int n) {
+        int[] ids = new int[n];
+        for (int i = 0; i < n; i++) ids[i] = i % CONFIG.numPuzzleIds();
+        return ids;
+    }
+
+    /**
+     * @param exact whether chunks of different row counts must agree bit for bit too (the emulated device, whose
+     *     GEMM does not depend on the row count; cuBLAS may pick another kernel for another shape)
+     */
+    static void check(GpuBackend gpu, boolean exact) {
+        try (TrmSolver solver = TrmSolver.of(CONFIG, null, weights(5, -4.5f), gpu)) {
+            for (boolean early : new boolean[] {false, true}) {
+                SolveOptions o = SolveOptions.defaults().withSteps(K).withEarlyHalt(early).withBatchSize(8);
+                int[][] a = inputs(8, 1), b = inputs(8, 2);
+                SolveResult graphed = solver.solve(a, ids(8), o);
+                assertSame(solver.solve(a, ids(8), o.withRecordSteps(true)), graphed, "8 puzzles, early " + early);
+                long[] memory = gpu.bytesByType();  // both paths have made their buffers: nothing more from here
+                // The second chunk of the same size replays the captured graph with new tokens.
+                assertSame(solver.solve(b, ids(8), o.withRecordSteps(true)), solver.solve(b, ids(8), o),
+                        "8 new puzzles, early " + early);
+                assertArrayEquals(memory, gpu.bytesByType(), "device memory grew over replays");
+                if (early) {
+                    long ranAll = graphed.solutions().stream().filter(s -> s.stepsUsed() == K).count();
+                    assertTrue(ranAll > 0 && ranAll < 8, "the test needs puzzles that halt early and puzzles that do "
+                            + "not: " + ranAll + " of 8 ran all " + K + " steps");
+                }
+                // 3 puzzles run in a chunk of 4 rows (the next power of two), the spare row a copy of the first.
+                int[][] c = inputs(3, 3);
+                SolveResult padded = solver.solve(c, ids(3), o);
+                if (exact) assertSame(solver.solve(c, ids(3), o.withRecordSteps(true)), padded, "3 puzzles, early " + early);
+                assertSame(solver.solve(c, ids(3), o), padded, "3 puzzles again, early " + early);
+            }
+        }
+        // A model sure of itself from the first step: with early halting every puzzle ends after one step (on a GPU
+        // with conditional graph nodes the other K - 1 steps are skipped inside the launch), without it none does.
+        try (TrmSolver solver = TrmSolver.of(CONFIG, null, weights(6, 50f), gpu)) {
+            SolveOptions o = SolveOptions.defaults().withSteps(K).withEarlyHalt(true).withBatchSize(4);
+            int[][] a = inputs(4, 4);
+            SolveResult graphed = solver.solve(a, ids(4), o);
+            for (Solution s : graphed.solutions()) {
+                assertEquals(1, s.stepsUsed());
+                assertTrue(s.halted());
+            }
+            assertSame(solver.solve(a, ids(4), o.withRecordSteps(true)), graphed, "all halt at step 1");
+        }
+    }
+
+    private static void assertSame(SolveResult want, SolveResult got, String what) {
+        assertEquals(want.solutions().size(), got.solutions().size(), what);
+        for (int i = 0; i < want.solutions().size(); i++) {
+            Solution w = want.solutions().get(i), g = got.solutions().get(i);
+            String p = what + ", puzzle " + i;
+            assertArrayEquals(w.tokens(), g.tokens(), p + ": tokens");
+            assertEquals(w.stepsUsed(), g.stepsUsed(), p + ": steps used");
+            assertEquals(w.halted(), g.halted(), p + ": halted");
+            assertEquals(w.haltConfidence().length, g.haltConfidence().length, p + ": confidences");
+            for (int s = 0; s < w.haltConfidence().length; s++) {
+                assertEquals(Float.floatToRawIntBits(w.haltConfidence()[s]), Float.floatToRawIntBits(g.haltConfidence()[s]),
+                        p + ": confidence at step " + (s + 1) + ": " + Arrays.toString(w.haltConfidence()) + " vs "
+                                + Arrays.toString(g.haltConfidence()));
+            }
+        }
+    }
+}
