@@ -336,7 +336,11 @@ final class CudaDriver implements Driver {
         }
     }
 
-    /** Ends the stream's capture (into a graph we created; cuStreamEndCapture hands back that same graph). */
+    /**
+     * Ends the stream's capture into a graph we created. cuda.h documents phGraph only as "the captured graph"
+     * (NVIDIA's own sample passes NULL for a capture into an existing graph): we pass a cell and ignore what it gets,
+     * since we hold the graph already.
+     */
     private void endCaptureInto(long stream, String what) {
         try (Arena a = Arena.ofConfined()) {
             checkCuda(cuda_h.cuStreamEndCapture(h(stream), a.allocate(ValueLayout.ADDRESS)),

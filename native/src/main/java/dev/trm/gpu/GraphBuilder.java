@@ -1,7 +1,7 @@
 package dev.trm.gpu;
 
-import java.util.HashSet;
-import java.util.Set;
+import java.util.HashMap;
+import java.util.Map;
 
 /**
  * Builds a graph from a stream's work with conditional (IF) nodes, so one launch can skip work the device decides
@@ -31,14 +31,17 @@ import java.util.Set;
  * <p>On CUDA (driver 12.4+) the graph is created with cuGraphCreate and captured with cuStreamBeginCaptureToGraph;
  * {@link #beginIf} ends that capture, adds a CU_GRAPH_NODE_TYPE_CONDITIONAL node (IF, one body) after the capture's
  * last nodes and captures the body from the same stream; {@link #endIf} resumes capturing the graph after the IF
- * node. Conditional bodies may hold kernels, memsets, copies and (nested) conditionals only: no host callbacks or
- * event records. On the emulated device the IF node is a recorded step that reads the conditional's value.
+ * node. CUDA allows kernels, memsets, memory copies and conditionals in a body (no host nodes, no event nodes), all
+ * of one context. On the emulated device the IF node is a recorded step that reads the conditional's value.
+ *
+ * <p>Unverified on hardware: the CUDA path is written from cuda.h (13.0) and NVIDIA's documentation and has not run
+ * on a GPU yet; {@link GpuDevice#supportsConditionalGraphs()} runs a small probe graph before anyone relies on it.
  */
 public final class GraphBuilder extends Owned {
     private final Stream stream;
     private final long graph;
     private final Kernel setKernel;
-    private final Set<Long> conditionals = new HashSet<>();
+    private final Map<Long, Boolean> conditionals = new HashMap<>();  // handle -> has its IF node
     private long openIf;      // the IF node whose body is being captured, 0 when none
     private boolean ended;
 
@@ -56,13 +59,14 @@ public final class GraphBuilder extends Owned {
 
     /**
      * A new conditional of this graph whose value is reset to {@code defaultValue} at the start of every launch
-     * (CU_GRAPH_COND_ASSIGN_DEFAULT). Use each conditional for one IF node.
+     * (CU_GRAPH_COND_ASSIGN_DEFAULT). Each conditional must guard exactly one IF node ({@link #beginIf}): CUDA may
+     * refuse to instantiate a graph with a handle no node uses, so {@link #end()} refuses it on every backend.
      */
     public GraphConditional conditional(int defaultValue) {
         checkBuilding();
         if (defaultValue < 0) throw new IllegalArgumentException("a conditional's value is unsigned: " + defaultValue);
         long h = device.driver.conditionalCreate(graph, defaultValue);
-        conditionals.add(h);
+        conditionals.put(h, false);
         return new GraphConditional(h, defaultValue);
     }
 
@@ -91,6 +95,10 @@ public final class GraphBuilder extends Owned {
         checkBuilding();
         checkMine(c);
         if (openIf != 0) throw new IllegalStateException("nested IFs are not supported: endIf() the open one first");
+        if (conditionals.get(c.handle())) {
+            throw new IllegalArgumentException("the conditional " + c + " already guards an IF node: make one per IF");
+        }
+        conditionals.put(c.handle(), true);
         openIf = device.driver.graphBuildIfBegin(graph, stream.handle(), c.handle());
     }
 
@@ -110,6 +118,8 @@ public final class GraphBuilder extends Owned {
     public Graph end() {
         checkBuilding();
         if (openIf != 0) throw new IllegalStateException("end() inside an IF body: endIf() first");
+        long unused = conditionals.values().stream().filter(used -> !used).count();
+        if (unused > 0) throw new IllegalStateException(unused + " conditional(s) of this graph guard no IF node");
         ended = true;
         long exec;
         try {
@@ -124,7 +134,7 @@ public final class GraphBuilder extends Owned {
     }
 
     private void checkMine(GraphConditional c) {
-        if (!conditionals.contains(c.handle())) {
+        if (!conditionals.containsKey(c.handle())) {
             throw new IllegalArgumentException("the conditional " + c + " was not made by this graph builder");
         }
     }

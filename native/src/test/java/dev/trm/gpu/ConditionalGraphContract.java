@@ -164,7 +164,10 @@ final class ConditionalGraphContract {
         }
     }
 
-    /** Nested IFs, end() inside an IF, a stray endIf(), a foreign conditional are refused; close() abandons. */
+    /**
+     * Nested IFs, end() inside an IF, a stray endIf(), a foreign conditional, a conditional guarding two IFs or none
+     * are refused; close() abandons (nothing captured runs, the stream runs its work again and can build anew).
+     */
     static void misuseIsRefusedAndCloseAbandons(GpuDevice dev) {
         try (Stream s = dev.newStream(); Stream other = dev.newStream();
              DeviceBuffer x = dev.alloc(DType.F32, 1).upload(new float[] {0f});
@@ -183,6 +186,9 @@ final class ConditionalGraphContract {
             }
             b.endIf();
             assertThrows(IllegalStateException.class, b::endIf, "endIf() without an open IF");
+            assertThrows(IllegalArgumentException.class, () -> b.beginIf(c), "one IF node per conditional");
+            b.conditional(1);
+            assertThrows(IllegalStateException.class, b::end, "a conditional that guards no IF node");
             b.close();  // abandoned: nothing of it ever runs, and the stream no longer captures
             assertEquals(before, dev.openResources());
             assertThrows(IllegalStateException.class, () -> b.conditional(0), "use after close");
@@ -200,6 +206,15 @@ final class ConditionalGraphContract {
                 }
             }
             assertEquals(3f, x.downloadFloats()[0]);
+            // Abandoned inside an IF body: that capture ends too.
+            GraphBuilder b4 = s.beginGraph();
+            b4.beginIf(b4.conditional(1));
+            increment(dev, s, x, one);
+            b4.close();
+            increment(dev, s, x, one);
+            s.synchronize();
+            assertEquals(4f, x.downloadFloats()[0], "only the increment after close() ran");
+            assertEquals(before, dev.openResources());
         }
     }
 }
