@@ -114,7 +114,9 @@ public final class GpuDevice implements AutoCloseable {
      * the entry points (or is older than 12.4), when the graph-control kernel module (graph_control.fatbin) was not
      * built or did not load, or when the probe failed: a two-launch graph whose IF body must run at the first launch
      * and be skipped at the second. Callers then capture a plain graph. Checked once (the first call runs the probe
-     * on a stream of its own, then waits for it); never throws for a device that is open.
+     * on a stream of its own, then waits for it); never throws for a device that is open. Make the first call
+     * outside any capture: the probe allocates, which a capturing thread may not do on CUDA (the answer would then be
+     * a lasting false).
      */
     public boolean supportsConditionalGraphs() {
         return conditionalGraphsUnsupportedReason() == null;
@@ -161,7 +163,7 @@ public final class GpuDevice implements AutoCloseable {
     private String probeConditionalGraph() {
         try (Stream s = newStream(); DeviceBuffer flag = alloc(DType.I32, 1); DeviceBuffer out = alloc(DType.I32, 1)) {
             Graph g;
-            try (GraphBuilder b = new GraphBuilder(this, s, graphControlKernel)) {
+            try (GraphBuilder b = GraphBuilder.begin(this, s, graphControlKernel)) {
                 GraphConditional c = b.conditional(0);
                 b.setIfAnyZero(c, flag.address(), 1);
                 b.beginIf(c);

@@ -45,11 +45,16 @@ public final class GraphBuilder extends Owned {
     private long openIf;      // the IF node whose body is being captured, 0 when none
     private boolean ended;
 
-    GraphBuilder(GpuDevice device, Stream stream, Kernel setKernel) {
+    private GraphBuilder(GpuDevice device, Stream stream, Kernel setKernel, long graph) {
         super(device);
         this.stream = stream;
         this.setKernel = setKernel;
-        this.graph = device.driver.graphBuildBegin(stream.handle());
+        this.graph = graph;
+    }
+
+    /** Starts the capture first, so a failure (e.g. the stream already captures) leaves nothing to abandon. */
+    static GraphBuilder begin(GpuDevice device, Stream stream, Kernel setKernel) {
+        return new GraphBuilder(device, stream, setKernel, device.driver.graphBuildBegin(stream.handle()));
     }
 
     private void checkBuilding() {

@@ -42,7 +42,7 @@ public final class Stream extends Owned {
      */
     public GraphBuilder beginGraph() {
         checkOpen();
-        return new GraphBuilder(device, this, device.graphControlKernel());
+        return GraphBuilder.begin(device, this, device.graphControlKernel());
     }
 
     @Override

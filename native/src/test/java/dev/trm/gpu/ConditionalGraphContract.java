@@ -174,6 +174,8 @@ final class ConditionalGraphContract {
              DeviceBuffer one = dev.alloc(DType.F32, 1).upload(new float[] {1f})) {
             int before = dev.openResources();
             GraphBuilder b = s.beginGraph();
+            assertThrows(CudaException.class, s::beginGraph, "the stream already captures");
+            assertEquals(before + 1, dev.openResources(), "the refused builder holds nothing");
             GraphConditional c = b.conditional(0);
             assertThrows(IllegalArgumentException.class, () -> b.conditional(-1));
             assertThrows(IllegalArgumentException.class, () -> b.setIfAnyZero(c, x.address(), 0));
