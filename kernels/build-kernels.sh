@@ -2,6 +2,9 @@
 # Builds the kernels for the kernels module (Maven runs it in generate-resources; it also runs by hand):
 #   - nvcc: src/main/cuda/trm_kernels.cu -> trm_kernels.fatbin (SASS sm_80, sm_86, sm_89, sm_90 + PTX compute_80),
 #     with the ptxas resource report (registers, spills) kept in target/ptxas-report.txt;
+#   - nvcc: src/main/cuda/graph_control.cu -> graph_control.fatbin (same architectures), the kernel that sets graph
+#     conditional values; its own image because the driver must resolve cudaGraphSetConditional when it loads it
+#     (see the top of graph_control.cu), and a driver that cannot must not cost us the main module;
 #   - g++: the same sources against src/main/cuda/emu/cuda_emu.h -> the host emulation library.
 # A missing compiler is not an error: the build passes and the device then reports "kernels not built".
 # Usage: build-kernels.sh <resource output dir> <target dir>
@@ -29,10 +32,11 @@ elif [ -z "$NVCC" ]; then
   done
 fi
 FATBIN="$RES/trm_kernels.fatbin"
+GRAPH_FATBIN="$RES/graph_control.fatbin"
 if [ -z "$NVCC" ]; then
   echo "[kernels] WARNING: nvcc not found (set NVCC or CUDA_HOME): the fatbin is not built; the CUDA device will report 'kernels not built'"
-  rm -f "$FATBIN" "$RES/kernels.properties"
-elif newer_than "$FATBIN" && [ -f "$RES/kernels.properties" ]; then
+  rm -f "$FATBIN" "$GRAPH_FATBIN" "$RES/kernels.properties"
+elif newer_than "$FATBIN" && newer_than "$GRAPH_FATBIN" && [ -f "$RES/kernels.properties" ]; then
   echo "[kernels] fatbin up to date"
 else
   RELEASE=$("$NVCC" --version | sed -n 's/.*release \([0-9]*\.[0-9]*\).*/\1/p')
@@ -44,6 +48,20 @@ else
     -I"$SRC" "$SRC/trm_kernels.cu" -o "$FATBIN.tmp" >"$TARGET/ptxas-report.txt" 2>&1 \
     || { cat "$TARGET/ptxas-report.txt"; rm -f "$FATBIN.tmp"; echo "[kernels] ERROR: nvcc failed"; exit 1; }
   mv "$FATBIN.tmp" "$FATBIN"
+  # The graph-control image. cudaGraphSetConditional is an extern device function that the DRIVER resolves at
+  # module load (like vprintf): a whole-program build leaves it undefined in each cubin, and so does -rdc=true plus
+  # a device link against libcudadevrt.a (checked with nvlink -keep-system-libraries and readelf -s on the cubin:
+  # libcudadevrt does not define it). So it is built like the main fatbin, whole-program, with the PTX as the
+  # fallback the driver JIT-links. Unverified on hardware here (no GPU on the build machine): that the driver
+  # resolves the symbol when loading this image is what GpuDevice.supportsConditionalGraphs() probes at run time.
+  echo "[kernels] nvcc $RELEASE: graph_control.cu -> graph_control.fatbin (same architectures)"
+  "$NVCC" -fatbin -O3 -std=c++17 \
+    -gencode arch=compute_80,code=sm_80 -gencode arch=compute_86,code=sm_86 \
+    -gencode arch=compute_89,code=sm_89 -gencode arch=compute_90,code=sm_90 \
+    -gencode arch=compute_80,code=compute_80 \
+    -I"$SRC" "$SRC/graph_control.cu" -o "$GRAPH_FATBIN.tmp" \
+    || { rm -f "$GRAPH_FATBIN.tmp"; echo "[kernels] ERROR: nvcc failed on graph_control.cu"; exit 1; }
+  mv "$GRAPH_FATBIN.tmp" "$GRAPH_FATBIN"
   MAJOR=${RELEASE%%.*}; MINOR=${RELEASE##*.}
   {
     echo "# written by build-kernels.sh"
@@ -72,8 +90,8 @@ elif newer_than "$EMU"; then
   echo "[kernels] emulation library up to date"
 else
   mkdir -p "$RES/$PLATFORM"
-  echo "[kernels] $CXX: trm_kernels.cu + emu_checks.cu + cuda_emu.cpp -> $PLATFORM/libtrm_kernels_emu.so"
-  "$CXX" -std=c++17 -O2 -fPIC -shared -Wall -Werror -I"$SRC" -x c++ "$SRC/trm_kernels.cu" -x c++ "$CHECKS" \
-    -x c++ "$SRC/emu/cuda_emu.cpp" -o "$EMU.tmp"
+  echo "[kernels] $CXX: trm_kernels.cu + graph_control.cu + emu_checks.cu + cuda_emu.cpp -> $PLATFORM/libtrm_kernels_emu.so"
+  "$CXX" -std=c++17 -O2 -fPIC -shared -Wall -Werror -I"$SRC" -x c++ "$SRC/trm_kernels.cu" \
+    -x c++ "$SRC/graph_control.cu" -x c++ "$CHECKS" -x c++ "$SRC/emu/cuda_emu.cpp" -o "$EMU.tmp"
   mv "$EMU.tmp" "$EMU"
 fi

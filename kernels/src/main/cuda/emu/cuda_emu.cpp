@@ -291,3 +291,60 @@ int emu_gemm(int transA, int transB, int m, int n, int k, float alpha, const voi
 }
 
 }  // extern "C"
+
+// ---- Graph conditional values (cudaGraphSetConditional, graph_control.cu) -----------------------------------------
+// One table for the whole library (every emulated device in the process): handle -> value. Handles come from a
+// counter, so two devices never share one. A mutex, because kernels of different devices may run on different
+// threads.
+#include <map>
+#include <mutex>
+
+namespace {
+std::mutex conditionalLock;
+std::map<unsigned long long, unsigned int> conditionalValues;
+unsigned long long nextConditional = 1;
+}  // namespace
+
+void cudaGraphSetConditional(cudaGraphConditionalHandle handle, unsigned int value) {
+    bool known;
+    {
+        std::lock_guard<std::mutex> guard(conditionalLock);
+        auto it = conditionalValues.find(handle);
+        known = it != conditionalValues.end();
+        if (known) it->second = value;
+    }
+    // emu_fail never returns (it leaves the fiber): call it with the lock released.
+    if (!known) emu_fail("cudaGraphSetConditional: unknown conditional handle");
+}
+
+extern "C" {
+
+// A new handle whose value is `value`.
+unsigned long long emu_conditional_create(unsigned int value) {
+    std::lock_guard<std::mutex> guard(conditionalLock);
+    conditionalValues[nextConditional] = value;
+    return nextConditional++;
+}
+
+// Sets the value (the Java side re-applies defaults at each launch); 0 on success, 1 for an unknown handle.
+int emu_conditional_set(unsigned long long handle, unsigned int value) {
+    std::lock_guard<std::mutex> guard(conditionalLock);
+    auto it = conditionalValues.find(handle);
+    if (it == conditionalValues.end()) return 1;
+    it->second = value;
+    return 0;
+}
+
+// The value, or -1 for an unknown handle.
+long long emu_conditional_get(unsigned long long handle) {
+    std::lock_guard<std::mutex> guard(conditionalLock);
+    auto it = conditionalValues.find(handle);
+    return it == conditionalValues.end() ? -1 : (long long)it->second;
+}
+
+void emu_conditional_destroy(unsigned long long handle) {
+    std::lock_guard<std::mutex> guard(conditionalLock);
+    conditionalValues.erase(handle);
+}
+
+}  // extern "C"

@@ -302,3 +302,10 @@ inline void emu_call(void (*f)(A...), void** args) {
     static struct EmuRegister_##name {                                                    \
         EmuRegister_##name() { emu_register(&emu_entry_##name); }                         \
     } emu_register_##name;
+
+// ---- Graph conditional nodes (graph_control.cu) -------------------------------------------------------------------
+// A conditional handle is a key into the emulation library's table of values (cuda_emu.cpp, "Graph conditional
+// values"); the Java emulated driver creates the keys, re-applies the defaults at each graph launch and reads a value
+// when its IF node runs, through the emu_conditional_* C entry points.
+typedef unsigned long long cudaGraphConditionalHandle;
+void cudaGraphSetConditional(cudaGraphConditionalHandle handle, unsigned int value);

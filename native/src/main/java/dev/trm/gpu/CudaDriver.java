@@ -4,9 +4,13 @@ import static dev.trm.gpu.Errors.checkCuda;
 import static dev.trm.gpu.Errors.checkCublas;
 
 import dev.trm.bindings.cublas.cublas_h;
+import dev.trm.bindings.cuda.CUDA_CONDITIONAL_NODE_PARAMS;
+import dev.trm.bindings.cuda.CUgraphEdgeData_st;
+import dev.trm.bindings.cuda.CUgraphNodeParams_st;
 import dev.trm.bindings.cuda.cuda_h;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
 import java.util.HashMap;
 import java.util.Map;
@@ -202,7 +206,7 @@ final class CudaDriver implements Driver {
             MemorySegment img = a.allocate(image.length + 8L, 16);  // the driver reads the image from host memory
             MemorySegment.copy(image, 0, img, ValueLayout.JAVA_BYTE, 0, image.length);
             MemorySegment m = a.allocate(ValueLayout.ADDRESS);
-            checkCuda(cuda_h.cuModuleLoadData(m, img), "cuModuleLoadData(trm_kernels.fatbin on " + info.name()
+            checkCuda(cuda_h.cuModuleLoadData(m, img), "cuModuleLoadData(a " + image.length + "-byte fatbin on " + info.name()
                     + ", sm_" + info.ccMajor() + info.ccMinor() + ")");
             return m.get(ValueLayout.ADDRESS, 0).address();
         }
@@ -268,6 +272,165 @@ final class CudaDriver implements Driver {
     public void graphDestroy(long graph) {
         current();
         checkCuda(cuda_h.cuGraphExecDestroy(h(graph)), "cuGraphExecDestroy");
+        Long built = builtGraphs.remove(graph);
+        if (built != null) checkCuda(cuda_h.cuGraphDestroy(h(built)), "cuGraphDestroy");
+    }
+
+    // ---- Graphs with conditional (IF) nodes -------------------------------------------------------------------
+    // Built with stream capture into a graph we create (cuStreamBeginCaptureToGraph), the capture ended and restarted
+    // around each IF node: the IF node's body is itself captured from the same stream (the caller's kernels and
+    // cuBLAS calls go to the stream they always use). Written from cuda.h of CUDA 13.0 and NVIDIA's documentation;
+    // NOT run on hardware here (no GPU on the build machine): every call below is unverified until the @Tag("gpu")
+    // tests and GpuDevice's probe graph run on a device.
+
+    /** Executable graph -> the graph it was instantiated from, kept until the executable is destroyed (below). */
+    private final Map<Long, Long> builtGraphs = new HashMap<>();
+
+    private static final String[] CONDITIONAL_ENTRY_POINTS = {"cuGraphCreate", "cuStreamBeginCaptureToGraph",
+            "cuStreamGetCaptureInfo_v3", "cuGraphAddNode_v2", "cuGraphConditionalHandleCreate"};
+
+    @Override
+    public String conditionalGraphsUnsupportedReason() {
+        // IF nodes, capture into an existing graph and the v3 capture info (with edge data) came with CUDA 12.3/12.4.
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment v = a.allocate(ValueLayout.JAVA_INT);
+            checkCuda(cuda_h.cuDriverGetVersion(v), "cuDriverGetVersion");
+            int version = v.get(ValueLayout.JAVA_INT, 0);
+            if (version < 12040) {
+                return "the CUDA driver is " + Errors.versionText(version) + "; conditional graph nodes need 12.4";
+            }
+        }
+        // libcuda was loaded with System.load, so its symbols are in the loader lookup the bindings use.
+        SymbolLookup lookup = SymbolLookup.loaderLookup();
+        for (String name : CONDITIONAL_ENTRY_POINTS) {
+            if (lookup.find(name).isEmpty()) return "the CUDA driver has no " + name;
+        }
+        return null;
+    }
+
+    private static final int CAPTURE_MODE = cuda_h.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL();
+
+    @Override
+    public long graphBuildBegin(long stream) {
+        current();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment g = a.allocate(ValueLayout.ADDRESS);
+            checkCuda(cuda_h.cuGraphCreate(g, 0), "cuGraphCreate");
+            MemorySegment graph = g.get(ValueLayout.ADDRESS, 0);
+            int st = cuda_h.cuStreamBeginCaptureToGraph(h(stream), graph, MemorySegment.NULL, MemorySegment.NULL, 0,
+                    CAPTURE_MODE);
+            if (st != 0) cuda_h.cuGraphDestroy(graph);
+            checkCuda(st, "cuStreamBeginCaptureToGraph");
+            return graph.address();
+        }
+    }
+
+    @Override
+    public long conditionalCreate(long graph, int defaultValue) {
+        current();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment c = a.allocate(ValueLayout.JAVA_LONG);
+            checkCuda(cuda_h.cuGraphConditionalHandleCreate(c, h(graph), context, defaultValue,
+                    cuda_h.CU_GRAPH_COND_ASSIGN_DEFAULT()), "cuGraphConditionalHandleCreate");
+            return c.get(ValueLayout.JAVA_LONG, 0);
+        }
+    }
+
+    /**
+     * Ends the stream's capture into a graph we created. cuda.h documents phGraph only as "the captured graph"
+     * (NVIDIA's own sample passes NULL for a capture into an existing graph): we pass a cell and ignore what it gets,
+     * since we hold the graph already.
+     */
+    private void endCaptureInto(long stream, String what) {
+        try (Arena a = Arena.ofConfined()) {
+            checkCuda(cuda_h.cuStreamEndCapture(h(stream), a.allocate(ValueLayout.ADDRESS)),
+                    "cuStreamEndCapture (" + what + ")");
+        }
+    }
+
+    @Override
+    public long graphBuildIfBegin(long graph, long stream, long conditional) {
+        current();
+        try (Arena a = Arena.ofConfined()) {
+            // The nodes the next captured node would depend on (the capture's leaves: the last work on this one
+            // stream), with their edge data. The driver's arrays live only until the next call on the stream: copy.
+            MemorySegment status = a.allocate(ValueLayout.JAVA_INT), depsOut = a.allocate(ValueLayout.ADDRESS),
+                    edgesOut = a.allocate(ValueLayout.ADDRESS), countOut = a.allocate(ValueLayout.JAVA_LONG);
+            checkCuda(cuda_h.cuStreamGetCaptureInfo_v3(h(stream), status, MemorySegment.NULL, MemorySegment.NULL,
+                    depsOut, edgesOut, countOut), "cuStreamGetCaptureInfo");
+            if (status.get(ValueLayout.JAVA_INT, 0) != cuda_h.CU_STREAM_CAPTURE_STATUS_ACTIVE()) {
+                throw Errors.cuda(Errors.CUDA_ERROR_STREAM_CAPTURE_INVALIDATED,
+                        "graph IF: the stream's capture is not active (status " + status.get(ValueLayout.JAVA_INT, 0) + ")");
+            }
+            long n = countOut.get(ValueLayout.JAVA_LONG, 0);
+            long edgeBytes = CUgraphEdgeData_st.layout().byteSize();
+            MemorySegment deps = MemorySegment.NULL, edges = MemorySegment.NULL;
+            if (n > 0) {
+                deps = a.allocate(ValueLayout.ADDRESS, n);
+                MemorySegment.copy(depsOut.get(ValueLayout.ADDRESS, 0).reinterpret(n * ValueLayout.ADDRESS.byteSize()),
+                        0, deps, 0, n * ValueLayout.ADDRESS.byteSize());
+                MemorySegment e = edgesOut.get(ValueLayout.ADDRESS, 0);
+                if (!e.equals(MemorySegment.NULL)) {  // NULL: every edge is a plain (default) one
+                    edges = a.allocate(CUgraphEdgeData_st.layout(), n);
+                    MemorySegment.copy(e.reinterpret(n * edgeBytes), 0, edges, 0, n * edgeBytes);
+                }
+            }
+            endCaptureInto(stream, "before an IF node");
+            // The IF node (one body, run when the value is nonzero), depending on those nodes.
+            MemorySegment params = a.allocate(CUgraphNodeParams_st.layout());  // zeroed, as the reserved fields must be
+            CUgraphNodeParams_st.type(params, cuda_h.CU_GRAPH_NODE_TYPE_CONDITIONAL());
+            MemorySegment cond = CUgraphNodeParams_st.conditional(params);
+            CUDA_CONDITIONAL_NODE_PARAMS.handle(cond, conditional);
+            CUDA_CONDITIONAL_NODE_PARAMS.type(cond, cuda_h.CU_GRAPH_COND_TYPE_IF());
+            CUDA_CONDITIONAL_NODE_PARAMS.size(cond, 1);
+            CUDA_CONDITIONAL_NODE_PARAMS.ctx(cond, context);
+            MemorySegment node = a.allocate(ValueLayout.ADDRESS);
+            checkCuda(cuda_h.cuGraphAddNode_v2(node, h(graph), deps, edges, n, params),
+                    "cuGraphAddNode(conditional IF after " + n + " nodes)");
+            // The driver fills phGraph_out with its own array of the node's body graphs (valid while the node is).
+            MemorySegment body = CUDA_CONDITIONAL_NODE_PARAMS.phGraph_out(cond)
+                    .reinterpret(ValueLayout.ADDRESS.byteSize()).get(ValueLayout.ADDRESS, 0);
+            checkCuda(cuda_h.cuStreamBeginCaptureToGraph(h(stream), body, MemorySegment.NULL, MemorySegment.NULL, 0,
+                    CAPTURE_MODE), "cuStreamBeginCaptureToGraph (IF body)");
+            return node.get(ValueLayout.ADDRESS, 0).address();
+        }
+    }
+
+    @Override
+    public void graphBuildIfEnd(long graph, long stream, long ifNode) {
+        current();
+        endCaptureInto(stream, "IF body");
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment deps = a.allocate(ValueLayout.ADDRESS);
+            deps.set(ValueLayout.ADDRESS, 0, h(ifNode));
+            checkCuda(cuda_h.cuStreamBeginCaptureToGraph(h(stream), h(graph), deps, MemorySegment.NULL, 1,
+                    CAPTURE_MODE), "cuStreamBeginCaptureToGraph (after an IF node)");
+        }
+    }
+
+    @Override
+    public long graphBuildEnd(long graph, long stream) {
+        current();
+        endCaptureInto(stream, "end of the graph");
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment exec = a.allocate(ValueLayout.ADDRESS);
+            checkCuda(cuda_h.cuGraphInstantiateWithFlags(exec, h(graph), 0L), "cuGraphInstantiate (conditional graph)");
+            long e = exec.get(ValueLayout.ADDRESS, 0).address();
+            // Kept until the executable graph is destroyed: the conditional handles were created on this graph, and
+            // NVIDIA's examples keep it alive; destroying it early would gain a few KiB.
+            builtGraphs.put(e, graph);
+            return e;
+        }
+    }
+
+    @Override
+    public void graphBuildAbandon(long graph, long stream) {
+        current();
+        try (Arena a = Arena.ofConfined()) {
+            // Not capturing (already ended): CUDA_ERROR_ILLEGAL_STATE, harmless; an invalidated capture: its error.
+            cuda_h.cuStreamEndCapture(h(stream), a.allocate(ValueLayout.ADDRESS));
+        }
+        cuda_h.cuGraphDestroy(h(graph));  // with the IF nodes' bodies; the conditional handles go with the graph
     }
 
     /** What one BLAS handle owns: the cuBLAS handle, its workspace, and (made on first use) cuBLASLt's plans. */

@@ -73,6 +73,38 @@ interface Driver extends AutoCloseable {
 
     void graphLaunch(long graph, long stream);
 
+    // ---- Graphs with conditional (IF) nodes, built by GraphBuilder: one stream, used sequentially ----------------
+
+    /**
+     * Why this driver cannot build conditional graphs (entry points missing, driver too old), or null when it can
+     * as far as it knows without trying (GpuDevice also loads the graph-control kernel and runs a probe graph).
+     */
+    String conditionalGraphsUnsupportedReason();
+
+    /**
+     * Creates an empty graph and starts capturing the stream's work into it; returns the graph (the handle the
+     * other calls name). Either {@link #graphBuildEnd} or {@link #graphBuildAbandon} must follow.
+     */
+    long graphBuildBegin(long stream);
+
+    /** A conditional handle of the graph whose value is reset to defaultValue at the start of every launch. */
+    long conditionalCreate(long graph, int defaultValue);
+
+    /**
+     * Places an IF node on the conditional after all work captured so far and redirects the stream's capture into
+     * its body; returns the node, for {@link #graphBuildIfEnd}.
+     */
+    long graphBuildIfBegin(long graph, long stream, long conditional);
+
+    /** Ends the body's capture; capture continues into the graph after the IF node. */
+    void graphBuildIfEnd(long graph, long stream, long ifNode);
+
+    /** Ends the capture and instantiates the graph; returns the launchable graph ({@link #graphDestroy} frees it). */
+    long graphBuildEnd(long graph, long stream);
+
+    /** Ends any capture still under way on the stream and frees the graph and its conditionals; never throws. */
+    void graphBuildAbandon(long graph, long stream);
+
     void graphDestroy(long graph);
 
     long blasCreate(long stream);

@@ -26,6 +26,7 @@ final class EmulatedDriver implements Driver {
     private static final long CAPACITY = Long.getLong("trm.emulated.memoryMiB", 4096) << 20;
 
     private final MethodHandle emuLaunch, emuLastError, emuHasKernel, emuGemm;
+    private final MethodHandle emuConditionalCreate, emuConditionalSet, emuConditionalGet, emuConditionalDestroy;
     private final DeviceInfo info;
     private final TreeMap<Long, Arena> allocations = new TreeMap<>();
     private final Map<Long, Long> sizes = new HashMap<>();
@@ -55,6 +56,14 @@ final class EmulatedDriver implements Driver {
                 ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT,
                 ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_FLOAT, ValueLayout.JAVA_LONG,
                 ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
+        emuConditionalCreate = linker.downcallHandle(lib.findOrThrow("emu_conditional_create"),
+                FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
+        emuConditionalSet = linker.downcallHandle(lib.findOrThrow("emu_conditional_set"),
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
+        emuConditionalGet = linker.downcallHandle(lib.findOrThrow("emu_conditional_get"),
+                FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG));
+        emuConditionalDestroy = linker.downcallHandle(lib.findOrThrow("emu_conditional_destroy"),
+                FunctionDescriptor.ofVoid(ValueLayout.JAVA_LONG));
         info = new DeviceInfo(Backend.EMULATED, 0, "emulated device (host, one block at a time)", 8, 0, CAPACITY, 1,
                 "none (emulated)", null);
     }
@@ -284,6 +293,107 @@ final class EmulatedDriver implements Driver {
     @Override
     public synchronized void graphDestroy(long graph) {
         graphs.remove(graph);
+        List<long[]> conditionals = graphConditionals.remove(graph);
+        if (conditionals != null) for (long[] c : conditionals) invoke(emuConditionalDestroy, c[0]);
+    }
+
+    // ---- Graphs with conditional (IF) nodes ---------------------------------------------------------------------
+    // The graph under construction records like a capture (the stream's list of work); an IF node is one recorded
+    // step that reads its conditional's value from the emulation library's table (where cudaGraphSetConditional in
+    // graph_control.cu writes) and, when nonzero, runs its body's list. A launch first re-applies every default.
+
+    /** A graph under construction: its stream and conditionals {handle, default}. */
+    private record Building(long stream, List<long[]> conditionals) {}
+
+    private final Map<Long, Building> building = new HashMap<>();
+    private final Map<Long, List<Runnable>> ifParents = new HashMap<>();  // IF node -> the list its body interrupts
+    private final Map<Long, List<long[]>> graphConditionals = new HashMap<>();  // launchable graph -> conditionals
+
+    @Override
+    public String conditionalGraphsUnsupportedReason() {
+        return null;
+    }
+
+    @Override
+    public synchronized long graphBuildBegin(long stream) {
+        beginCapture(stream);
+        long g = nextHandle++;
+        building.put(g, new Building(stream, new ArrayList<>()));
+        return g;
+    }
+
+    private synchronized Building building(long graph) {
+        Building b = building.get(graph);
+        if (b == null) throw Errors.cuda(Errors.CUDA_ERROR_INVALID_HANDLE, "graph 0x" + Long.toHexString(graph)
+                + " is not under construction");
+        return b;
+    }
+
+    @Override
+    public synchronized long conditionalCreate(long graph, int defaultValue) {
+        Building b = building(graph);
+        long handle = (long) invoke(emuConditionalCreate, defaultValue);
+        b.conditionals().add(new long[] {handle, defaultValue});
+        return handle;
+    }
+
+    @Override
+    public synchronized long graphBuildIfBegin(long graph, long stream, long conditional) {
+        building(graph);
+        List<Runnable> parent = capturing.get(stream);
+        if (parent == null) throw Errors.cuda(Errors.CUDA_ERROR_STREAM_CAPTURE_INVALIDATED, "graph IF: not capturing");
+        List<Runnable> body = new ArrayList<>();
+        parent.add(() -> {
+            long value = (long) invoke(emuConditionalGet, conditional);
+            if (value < 0) throw Errors.cuda(Errors.CUDA_ERROR_INVALID_HANDLE, "graph IF: conditional destroyed");
+            if (value != 0) body.forEach(Runnable::run);
+        });
+        capturing.put(stream, body);
+        long node = nextHandle++;
+        ifParents.put(node, parent);
+        return node;
+    }
+
+    @Override
+    public synchronized void graphBuildIfEnd(long graph, long stream, long ifNode) {
+        building(graph);
+        List<Runnable> parent = ifParents.remove(ifNode);
+        if (parent == null) throw Errors.cuda(Errors.CUDA_ERROR_INVALID_HANDLE, "graph IF: unknown IF node");
+        capturing.put(stream, parent);
+    }
+
+    @Override
+    public synchronized long graphBuildEnd(long graph, long stream) {
+        Building b = building.remove(graph);
+        if (b == null) throw Errors.cuda(Errors.CUDA_ERROR_INVALID_HANDLE, "graph end: not under construction");
+        List<Runnable> work = new ArrayList<>();
+        List<long[]> conditionals = List.copyOf(b.conditionals());
+        work.add(() -> {  // CU_GRAPH_COND_ASSIGN_DEFAULT: every launch starts from the defaults
+            for (long[] c : conditionals) invoke(emuConditionalSet, c[0], (int) c[1]);
+        });
+        work.addAll(capturing.remove(stream));
+        long g = nextHandle++;
+        graphs.put(g, List.copyOf(work));
+        graphConditionals.put(g, conditionals);
+        return g;
+    }
+
+    @Override
+    public synchronized void graphBuildAbandon(long graph, long stream) {
+        Building b = building.remove(graph);
+        capturing.remove(stream);
+        if (b != null) for (long[] c : b.conditionals()) invoke(emuConditionalDestroy, c[0]);
+    }
+
+    /** A call into the emulation library's conditional table. */
+    private static Object invoke(MethodHandle h, Object... args) {
+        try {
+            return h.invokeWithArguments(args);
+        } catch (RuntimeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
     }
 
     @Override

@@ -20,6 +20,9 @@ public final class GpuDevice implements AutoCloseable {
     private final long module;
     private final Stream defaultStream;
     private boolean closed;
+    private String conditionalsUnsupported;  // null: not checked yet; "" after the check passed, else the reason
+    private long graphControlModule;         // graph_control.fatbin, loaded by the check; 0 when not loaded
+    private Kernel graphControlKernel;
 
     private GpuDevice(Driver driver) {
         this.driver = driver;
@@ -106,6 +109,86 @@ public final class GpuDevice implements AutoCloseable {
         return kernels.computeIfAbsent(name, n -> new Kernel(this, n, driver.moduleFunction(module, n)));
     }
 
+    /**
+     * Whether {@link Stream#beginGraph()} can build graphs with conditional IF nodes here. False when the driver lacks
+     * the entry points (or is older than 12.4), when the graph-control kernel module (graph_control.fatbin) was not
+     * built or did not load, or when the probe failed: a two-launch graph whose IF body must run at the first launch
+     * and be skipped at the second. Callers then capture a plain graph. Checked once (the first call runs the probe
+     * on a stream of its own, then waits for it); never throws for a device that is open. Make the first call
+     * outside any capture: the probe allocates, which a capturing thread may not do on CUDA (the answer would then be
+     * a lasting false).
+     */
+    public boolean supportsConditionalGraphs() {
+        return conditionalGraphsUnsupportedReason() == null;
+    }
+
+    /** Why {@link #supportsConditionalGraphs()} is false, in words; null when it is true. */
+    public String conditionalGraphsUnsupportedReason() {
+        checkOpen();
+        if (conditionalsUnsupported == null) conditionalsUnsupported = checkConditionalGraphs();
+        return conditionalsUnsupported.isEmpty() ? null : conditionalsUnsupported;
+    }
+
+    /** The kernel that sets a conditional, for GraphBuilder; throws where conditional graphs are unsupported. */
+    Kernel graphControlKernel() {
+        String why = conditionalGraphsUnsupportedReason();
+        if (why != null) throw new UnsupportedOperationException("conditional graphs are unsupported: " + why);
+        return graphControlKernel;
+    }
+
+    private String checkConditionalGraphs() {
+        try {
+            String why = driver.conditionalGraphsUnsupportedReason();
+            if (why != null) return why;
+            byte[] image = new byte[0];
+            if (driver.backend() == Backend.CUDA) {
+                image = KernelImages.graphControlFatbin();
+                if (image == null) return "graph_control.fatbin was not built (no nvcc when the kernels were built)";
+            }
+            graphControlModule = driver.moduleLoad(image);
+            graphControlKernel = new Kernel(this, "graph_set_if_any_zero",
+                    driver.moduleFunction(graphControlModule, "graph_set_if_any_zero"));
+            String probe = probeConditionalGraph();
+            return probe == null ? "" : probe;
+        } catch (CudaException | UnsupportedOperationException | IllegalStateException | LinkageError
+                 | java.util.NoSuchElementException e) {
+            return "the conditional graph check failed: " + e;
+        }
+    }
+
+    /**
+     * One flag, one IF: the body writes 1 into `out` when the flag is 0 (setIfAnyZero gives 1); launched with the
+     * flag 0 (body runs), then 1 (body skipped). Null when both launches did what they should, else what went wrong.
+     */
+    private String probeConditionalGraph() {
+        try (Stream s = newStream(); DeviceBuffer flag = alloc(DType.I32, 1); DeviceBuffer out = alloc(DType.I32, 1)) {
+            Graph g;
+            try (GraphBuilder b = GraphBuilder.begin(this, s, graphControlKernel)) {
+                GraphConditional c = b.conditional(0);
+                b.setIfAnyZero(c, flag.address(), 1);
+                b.beginIf(c);
+                driver.memset(out.address(), (byte) 1, 1, s.handle());  // out = 1 (its low byte, the others are 0)
+                b.endIf();
+                g = b.end();
+            }
+            try (g) {
+                int[] ran = new int[2];
+                for (int flagValue = 0; flagValue < 2; flagValue++) {
+                    flag.upload(new int[] {flagValue});
+                    out.upload(new int[] {0});
+                    g.launch(s);
+                    s.synchronize();
+                    ran[flagValue] = out.downloadInts()[0];
+                }
+                if (ran[0] != 1 || ran[1] != 0) {
+                    return "the probe graph's IF body ran " + (ran[0] == 1 ? "" : "not ") + "with the flag 0 and "
+                            + (ran[1] == 1 ? "" : "not ") + "with the flag 1";
+                }
+                return null;
+            }
+        }
+    }
+
     /** Waits for all work on the device. */
     public void synchronize() {
         checkOpen();
@@ -138,6 +221,7 @@ public final class GpuDevice implements AutoCloseable {
         List<Owned> open = new ArrayList<>(live);
         for (int i = open.size() - 1; i >= 0; i--) open.get(i).close();
         kernels.clear();
+        if (graphControlModule != 0) driver.moduleUnload(graphControlModule);
         driver.moduleUnload(module);
         closed = true;
         driver.close();

@@ -29,6 +29,18 @@ public final class KernelImages {
         }
     }
 
+    /**
+     * The graph-control fatbin's bytes (graph_control.cu: the kernel that sets graph conditional values), or null when
+     * nvcc was not there when the kernels module was built.
+     */
+    public static byte[] graphControlFatbin() {
+        try (InputStream in = KernelImages.class.getResourceAsStream(BASE + "graph_control.fatbin")) {
+            return in == null ? null : in.readAllBytes();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read the graph-control fatbin resource", e);
+        }
+    }
+
     public static boolean fatbinBuilt() {
         return KernelImages.class.getResource(BASE + "trm_kernels.fatbin") != null;
     }

@@ -33,6 +33,18 @@ public final class Stream extends Owned {
         return new Graph(device, device.driver.endCapture(handle()));
     }
 
+    /**
+     * Starts building a graph from this stream's work (segments captured with cuStreamBeginCaptureToGraph) that can
+     * hold conditional IF nodes: see {@link GraphBuilder}. The builder owns the graph under construction until its
+     * {@link GraphBuilder#end()}; closing it before abandons the graph and ends any capture. Throws
+     * {@link UnsupportedOperationException} (with the reason) where {@link GpuDevice#supportsConditionalGraphs()} is
+     * false.
+     */
+    public GraphBuilder beginGraph() {
+        checkOpen();
+        return GraphBuilder.begin(device, this, device.graphControlKernel());
+    }
+
     @Override
     void release() {
         device.driver.streamDestroy(handle);

@@ -3,6 +3,10 @@ package dev.trm.gpu;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.trm.bindings.cuda.CUDA_CONDITIONAL_NODE_PARAMS;
+import dev.trm.bindings.cuda.CUgraphEdgeData_st;
+import dev.trm.bindings.cuda.CUgraphNodeParams_st;
+import dev.trm.bindings.cuda.cuda_h;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -24,6 +28,27 @@ class BindingsAndStatusTest {
             Class.forName(c, true, getClass().getClassLoader());  // runs the static initialiser
         }
         assertEquals(before, mappedNvidiaLibraries(), "a binding class's static initialiser opened a library");
+    }
+
+    /**
+     * The conditional-node structs as CudaDriver fills them: sizes and offsets as gcc lays them out from cuda.h of
+     * CUDA 13.0 (sizeof/offsetof printed by a throwaway C program), and the enum values CudaDriver passes.
+     */
+    @Test
+    void conditionalNodeLayoutsMatchCudaH() {
+        assertEquals(256, CUgraphNodeParams_st.layout().byteSize());
+        assertEquals(16, CUgraphNodeParams_st.conditional$offset());
+        assertEquals(32, CUDA_CONDITIONAL_NODE_PARAMS.layout().byteSize());
+        assertEquals(0, CUDA_CONDITIONAL_NODE_PARAMS.handle$offset());
+        assertEquals(8, CUDA_CONDITIONAL_NODE_PARAMS.type$offset());
+        assertEquals(12, CUDA_CONDITIONAL_NODE_PARAMS.size$offset());
+        assertEquals(16, CUDA_CONDITIONAL_NODE_PARAMS.phGraph_out$offset());
+        assertEquals(24, CUDA_CONDITIONAL_NODE_PARAMS.ctx$offset());
+        assertEquals(8, CUgraphEdgeData_st.layout().byteSize());
+        assertEquals(0, cuda_h.CU_GRAPH_COND_TYPE_IF());
+        assertEquals(13, cuda_h.CU_GRAPH_NODE_TYPE_CONDITIONAL());
+        assertEquals(1, cuda_h.CU_GRAPH_COND_ASSIGN_DEFAULT());
+        assertEquals(1, cuda_h.CU_STREAM_CAPTURE_STATUS_ACTIVE());
     }
 
     @Test

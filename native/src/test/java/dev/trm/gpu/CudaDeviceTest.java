@@ -66,4 +66,29 @@ class CudaDeviceTest {
     void cudaPinnedMemoryUploadsAsync() {
         DeviceContract.pinnedMemoryUploadsAsync(dev);
     }
+
+    @Test
+    void cudaSupportsConditionalGraphs() {
+        ConditionalGraphContract.supported(dev);
+    }
+
+    @Test
+    void cudaIfBodiesRunUntilEverySlotHalted() {
+        ConditionalGraphContract.ifBodiesRunUntilEverySlotHalted(dev);
+    }
+
+    @Test
+    void cudaConditionalDefaultsAreReappliedAtEveryLaunch() {
+        ConditionalGraphContract.defaultsAreReappliedAtEveryLaunch(dev);
+    }
+
+    @Test
+    void cudaGemmInsideAnIfBody() {
+        ConditionalGraphContract.gemmInsideAnIfBody(dev);
+    }
+
+    @Test
+    void cudaGraphBuilderMisuseIsRefusedAndCloseAbandons() {
+        ConditionalGraphContract.misuseIsRefusedAndCloseAbandons(dev);
+    }
 }

@@ -58,6 +58,31 @@ class EmulatedDeviceTest {
     }
 
     @Test
+    void emulatedSupportsConditionalGraphs() {
+        ConditionalGraphContract.supported(dev);
+    }
+
+    @Test
+    void emulatedIfBodiesRunUntilEverySlotHalted() {
+        ConditionalGraphContract.ifBodiesRunUntilEverySlotHalted(dev);
+    }
+
+    @Test
+    void emulatedConditionalDefaultsAreReappliedAtEveryLaunch() {
+        ConditionalGraphContract.defaultsAreReappliedAtEveryLaunch(dev);
+    }
+
+    @Test
+    void emulatedGemmInsideAnIfBody() {
+        ConditionalGraphContract.gemmInsideAnIfBody(dev);
+    }
+
+    @Test
+    void emulatedGraphBuilderMisuseIsRefusedAndCloseAbandons() {
+        ConditionalGraphContract.misuseIsRefusedAndCloseAbandons(dev);
+    }
+
+    @Test
     void emulatedCopiesOutsideAllocationsAreRefused() {
         try (DeviceBuffer b = dev.alloc(DType.F32, 4)) {
             CudaException ex = assertThrows(CudaException.class,

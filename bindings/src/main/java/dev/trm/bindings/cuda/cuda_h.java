@@ -32,6 +32,15 @@ public class cuda_h extends cuda_h$shared {
     public static int CUDA_VERSION() {
         return CUDA_VERSION;
     }
+    private static final int CU_GRAPH_COND_ASSIGN_DEFAULT = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define CU_GRAPH_COND_ASSIGN_DEFAULT 1
+     * }
+     */
+    public static int CU_GRAPH_COND_ASSIGN_DEFAULT() {
+        return CU_GRAPH_COND_ASSIGN_DEFAULT;
+    }
     /**
      * {@snippet lang=c :
      * typedef CUdeviceptr_v2 CUdeviceptr
@@ -82,10 +91,22 @@ public class cuda_h extends cuda_h$shared {
     public static final AddressLayout CUgraph = cuda_h.C_POINTER;
     /**
      * {@snippet lang=c :
+     * typedef struct CUgraphNode_st *CUgraphNode
+     * }
+     */
+    public static final AddressLayout CUgraphNode = cuda_h.C_POINTER;
+    /**
+     * {@snippet lang=c :
      * typedef struct CUgraphExec_st *CUgraphExec
      * }
      */
     public static final AddressLayout CUgraphExec = cuda_h.C_POINTER;
+    /**
+     * {@snippet lang=c :
+     * typedef cuuint64_t CUgraphConditionalHandle
+     * }
+     */
+    public static final OfLong CUgraphConditionalHandle = cuda_h.C_LONG;
     private static final int CU_STREAM_NON_BLOCKING = (int)1L;
     /**
      * {@snippet lang=c :
@@ -130,6 +151,33 @@ public class cuda_h extends cuda_h$shared {
      */
     public static int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR() {
         return CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR;
+    }
+    private static final int CU_GRAPH_COND_TYPE_IF = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * enum CUgraphConditionalNodeType_enum.CU_GRAPH_COND_TYPE_IF = 0
+     * }
+     */
+    public static int CU_GRAPH_COND_TYPE_IF() {
+        return CU_GRAPH_COND_TYPE_IF;
+    }
+    private static final int CU_GRAPH_NODE_TYPE_CONDITIONAL = (int)13L;
+    /**
+     * {@snippet lang=c :
+     * enum CUgraphNodeType_enum.CU_GRAPH_NODE_TYPE_CONDITIONAL = 13
+     * }
+     */
+    public static int CU_GRAPH_NODE_TYPE_CONDITIONAL() {
+        return CU_GRAPH_NODE_TYPE_CONDITIONAL;
+    }
+    private static final int CU_STREAM_CAPTURE_STATUS_ACTIVE = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum CUstreamCaptureStatus_enum.CU_STREAM_CAPTURE_STATUS_ACTIVE = 1
+     * }
+     */
+    public static int CU_STREAM_CAPTURE_STATUS_ACTIVE() {
+        return CU_STREAM_CAPTURE_STATUS_ACTIVE;
     }
     private static final int CU_STREAM_CAPTURE_MODE_GLOBAL = (int)0L;
     /**
@@ -3026,6 +3074,71 @@ public class cuda_h extends cuda_h$shared {
         }
     }
 
+    private static class cuStreamBeginCaptureToGraph {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            cuda_h.C_INT,
+            cuda_h.C_POINTER,
+            cuda_h.C_POINTER,
+            cuda_h.C_POINTER,
+            cuda_h.C_POINTER,
+            cuda_h.C_LONG,
+            cuda_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("cuStreamBeginCaptureToGraph");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * CUresult cuStreamBeginCaptureToGraph(CUstream hStream, CUgraph hGraph, const CUgraphNode *dependencies, const CUgraphEdgeData *dependencyData, size_t numDependencies, CUstreamCaptureMode mode)
+     * }
+     */
+    public static FunctionDescriptor cuStreamBeginCaptureToGraph$descriptor() {
+        return cuStreamBeginCaptureToGraph.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * CUresult cuStreamBeginCaptureToGraph(CUstream hStream, CUgraph hGraph, const CUgraphNode *dependencies, const CUgraphEdgeData *dependencyData, size_t numDependencies, CUstreamCaptureMode mode)
+     * }
+     */
+    public static MethodHandle cuStreamBeginCaptureToGraph$handle() {
+        return cuStreamBeginCaptureToGraph.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * CUresult cuStreamBeginCaptureToGraph(CUstream hStream, CUgraph hGraph, const CUgraphNode *dependencies, const CUgraphEdgeData *dependencyData, size_t numDependencies, CUstreamCaptureMode mode)
+     * }
+     */
+    public static MemorySegment cuStreamBeginCaptureToGraph$address() {
+        return cuStreamBeginCaptureToGraph.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * CUresult cuStreamBeginCaptureToGraph(CUstream hStream, CUgraph hGraph, const CUgraphNode *dependencies, const CUgraphEdgeData *dependencyData, size_t numDependencies, CUstreamCaptureMode mode)
+     * }
+     */
+    public static int cuStreamBeginCaptureToGraph(MemorySegment hStream, MemorySegment hGraph, MemorySegment dependencies, MemorySegment dependencyData, long numDependencies, int mode) {
+        var mh$ = cuStreamBeginCaptureToGraph.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cuStreamBeginCaptureToGraph", hStream, hGraph, dependencies, dependencyData, numDependencies, mode);
+            }
+            return (int)mh$.invokeExact(hStream, hGraph, dependencies, dependencyData, numDependencies, mode);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class cuStreamEndCapture {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             cuda_h.C_INT,
@@ -3080,6 +3193,72 @@ public class cuda_h extends cuda_h$shared {
                 traceDowncall("cuStreamEndCapture", hStream, phGraph);
             }
             return (int)mh$.invokeExact(hStream, phGraph);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cuStreamGetCaptureInfo_v3 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            cuda_h.C_INT,
+            cuda_h.C_POINTER,
+            cuda_h.C_POINTER,
+            cuda_h.C_POINTER,
+            cuda_h.C_POINTER,
+            cuda_h.C_POINTER,
+            cuda_h.C_POINTER,
+            cuda_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("cuStreamGetCaptureInfo_v3");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * CUresult cuStreamGetCaptureInfo_v3(CUstream hStream, CUstreamCaptureStatus *captureStatus_out, cuuint64_t *id_out, CUgraph *graph_out, const CUgraphNode **dependencies_out, const CUgraphEdgeData **edgeData_out, size_t *numDependencies_out)
+     * }
+     */
+    public static FunctionDescriptor cuStreamGetCaptureInfo_v3$descriptor() {
+        return cuStreamGetCaptureInfo_v3.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * CUresult cuStreamGetCaptureInfo_v3(CUstream hStream, CUstreamCaptureStatus *captureStatus_out, cuuint64_t *id_out, CUgraph *graph_out, const CUgraphNode **dependencies_out, const CUgraphEdgeData **edgeData_out, size_t *numDependencies_out)
+     * }
+     */
+    public static MethodHandle cuStreamGetCaptureInfo_v3$handle() {
+        return cuStreamGetCaptureInfo_v3.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * CUresult cuStreamGetCaptureInfo_v3(CUstream hStream, CUstreamCaptureStatus *captureStatus_out, cuuint64_t *id_out, CUgraph *graph_out, const CUgraphNode **dependencies_out, const CUgraphEdgeData **edgeData_out, size_t *numDependencies_out)
+     * }
+     */
+    public static MemorySegment cuStreamGetCaptureInfo_v3$address() {
+        return cuStreamGetCaptureInfo_v3.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * CUresult cuStreamGetCaptureInfo_v3(CUstream hStream, CUstreamCaptureStatus *captureStatus_out, cuuint64_t *id_out, CUgraph *graph_out, const CUgraphNode **dependencies_out, const CUgraphEdgeData **edgeData_out, size_t *numDependencies_out)
+     * }
+     */
+    public static int cuStreamGetCaptureInfo_v3(MemorySegment hStream, MemorySegment captureStatus_out, MemorySegment id_out, MemorySegment graph_out, MemorySegment dependencies_out, MemorySegment edgeData_out, MemorySegment numDependencies_out) {
+        var mh$ = cuStreamGetCaptureInfo_v3.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cuStreamGetCaptureInfo_v3", hStream, captureStatus_out, id_out, graph_out, dependencies_out, edgeData_out, numDependencies_out);
+            }
+            return (int)mh$.invokeExact(hStream, captureStatus_out, id_out, graph_out, dependencies_out, edgeData_out, numDependencies_out);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -3581,6 +3760,67 @@ public class cuda_h extends cuda_h$shared {
         }
     }
 
+    private static class cuGraphCreate {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            cuda_h.C_INT,
+            cuda_h.C_POINTER,
+            cuda_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("cuGraphCreate");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * CUresult cuGraphCreate(CUgraph *phGraph, unsigned int flags)
+     * }
+     */
+    public static FunctionDescriptor cuGraphCreate$descriptor() {
+        return cuGraphCreate.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * CUresult cuGraphCreate(CUgraph *phGraph, unsigned int flags)
+     * }
+     */
+    public static MethodHandle cuGraphCreate$handle() {
+        return cuGraphCreate.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * CUresult cuGraphCreate(CUgraph *phGraph, unsigned int flags)
+     * }
+     */
+    public static MemorySegment cuGraphCreate$address() {
+        return cuGraphCreate.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * CUresult cuGraphCreate(CUgraph *phGraph, unsigned int flags)
+     * }
+     */
+    public static int cuGraphCreate(MemorySegment phGraph, int flags) {
+        var mh$ = cuGraphCreate.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cuGraphCreate", phGraph, flags);
+            }
+            return (int)mh$.invokeExact(phGraph, flags);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class cuGraphInstantiateWithFlags {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             cuda_h.C_INT,
@@ -3817,6 +4057,135 @@ public class cuda_h extends cuda_h$shared {
                 traceDowncall("cuGraphDestroy", hGraph);
             }
             return (int)mh$.invokeExact(hGraph);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cuGraphAddNode_v2 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            cuda_h.C_INT,
+            cuda_h.C_POINTER,
+            cuda_h.C_POINTER,
+            cuda_h.C_POINTER,
+            cuda_h.C_POINTER,
+            cuda_h.C_LONG,
+            cuda_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("cuGraphAddNode_v2");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * CUresult cuGraphAddNode_v2(CUgraphNode *phGraphNode, CUgraph hGraph, const CUgraphNode *dependencies, const CUgraphEdgeData *dependencyData, size_t numDependencies, CUgraphNodeParams *nodeParams)
+     * }
+     */
+    public static FunctionDescriptor cuGraphAddNode_v2$descriptor() {
+        return cuGraphAddNode_v2.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * CUresult cuGraphAddNode_v2(CUgraphNode *phGraphNode, CUgraph hGraph, const CUgraphNode *dependencies, const CUgraphEdgeData *dependencyData, size_t numDependencies, CUgraphNodeParams *nodeParams)
+     * }
+     */
+    public static MethodHandle cuGraphAddNode_v2$handle() {
+        return cuGraphAddNode_v2.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * CUresult cuGraphAddNode_v2(CUgraphNode *phGraphNode, CUgraph hGraph, const CUgraphNode *dependencies, const CUgraphEdgeData *dependencyData, size_t numDependencies, CUgraphNodeParams *nodeParams)
+     * }
+     */
+    public static MemorySegment cuGraphAddNode_v2$address() {
+        return cuGraphAddNode_v2.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * CUresult cuGraphAddNode_v2(CUgraphNode *phGraphNode, CUgraph hGraph, const CUgraphNode *dependencies, const CUgraphEdgeData *dependencyData, size_t numDependencies, CUgraphNodeParams *nodeParams)
+     * }
+     */
+    public static int cuGraphAddNode_v2(MemorySegment phGraphNode, MemorySegment hGraph, MemorySegment dependencies, MemorySegment dependencyData, long numDependencies, MemorySegment nodeParams) {
+        var mh$ = cuGraphAddNode_v2.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cuGraphAddNode_v2", phGraphNode, hGraph, dependencies, dependencyData, numDependencies, nodeParams);
+            }
+            return (int)mh$.invokeExact(phGraphNode, hGraph, dependencies, dependencyData, numDependencies, nodeParams);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cuGraphConditionalHandleCreate {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            cuda_h.C_INT,
+            cuda_h.C_POINTER,
+            cuda_h.C_POINTER,
+            cuda_h.C_POINTER,
+            cuda_h.C_INT,
+            cuda_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("cuGraphConditionalHandleCreate");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * CUresult cuGraphConditionalHandleCreate(CUgraphConditionalHandle *pHandle_out, CUgraph hGraph, CUcontext ctx, unsigned int defaultLaunchValue, unsigned int flags)
+     * }
+     */
+    public static FunctionDescriptor cuGraphConditionalHandleCreate$descriptor() {
+        return cuGraphConditionalHandleCreate.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * CUresult cuGraphConditionalHandleCreate(CUgraphConditionalHandle *pHandle_out, CUgraph hGraph, CUcontext ctx, unsigned int defaultLaunchValue, unsigned int flags)
+     * }
+     */
+    public static MethodHandle cuGraphConditionalHandleCreate$handle() {
+        return cuGraphConditionalHandleCreate.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * CUresult cuGraphConditionalHandleCreate(CUgraphConditionalHandle *pHandle_out, CUgraph hGraph, CUcontext ctx, unsigned int defaultLaunchValue, unsigned int flags)
+     * }
+     */
+    public static MemorySegment cuGraphConditionalHandleCreate$address() {
+        return cuGraphConditionalHandleCreate.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * CUresult cuGraphConditionalHandleCreate(CUgraphConditionalHandle *pHandle_out, CUgraph hGraph, CUcontext ctx, unsigned int defaultLaunchValue, unsigned int flags)
+     * }
+     */
+    public static int cuGraphConditionalHandleCreate(MemorySegment pHandle_out, MemorySegment hGraph, MemorySegment ctx, int defaultLaunchValue, int flags) {
+        var mh$ = cuGraphConditionalHandleCreate.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cuGraphConditionalHandleCreate", pHandle_out, hGraph, ctx, defaultLaunchValue, flags);
+            }
+            return (int)mh$.invokeExact(pHandle_out, hGraph, ctx, defaultLaunchValue, flags);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
