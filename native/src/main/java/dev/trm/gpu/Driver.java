@@ -124,4 +124,9 @@ interface Driver extends AutoCloseable {
 
     @Override
     void close();
+
+    /** Kernels this driver has run (graph launches included), where it can tell: the emulated device; else -1. */
+    default long kernelsRun() {
+        return -1;
+    }
 }

@@ -234,6 +234,14 @@ final class EmulatedDriver implements Driver {
         return functionNames.size() - 1;
     }
 
+    /** Kernels run so far (not recorded: run), including those inside graph launches. */
+    private final java.util.concurrent.atomic.AtomicLong kernelsRun = new java.util.concurrent.atomic.AtomicLong();
+
+    @Override
+    public long kernelsRun() {
+        return kernelsRun.get();
+    }
+
     @Override
     public void launch(long function, int gx, int gy, int gz, int bx, int by, int bz, int sharedBytes, long stream,
                        KernelArgs args) {
@@ -244,6 +252,7 @@ final class EmulatedDriver implements Driver {
             cName = names.allocateFrom(name);
         }
         submit(stream, () -> {
+            kernelsRun.incrementAndGet();
             try (Arena a = Arena.ofConfined()) {
                 int rc = (int) emuLaunch.invokeExact(cName, gx, gy, gz, bx, by, bz, sharedBytes, args.pack(a));
                 if (rc != 0) {

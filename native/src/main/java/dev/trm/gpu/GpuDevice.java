@@ -118,6 +118,14 @@ public final class GpuDevice implements AutoCloseable {
      * outside any capture: the probe allocates, which a capturing thread may not do on CUDA (the answer would then be
      * a lasting false).
      */
+    /**
+     * Kernels the device has run so far, graph launches included, where the driver can tell (the emulated device: a
+     * test's view of what a conditional graph skipped); -1 on CUDA.
+     */
+    public long kernelsRun() {
+        return driver.kernelsRun();
+    }
+
     public boolean supportsConditionalGraphs() {
         return conditionalGraphsUnsupportedReason() == null;
     }

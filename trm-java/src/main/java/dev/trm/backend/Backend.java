@@ -370,8 +370,8 @@ public interface Backend extends AutoCloseable {
     }
 
     /**
-     * Runs body, which may be skipped once every flag is nonzero: while {@link #capture} records on a GPU whose
-     * graphs have conditional nodes, body becomes one, run at each replay only if some flag is 0 at that point. Used
+     * Runs body, which may be skipped once every flag is nonzero: while {@link #captureSkippable} records on a GPU
+     * whose graphs have conditional nodes, body becomes one, run at each replay only if some flag is 0 at that point. Used
      * for a solve's early halt: once every puzzle has ended, the remaining steps cost nothing. Elsewhere body simply
      * runs, so it must leave nothing wrong when it runs with every flag set (an ended slot is never written again).
      */
@@ -396,6 +396,14 @@ public interface Backend extends AutoCloseable {
      */
     default Replay capture(Runnable work) {
         return null;
+    }
+
+    /**
+     * {@link #capture}, where {@link #runUnlessAllSet} inside work may become a conditional node that a replay skips.
+     * Only a GPU whose graphs have conditional nodes does so; everywhere else this is {@link #capture}.
+     */
+    default Replay captureSkippable(Runnable work) {
+        return capture(work);
     }
 
     /** Whether {@link #capture} records (a GPU) rather than returning null. */

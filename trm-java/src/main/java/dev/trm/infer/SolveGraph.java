@@ -63,7 +63,7 @@ final class SolveGraph implements AutoCloseable {
             if (!captureTried) {
                 captureTried = true;
                 try {
-                    graph = backend.capture(this::solve);
+                    graph = earlyHalt ? backend.captureSkippable(this::solve) : backend.capture(this::solve);
                 } catch (RuntimeException e) {
                     // Solves go on, eagerly (same results, more launches); the cause is printed once.
                     System.err.println("warning: the solve could not be captured as a graph; running it eagerly: " + e);

@@ -30,6 +30,7 @@ import java.util.List;
 public final class GpuBackend implements Backend {
     private final GpuDevice dev;
     private final Stream s;
+    private dev.trm.gpu.GraphBuilder building;  // the graph captureSkippable is building, else null
     private final Blas blas;
     private final GpuKernels k;
     private final java.util.Set<DeviceBuffer> owned = new java.util.LinkedHashSet<>();
@@ -818,6 +819,62 @@ public final class GpuBackend implements Backend {
                 graph.close();
             }
         };
+    }
+
+    /**
+     * {@link #capture}, with conditional (IF) nodes for {@link #runUnlessAllSet} where the device's graphs have them
+     * ({@link GpuDevice#supportsConditionalGraphs}, which its first call probes with a small graph, outside any
+     * capture); elsewhere, or with {@code -Dtrm.graph.conditional=false}, a plain capture whose replays run every body.
+     */
+    @Override
+    public Replay captureSkippable(Runnable work) {
+        if (!Boolean.parseBoolean(System.getProperty("trm.graph.conditional", "true")) || !dev.supportsConditionalGraphs()) {
+            return capture(work);
+        }
+        dev.trm.gpu.GraphBuilder builder = s.beginGraph();
+        dev.trm.gpu.Graph graph;
+        building = builder;
+        try {
+            work.run();
+            graph = builder.end();
+        } catch (RuntimeException e) {
+            try {
+                builder.close();  // abandons the graph and ends its capture
+            } catch (RuntimeException end) {
+                e.addSuppressed(end);
+            }
+            throw e;
+        } finally {
+            building = null;
+        }
+        return new Replay() {
+            @Override
+            public void replay() {
+                graph.launch(s);
+            }
+
+            @Override
+            public void close() {
+                graph.close();
+            }
+        };
+    }
+
+    /**
+     * Inside {@link #captureSkippable} with conditional nodes: body becomes an IF node, run at a replay only while
+     * some flag is 0 (a one-block kernel sets the condition just before it). Otherwise body runs.
+     */
+    @Override
+    public void runUnlessAllSet(IntTensor flags, Runnable body) {
+        if (building == null) {
+            body.run();
+            return;
+        }
+        dev.trm.gpu.GraphConditional c = building.conditional(1);
+        building.setIfAnyZero(c, b(flags).address(), Math.toIntExact(flags.size()));
+        building.beginIf(c);
+        body.run();
+        building.endIf();
     }
 
     /** Waits until every enqueued op has run. */
