@@ -62,16 +62,33 @@ final class SolveGraph implements AutoCloseable {
             solve();  // the first run is eager: it makes the model's buffers, which the graph then replays in place
             if (!captureTried) {
                 captureTried = true;
-                try {
-                    graph = earlyHalt ? backend.captureSkippable(this::solve) : backend.capture(this::solve);
-                } catch (RuntimeException e) {
-                    // Solves go on, eagerly (same results, more launches); the cause is printed once.
-                    System.err.println("warning: the solve could not be captured as a graph; running it eagerly: " + e);
-                }
+                graph = captureOrNull();
             }
         }
         return new Results(backend.readInts(answers), backend.read(qHalts), backend.readInts(stepsUsed),
                 backend.readInts(halted));
+    }
+
+    /**
+     * The graph of {@link #solve}: with early halting one that can skip steps, and if the device refuses that (its
+     * conditional nodes are new, and cuBLAS's kernels must be allowed inside them), a plain one; null if even that
+     * fails, and solves go on eagerly (same results, more launches). Each cause is printed once.
+     */
+    private Backend.Replay captureOrNull() {
+        if (earlyHalt) {
+            try {
+                return backend.captureSkippable(this::solve);
+            } catch (RuntimeException e) {
+                System.err.println("warning: the early-halt solve could not be captured with conditional nodes; "
+                        + "capturing every step instead: " + e);
+            }
+        }
+        try {
+            return backend.capture(this::solve);
+        } catch (RuntimeException e) {
+            System.err.println("warning: the solve could not be captured as a graph; running it eagerly: " + e);
+            return null;
+        }
     }
 
     /** The work the graph records: reset, then K steps with their bookkeeping. Enqueues only; reads nothing back. */
