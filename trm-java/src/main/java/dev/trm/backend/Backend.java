@@ -273,9 +273,7 @@ public interface Backend extends AutoCloseable {
                 int y = lab[b * len + t];
                 if (y < 0) continue;
                 valid++;
-                int off = (b * len + t) * vocab, best = 0;
-                for (int j = 1; j < vocab; j++) if (lg[off + j] > lg[off + best]) best = j;
-                if (best == y) right++;
+                if (Argmax.firstMax(lg, (b * len + t) * vocab, vocab) == y) right++;
             }
             if (valid == 0) continue;
             count++;
@@ -355,11 +353,7 @@ public interface Backend extends AutoCloseable {
             float qHalt = qv[b * stride];
             qh[b * steps + step] = qHalt;
             if (step != steps - 1 && !(earlyHalt && qHalt > 0)) continue;
-            for (int t = 0; t < len; t++) {
-                int off = (b * len + t) * vocab, best = 0;
-                for (int j = 1; j < vocab; j++) if (lg[off + j] > lg[off + best]) best = j;
-                ans[b * len + t] = best;
-            }
+            for (int t = 0; t < len; t++) ans[b * len + t] = Argmax.firstMax(lg, (b * len + t) * vocab, vocab);
             used[b] = step + 1;
             h[b] = qHalt > 0 ? 1 : 0;
         }

@@ -1,5 +1,7 @@
 package dev.trm.model;
 
+import dev.trm.backend.Argmax;
+
 /** Reading answers off the logits [B, L, V] on the host: the predicted token at every position. */
 public final class Predictions {
     private Predictions() {}
@@ -7,11 +9,7 @@ public final class Predictions {
     /** The first index of the largest logit at each position of slot {@code slot} (as torch.argmax). */
     public static int[] argmax(float[] logits, int slot, int len, int vocab) {
         int[] t = new int[len];
-        for (int p = 0; p < len; p++) {
-            int base = (slot * len + p) * vocab, best = 0;
-            for (int c = 1; c < vocab; c++) if (logits[base + c] > logits[base + best]) best = c;
-            t[p] = best;
-        }
+        for (int p = 0; p < len; p++) t[p] = Argmax.firstMax(logits, (slot * len + p) * vocab, vocab);
         return t;
     }
 }

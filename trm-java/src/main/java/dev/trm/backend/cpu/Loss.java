@@ -1,5 +1,7 @@
 package dev.trm.backend.cpu;
 
+import dev.trm.backend.Argmax;
+
 /**
  * The token loss and the halting loss with their gradients, in one pass each (reference: RefOps.crossEntropy,
  * RefOps.haltingBce; GPU: kernels/loss.cu). The cross-entropy runs in double as the official code does (stablemax
@@ -32,8 +34,7 @@ final class Loss {
                     throw new IllegalArgumentException("label " + y + " at batch row " + b + ", position " + t
                             + " is outside the vocabulary [0, " + vocab + ")");
                 }
-                int arg = 0;
-                for (int j = 1; j < vocab; j++) if (logits[row + j] > logits[row + arg]) arg = j;
+                int arg = Argmax.firstMax(logits, row, vocab);
                 all &= arg == y;
                 double total = 0;
                 if (stablemax) {
