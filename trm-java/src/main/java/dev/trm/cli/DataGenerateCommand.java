@@ -30,7 +30,7 @@ import picocli.CommandLine.Option;
         description = {
             "Generate distinct puzzles with verified answers and write them as source,question,answer,rating CSV.",
             "Sudoku: unique solutions; --size 4, 6 or 9; difficulty by --blanks and --min-guesses; rating = solver guesses.",
-            "Maze: Searchformer-style random walls (30-50%), kept when the shortest path is longer than --min-path steps",
+            "Maze: Searchformer-style random walls (30-50%%), kept when the shortest path is longer than --min-path steps",
             "(110 for 30x30, as Maze-Hard); rating = shortest path length in steps."})
 public final class DataGenerateCommand implements Runnable {
     @Option(names = "--task", required = true, paramLabel = "TASK", description = "sudoku or maze")
