@@ -245,57 +245,6 @@ typedef wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, wmma::row_major> AtcB; 
 typedef wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, wmma::col_major> AtcBT;  // B stored [n][k]: a row tile^T
 typedef wmma::fragment<wmma::accumulator, 16, 16, 16, float> AtcAcc;
 
-// Step 2 of both kernels, one lane: x holds the fp32 tile S (or S^T) at w, dP at w + ATC_BWD_DP (16 x 32, ld
-// ATC_LDS); the lane's 16 elements of row r get p = exp(s - lse) and ds = p (dp - delta) (lse[c], dl[c]: of column
-// 16 half + c, lse = +inf for masked entries), written back as bf16 hi, lo (P over S, dS over dP, ld ATC_LDP).
-// keepP: whether P is written (the dq kernel needs dS only).
-__device__ __forceinline__ void atc_bwd_softmax_grad(float* w, int r, int half, const float* lse, const float* dl,
-                                                     bool keepP) {
-    float p[16], ds[16];
-    const float* srow = w + r * ATC_LDS + half * 16;
-    ATC_UNROLL
-    for (int c = 0; c < 16; c++) {
-        p[c] = __expf(srow[c] - lse[c]);  // lse = +inf: exp(-inf) = 0
-        ds[c] = p[c] * (srow[ATC_BWD_DP + c] - dl[c]);
-    }
-    __syncwarp();  // every lane has read its S and dP: the bf16 rows may overwrite them
-    bf16* prow = reinterpret_cast<bf16*>(w + r * ATC_LDS);
-    bf16* dsrow = reinterpret_cast<bf16*>(w + ATC_BWD_DP + r * ATC_LDS);
-    ATC_UNROLL
-    for (int c = 0; c < 16; c++) {
-        if (keepP) atc_store_split(prow, prow + ATC_KEYS, half * 16 + c, p[c]);
-        atc_store_split(dsrow, dsrow + ATC_KEYS, half * 16 + c, ds[c]);
-    }
-    __syncwarp();
-}
-
-// acc[dn] (16 x 64 as 4 column tiles) += X B with X (16 x 32) = hi + lo in the warp's work buffer at x (bf16, ld
-// ATC_LDP; lo 32 columns on) and B (32 x 64, rows [k][d], ld ATC_LDH) = b + bl (bl null: B is bf16-exact):
-// X B ~ Xhi B + Xlo B + Xhi Bl (the dropped Xlo Bl is ~2^-16 relative).
-__device__ __forceinline__ void atc_bwd_accumulate(AtcAcc* acc, const float* x, const bf16* b, const bf16* bl) {
-    const bf16* xw = reinterpret_cast<const bf16*>(x);
-    AtcA xf[ATC_KEYS / 16], xlf[ATC_KEYS / 16];
-    ATC_UNROLL
-    for (int kk = 0; kk < ATC_KEYS / 16; kk++) {
-        wmma::load_matrix_sync(xf[kk], xw + kk * 16, ATC_LDP);
-        wmma::load_matrix_sync(xlf[kk], xw + ATC_KEYS + kk * 16, ATC_LDP);
-    }
-    ATC_UNROLL
-    for (int dn = 0; dn < ATC_HD / 16; dn++) {
-        ATC_UNROLL
-        for (int kk = 0; kk < ATC_KEYS / 16; kk++) {
-            AtcB bf;
-            wmma::load_matrix_sync(bf, b + kk * 16 * ATC_LDH + dn * 16, ATC_LDH);
-            wmma::mma_sync(acc[dn], xf[kk], bf, acc[dn]);
-            wmma::mma_sync(acc[dn], xlf[kk], bf, acc[dn]);
-            if (bl != nullptr) {
-                wmma::load_matrix_sync(bf, bl + kk * 16 * ATC_LDH + dn * 16, ATC_LDH);
-                wmma::mma_sync(acc[dn], xf[kk], bf, acc[dn]);
-            }
-        }
-    }
-}
-
 // Step 1 of both kernels: the warp's S = A Bt^T (A = a + al, Bt = bt + btl when split, else a and bt alone) and
 // dP = G Vt^T, 16 x 32 each, to its work buffer w (fp32, ld ATC_LDS). a, al, g: the warp's 16 own rows as
 // fragments; bt, btl, vt: the 32 rows of the other side's tile ([row][d], ld ATC_LDH). (A flag rather than a null
@@ -324,6 +273,57 @@ __device__ __forceinline__ void atc_bwd_scores(float* w, const AtcA* a, const At
         wmma::store_matrix_sync(w + ATC_BWD_DP + n * 16, df, ATC_LDS, wmma::mem_row_major);
     }
     __syncwarp();
+}
+
+// Step 2 of both kernels, one lane: the warp's work buffer w holds S (or S^T) and dP at w + ATC_BWD_DP (fp32,
+// 16 x 32, ld ATC_LDS); the lane's 16 elements of row r get p = exp(s - lse) and ds = p (dp - delta) (lse[c],
+// dl[c]: of column 16 half + c, lse = +inf for masked entries), written back as bf16 hi, lo (P over S, dS over dP,
+// ld ATC_LDP). keepP: whether P is written (the dq kernel needs dS only).
+__device__ __forceinline__ void atc_bwd_softmax_grad(float* w, int r, int half, const float* lse, const float* dl,
+                                                     bool keepP) {
+    float p[16], ds[16];
+    const float* srow = w + r * ATC_LDS + half * 16;
+    ATC_UNROLL
+    for (int c = 0; c < 16; c++) {
+        p[c] = __expf(srow[c] - lse[c]);  // lse = +inf: exp(-inf) = 0
+        ds[c] = p[c] * (srow[ATC_BWD_DP + c] - dl[c]);
+    }
+    __syncwarp();  // every lane has read its S and dP: the bf16 rows may overwrite them
+    bf16* prow = reinterpret_cast<bf16*>(w + r * ATC_LDS);
+    bf16* dsrow = reinterpret_cast<bf16*>(w + ATC_BWD_DP + r * ATC_LDS);
+    ATC_UNROLL
+    for (int c = 0; c < 16; c++) {
+        if (keepP) atc_store_split(prow, prow + ATC_KEYS, half * 16 + c, p[c]);
+        atc_store_split(dsrow, dsrow + ATC_KEYS, half * 16 + c, ds[c]);
+    }
+    __syncwarp();
+}
+
+// Step 3: acc[dn] (16 x 64 as 4 column tiles) += X B with X (16 x 32) = hi + lo in the warp's work buffer at x
+// (bf16, ld ATC_LDP; lo 32 columns on) and B (32 x 64, rows [k][d], ld ATC_LDH) = b + bl (bl null: B is
+// bf16-exact): X B ~ Xhi B + Xlo B + Xhi Bl (the dropped Xlo Bl is ~2^-16 relative).
+__device__ __forceinline__ void atc_bwd_accumulate(AtcAcc* acc, const float* x, const bf16* b, const bf16* bl) {
+    const bf16* xw = reinterpret_cast<const bf16*>(x);
+    AtcA xf[ATC_KEYS / 16], xlf[ATC_KEYS / 16];
+    ATC_UNROLL
+    for (int kk = 0; kk < ATC_KEYS / 16; kk++) {
+        wmma::load_matrix_sync(xf[kk], xw + kk * 16, ATC_LDP);
+        wmma::load_matrix_sync(xlf[kk], xw + ATC_KEYS + kk * 16, ATC_LDP);
+    }
+    ATC_UNROLL
+    for (int dn = 0; dn < ATC_HD / 16; dn++) {
+        ATC_UNROLL
+        for (int kk = 0; kk < ATC_KEYS / 16; kk++) {
+            AtcB bf;
+            wmma::load_matrix_sync(bf, b + kk * 16 * ATC_LDH + dn * 16, ATC_LDH);
+            wmma::mma_sync(acc[dn], xf[kk], bf, acc[dn]);
+            wmma::mma_sync(acc[dn], xlf[kk], bf, acc[dn]);
+            if (bl != nullptr) {
+                wmma::load_matrix_sync(bf, bl + kk * 16 * ATC_LDH + dn * 16, ATC_LDH);
+                wmma::mma_sync(acc[dn], xf[kk], bf, acc[dn]);
+            }
+        }
+    }
 }
 
 // The warp's 16 own rows of a [64][ATC_LDH] bf16 staging tile into 4 fragments.
