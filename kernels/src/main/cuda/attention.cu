@@ -30,8 +30,9 @@
 //                            (transposed), dV += P^T dO, dK += dS^T Q; then dK * scale, un-rotated.
 // Every output element is summed by one thread in a fixed order: deterministic, no atomics. dq and dk/dv are two
 // kernels (each recomputing P) rather than one kernel with atomically accumulated dQ for that reason.
-// fp32 throughout on CUDA cores. At head size 64 the backend takes attention_tc.cu's tensor-core forward instead
-// (same arguments and results); this forward stays for other head sizes and as the -Dtrm.attention.tc=false fallback.
+// fp32 throughout on CUDA cores. At head size 64 the backend takes attention_tc.cu's tensor-core forward, dq and dk/dv
+// kernels instead (same arguments and results; attention_backward_delta serves both); these stay for other head
+// sizes and as the -Dtrm.attention.tc=false fallback.
 // Shared memory is static, sized for hd = 64 (forward 48 KiB, dq 36.5 KiB, dk/dv 36.75 KiB): within the 48 KiB a
 // kernel gets without opting in, and smaller heads just leave part of it unused.
 #include "common.cuh"

@@ -8,7 +8,8 @@
 #include "swiglu.cu"
 // defines: attention_forward, attention_backward_delta, attention_backward_dq, attention_backward_dkdv (RoPE fused)
 #include "attention.cu"
-// defines: attention_forward_tc (head size 64, tensor cores: WMMA bf16 -> fp32)
+// defines: attention_forward_tc, attention_backward_dq_tc, attention_backward_dkdv_tc (head size 64, tensor cores:
+// WMMA bf16 -> fp32)
 #include "attention_tc.cu"
 // defines: token_loss (stablemax or softmax CE with its gradient), halting_bce
 #include "loss.cu"

@@ -244,19 +244,23 @@ inline void store_matrix_sync(float* p, const fragment<accumulator, 16, 16, 16, 
     for (int r = 0; r < 16; r++)
         for (int c = 0; c < 16; c++) (layout == mem_row_major ? p[r * ldm + c] : p[c * ldm + r]) = f.x[r * 16 + c];
 }
-// d = a b + c, products and sums in fp32 (bf16 products are exact in fp32)
+// d = a b + c, products and sums in fp32 (bf16 products are exact in fp32), each element summed from c in k order.
+// The operands are widened to fp32 once and the j loop is innermost (the same sums, in the same order), so that g++
+// can vectorise it: every lane computes the whole tile, and the tensor-core attention backward makes many of them.
 template <typename T, typename LA, typename LB>
 inline void mma_sync(fragment<accumulator, 16, 16, 16, float>& d, const fragment<matrix_a, 16, 16, 16, T, LA>& a,
                      const fragment<matrix_b, 16, 16, 16, T, LB>& b,
                      const fragment<accumulator, 16, 16, 16, float>& c) {
     __syncwarp();
-    float out[256];
+    float af[256], bf[256], out[256];
+    for (int i = 0; i < 256; i++) {
+        af[i] = emu_wmma_float(a.x[i]);
+        bf[i] = emu_wmma_float(b.x[i]);
+        out[i] = c.x[i];
+    }
     for (int i = 0; i < 16; i++)
-        for (int j = 0; j < 16; j++) {
-            float acc = c.x[i * 16 + j];
-            for (int k = 0; k < 16; k++) acc += emu_wmma_float(a.x[i * 16 + k]) * emu_wmma_float(b.x[k * 16 + j]);
-            out[i * 16 + j] = acc;
-        }
+        for (int k = 0; k < 16; k++)
+            for (int j = 0; j < 16; j++) out[i * 16 + j] += af[i * 16 + k] * bf[k * 16 + j];
     for (int i = 0; i < 256; i++) d.x[i] = out[i];
 }
 }  // namespace wmma

@@ -143,8 +143,8 @@ public final class GpuKernels {
     }
 
     /**
-     * Whether the forward takes the tensor-core kernel (attention_forward_tc) at head size 64; {@code
-     * -Dtrm.attention.tc=false} forces the CUDA-core kernel everywhere (to compare, or to rule the WMMA path out).
+     * Whether forward and backward take the tensor-core kernels (attention_tc.cu) at head size 64; {@code
+     * -Dtrm.attention.tc=false} forces the CUDA-core kernels everywhere (to compare, or to rule the WMMA path out).
      */
     static final boolean ATT_TENSOR_CORES = Boolean.parseBoolean(System.getProperty("trm.attention.tc", "true"));
     private static final int ATT_TC_HEAD_DIM = 64, ATT_TC_TILE = 64;
@@ -171,19 +171,32 @@ public final class GpuKernels {
 
     /**
      * dqkv [B, S, 3D] bf16 (=) from qkv, out, dout and lse of the forward; delta [B, H, S] f32 is scratch. Three
-     * launches: delta = dO . O, then dQ (one block per 32 queries), then dK, dV (one block per 32 keys).
+     * launches: delta = dO . O, then dQ (one block per query tile), then dK, dV (one block per key tile). At hd = 64
+     * the tensor-core kernels (attention_backward_dq_tc, attention_backward_dkdv_tc: tiles of 64, 128 threads, 32 KiB
+     * static shared memory), otherwise the CUDA-core ones (tiles of 32, 128 threads, 37 KiB); {@code
+     * -Dtrm.attention.tc=false} takes the CUDA-core ones everywhere, as for the forward.
      */
     public void attentionBackward(Stream s, DeviceBuffer qkv, DeviceBuffer out, DeviceBuffer lse, DeviceBuffer dout,
                                   DeviceBuffer dqkv, DeviceBuffer delta, DeviceBuffer cos, DeviceBuffer sin,
                                   int batch, int seq, int heads, int headDim) {
+        attentionBackward(s, qkv, out, lse, dout, dqkv, delta, cos, sin, batch, seq, heads, headDim,
+                ATT_TENSOR_CORES);
+    }
+
+    /** {@link #attentionBackward} with the kernels chosen by the caller: tensorCores takes effect at hd = 64 only. */
+    void attentionBackward(Stream s, DeviceBuffer qkv, DeviceBuffer out, DeviceBuffer lse, DeviceBuffer dout,
+                           DeviceBuffer dqkv, DeviceBuffer delta, DeviceBuffer cos, DeviceBuffer sin, int batch,
+                           int seq, int heads, int headDim, boolean tensorCores) {
         checkAttention(cos, sin, batch, seq, heads, headDim);
         long rows = (long) batch * seq * heads;
         k("attention_backward_delta").launch(s, Kernel.blocks(rows, DELTA_WARPS), DELTA_WARPS * 32, 0,
                 KernelArgs.of().ptr(out).ptr(dout).ptr(delta).i32(batch).i32(seq).i32(heads).i32(headDim));
-        int tiles = Kernel.blocks(seq, ATT_TILE);
+        boolean tc = tensorCores && headDim == ATT_TC_HEAD_DIM;
+        int tiles = Kernel.blocks(seq, tc ? ATT_TC_TILE : ATT_TILE);
+        String suffix = tc ? "_tc" : "";
         for (String name : new String[] {"attention_backward_dq", "attention_backward_dkdv"}) {
-            k(name).launch(s, tiles, heads, batch, ATT_THREADS, 1, 1, 0, KernelArgs.of().ptr(qkv).ptr(dout).ptr(lse)
-                    .ptr(delta).ptr(dqkv).ptr(cos).ptr(sin).i32(seq).i32(heads).i32(headDim));
+            k(name + suffix).launch(s, tiles, heads, batch, ATT_THREADS, 1, 1, 0, KernelArgs.of().ptr(qkv).ptr(dout)
+                    .ptr(lse).ptr(delta).ptr(dqkv).ptr(cos).ptr(sin).i32(seq).i32(heads).i32(headDim));
         }
     }
 

@@ -342,13 +342,30 @@ public final class KernelSelftest {
             // backward from the device's own out (bf16) and lse, as training does
             RefOps.attentionBackward(d(qkv), d(outGot), d(lse.downloadFloats()), d(dout), dqkvRef, d(cosF), d(sinF),
                     b, seq, heads, hd);
-            kernels.attentionBackward(s, gq, out, lse, gd, dqkv, delta, gc, gs, b, seq, heads, hd);
-            s.synchronize();
             List<KernelCheck> checks = new ArrayList<>(List.of(check("attention_forward"
-                            + (GpuKernels.ATT_TENSOR_CORES ? " (tensor cores)" : ""), Math.max(err(outGot, outRef),
-                            err(lse.downloadFloats(), lseRef)), TOL_BF16),
-                    check("attention_backward", err(dqkv.downloadBf16(), dqkvRef), TOL_BF16)));
-            if (GpuKernels.ATT_TENSOR_CORES) {  // hd = 64 took the tensor-core kernel: the CUDA-core one as well
+                    + (GpuKernels.ATT_TENSOR_CORES ? " (tensor cores)" : ""), Math.max(err(outGot, outRef),
+                    err(lse.downloadFloats(), lseRef)), TOL_BF16)));
+            // both backwards from the same out and lse (at hd = 64 the tensor-core one is the backend's default), each
+            // of dq, dk, dv checked on its own: they are the three thirds of each dqkv row
+            for (boolean tc : GpuKernels.ATT_TENSOR_CORES ? new boolean[] {true, false} : new boolean[] {false}) {
+                kernels.attentionBackward(s, gq, out, lse, gd, dqkv, delta, gc, gs, b, seq, heads, hd, tc);
+                s.synchronize();
+                float[] got = dqkv.downloadBf16();
+                String[] parts = {"dq", "dk", "dv"};
+                for (int part = 0; part < 3; part++) {
+                    float[] g = new float[b * seq * dim];
+                    double[] r = new double[b * seq * dim];
+                    for (int row = 0; row < b * seq; row++) {
+                        for (int c = 0; c < dim; c++) {
+                            g[row * dim + c] = got[row * 3 * dim + part * dim + c];
+                            r[row * dim + c] = dqkvRef[row * 3 * dim + part * dim + c];
+                        }
+                    }
+                    checks.add(check("attention_backward " + parts[part] + (tc ? " (tensor cores)" : " (CUDA cores)"),
+                            err(g, r), TOL_BF16));
+                }
+            }
+            if (GpuKernels.ATT_TENSOR_CORES) {  // hd = 64 took the tensor-core forward: the CUDA-core one as well
                 kernels.attentionForward(s, gq, out, lse, gc, gs, b, seq, heads, hd, false);
                 s.synchronize();
                 checks.add(check("attention_forward (CUDA cores)", Math.max(err(out.downloadBf16(), outRef),

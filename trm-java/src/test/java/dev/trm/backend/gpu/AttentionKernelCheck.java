@@ -15,15 +15,17 @@ import java.util.List;
 import java.util.Random;
 
 /**
- * The attention kernels (kernels/src/main/cuda/attention.cu) against {@link RefOps#attentionForward} and
- * {@link RefOps#attentionBackward} in double, on whichever device is given. Inputs are drawn bf16-exact (and the
+ * The attention kernels (kernels/src/main/cuda/attention.cu, attention_tc.cu) against {@link RefOps#attentionForward}
+ * and {@link RefOps#attentionBackward} in double, on whichever device is given. Inputs are drawn bf16-exact (and the
  * RoPE tables fp32-exact), so the reference sees the very values the device reads. Backward runs from the device's
  * own out (bf16) and lse, as the backend does, and the reference gets those same values.
  *
- * <p>Error measures: out and dqkv (stored in bf16): max |got - ref| / max |ref| over the tensor, under 1e-2; lse
- * (fp32): max absolute error under 1e-3. Shapes cross the kernels' 32-row and 64-key tiles, with and without RoPE.
- * Head size 64 runs the forward twice: the tensor-core kernel (attention_forward_tc, 64-row and 32-key tiles) and the
- * CUDA-core one, each followed by the backward from its own out and lse.
+ * <p>Error measures: out and each of dq, dk, dv (stored in bf16): max |got - ref| / max |ref| over the tensor, under
+ * 1e-2; lse (fp32): max absolute error under 1e-3. Shapes cross the kernels' 32- and 64-row tiles, with and without
+ * RoPE. Head size 64 runs both kernel sets as the backend pairs them: the CUDA-core forward and backward (the
+ * -Dtrm.attention.tc=false path), and the tensor-core forward (attention_forward_tc) followed by both backwards from
+ * its out and lse (attention_backward_dq_tc + _dkdv_tc, and the CUDA-core pair), each against RefOps and the two
+ * against each other. Other head sizes have the CUDA-core kernels only.
  */
 final class AttentionKernelCheck {
     private AttentionKernelCheck() {}
@@ -45,7 +47,9 @@ final class AttentionKernelCheck {
 
     /**
      * The shapes checked: S below, at and past the tiles; hd 8, 10 (not a multiple of 4), 16, 32 and 64 (at 64, S of
-     * 1, 37, 97, 130: one partial tile, several with a partial last one, with and without RoPE).
+     * 1, 37, 97, 130 and 300: one partial tile, several with a partial last one, with and without RoPE). The larger
+     * hd = 64 shapes are one batch element: the emulator computes every WMMA tile in each of the 32 lanes, so its
+     * tensor-core backward takes ~2 s per (b, h) at S = 300 (the whole check ~30 s on a busy 2-core machine).
      */
     static final List<Shape> SHAPES = List.of(
             new Shape(1, 1, 1, 8, true),
@@ -58,26 +62,45 @@ final class AttentionKernelCheck {
             new Shape(1, 1, 1, 64, true),
             new Shape(2, 37, 2, 64, true),
             new Shape(2, 37, 2, 64, false),
-            new Shape(2, 97, 2, 64, true),
-            new Shape(2, 97, 2, 64, false),
-            new Shape(2, 130, 2, 64, true),
-            new Shape(2, 130, 2, 64, false),
-            new Shape(1, 130, 2, 64, false, 4.0));
+            new Shape(1, 97, 2, 64, true),
+            new Shape(1, 97, 2, 64, false),
+            new Shape(1, 130, 2, 64, true),
+            new Shape(1, 130, 2, 64, false),
+            new Shape(1, 130, 2, 64, false, 4.0),
+            new Shape(1, 300, 1, 64, true),
+            new Shape(1, 300, 1, 64, false));
 
-    /** Errors of one shape through one forward kernel: out (relative), lse (absolute), dqkv (relative). */
-    record Errors(Shape shape, boolean tensorCores, double out, double lse, double dqkv) {
+    /** Relative errors of one backward's dq, dk and dv (the three thirds of dqkv's rows). */
+    record Grads(double dq, double dk, double dv) {
         boolean ok() {
-            return out < TOL_REL && lse < TOL_LSE && dqkv < TOL_REL;  // false on NaN
+            return dq < TOL_REL && dk < TOL_REL && dv < TOL_REL;  // false on NaN
         }
 
         @Override
         public String toString() {
-            return String.format("%s%s: out %.2e, lse %.2e, dqkv %.2e", shape, tensorCores ? " tensor-cores" : "",
-                    out, lse, dqkv);
+            return String.format("dq %.2e dk %.2e dv %.2e", dq, dk, dv);
         }
     }
 
-    /** Runs every shape; asserts the tolerances, bitwise-repeatable backward and the head-size limit. */
+    /**
+     * Errors of one shape through one forward kernel: out (relative), lse (absolute), then the CUDA-core backward's
+     * and (after the tensor-core forward) the tensor-core backward's gradients against RefOps, and the tensor-core
+     * gradients against the CUDA-core ones (tc and tcVsCuda null after the CUDA-core forward).
+     */
+    record Errors(Shape shape, boolean tensorCores, double out, double lse, Grads cuda, Grads tc, Grads tcVsCuda) {
+        boolean ok() {
+            return out < TOL_REL && lse < TOL_LSE && cuda.ok() && (tc == null || tc.ok() && tcVsCuda.ok());
+        }
+
+        @Override
+        public String toString() {
+            return String.format("%s, forward %s: out %.2e, lse %.2e; backward vs RefOps: cuda-cores %s%s", shape,
+                    tensorCores ? "tensor-cores" : "cuda-cores", out, lse, cuda,
+                    tc == null ? "" : ", tensor-cores " + tc + "; tensor-cores vs cuda-cores " + tcVsCuda);
+        }
+    }
+
+    /** Runs every shape; asserts the tolerances, bitwise-repeatable backwards and the head-size limit. */
     static List<Errors> check(GpuDevice dev) {
         List<Errors> all = new ArrayList<>();
         for (Shape sh : SHAPES) {
@@ -125,21 +148,56 @@ final class AttentionKernelCheck {
                 st.synchronize();
                 assertArrayEquals(out, bo.downloadBf16(), sh + ": attentionForward dispatches by -Dtrm.attention.tc");
             }
-            k.attentionBackward(st, bq, bo, bl, bg, bd, delta, bc, bs, b, seq, h, hd);
-            st.synchronize();
-            float[] dqkv = bd.downloadBf16();
             double[] dqkvRef = new double[qkv.length];
             RefOps.attentionBackward(d(qkv), d(out), d(lse), d(dout), dqkvRef, d(cos), d(sin), b, seq, h, hd);
-            // backward again over a poisoned output: every element is rewritten, to the same bits (no atomics)
-            bd.uploadBf16(filled(qkv.length, Float.NaN));
-            k.attentionBackward(st, bq, bo, bl, bg, bd, delta, bc, bs, b, seq, h, hd);
-            st.synchronize();
-            assertArrayEquals(dqkv, bd.downloadBf16(), sh + ": a second backward gives the same bits");
-            return new Errors(sh, tensorCores, relErr(out, outRef), absErr(lse, lseRef), relErr(dqkv, dqkvRef));
+            float[] cuda = null, tc = null;
+            for (boolean tcBackward : tensorCores ? new boolean[] {false, true} : new boolean[] {false}) {
+                // over a poisoned output (an element left unwritten stays NaN and fails the error check), then again:
+                // the same bits (no atomics). The tensor-core kernels repeat up to S = 37 only (a partial 64-row
+                // block, two 32-row tiles; ~10 s of emulation saved on the larger shapes)
+                float[] first = null;
+                for (int rep = 0; rep < (tcBackward && seq > 37 ? 1 : 2); rep++) {
+                    bd.uploadBf16(filled(qkv.length, Float.NaN));
+                    k.attentionBackward(st, bq, bo, bl, bg, bd, delta, bc, bs, b, seq, h, hd, tcBackward);
+                    st.synchronize();
+                    float[] got = bd.downloadBf16();
+                    if (first == null) first = got;
+                    else assertArrayEquals(first, got, sh + ": a second backward gives the same bits (tc "
+                            + tcBackward + ")");
+                }
+                if (tcBackward) tc = first;
+                else cuda = first;
+            }
+            if (tensorCores && seq <= 37) {  // the public entry takes the backward -Dtrm.attention.tc selects
+                k.attentionBackward(st, bq, bo, bl, bg, bd, delta, bc, bs, b, seq, h, hd);
+                st.synchronize();
+                assertArrayEquals(GpuKernels.ATT_TENSOR_CORES ? tc : cuda, bd.downloadBf16(),
+                        sh + ": attentionBackward dispatches by -Dtrm.attention.tc");
+            }
+            return new Errors(sh, tensorCores, relErr(out, outRef), absErr(lse, lseRef), grads(cuda, dqkvRef, dim),
+                    tc == null ? null : grads(tc, dqkvRef, dim), tc == null ? null : grads(tc, d(cuda), dim));
         }
     }
 
-    /** max |got - ref| / max |ref|; NaN if any value is NaN. */
+    /** relErr of dq, dk and dv: columns [0, D), [D, 2D), [2D, 3D) of each [3D] row of dqkv. */
+    static Grads grads(float[] got, double[] ref, int dim) {
+        double[] e = new double[3];
+        for (int part = 0; part < 3; part++) {
+            int rows = ref.length / (3 * dim);
+            float[] g = new float[rows * dim];
+            double[] r = new double[rows * dim];
+            for (int row = 0; row < rows; row++) {
+                for (int c = 0; c < dim; c++) {
+                    g[row * dim + c] = got[row * 3 * dim + part * dim + c];
+                    r[row * dim + c] = ref[row * 3 * dim + part * dim + c];
+                }
+            }
+            e[part] = relErr(g, r);
+        }
+        return new Grads(e[0], e[1], e[2]);
+    }
+
+    /** max |got - ref| / max |ref| (max |got - ref| where ref is all zero); NaN if any value is NaN. */
     static double relErr(float[] got, double[] ref) {
         double worst = 0, scale = 0;
         for (int i = 0; i < ref.length; i++) {
@@ -147,7 +205,7 @@ final class AttentionKernelCheck {
             worst = Math.max(worst, Math.abs(got[i] - ref[i]));
             scale = Math.max(scale, Math.abs(ref[i]));
         }
-        return worst / scale;
+        return scale > 0 ? worst / scale : worst;  // an all-zero reference (S = 1: dq, dk): absolute
     }
 
     static double absErr(float[] got, double[] ref) {

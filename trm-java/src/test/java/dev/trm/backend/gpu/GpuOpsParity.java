@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.trm.backend.Backend;
 import dev.trm.backend.IntTensor;
+import dev.trm.backend.RopeTables;
 import dev.trm.backend.Tensor;
 import dev.trm.backend.cpu.CpuBackend;
 import dev.trm.gpu.Bf16;
@@ -78,6 +79,7 @@ final class GpuOpsParity {
         optimizers();
         supervisionState();
         solveState();
+        attention();  // last: its draws from rnd leave the other checks' inputs as they were
     }
 
     void elementwise() {
@@ -156,6 +158,29 @@ final class GpuOpsParity {
         cpu.swigluBackward(gu.c(), dout.c(), dgu.c(), 17);
         gpu.swigluBackward(gu.g(), dout.g(), dgu.g(), 17);
         close("swigluBackward", dgu);
+    }
+
+    /**
+     * Attention at head size 64, through the backend's dispatch: the tensor-core kernels (attention_tc.cu) unless
+     * -Dtrm.attention.tc=false. S = 70: two 64-row tiles (the second partial), three 32-row tiles; with and without
+     * RoPE. Each backend runs the backward from its own out and lse, as training does.
+     */
+    void attention() {
+        int b = 1, seq = 70, heads = 2, hd = 64, dim = heads * hd;
+        for (boolean withRope : new boolean[] {true, false}) {
+            Pair qkv = act(1, b, seq, 3 * dim), out = act(0, b, seq, dim), lse = f32(0, b, heads, seq);
+            Pair dout = act(1, b, seq, dim), dqkv = act(0, b, seq, 3 * dim);
+            RopeTables rc = withRope ? cpu.rope(seq, hd, 10000) : null;
+            RopeTables rg = withRope ? gpu.rope(seq, hd, 10000) : null;
+            String tag = withRope ? " hd 64, RoPE" : " hd 64";
+            cpu.attention(qkv.c(), out.c(), lse.c(), rc);
+            gpu.attention(qkv.g(), out.g(), lse.g(), rg);
+            close("attention" + tag, out);
+            close("attention lse" + tag, lse);
+            cpu.attentionBackward(qkv.c(), out.c(), lse.c(), dout.c(), dqkv.c(), rc);
+            gpu.attentionBackward(qkv.g(), out.g(), lse.g(), dout.g(), dqkv.g(), rg);
+            close("attentionBackward" + tag, dqkv);
+        }
     }
 
     void norms() {
