@@ -1,5 +1,6 @@
 package dev.trm.backend.gpu;
 
+import dev.trm.backend.Argmax;
 import dev.trm.backend.ref.RefOps;
 import dev.trm.gpu.Bf16;
 import dev.trm.gpu.Blas;
@@ -61,6 +62,7 @@ public final class KernelSelftest {
         checks.put("rmsnorm inject", this::rmsNormInject);
         checks.put("elementwise", this::elementwise);
         checks.put("supervision state", this::supervisionState);
+        checks.put("solve state", this::solveState);
         checks.put("gemm", this::gemm);
         for (Map.Entry<String, Supplier<List<KernelCheck>>> c : checks.entrySet()) {
             try {
@@ -466,6 +468,51 @@ public final class KernelSelftest {
                     && java.util.Arrays.equals(h.downloadInts(), haltedRef);
             return List.of(check("act_refill, act_halt", ints ? err(y.downloadBf16(), yRef) : Double.POSITIVE_INFINITY,
                     TOL_F32));
+        }
+    }
+
+    // ---- a solve's per-puzzle bookkeeping ----
+
+    /** solve_record over a 3-step solve with early halting: every slot's answer, steps used and halted flag. */
+    List<KernelCheck> solveState() {
+        int batch = 4, len = 5, vocab = V, steps = 3;
+        // q_halt per step and slot: slot 0 halts at step 1, slot 1 at step 2, slots 2 and 3 run to the end.
+        float[][] q = {{-1, -2, -1, -3}, {-1, 2, -1, -3}, {-1, 1, 0, -3}};  // rows: steps; [b] = q_halt
+        float[][] logits = new float[steps][];
+        int[] answersRef = new int[batch * len], usedRef = new int[batch], haltedRef = new int[batch];
+        float[] qHaltsRef = new float[batch * steps];
+        for (int st = 0; st < steps; st++) {
+            logits[st] = floats(batch * len * vocab, 1.0);
+            for (int i = 0; i < logits[st].length; i++) logits[st][i] = Bf16.round(logits[st][i]);  // as stored
+            for (int b = 0; b < batch; b++) {
+                if (usedRef[b] != 0) continue;
+                qHaltsRef[b * steps + st] = q[st][b];
+                if (st != steps - 1 && !(q[st][b] > 0)) continue;
+                for (int t = 0; t < len; t++) {
+                    answersRef[b * len + t] = Argmax.firstMax(logits[st], (b * len + t) * vocab, vocab);
+                }
+                usedRef[b] = st + 1;
+                haltedRef[b] = q[st][b] > 0 ? 1 : 0;
+            }
+        }
+        try (DeviceBuffer answers = i32(new int[batch * len]); DeviceBuffer qHalts = f32(new float[batch * steps]);
+             DeviceBuffer used = i32(new int[batch]); DeviceBuffer halted = i32(new int[batch])) {
+            for (int st = 0; st < steps; st++) {
+                float[] qRows = new float[batch * 2];
+                for (int b = 0; b < batch; b++) qRows[2 * b] = q[st][b];
+                try (DeviceBuffer lg = bf16(logits[st]); DeviceBuffer gq = f32(qRows)) {
+                    kernels.solveRecord(s, lg, gq, 2, st, steps, true, answers, qHalts, used, halted, batch, len, vocab);
+                    s.synchronize();
+                }
+            }
+            boolean ok = java.util.Arrays.equals(answers.downloadInts(), answersRef)
+                    && java.util.Arrays.equals(used.downloadInts(), usedRef)
+                    && java.util.Arrays.equals(halted.downloadInts(), haltedRef);
+            float[] qh = qHalts.downloadFloats();
+            for (int b = 0; b < batch; b++) {
+                for (int st = 0; st < usedRef[b]; st++) ok &= qh[b * steps + st] == qHaltsRef[b * steps + st];
+            }
+            return List.of(check("solve_record", ok ? 0.0 : Double.POSITIVE_INFINITY, 0.0));
         }
     }
 
