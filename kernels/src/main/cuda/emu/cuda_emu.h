@@ -2,7 +2,8 @@
 //
 // What it emulates:
 //   - a launch runs every block of the grid in order (blockIdx.x fastest); each block's threads are fibers
-//     (ucontext) on the calling OS thread, switched cooperatively, so kernels run deterministically;
+//     (own context switch on x86-64, ucontext elsewhere) on the calling OS thread, switched cooperatively, so
+//     kernels run deterministically;
 //   - __syncthreads(): a barrier over the block's live threads; __syncwarp() and the warp primitives
 //     (__shfl_sync, __shfl_xor_sync, __shfl_down_sync, __shfl_up_sync, __ballot_sync, __any_sync, __all_sync):
 //     a barrier over the live lanes of the warp (32 consecutive linear thread ids), with a value exchange;
