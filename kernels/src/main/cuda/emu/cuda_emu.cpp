@@ -20,9 +20,7 @@
 #include <ucontext.h>
 #endif
 
-thread_local EmuThread* emu_current_thread = nullptr;
-thread_local dim3 emu_block_idx, emu_block_dim, emu_grid_dim;
-thread_local unsigned char* emu_dynamic_shared = nullptr;
+thread_local EmuState emu_state{};
 
 #if EMU_FAST_FIBERS
 // emu_switch(save, load): pushes the callee-saved registers (rbp, rbx, r12-r15) and the control words (x87 CW,
@@ -141,11 +139,14 @@ struct Barrier {
     unsigned generation = 0;
 };
 
+// One CUDA thread of the block. It runs on a stack of the pool from its start to its return; a thread that returns
+// without ever waiting hands its stack straight to the next thread (see fiberMain), so a kernel without barriers
+// runs all its threads on one stack, one after another, with no switch in between.
 struct Fiber {
     EmuThread thread;
-    Context context;
-    std::vector<unsigned char> stack;
-    bool alive = false;
+    Context context;  // while it waits at a barrier (or, at its start, the frame that starts it)
+    unsigned char* stack = nullptr;
+    bool alive = false;  // started and not yet returned
     const Barrier* waitOn = nullptr;  // inside a barrier: resumable once waitOn->generation != waitGeneration
     unsigned waitGeneration = 0;
 };
@@ -174,14 +175,40 @@ struct Launch {
     std::string failure;
 };
 
-thread_local std::vector<Fiber>* fibers = nullptr;
-thread_local Context scheduler;
-thread_local Launch* launch = nullptr;
-thread_local Fiber* currentFiber = nullptr;
+// The scheduler's state on this OS thread, in one thread_local object (one __tls_get_addr per function that reads
+// it, see EmuState). Trivially constructible, so no initialisation guard either.
+struct Scheduler {
+    std::vector<Fiber>* fibers;  // kMaxThreads, created on the first launch, kept
+    std::vector<unsigned char*>* stacks;  // kStackBytes each, allocated as needed (at most one per thread), kept
+    std::vector<unsigned char*>* freeStacks;  // of those, the ones no thread of the current block holds
+    std::vector<unsigned char>* dynamicShared;
+    Context context;  // the scheduler's own, while a fiber runs
+    Launch* launch;
+    Fiber* current;
+    int nextStart;  // the block's threads from here on have not started yet
+};
+thread_local Scheduler sched{};
 thread_local std::string lastError;
-thread_local std::vector<unsigned char>* dynamicShared = nullptr;
 
-void yieldToScheduler() { switchTo(currentFiber->context, scheduler); }
+void yieldToScheduler() { switchTo(sched.current->context, sched.context); }
+
+unsigned char* takeStack() {
+    if (sched.freeStacks->empty()) {
+        sched.stacks->push_back(new unsigned char[kStackBytes]);
+        return sched.stacks->back();
+    }
+    unsigned char* s = sched.freeStacks->back();
+    sched.freeStacks->pop_back();
+    return s;
+}
+
+// Makes thread t the running one (its start, on a stack it already holds).
+void enter(Fiber& f, unsigned char* stack) {
+    f.alive = true;
+    f.stack = stack;
+    sched.current = &f;
+    emu_state.thread = &f.thread;
+}
 
 void release(Barrier& b) {
     b.arrived = 0;
@@ -195,25 +222,38 @@ void barrierWait(Barrier& b, int participants) {
         release(b);
         return;
     }
-    Fiber* f = currentFiber;
+    Fiber* f = sched.current;
     f->waitOn = &b;
     f->waitGeneration = b.generation;
     yieldToScheduler();
     f->waitOn = nullptr;
 }
 
+// The body of every fiber: runs the kernel for the current thread; when that returns, starts the next thread that
+// has not started yet on the same stack (in the scheduler's first pass, which starts the threads in linear order,
+// this is exactly the thread it would have started next), until a thread waits at a barrier or none is left.
 [[noreturn]] void fiberMain() {
-    launch->kernel(launch->args);
-    // The thread returned: it leaves every later barrier; release those the others are already waiting at.
-    Fiber* f = currentFiber;
-    f->alive = false;
-    Warp& w = launch->warps[f->thread.linear / 32];
-    launch->live--;
-    w.live--;
-    if (launch->block.arrived > 0 && launch->block.arrived >= launch->live) release(launch->block);
-    if (w.barrier.arrived > 0 && w.barrier.arrived >= w.live) release(w.barrier);
-    yieldToScheduler();  // never resumed: the next block starts this fiber afresh
-    std::abort();
+    Launch& l = *sched.launch;
+    for (;;) {
+        l.kernel(l.args);
+        // The thread returned: it leaves every later barrier; release those the others are already waiting at.
+        Fiber* f = sched.current;
+        f->alive = false;
+        Warp& w = l.warps[f->thread.linear / 32];
+        l.live--;
+        w.live--;
+        if (l.block.arrived > 0 && l.block.arrived >= l.live) release(l.block);
+        if (w.barrier.arrived > 0 && w.barrier.arrived >= w.live) release(w.barrier);
+        unsigned char* stack = f->stack;
+        f->stack = nullptr;
+        if (sched.nextStart < l.threads) {
+            enter((*sched.fibers)[sched.nextStart++], stack);
+            continue;
+        }
+        sched.freeStacks->push_back(stack);  // free once we have switched away: nothing runs on it meanwhile
+        yieldToScheduler();  // never resumed
+        std::abort();
+    }
 }
 
 // Runs the current block's fibers round-robin, in linear order, each until its next barrier or its return, until
@@ -221,27 +261,33 @@ void barrierWait(Barrier& b, int participants) {
 // skipped (resuming it would only see the barrier closed and yield again), so a pass in which no fiber can run means
 // every live thread waits at a barrier the others never reach: a kernel bug (divergent barrier), reported.
 bool runBlock(int threads) {
-    std::vector<Fiber>& fs = *fibers;
+    std::vector<Fiber>& fs = *sched.fibers;
     for (;;) {
         bool anyAlive = false, ran = false;
         for (int i = 0; i < threads; i++) {
             Fiber& f = fs[i];
-            if (!f.alive) continue;
-            anyAlive = true;
-            if (f.waitOn != nullptr && f.waitOn->generation == f.waitGeneration) continue;
-            ran = true;
-            currentFiber = &f;
-            emu_current_thread = &f.thread;
-            switchTo(scheduler, f.context);
-            if (launch->failed) {  // abandon every fiber mid-kernel (they start afresh on the next launch)
-                for (int k = 0; k < threads; k++) fs[k].alive = false;
-                return false;
+            bool start = i >= sched.nextStart;
+            if (start) {  // first pass: start thread i on a free stack (it may run on to the threads after it)
+                sched.nextStart = i + 1;
+                enter(f, takeStack());
+                startFrame(f.context, f.stack, kStackBytes, fiberMain);
+            } else if (!f.alive || (f.waitOn != nullptr && f.waitOn->generation == f.waitGeneration)) {
+                anyAlive |= f.alive;
+                continue;
+            } else {
+                sched.current = &f;
+                emu_state.thread = &f.thread;
             }
+            anyAlive = ran = true;
+            switchTo(sched.context, f.context);
+            if (sched.launch->failed) return false;  // abandon every fiber mid-kernel
+            // The fiber may have run threads i+1.. to their return and left the last it started waiting: the
+            // first pass goes on after those.
+            if (start) i = sched.nextStart - 1;
         }
         if (!anyAlive) return true;
         if (!ran) {
-            launch->deadlock = true;
-            for (int i = 0; i < threads; i++) fs[i].alive = false;  // abandoned, as on a failure
+            sched.launch->deadlock = true;  // abandoned, as on a failure
             return false;
         }
     }
@@ -255,23 +301,24 @@ void emu_register(EmuKernelEntry* entry) {
 }
 
 void emu_fail(const char* what) {
-    if (!launch->failed) {
-        const EmuThread& t = *emu_current_thread;
-        launch->failure = std::string(what) + " (block (" + std::to_string(emu_block_idx.x) + "," +
-                          std::to_string(emu_block_idx.y) + "," + std::to_string(emu_block_idx.z) + "), thread (" +
-                          std::to_string(t.index.x) + "," + std::to_string(t.index.y) + "," +
-                          std::to_string(t.index.z) + "))";
+    Launch& l = *sched.launch;
+    if (!l.failed) {
+        const EmuThread& t = *emu_state.thread;
+        const dim3& b = emu_state.blockIndex;
+        l.failure = std::string(what) + " (block (" + std::to_string(b.x) + "," + std::to_string(b.y) + "," +
+                    std::to_string(b.z) + "), thread (" + std::to_string(t.index.x) + "," +
+                    std::to_string(t.index.y) + "," + std::to_string(t.index.z) + "))";
     }
-    launch->failed = true;
+    l.failed = true;
     yieldToScheduler();  // the scheduler never resumes this fiber
     std::abort();
 }
 
-void emu_syncthreads() { barrierWait(launch->block, launch->live); }
+void emu_syncthreads() { barrierWait(sched.launch->block, sched.launch->live); }
 
 void emu_warp_exchange(uint64_t value, uint64_t* out) {
-    int linear = emu_current_thread->linear, lane = linear & 31;
-    Warp& w = launch->warps[linear / 32];
+    int linear = emu_state.thread->linear, lane = linear & 31;
+    Warp& w = sched.launch->warps[linear / 32];
     int half = w.barrier.generation & 1;
     if (w.barrier.arrived == 0) w.published[half] = 0;  // the first lane of this exchange: nobody reads it any more
     w.slots[half][lane] = value;
@@ -313,23 +360,26 @@ int emu_launch(const char* name, unsigned gx, unsigned gy, unsigned gz, unsigned
                     std::to_string(kMaxDynamicShared) + " for " + std::string(name);
         return 2;
     }
-    if (fibers == nullptr) fibers = new std::vector<Fiber>(kMaxThreads);
-    if (dynamicShared == nullptr) dynamicShared = new std::vector<unsigned char>(kMaxDynamicShared);
-    std::vector<Fiber>& fs = *fibers;
+    if (sched.fibers == nullptr) {
+        sched.fibers = new std::vector<Fiber>(kMaxThreads);
+        sched.stacks = new std::vector<unsigned char*>();
+        sched.freeStacks = new std::vector<unsigned char*>();
+    }
+    if (sched.dynamicShared == nullptr) sched.dynamicShared = new std::vector<unsigned char>(kMaxDynamicShared);
+    std::vector<Fiber>& fs = *sched.fibers;
     Launch l;
     l.kernel = e->call;
     l.args = args;
     l.threads = (int)threads;
     int nw = (int)((threads + 31) / 32);
     l.warps.resize(nw);
-    launch = &l;
-    emu_block_dim = dim3{bx, by, bz};
-    emu_grid_dim = dim3{gx, gy, gz};
-    emu_dynamic_shared = dynamicShared->data();
+    sched.launch = &l;
+    emu_state.blockDims = dim3{bx, by, bz};
+    emu_state.gridDims = dim3{gx, gy, gz};
+    emu_state.dynamicShared = sched.dynamicShared->data();
     captureControlWords();
     for (int t = 0; t < l.threads; t++) {  // the thread indices are the same in every block
         Fiber& f = fs[t];
-        if (f.stack.empty()) f.stack.resize(kStackBytes);
         f.thread.linear = t;
         f.thread.index = dim3{(unsigned)(t % bx), (unsigned)((t / bx) % by), (unsigned)(t / (bx * by))};
     }
@@ -337,7 +387,7 @@ int emu_launch(const char* name, unsigned gx, unsigned gy, unsigned gz, unsigned
     for (unsigned z = 0; z < gz && rc == 0; z++)
         for (unsigned y = 0; y < gy && rc == 0; y++)
             for (unsigned x = 0; x < gx && rc == 0; x++) {
-                emu_block_idx = dim3{x, y, z};
+                emu_state.blockIndex = dim3{x, y, z};
                 l.live = l.threads;
                 l.block = Barrier{};
                 for (int w = 0; w < nw; w++) {  // the slots need no clearing: published says which are valid
@@ -346,12 +396,14 @@ int emu_launch(const char* name, unsigned gx, unsigned gy, unsigned gz, unsigned
                     warp.live = w < nw - 1 ? 32 : l.threads - 32 * w;
                     warp.published[0] = warp.published[1] = 0;
                 }
-                for (int t = 0; t < l.threads; t++) {
+                for (int t = 0; t < l.threads; t++) {  // none started; those of a failed block are abandoned
                     Fiber& f = fs[t];
-                    f.alive = true;
+                    f.alive = false;
                     f.waitOn = nullptr;
-                    startFrame(f.context, f.stack.data(), f.stack.size(), fiberMain);
+                    f.stack = nullptr;
                 }
+                sched.nextStart = 0;
+                *sched.freeStacks = *sched.stacks;
                 if (!runBlock(l.threads) && l.failed) {
                     lastError = "kernel error in " + std::string(name) + ": " + l.failure;
                     rc = 4;
@@ -362,9 +414,9 @@ int emu_launch(const char* name, unsigned gx, unsigned gy, unsigned gz, unsigned
                     rc = 3;
                 }
             }
-    launch = nullptr;
-    emu_current_thread = nullptr;
-    currentFiber = nullptr;
+    sched.launch = nullptr;
+    emu_state.thread = nullptr;
+    sched.current = nullptr;
     return rc;
 }
 
