@@ -12,7 +12,8 @@
 // Fiber switching. glibc's swapcontext/getcontext save and restore the signal mask with a system call each, which
 // made the switch (every barrier, every warp shuffle, every thread start) cost more than most kernels' work. On
 // x86-64 we switch with a few instructions of our own instead (emu_switch below): the psABI's callee-saved state is
-// all a cooperative switch between two C++ calls has to keep. Elsewhere (or with -DEMU_PORTABLE_FIBERS, which
+// all a cooperative switch between two C++ calls has to keep. (It does not switch CET shadow stacks: glibc enables
+// those only on request, for programs built for them, which the JVM is not.) Elsewhere (or with -DEMU_PORTABLE_FIBERS, which
 // checks that path on x86-64) the fibers stay on ucontext.
 #if defined(__x86_64__) && !defined(EMU_PORTABLE_FIBERS)
 #define EMU_FAST_FIBERS 1
@@ -176,7 +177,7 @@ struct Launch {
 };
 
 // The scheduler's state on this OS thread, in one thread_local object (one __tls_get_addr per function that reads
-// it, see EmuState). Trivially constructible, so no initialisation guard either.
+// it, see EmuState). Constant-initialised, so its accesses need no initialisation guard either.
 struct Scheduler {
     std::vector<Fiber>* fibers;  // kMaxThreads, created on the first launch, kept
     std::vector<unsigned char*>* stacks;  // kStackBytes each, allocated as needed (at most one per thread), kept
@@ -202,7 +203,7 @@ unsigned char* takeStack() {
     return s;
 }
 
-// Makes thread t the running one (its start, on a stack it already holds).
+// Makes f the running thread, from its start, on the given stack.
 void enter(Fiber& f, unsigned char* stack) {
     f.alive = true;
     f.stack = stack;
