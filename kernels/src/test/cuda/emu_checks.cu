@@ -73,3 +73,37 @@ TRM_KERNEL void emu_check_wmma(int mode, const bf16* a, const bf16* b, const flo
     wmma::store_matrix_sync(out, acc, mode == 3 ? 18 : 16, wmma::mem_row_major);
 }
 TRM_EXPORT(emu_check_wmma)
+
+// The scheduler under load: blocks of 1024 threads (32 warps) where lanes 24..31 of every warp return at once,
+// never reaching a barrier, while the other lanes run `rounds` rounds of two block barriers around a shared-memory
+// exchange and two warp collectives (mask 0x00ffffff: the live lanes). Per round, with v unsigned:
+//   v = 3 v + v[thread t + 32 mod 1024] + v[lane 0 of the warp] + popcount(ballot(v odd)).
+// Start v = t + 7 block; out[block * 1024 + t] = v at the end, -1 for the returned lanes, -2 if the thread's stack
+// was not 16-byte aligned (the ABI's alignment at a call, which a fiber's start must establish).
+__device__ __attribute__((noinline)) int emu_check_stack_aligned() {
+    alignas(16) volatile float probe[4] = {0, 0, 0, 0};
+    return (reinterpret_cast<uintptr_t>(&probe[0]) & 15) == 0;
+}
+TRM_KERNEL void emu_check_stress(int* out, int rounds) {
+    __shared__ unsigned buf[1024];
+    int t = threadIdx.x, n = blockDim.x, lane = t % 32;
+    int* o = out + (long)blockIdx.x * n + t;
+    if (lane >= 24) {
+        *o = -1;
+        return;
+    }
+    unsigned v = t + 7 * blockIdx.x;
+    for (int r = 0; r < rounds; r++) {
+        buf[t] = v;
+        __syncthreads();
+        unsigned next = buf[(t + 32) % n];
+        __syncthreads();
+        unsigned first = __shfl_sync(0x00ffffffu, v, 0);
+        unsigned odd = __ballot_sync(0x00ffffffu, v & 1);
+        unsigned bits = 0;
+        for (; odd != 0; odd &= odd - 1) bits++;
+        v = 3 * v + next + first + bits;
+    }
+    *o = emu_check_stack_aligned() ? (int)v : -2;
+}
+TRM_EXPORT(emu_check_stress)

@@ -5,13 +5,81 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
-#include <ucontext.h>
 #include <vector>
 
-thread_local EmuThread* emu_current_thread = nullptr;
-thread_local dim3 emu_block_idx, emu_block_dim, emu_grid_dim;
-thread_local unsigned char* emu_dynamic_shared = nullptr;
+// Fiber switching. glibc's swapcontext/getcontext save and restore the signal mask with a system call each, which
+// made the switch (every barrier, every warp shuffle, every thread start) cost more than most kernels' work. On
+// x86-64 we switch with a few instructions of our own instead (emu_switch below): the psABI's callee-saved state is
+// all a cooperative switch between two C++ calls has to keep. (It does not switch CET shadow stacks: glibc enables
+// those only on request, for programs built for them, which the JVM is not.) Elsewhere (or with -DEMU_PORTABLE_FIBERS, which
+// checks that path on x86-64) the fibers stay on ucontext.
+#if defined(__x86_64__) && !defined(EMU_PORTABLE_FIBERS)
+#define EMU_FAST_FIBERS 1
+#else
+#include <ucontext.h>
+#endif
+
+thread_local EmuState emu_state{};
+
+#if EMU_FAST_FIBERS
+// emu_switch(save, load): pushes the callee-saved registers (rbp, rbx, r12-r15) and the control words (x87 CW,
+// MXCSR: callee-saved too) on the current stack, stores the stack pointer in *save, switches to the stack `load`
+// (one saved by emu_switch, or a fresh frame from startFrame) and pops the same state from it. The signal mask is
+// not touched: fibers never change it. Frame at the saved sp, 8-byte words: [0] x87 CW, [1] MXCSR, [2] r15,
+// [3] r14, [4] r13, [5] r12, [6] rbx, [7] rbp, [8] return address.
+//
+// emu_fiber_entry: where a fresh fiber's first switch "returns" to, with rsp 16-byte aligned (see startFrame) and
+// the fiber's body in r12: calls it (the call makes the body's frame as aligned as the ABI wants) and never
+// returns, since a body ends by switching away for good.
+extern "C" void emu_switch(void** save, void* load);
+extern "C" void emu_fiber_entry();
+asm(R"(
+    .text
+    .p2align 4
+    .hidden emu_switch
+    .globl emu_switch
+    .type emu_switch, @function
+emu_switch:
+    .cfi_startproc
+    pushq %rbp
+    pushq %rbx
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    subq $16, %rsp
+    fnstcw (%rsp)
+    stmxcsr 8(%rsp)
+    movq %rsp, (%rdi)
+    movq %rsi, %rsp
+    fldcw (%rsp)
+    ldmxcsr 8(%rsp)
+    addq $16, %rsp
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %rbx
+    popq %rbp
+    ret
+    .cfi_endproc
+    .size emu_switch, .-emu_switch
+
+    .p2align 4
+    .hidden emu_fiber_entry
+    .globl emu_fiber_entry
+    .type emu_fiber_entry, @function
+emu_fiber_entry:
+    .cfi_startproc
+    .cfi_undefined rip
+    call *%r12
+    ud2
+    .cfi_endproc
+    .size emu_fiber_entry, .-emu_fiber_entry
+)");
+#endif
 
 namespace {
 
@@ -21,18 +89,78 @@ constexpr size_t kMaxDynamicShared = 228 * 1024;
 
 EmuKernelEntry* registry = nullptr;
 
-struct Fiber {
-    EmuThread thread;
-    ucontext_t context;
-    std::vector<unsigned char> stack;
-    bool alive = false;
-    bool waiting = false;  // inside a barrier, waiting for the others
+// A suspended execution: the scheduler's, or a fiber's.
+#if EMU_FAST_FIBERS
+struct Context {
+    void* sp = nullptr;  // the frame emu_switch left (or startFrame built) on its stack
 };
+inline void switchTo(Context& save, Context& load) { emu_switch(&save.sp, load.sp); }
+
+// The control words a fresh fiber starts with: the scheduler's, read once per launch.
+thread_local uint64_t startCw, startMxcsr;
+void captureControlWords() {
+    uint16_t cw;
+    uint32_t mxcsr;
+    asm volatile("fnstcw %0" : "=m"(cw));
+    asm volatile("stmxcsr %0" : "=m"(mxcsr));
+    startCw = cw;
+    startMxcsr = mxcsr;
+}
+// Prepares c so that switching to it runs body() on the given stack from the start: a frame as emu_switch leaves
+// it, returning into emu_fiber_entry with rsp = top (16-byte aligned) and body in r12. Nine stores, no syscall.
+void startFrame(Context& c, unsigned char* stack, size_t size, void (*body)()) {
+    uintptr_t top = (reinterpret_cast<uintptr_t>(stack) + size - 64) & ~uintptr_t(15);  // 64 bytes of headroom
+    uint64_t* frame = reinterpret_cast<uint64_t*>(top) - 9;
+    frame[0] = startCw;
+    frame[1] = startMxcsr;
+    frame[2] = frame[3] = frame[4] = 0;                  // r15, r14, r13
+    frame[5] = reinterpret_cast<uint64_t>(body);         // r12: what emu_fiber_entry calls
+    frame[6] = frame[7] = 0;                             // rbx, rbp
+    frame[8] = reinterpret_cast<uint64_t>(&emu_fiber_entry);
+    c.sp = frame;
+}
+#else
+struct Context {
+    ucontext_t uc;
+};
+inline void switchTo(Context& save, Context& load) { swapcontext(&save.uc, &load.uc); }
+void captureControlWords() {}
+void startFrame(Context& c, unsigned char* stack, size_t size, void (*body)()) {
+    getcontext(&c.uc);
+    c.uc.uc_stack.ss_sp = stack;
+    c.uc.uc_stack.ss_size = size;
+    c.uc.uc_link = nullptr;  // body never returns: it switches away for good
+    makecontext(&c.uc, body, 0);
+}
+#endif
 
 // One barrier: how many live threads have arrived, and a generation bumped on every release.
 struct Barrier {
     int arrived = 0;
     unsigned generation = 0;
+};
+
+// One CUDA thread of the block. It runs on a stack of the pool from its start to its return; a thread that returns
+// without ever waiting hands its stack straight to the next thread (see fiberMain), so a kernel without barriers
+// runs all its threads on one stack, one after another, with no switch in between.
+struct Fiber {
+    EmuThread thread;
+    Context context;  // while it waits at a barrier (or, at its start, the frame that starts it)
+    unsigned char* stack = nullptr;
+    bool alive = false;  // started and not yet returned
+    const Barrier* waitOn = nullptr;  // inside a barrier: resumable once waitOn->generation != waitGeneration
+    unsigned waitGeneration = 0;
+};
+
+// A warp's barrier and value exchange. Values go into slots[generation & 1], so one barrier per exchange suffices:
+// a lane can write the same half again only after the next exchange's barrier, which every live lane reaches only
+// after reading this one. published[half] has a bit per lane that wrote in this exchange (the lanes live at its
+// release; one that returned earlier reads as 0).
+struct Warp {
+    Barrier barrier;
+    int live = 0;
+    uint32_t published[2] = {0, 0};
+    uint64_t slots[2][32] = {};
 };
 
 // Everything about the launch in progress on this OS thread.
@@ -42,90 +170,125 @@ struct Launch {
     int threads = 0;
     int live = 0;
     Barrier block;
-    std::vector<Barrier> warps;
-    std::vector<int> warpLive;
-    std::vector<uint64_t> slots;       // [warps * 32] values published by each lane
-    std::vector<unsigned char> laneLive;  // [threads]
-    bool progress = false;
+    std::vector<Warp> warps;
     bool deadlock = false;
     bool failed = false;  // a thread called emu_fail
     std::string failure;
 };
 
-thread_local std::vector<Fiber>* fibers = nullptr;
-thread_local ucontext_t scheduler;
-thread_local Launch* launch = nullptr;
-thread_local int currentFiber = -1;
+// The scheduler's state on this OS thread, in one thread_local object (one __tls_get_addr per function that reads
+// it, see EmuState). Constant-initialised, so its accesses need no initialisation guard either.
+struct Scheduler {
+    std::vector<Fiber>* fibers;  // kMaxThreads, created on the first launch, kept
+    std::vector<unsigned char*>* stacks;  // kStackBytes each, allocated as needed (at most one per thread), kept
+    std::vector<unsigned char*>* freeStacks;  // of those, the ones no thread of the current block holds
+    std::vector<unsigned char>* dynamicShared;
+    Context context;  // the scheduler's own, while a fiber runs
+    Launch* launch;
+    Fiber* current;
+    int nextStart;  // the block's threads from here on have not started yet
+};
+thread_local Scheduler sched{};
 thread_local std::string lastError;
-thread_local std::vector<unsigned char>* dynamicShared = nullptr;
 
-void yieldToScheduler() {
-    Fiber& f = (*fibers)[currentFiber];
-    swapcontext(&f.context, &scheduler);
+void yieldToScheduler() { switchTo(sched.current->context, sched.context); }
+
+unsigned char* takeStack() {
+    if (sched.freeStacks->empty()) {
+        sched.stacks->push_back(new unsigned char[kStackBytes]);
+        return sched.stacks->back();
+    }
+    unsigned char* s = sched.freeStacks->back();
+    sched.freeStacks->pop_back();
+    return s;
 }
 
-// Waits until `participants` threads have arrived at barrier b (the last one releases everybody).
+// Makes f the running thread, from its start, on the given stack.
+void enter(Fiber& f, unsigned char* stack) {
+    f.alive = true;
+    f.stack = stack;
+    sched.current = &f;
+    emu_state.thread = &f.thread;
+}
+
+void release(Barrier& b) {
+    b.arrived = 0;
+    b.generation++;
+}
+
+// Waits until `participants` threads have arrived at barrier b (the last one releases everybody). The scheduler
+// resumes a waiting fiber only after the release, so a wait costs one switch out and one back in.
 void barrierWait(Barrier& b, int participants) {
-    unsigned gen = b.generation;
     if (++b.arrived >= participants) {
-        b.arrived = 0;
-        b.generation++;
-        launch->progress = true;
+        release(b);
         return;
     }
-    Fiber& f = (*fibers)[currentFiber];
-    f.waiting = true;
-    while (b.generation == gen && !launch->deadlock) yieldToScheduler();
-    f.waiting = false;
+    Fiber* f = sched.current;
+    f->waitOn = &b;
+    f->waitGeneration = b.generation;
+    yieldToScheduler();
+    f->waitOn = nullptr;
 }
 
-void fiberMain() {
-    launch->kernel(launch->args);
-    // The thread returned: it leaves every later barrier; release those the others are already waiting at.
-    Fiber& f = (*fibers)[currentFiber];
-    f.alive = false;
-    int linear = f.thread.linear, w = linear / 32;
-    launch->laneLive[linear] = 0;
-    launch->live--;
-    launch->warpLive[w]--;
-    launch->progress = true;
-    if (launch->block.arrived > 0 && launch->block.arrived >= launch->live) {
-        launch->block.arrived = 0;
-        launch->block.generation++;
-    }
-    Barrier& wb = launch->warps[w];
-    if (wb.arrived > 0 && wb.arrived >= launch->warpLive[w]) {
-        wb.arrived = 0;
-        wb.generation++;
-    }
-}
-
-// Runs the current block's fibers round-robin until all have returned; false on a deadlock.
-bool runBlock(int threads) {
+// The body of every fiber: runs the kernel for the current thread; when that returns, starts the next thread that
+// has not started yet on the same stack (in the scheduler's first pass, which starts the threads in linear order,
+// this is exactly the thread it would have started next), until a thread waits at a barrier or none is left.
+[[noreturn]] void fiberMain() {
+    Launch& l = *sched.launch;
     for (;;) {
-        bool anyAlive = false, allWaiting = true;
-        launch->progress = false;
+        l.kernel(l.args);
+        // The thread returned: it leaves every later barrier; release those the others are already waiting at.
+        Fiber* f = sched.current;
+        f->alive = false;
+        Warp& w = l.warps[f->thread.linear / 32];
+        l.live--;
+        w.live--;
+        if (l.block.arrived > 0 && l.block.arrived >= l.live) release(l.block);
+        if (w.barrier.arrived > 0 && w.barrier.arrived >= w.live) release(w.barrier);
+        unsigned char* stack = f->stack;
+        f->stack = nullptr;
+        if (sched.nextStart < l.threads) {
+            enter((*sched.fibers)[sched.nextStart++], stack);
+            continue;
+        }
+        sched.freeStacks->push_back(stack);  // free once we have switched away: nothing runs on it meanwhile
+        yieldToScheduler();  // never resumed
+        std::abort();
+    }
+}
+
+// Runs the current block's fibers round-robin, in linear order, each until its next barrier or its return, until
+// all have returned; false on a deadlock or a failure. A fiber parked at a barrier that is not yet released is
+// skipped (resuming it would only see the barrier closed and yield again), so a pass in which no fiber can run means
+// every live thread waits at a barrier the others never reach: a kernel bug (divergent barrier), reported.
+bool runBlock(int threads) {
+    std::vector<Fiber>& fs = *sched.fibers;
+    for (;;) {
+        bool anyAlive = false, ran = false;
         for (int i = 0; i < threads; i++) {
-            Fiber& f = (*fibers)[i];
-            if (!f.alive) continue;
-            anyAlive = true;
-            currentFiber = i;
-            emu_current_thread = &f.thread;
-            swapcontext(&scheduler, &f.context);
-            if (launch->failed) {  // abandon every fiber mid-kernel (their stacks are reset on the next launch)
-                for (int k = 0; k < threads; k++) (*fibers)[k].alive = false;
-                return false;
+            Fiber& f = fs[i];
+            bool start = i >= sched.nextStart;
+            if (start) {  // first pass: start thread i on a free stack (it may run on to the threads after it)
+                sched.nextStart = i + 1;
+                enter(f, takeStack());
+                startFrame(f.context, f.stack, kStackBytes, fiberMain);
+            } else if (!f.alive || (f.waitOn != nullptr && f.waitOn->generation == f.waitGeneration)) {
+                anyAlive |= f.alive;
+                continue;
+            } else {
+                sched.current = &f;
+                emu_state.thread = &f.thread;
             }
-            if (f.alive && !f.waiting) allWaiting = false;
+            anyAlive = ran = true;
+            switchTo(sched.context, f.context);
+            if (sched.launch->failed) return false;  // abandon every fiber mid-kernel
+            // The fiber may have run threads i+1.. to their return and left the last it started waiting: the
+            // first pass goes on after those.
+            if (start) i = sched.nextStart - 1;
         }
         if (!anyAlive) return true;
-        if (allWaiting && !launch->progress) {
-            // Every live thread is parked at a barrier that can never fill: a kernel bug (divergent barrier).
-            launch->deadlock = true;
-            for (int i = 0; i < threads; i++) {  // let the fibers fall out of their wait loops and finish
-                Fiber& f = (*fibers)[i];
-                f.alive = false;
-            }
+        if (!ran) {
+            sched.launch->deadlock = true;  // abandoned, as on a failure
             return false;
         }
     }
@@ -139,29 +302,31 @@ void emu_register(EmuKernelEntry* entry) {
 }
 
 void emu_fail(const char* what) {
-    if (!launch->failed) {
-        const EmuThread& t = *emu_current_thread;
-        launch->failure = std::string(what) + " (block (" + std::to_string(emu_block_idx.x) + "," +
-                          std::to_string(emu_block_idx.y) + "," + std::to_string(emu_block_idx.z) + "), thread (" +
-                          std::to_string(t.index.x) + "," + std::to_string(t.index.y) + "," +
-                          std::to_string(t.index.z) + "))";
+    Launch& l = *sched.launch;
+    if (!l.failed) {
+        const EmuThread& t = *emu_state.thread;
+        const dim3& b = emu_state.blockIndex;
+        l.failure = std::string(what) + " (block (" + std::to_string(b.x) + "," + std::to_string(b.y) + "," +
+                    std::to_string(b.z) + "), thread (" + std::to_string(t.index.x) + "," +
+                    std::to_string(t.index.y) + "," + std::to_string(t.index.z) + "))";
     }
-    launch->failed = true;
+    l.failed = true;
     yieldToScheduler();  // the scheduler never resumes this fiber
     std::abort();
 }
 
-void emu_syncthreads() { barrierWait(launch->block, launch->live); }
+void emu_syncthreads() { barrierWait(sched.launch->block, sched.launch->live); }
 
 void emu_warp_exchange(uint64_t value, uint64_t* out) {
-    int linear = emu_current_thread->linear, w = linear / 32;
-    launch->slots[w * 32 + (linear & 31)] = value;
-    barrierWait(launch->warps[w], launch->warpLive[w]);
-    for (int l = 0; l < 32; l++) {
-        int t = w * 32 + l;
-        out[l] = (t < launch->threads && launch->laneLive[t]) ? launch->slots[w * 32 + l] : 0;
-    }
-    barrierWait(launch->warps[w], launch->warpLive[w]);  // nobody overwrites a slot before all have read it
+    int linear = emu_state.thread->linear, lane = linear & 31;
+    Warp& w = sched.launch->warps[linear / 32];
+    int half = w.barrier.generation & 1;
+    if (w.barrier.arrived == 0) w.published[half] = 0;  // the first lane of this exchange: nobody reads it any more
+    w.slots[half][lane] = value;
+    w.published[half] |= 1u << lane;
+    barrierWait(w.barrier, w.live);
+    uint32_t published = w.published[half];
+    for (int l = 0; l < 32; l++) out[l] = (published >> l) & 1u ? w.slots[half][l] : 0;
 }
 
 unsigned emu_ballot(int predicate) {
@@ -179,7 +344,7 @@ extern "C" {
 int emu_launch(const char* name, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
                unsigned sharedBytes, void** args) {
     EmuKernelEntry* e = registry;
-    while (e != nullptr && std::string(e->name) != name) e = e->next;
+    while (e != nullptr && std::strcmp(e->name, name) != 0) e = e->next;
     if (e == nullptr) {
         lastError = std::string("no kernel named ") + name + " in the emulation library";
         return 1;
@@ -196,42 +361,50 @@ int emu_launch(const char* name, unsigned gx, unsigned gy, unsigned gz, unsigned
                     std::to_string(kMaxDynamicShared) + " for " + std::string(name);
         return 2;
     }
-    if (fibers == nullptr) fibers = new std::vector<Fiber>(kMaxThreads);
-    if (dynamicShared == nullptr) dynamicShared = new std::vector<unsigned char>(kMaxDynamicShared);
+    if (sched.fibers == nullptr) {
+        sched.fibers = new std::vector<Fiber>(kMaxThreads);
+        sched.stacks = new std::vector<unsigned char*>();
+        sched.freeStacks = new std::vector<unsigned char*>();
+    }
+    if (sched.dynamicShared == nullptr) sched.dynamicShared = new std::vector<unsigned char>(kMaxDynamicShared);
+    std::vector<Fiber>& fs = *sched.fibers;
     Launch l;
     l.kernel = e->call;
     l.args = args;
     l.threads = (int)threads;
     int nw = (int)((threads + 31) / 32);
-    l.warps.assign(nw, Barrier{});
-    l.slots.assign((size_t)nw * 32, 0);
-    launch = &l;
-    emu_block_dim = dim3{bx, by, bz};
-    emu_grid_dim = dim3{gx, gy, gz};
-    emu_dynamic_shared = dynamicShared->data();
+    l.warps.resize(nw);
+    sched.launch = &l;
+    emu_state.blockDims = dim3{bx, by, bz};
+    emu_state.gridDims = dim3{gx, gy, gz};
+    emu_state.dynamicShared = sched.dynamicShared->data();
+    captureControlWords();
+    for (int t = 0; t < l.threads; t++) {  // the thread indices are the same in every block
+        Fiber& f = fs[t];
+        f.thread.linear = t;
+        f.thread.index = dim3{(unsigned)(t % bx), (unsigned)((t / bx) % by), (unsigned)(t / (bx * by))};
+    }
     int rc = 0;
     for (unsigned z = 0; z < gz && rc == 0; z++)
         for (unsigned y = 0; y < gy && rc == 0; y++)
             for (unsigned x = 0; x < gx && rc == 0; x++) {
-                emu_block_idx = dim3{x, y, z};
+                emu_state.blockIndex = dim3{x, y, z};
                 l.live = l.threads;
                 l.block = Barrier{};
-                l.warpLive.assign(nw, 0);
-                l.laneLive.assign(l.threads, 1);
-                for (int t = 0; t < l.threads; t++) {
-                    Fiber& f = (*fibers)[t];
-                    if (f.stack.empty()) f.stack.resize(kStackBytes);
-                    f.thread.linear = t;
-                    f.thread.index = dim3{(unsigned)(t % bx), (unsigned)((t / bx) % by), (unsigned)(t / (bx * by))};
-                    f.alive = true;
-                    f.waiting = false;
-                    l.warpLive[t / 32]++;
-                    getcontext(&f.context);
-                    f.context.uc_stack.ss_sp = f.stack.data();
-                    f.context.uc_stack.ss_size = f.stack.size();
-                    f.context.uc_link = &scheduler;
-                    makecontext(&f.context, fiberMain, 0);
+                for (int w = 0; w < nw; w++) {  // the slots need no clearing: published says which are valid
+                    Warp& warp = l.warps[w];
+                    warp.barrier = Barrier{};
+                    warp.live = w < nw - 1 ? 32 : l.threads - 32 * w;
+                    warp.published[0] = warp.published[1] = 0;
                 }
+                for (int t = 0; t < l.threads; t++) {  // none started; those of a failed block are abandoned
+                    Fiber& f = fs[t];
+                    f.alive = false;
+                    f.waitOn = nullptr;
+                    f.stack = nullptr;
+                }
+                sched.nextStart = 0;
+                *sched.freeStacks = *sched.stacks;
                 if (!runBlock(l.threads) && l.failed) {
                     lastError = "kernel error in " + std::string(name) + ": " + l.failure;
                     rc = 4;
@@ -242,8 +415,9 @@ int emu_launch(const char* name, unsigned gx, unsigned gy, unsigned gz, unsigned
                     rc = 3;
                 }
             }
-    launch = nullptr;
-    emu_current_thread = nullptr;
+    sched.launch = nullptr;
+    emu_state.thread = nullptr;
+    sched.current = nullptr;
     return rc;
 }
 
@@ -252,15 +426,26 @@ const char* emu_last_error() { return lastError.c_str(); }
 // Whether a kernel of this name exists (the Java side resolves "functions" of the module through it).
 int emu_has_kernel(const char* name) {
     for (EmuKernelEntry* e = registry; e != nullptr; e = e->next)
-        if (std::string(e->name) == name) return 1;
+        if (std::strcmp(e->name, name) == 0) return 1;
     return 0;
 }
 
 // The plain reference GEMM behind the emulated cuBLAS: column-major, cublasGemmStridedBatchedEx semantics with
 // fp32 accumulation. Types: 0 = fp32, 1 = bf16. C = alpha * op(A) op(B) + beta * C, per batch.
+//
+// Every C element is the fp32 sum over l = 0, 1, ..., k-1 of op(A)(i, l) * op(B)(l, j), added in that order
+// (as the first, scalar version of this function did; the results are bit for bit the same). For speed, op(A) and
+// op(B) are first unpacked to fp32 so that the loops read memory in order: op(A) in chunks of kChunk rows,
+// ap[chunk][l][kChunk] (the last chunk zero-padded), op(B) as bp[j][l]; then kChunk rows of one C column are summed
+// side by side in SIMD lanes, each lane still in l order.
 static float load(const void* p, int type, long i) {
     return type == 0 ? static_cast<const float*>(p)[i] : __bfloat162float(static_cast<const __nv_bfloat16*>(p)[i]);
 }
+namespace {
+constexpr int kChunk = 32;
+typedef float Float4 __attribute__((vector_size(16)));  // 4 lanes: plain SSE2, the x86-64 baseline
+constexpr int kVecs = kChunk / 4;
+}  // namespace
 int emu_gemm(int transA, int transB, int m, int n, int k, float alpha, const void* A, int aType, int lda,
              long strideA, const void* B, int bType, int ldb, long strideB, float beta, void* C, int cType, int ldc,
              long strideC, int batch) {
@@ -269,23 +454,43 @@ int emu_gemm(int transA, int transB, int m, int n, int k, float alpha, const voi
         lastError = "invalid GEMM arguments";
         return 7;  // CUBLAS_STATUS_INVALID_VALUE
     }
+    if (m == 0 || n == 0) return 0;
+    const long chunks = (m + kChunk - 1) / kChunk;
+    std::vector<Float4> ap((size_t)chunks * k * kVecs);
+    std::vector<float> bp((size_t)n * k);
     for (int p = 0; p < batch; p++) {
         const long ao = p * strideA, bo = p * strideB, co = p * strideC;
-        for (int j = 0; j < n; j++)
-            for (int i = 0; i < m; i++) {
-                float acc = 0.0f;
-                for (int l = 0; l < k; l++) {
-                    float a = load(A, aType, ao + (transA ? (long)i * lda + l : (long)l * lda + i));
-                    float b = load(B, bType, bo + (transB ? (long)l * ldb + j : (long)j * ldb + l));
-                    acc += a * b;
+        float* apf = reinterpret_cast<float*>(ap.data());
+        for (long c = 0; c < chunks; c++)
+            for (int l = 0; l < k; l++)
+                for (int ii = 0; ii < kChunk; ii++) {
+                    long i = c * kChunk + ii;
+                    apf[(c * k + l) * kChunk + ii] =
+                        i < m ? load(A, aType, ao + (transA ? i * lda + l : (long)l * lda + i)) : 0.0f;
                 }
-                long ci = co + (long)j * ldc + i;
-                float c = alpha * acc + (beta != 0.0f ? beta * load(C, cType, ci) : 0.0f);
-                if (cType == 0)
-                    static_cast<float*>(C)[ci] = c;
-                else
-                    static_cast<__nv_bfloat16*>(C)[ci] = __float2bfloat16(c);
+        for (int j = 0; j < n; j++)
+            for (int l = 0; l < k; l++)
+                bp[(size_t)j * k + l] = load(B, bType, bo + (transB ? (long)l * ldb + j : (long)j * ldb + l));
+        for (long c = 0; c < chunks; c++) {
+            const Float4* a = ap.data() + c * k * kVecs;
+            for (int j = 0; j < n; j++) {
+                const float* b = bp.data() + (size_t)j * k;
+                Float4 acc[kVecs] = {};
+                for (int l = 0; l < k; l++) {
+                    const Float4 bl = {b[l], b[l], b[l], b[l]};
+                    for (int v = 0; v < kVecs; v++) acc[v] += a[l * kVecs + v] * bl;
+                }
+                for (int ii = 0; ii < kChunk && c * kChunk + ii < m; ii++) {
+                    long ci = co + (long)j * ldc + c * kChunk + ii;
+                    float sum = acc[ii / 4][ii % 4];
+                    float out = alpha * sum + (beta != 0.0f ? beta * load(C, cType, ci) : 0.0f);
+                    if (cType == 0)
+                        static_cast<float*>(C)[ci] = out;
+                    else
+                        static_cast<__nv_bfloat16*>(C)[ci] = __float2bfloat16(out);
+                }
             }
+        }
     }
     return 0;
 }

@@ -2,7 +2,8 @@
 //
 // What it emulates:
 //   - a launch runs every block of the grid in order (blockIdx.x fastest); each block's threads are fibers
-//     (ucontext) on the calling OS thread, switched cooperatively, so kernels run deterministically;
+//     (own context switch on x86-64, ucontext elsewhere) on the calling OS thread, switched cooperatively, so
+//     kernels run deterministically;
 //   - __syncthreads(): a barrier over the block's live threads; __syncwarp() and the warp primitives
 //     (__shfl_sync, __shfl_xor_sync, __shfl_down_sync, __shfl_up_sync, __ballot_sync, __any_sync, __all_sync):
 //     a barrier over the live lanes of the warp (32 consecutive linear thread ids), with a value exchange;
@@ -53,14 +54,20 @@ struct EmuThread {
     dim3 index;
     int linear;  // threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z)
 };
-extern thread_local EmuThread* emu_current_thread;
-extern thread_local dim3 emu_block_idx, emu_block_dim, emu_grid_dim;
-extern thread_local unsigned char* emu_dynamic_shared;
+// One thread_local object for all of it: in a shared library every thread_local variable costs its own call to
+// __tls_get_addr, so a kernel reading threadIdx, blockIdx and blockDim makes one call instead of three.
+struct EmuState {
+    EmuThread* thread;  // the fiber running now
+    dim3 blockIndex, blockDims, gridDims;
+    unsigned char* dynamicShared;
+};
+extern thread_local EmuState emu_state __attribute__((visibility("hidden")));  // inside the library only
 
-#define threadIdx (emu_current_thread->index)
-#define blockIdx (emu_block_idx)
-#define blockDim (emu_block_dim)
-#define gridDim (emu_grid_dim)
+#define threadIdx (emu_state.thread->index)
+#define blockIdx (emu_state.blockIndex)
+#define blockDim (emu_state.blockDims)
+#define gridDim (emu_state.gridDims)
+#define emu_dynamic_shared (emu_state.dynamicShared)
 #define warpSize 32
 
 // Barriers and the warp exchange, implemented in cuda_emu.cpp.
@@ -87,7 +94,7 @@ inline T emu_from_bits(uint64_t b) {
     std::memcpy(&v, &b, sizeof(T));
     return v;
 }
-inline int emu_lane() { return emu_current_thread->linear & 31; }
+inline int emu_lane() { return emu_state.thread->linear & 31; }
 
 template <typename T>
 inline T __shfl_sync(unsigned, T v, int src, int width = 32) {

@@ -88,6 +88,98 @@ class EmulatorPrimitivesTest {
         emulatedAtomicsAccumulateEveryThread();
     }
 
+    /**
+     * The scheduler under load (emu_check_stress): 5 blocks of 1024 threads, lanes 24..31 of each warp returning at
+     * once without reaching a barrier, the others running rounds of block barriers, a shared-memory exchange, a
+     * shuffle and a ballot; every fiber's stack 16-byte aligned as the ABI requires. Expected values replay the
+     * rounds here.
+     */
+    @Test
+    void emulatedFullBlocksWithBarriersAndEarlyReturns() {
+        int blocks = 5, n = 1024, rounds = 6;
+        try (DeviceBuffer out = dev.alloc(DType.I32, blocks * n)) {
+            dev.kernel("emu_check_stress").launch(dev.defaultStream(), blocks, n, 0,
+                    KernelArgs.of().ptr(out).i32(rounds));
+            int[] o = out.downloadInts();
+            for (int blk = 0; blk < blocks; blk++) {
+                int[] v = new int[n];
+                for (int t = 0; t < n; t++) v[t] = t + 7 * blk;
+                for (int r = 0; r < rounds; r++) {
+                    int[] w = new int[n];
+                    for (int t = 0; t < n; t++) {
+                        if (t % 32 >= 24) continue;
+                        int warp = t / 32 * 32, odd = 0;
+                        for (int l = 0; l < 24; l++) odd += v[warp + l] & 1;
+                        w[t] = 3 * v[t] + v[(t + 32) % n] + v[warp] + odd;
+                    }
+                    v = w;
+                }
+                for (int t = 0; t < n; t++) {
+                    int want = t % 32 >= 24 ? -1 : v[t];
+                    assertEquals(want, o[blk * n + t], "block " + blk + " thread " + t);
+                }
+            }
+        }
+    }
+
+    /**
+     * The reference GEMM behind the emulated cuBLAS, every transpose combination on sizes that fill no SIMD width
+     * (m 37, n 5, k 19), batched with strides, fp32 with beta and bf16 inputs: each element must equal, bit for bit,
+     * the fp32 sum over k in order (acc += a * b), then alpha * acc + beta * c.
+     */
+    @Test
+    void emulatedGemmSumsInOrderInFp32() {
+        int m = 37, n = 5, k = 19, batch = 2;
+        java.util.Random rnd = new java.util.Random(11);
+        Stream s = dev.defaultStream();
+        try (Blas blas = dev.newBlas(s)) {
+            for (int bf = 0; bf < 2; bf++) {
+                for (int ta = 0; ta < 2; ta++) {
+                    for (int tb = 0; tb < 2; tb++) {
+                        boolean transA = ta == 1, transB = tb == 1;
+                        float alpha = 0.75f, beta = bf == 0 ? 0.5f : 0f;
+                        DType in = bf == 1 ? DType.BF16 : DType.F32;
+                        int lda = transA ? m : k, ldb = transB ? k : n, ldc = n;
+                        float[] a = new float[batch * m * k], b = new float[batch * k * n], c = new float[batch * m * n];
+                        for (int i = 0; i < a.length; i++) a[i] = (float) rnd.nextGaussian();
+                        for (int i = 0; i < b.length; i++) b[i] = (float) rnd.nextGaussian();
+                        for (int i = 0; i < c.length; i++) c[i] = (float) rnd.nextGaussian();
+                        try (DeviceBuffer da = dev.alloc(in, a.length); DeviceBuffer db = dev.alloc(in, b.length);
+                             DeviceBuffer dc = dev.alloc(DType.F32, c.length).upload(c)) {
+                            if (bf == 1) {  // the exact bf16 values are the inputs of the reference
+                                a = da.uploadBf16(a).downloadBf16();
+                                b = db.uploadBf16(b).downloadBf16();
+                            } else {
+                                da.upload(a);
+                                db.upload(b);
+                            }
+                            blas.gemmStridedBatched(s, transA, transB, m, n, k, alpha, da, lda, (long) m * k, db, ldb,
+                                    (long) k * n, beta, dc, ldc, (long) m * n, batch);
+                            float[] got = dc.downloadFloats();
+                            for (int p = 0; p < batch; p++) {
+                                for (int i = 0; i < m; i++) {
+                                    for (int j = 0; j < n; j++) {
+                                        float acc = 0f;
+                                        for (int l = 0; l < k; l++) {
+                                            float av = a[p * m * k + (transA ? l * lda + i : i * lda + l)];
+                                            float bv = b[p * k * n + (transB ? j * ldb + l : l * ldb + j)];
+                                            acc += av * bv;
+                                        }
+                                        int ci = p * m * n + i * ldc + j;
+                                        float want = alpha * acc + (beta != 0f ? beta * c[ci] : 0f);
+                                        assertEquals(Float.floatToIntBits(want), Float.floatToIntBits(got[ci]),
+                                                "bf16 " + bf + " transA " + ta + " transB " + tb + " batch " + p
+                                                        + " C[" + i + "][" + j + "]");
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @Test
     void emulatedWmmaComputesTheTileProduct() {
         float[][] r = wmma(0);
