@@ -482,6 +482,12 @@ public final class GpuBackend implements Backend {
 
     private final java.util.Map<SwigluShape, SwigluChoice> swigluChoices = new java.util.LinkedHashMap<>();
     private static final int SWIGLU_TIMING_REPEATS = 5;
+    /**
+     * The emulated device's auto choice: fused up to this M I D (the tiny test models, GpuOpsParity), cuBLAS above
+     * (the full-size presets). The emulator runs each WMMA product on all 32 lanes of a warp, so the fused kernel at
+     * D 512, I 1536 would add about 30 s to GpuModelParityEmulatedTest; -Dtrm.swiglu.fused=true takes it anyway.
+     */
+    private static final long EMULATED_FUSED_MACS = 1L << 24;
 
     /** The path each linearSwiglu shape took so far, in first-use order (the benchmarks print them). */
     public List<SwigluChoice> swigluChoices() {
@@ -491,8 +497,9 @@ public final class GpuBackend implements Backend {
     /**
      * Whether this shape takes the fused kernel. -Dtrm.swiglu.fused=true or false forces it (true fails with the
      * reason on a shape gemm_swiglu cannot take); auto (the default) decides at the first call of a shape and
-     * remembers: a shape the kernel cannot take goes to cuBLAS; the emulated device takes the fused kernel (timing
-     * the emulator says nothing about a GPU; this way the tests exercise the new kernel); on CUDA both paths run
+     * remembers: a shape the kernel cannot take goes to cuBLAS; the emulated device takes the fused kernel up to
+     * EMULATED_FUSED_MACS, untimed (timing the emulator says nothing about a GPU; this way the tests exercise the new
+     * kernel on every small model, deterministically); on CUDA both paths run
      * SWIGLU_TIMING_REPEATS times after a warm-up each, timed with events, and the lower median wins. The timing runs on
      * the call's own tensors (both paths read x, w and write gu, h only), so the call's result is simply the chosen
      * path's run after it. It must not happen while a graph is being captured (nothing would run, and the events
@@ -519,8 +526,10 @@ public final class GpuBackend implements Backend {
                     c = new SwigluChoice(m, d, inter, keepGu, false, Double.NaN, Double.NaN,
                             "gemm_swiglu cannot take it: " + unsupported);
                 } else if (dev.backend() != CUDA) {
-                    c = new SwigluChoice(m, d, inter, keepGu, true, Double.NaN, Double.NaN,
-                            "emulated device: fused, untimed (emulator timings mean nothing)");
+                    boolean small = (long) m * inter * d <= EMULATED_FUSED_MACS;
+                    c = new SwigluChoice(m, d, inter, keepGu, small, Double.NaN, Double.NaN, small
+                            ? "emulated device: fused, untimed (emulator timings mean nothing)"
+                            : "emulated device: above " + EMULATED_FUSED_MACS + " multiply-adds per half, cuBLAS (untimed)");
                 } else if (capturing) {
                     return false;
                 } else {
