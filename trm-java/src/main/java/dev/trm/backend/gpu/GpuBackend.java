@@ -483,11 +483,13 @@ public final class GpuBackend implements Backend {
     private final java.util.Map<SwigluShape, SwigluChoice> swigluChoices = new java.util.LinkedHashMap<>();
     private static final int SWIGLU_TIMING_REPEATS = 5;
     /**
-     * The emulated device's auto choice: fused up to this M I D (the tiny test models, GpuOpsParity), cuBLAS above
-     * (the full-size presets). The emulator runs each WMMA product on all 32 lanes of a warp, so the fused kernel at
-     * D 512, I 1536 would add about 30 s to GpuModelParityEmulatedTest; -Dtrm.swiglu.fused=true takes it anyway.
+     * The emulated device's auto choice: fused up to this M I D, cuBLAS above. The emulator runs each WMMA product on
+     * all 32 lanes of a warp (some 40x the work of its plain GEMM here), so fusing every shape made the emulated model
+     * and CLI tests about 40% slower (+140 s). At 2^19 the whole-model parity checks (tiny mlp_t and attention models,
+     * M <= 64, training with backward and a captured solve) and GpuOpsParity run fused; the longer loops (the training
+     * curve at batch 8, the CLI, the full-size preset) take cuBLAS. -Dtrm.swiglu.fused=true fuses every shape.
      */
-    private static final long EMULATED_FUSED_MACS = 1L << 24;
+    private static final long EMULATED_FUSED_MACS = 1L << 19;
 
     /** The path each linearSwiglu shape took so far, in first-use order (the benchmarks print them). */
     public List<SwigluChoice> swigluChoices() {
