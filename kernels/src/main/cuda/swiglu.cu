@@ -5,6 +5,8 @@
 #include "common.cuh"
 
 __device__ __forceinline__ float sigmoidf(float v) { return 1.0f / (1.0f + expf(-v)); }
+// silu(g) * u in fp32, rounded once by the caller: the one formula of swiglu_forward and of gemm_swiglu's epilogue.
+__device__ __forceinline__ float swiglu_value(float g, float u) { return g * sigmoidf(g) * u; }
 
 TRM_KERNEL void swiglu_forward(const bf16* gu, bf16* out, int rows, int inter) {
     long idx = (long)blockIdx.x * blockDim.x + threadIdx.x;
@@ -12,7 +14,7 @@ TRM_KERNEL void swiglu_forward(const bf16* gu, bf16* out, int rows, int inter) {
     long row = idx / inter, j = idx % inter;
     float g = __bfloat162float(gu[row * 2 * inter + j]);
     float u = __bfloat162float(gu[row * 2 * inter + inter + j]);
-    out[idx] = __float2bfloat16(g * sigmoidf(g) * u);
+    out[idx] = __float2bfloat16(swiglu_value(g, u));
 }
 TRM_EXPORT(swiglu_forward)
 

@@ -124,6 +124,18 @@ public interface Backend extends AutoCloseable {
 
     void swigluBackward(Tensor gu, Tensor dout, Tensor dgu, int inter);
 
+    /**
+     * The channel MLP's first GEMM and its activation: gu [M, 2I] = x [M, D] w [2I, D]^T, h [M, I] = silu(gate) * up
+     * ({@link #linear} then {@link #swiglu}, inter = I). gu is always given (the backend's workspace for it); keepGu
+     * says whether its values are needed afterwards (training keeps them for {@link #swigluBackward}): when false a
+     * backend may leave gu unwritten, as a GPU's fused GEMM + SwiGLU kernel does, never storing it. This default is
+     * exactly linear + swiglu, so the CPU backends compute what they always did.
+     */
+    default void linearSwiglu(Tensor x, Tensor w, Tensor gu, boolean keepGu, Tensor h, int inter) {
+        linear(x, w, null, gu);
+        swiglu(gu, h, inter);
+    }
+
     // ---- residual + RMSNorm (no weight) --------------------------------------------------------------------------
 
     /** out = (x + r) * rstd along the last axis; r may be null; rstd [rows]. out may alias x. */

@@ -97,6 +97,7 @@ public final class BenchSolveCommand implements Runnable {
                 out.flush();
             }
         }
+        if (gpu != null) BenchTrainCommand.printSwigluChoices(out, gpu);
         out.printf("solve_ms_batch%d=%.2f%n", batches[0], first);
     }
 

@@ -150,7 +150,10 @@ public final class BenchTrainCommand implements Runnable {
             out.flush();
         }
         if (profile) out.print(prof.table());
-        if (gpu != null) printMemory(out, gpu);
+        if (gpu != null) {
+            printMemory(out, gpu);
+            printSwigluChoices(out, gpu);
+        }
         double median = median(ms);
         double gflops = flops / (median / 1e3) / 1e9;
         out.printf("median step %.1f ms, %.2f steps/s, %.1f sequences/s, %.0f tokens/s, %.1f GFLOP/s = %.1f%% of the "
@@ -158,6 +161,11 @@ public final class BenchTrainCommand implements Runnable {
                 (double) batch * c.seqLen() / (median / 1e3), gflops, 100 * gflops / peakGflops,
                 gpu == null ? "FMA peak" : "bf16 GEMM rate", gpu == null ? "of peak" : "MFU");
         out.printf("train_step_ms=%.2f%n", median);
+    }
+
+    /** Which path each channel-MLP shape took (fused gemm_swiglu or cuBLAS + swiglu_forward) and, if timed, why. */
+    static void printSwigluChoices(PrintWriter out, GpuBackend gpu) {
+        for (GpuBackend.SwigluChoice c : gpu.swigluChoices()) out.println(c);
     }
 
     /** What the GPU backend holds in device memory once the step's buffers exist (they are never made inside it). */

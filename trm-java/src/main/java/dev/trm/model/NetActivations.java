@@ -42,8 +42,14 @@ public final class NetActivations {
 
     public final Tensor input;
     public final Block[] blocks;
+    /**
+     * Whether a backward will read these activations (the calls with gradient): when false (the no-grad calls'
+     * scratch) gu2 is workspace only and the backend may leave it unwritten ({@link Backend#linearSwiglu}).
+     */
+    public final boolean forBackward;
 
-    public NetActivations(Backend be, TrmConfig c, int batch) {
+    public NetActivations(Backend be, TrmConfig c, int batch, boolean forBackward) {
+        this.forBackward = forBackward;
         input = be.activation(batch, c.seq(), c.hiddenSize());
         blocks = new Block[c.layers()];
         Tensor in = input;

@@ -51,7 +51,7 @@ public final class TrmModel {
             this.batch = batch;
             int s = c.seq(), d = c.hiddenSize(), len = c.seqLen(), v = c.vocabSize();
             net = new TrmNet(c, be, p, rope, batch);
-            scratch = new NetActivations(be, c, batch);
+            scratch = new NetActivations(be, c, batch, false);
             x = be.activation(batch, s, d);
             yTail = be.activation(batch, len, d);
             y0 = be.activation(batch, 1, d);
@@ -88,7 +88,7 @@ public final class TrmModel {
         Training(int batch) {
             int s = c.seq(), d = c.hiddenSize(), len = c.seqLen(), v = c.vocabSize();
             saved = new NetActivations[c.lCycles() + 1];
-            for (int i = 0; i < saved.length; i++) saved[i] = new NetActivations(be, c, batch);
+            for (int i = 0; i < saved.length; i++) saved[i] = new NetActivations(be, c, batch, true);
             perSeq = be.tensor(batch);
             qLoss = be.tensor(batch);
             correct = be.intTensor(batch);

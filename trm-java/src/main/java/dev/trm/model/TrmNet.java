@@ -66,12 +66,12 @@ public final class TrmNet {
      */
     public Tensor forwardInjected(NetActivations acts, Tensor out, Tensor nextA, Tensor nextB, Tensor next) {
         int last = acts.blocks.length - 1;
-        for (int l = 0; l < last; l++) blockForward(p.layer(l), acts.blocks[l], null, null, null, null);
-        return blockForward(p.layer(last), acts.blocks[last], out, nextA, nextB, next);
+        for (int l = 0; l < last; l++) blockForward(acts, p.layer(l), acts.blocks[l], null, null, null, null);
+        return blockForward(acts, p.layer(last), acts.blocks[last], out, nextA, nextB, next);
     }
 
-    private Tensor blockForward(TrmParameters.Layer w, NetActivations.Block a, Tensor out, Tensor nextA,
-                                Tensor nextB, Tensor next) {
+    private Tensor blockForward(NetActivations acts, TrmParameters.Layer w, NetActivations.Block a, Tensor out,
+                                Tensor nextA, Tensor nextB, Tensor next) {
         if (c.mlpT()) {
             be.tokenMix(w.mixGateUp().value(), a.in, a.gu1);              // [B, 2I_S, D]
             be.swiglu(a.gu1, a.a1, c.tokenIntermediate() * c.hiddenSize()); // gate block | up block per batch row
@@ -83,8 +83,8 @@ public final class TrmNet {
             be.linear(a.att, w.o().value(), null, sub);
             be.rmsNorm(a.in, sub, a.h1, a.rstd1, eps);
         }
-        be.linear(a.h1, w.gateUp().value(), null, a.gu2);
-        be.swiglu(a.gu2, a.a2, c.intermediate());
+        // gu2 is read again only by the backward: a no-grad call lets the backend skip storing it (fused kernel)
+        be.linearSwiglu(a.h1, w.gateUp().value(), a.gu2, acts.forBackward, a.a2, c.intermediate());
         be.linear(a.a2, w.down().value(), null, sub);
         Tensor o = out != null ? out : a.out;
         if (next != null) be.rmsNormInject(a.h1, sub, o, a.rstd2, eps, nextA, nextB, next);
@@ -94,6 +94,7 @@ public final class TrmNet {
 
     /** In place: g holds d output on entry and d (hidden + injection) on exit. Weight gradients accumulate. */
     public void backward(NetActivations acts, Tensor g) {
+        if (!acts.forBackward) throw new IllegalArgumentException("these activations were made for no-grad calls");
         if (dGu2 == null) allocateBackward();
         for (int l = acts.blocks.length - 1; l >= 0; l--) blockBackward(p.layer(l), acts.blocks[l], g);
     }

@@ -1,5 +1,7 @@
 package dev.trm.backend.gpu;
 
+import static dev.trm.gpu.Backend.CUDA;
+
 import dev.trm.backend.Backend;
 import dev.trm.backend.IntTensor;
 import dev.trm.backend.RopeTables;
@@ -31,6 +33,7 @@ public final class GpuBackend implements Backend {
     private final GpuDevice dev;
     private final Stream s;
     private dev.trm.gpu.GraphBuilder building;  // the graph captureSkippable is building, else null
+    private boolean capturing;  // inside capture or captureSkippable: ops are recorded, not run (nothing may be timed)
     private final Blas blas;
     private final GpuKernels k;
     private final java.util.Set<DeviceBuffer> owned = new java.util.LinkedHashSet<>();
@@ -429,6 +432,138 @@ public final class GpuBackend implements Backend {
                 bf16(dgu, "swigluBackward", "dgu"), rows, inter);
     }
 
+    /**
+     * gu = x w^T, h = silu(gate) * up on one of two paths, chosen per shape (rows M, D, I, keepGu): cuBLAS + swiglu_forward
+     * (gu always written), or the fused gemm_swiglu (gemm_swiglu.cu: tensor cores, SwiGLU in the epilogue, gu written
+     * only when keepGu). See {@link #swigluPath} for the choice and {@link #swigluChoices} for what was chosen.
+     */
+    @Override
+    public void linearSwiglu(Tensor x, Tensor w, Tensor gu, boolean keepGu, Tensor h, int inter) {
+        int d = w.dim(1);
+        if (w.dim(0) != 2 * inter) {
+            throw new IllegalArgumentException("linearSwiglu: w must be [2I, D] = [" + 2 * inter + ", D], not "
+                    + w.dim(0) + " rows");
+        }
+        int m = Math.toIntExact(t(x).buf.count() / d);
+        sameSize((long) m * d, t(x).buf.count(), "linearSwiglu x");
+        sameSize(2L * m * inter, t(gu).buf.count(), "linearSwiglu gu");
+        sameSize((long) m * inter, t(h).buf.count(), "linearSwiglu h");
+        bf16(gu, "linearSwiglu", "gu");
+        bf16(h, "linearSwiglu", "h");
+        if (swigluPath(x, w, gu, keepGu, h, m, d, inter)) fusedSwiglu(x, w, gu, keepGu, h, m, d, inter);
+        else unfusedSwiglu(x, w, gu, h, inter);
+    }
+
+    private void fusedSwiglu(Tensor x, Tensor w, Tensor gu, boolean keepGu, Tensor h, int m, int d, int inter) {
+        k.gemmSwiglu(s, gemmOperand(x, false), gemmOperand(w, true), keepGu ? b(gu) : null, b(h), m, d, inter);
+    }
+
+    private void unfusedSwiglu(Tensor x, Tensor w, Tensor gu, Tensor h, int inter) {
+        linear(x, w, null, gu);
+        swiglu(gu, h, inter);
+    }
+
+    /**
+     * One shape's decision: fusedMs and unfusedMs are the median device times (ms, CUDA events) when it was timed, NaN
+     * when it was not (forced, the emulated device, or a shape the fused kernel cannot take); why says which.
+     */
+    public record SwigluChoice(int rows, int dim, int inter, boolean keepGu, boolean fused, double fusedMs,
+                               double unfusedMs, String why) {
+        @Override
+        public String toString() {
+            String times = Double.isNaN(fusedMs) ? "" : String.format(" (fused %.3f ms, cuBLAS + swiglu %.3f ms)",
+                    fusedMs, unfusedMs);
+            return String.format("MLP gate_up + SwiGLU [M %d, D %d, I %d]%s: %s%s, %s", rows, dim, inter,
+                    keepGu ? " keeping gu" : "", fused ? "fused gemm_swiglu" : "cuBLAS + swiglu_forward", times, why);
+        }
+    }
+
+    private record SwigluShape(int rows, int dim, int inter, boolean keepGu) {}
+
+    private final java.util.Map<SwigluShape, SwigluChoice> swigluChoices = new java.util.LinkedHashMap<>();
+    private static final int SWIGLU_TIMING_REPEATS = 5;
+    /**
+     * The emulated device's auto choice: fused up to this M I D, cuBLAS above. The emulator runs each WMMA product on
+     * all 32 lanes of a warp (some 40x the work of its plain GEMM here), so fusing every shape made the emulated model
+     * and CLI tests about 40% slower (+140 s). At 2^19 the whole-model parity checks (tiny mlp_t and attention models,
+     * M <= 64, training with backward and a captured solve) and GpuOpsParity run fused; the longer loops (the training
+     * curve at batch 8, the CLI, the full-size preset) take cuBLAS. -Dtrm.swiglu.fused=true fuses every shape.
+     */
+    private static final long EMULATED_FUSED_MACS = 1L << 19;
+
+    /** The path each linearSwiglu shape took so far, in first-use order (the benchmarks print them). */
+    public List<SwigluChoice> swigluChoices() {
+        return List.copyOf(swigluChoices.values());
+    }
+
+    /**
+     * Whether this shape takes the fused kernel. -Dtrm.swiglu.fused=true or false forces it (true fails with the
+     * reason on a shape gemm_swiglu cannot take); auto (the default) decides at the first call of a shape and
+     * remembers: a shape the kernel cannot take goes to cuBLAS; the emulated device takes the fused kernel up to
+     * EMULATED_FUSED_MACS, untimed (timing the emulator says nothing about a GPU; this way the tests exercise the new
+     * kernel on every small model, deterministically); on CUDA both paths run
+     * SWIGLU_TIMING_REPEATS times after a warm-up each, timed with events, and the lower median wins. The timing runs on
+     * the call's own tensors (both paths read x, w and write gu, h only), so the call's result is simply the chosen
+     * path's run after it. It must not happen while a graph is being captured (nothing would run, and the events
+     * cannot be waited on): the first training step and the first solve run eagerly before capture, which is where
+     * each shape is decided. A shape first seen during capture takes cuBLAS there without being remembered.
+     */
+    private boolean swigluPath(Tensor x, Tensor w, Tensor gu, boolean keepGu, Tensor h, int m, int d, int inter) {
+        SwigluShape key = new SwigluShape(m, d, inter, keepGu);
+        SwigluChoice known = swigluChoices.get(key);
+        if (known != null) return known.fused();
+        String mode = System.getProperty("trm.swiglu.fused", "auto");
+        String unsupported = GpuKernels.gemmSwigluUnsupported(m, d, inter);
+        SwigluChoice c;
+        switch (mode) {
+            case "true" -> {
+                if (unsupported != null) throw new IllegalArgumentException("-Dtrm.swiglu.fused=true: gemm_swiglu: "
+                        + unsupported);
+                c = new SwigluChoice(m, d, inter, keepGu, true, Double.NaN, Double.NaN, "forced (trm.swiglu.fused=true)");
+            }
+            case "false" -> c = new SwigluChoice(m, d, inter, keepGu, false, Double.NaN, Double.NaN,
+                    "forced (trm.swiglu.fused=false)");
+            case "auto" -> {
+                if (unsupported != null) {
+                    c = new SwigluChoice(m, d, inter, keepGu, false, Double.NaN, Double.NaN,
+                            "gemm_swiglu cannot take it: " + unsupported);
+                } else if (dev.backend() != CUDA) {
+                    boolean small = (long) m * inter * d <= EMULATED_FUSED_MACS;
+                    c = new SwigluChoice(m, d, inter, keepGu, small, Double.NaN, Double.NaN, small
+                            ? "emulated device: fused, untimed (emulator timings mean nothing)"
+                            : "emulated device: above " + EMULATED_FUSED_MACS + " multiply-adds per half, cuBLAS (untimed)");
+                } else if (capturing) {
+                    return false;
+                } else {
+                    double fusedMs = timeMedian(() -> fusedSwiglu(x, w, gu, keepGu, h, m, d, inter));
+                    double unfusedMs = timeMedian(() -> unfusedSwiglu(x, w, gu, h, inter));
+                    c = new SwigluChoice(m, d, inter, keepGu, fusedMs < unfusedMs, fusedMs, unfusedMs,
+                            "timed (median of " + SWIGLU_TIMING_REPEATS + ")");
+                }
+            }
+            default -> throw new IllegalArgumentException("-Dtrm.swiglu.fused must be auto, true or false, not " + mode);
+        }
+        swigluChoices.put(key, c);
+        return c.fused();
+    }
+
+    /** Median device time in ms of work (enqueued on s) over SWIGLU_TIMING_REPEATS runs after one warm-up run. */
+    private double timeMedian(Runnable work) {
+        try (dev.trm.gpu.Event t0 = dev.newEvent(); dev.trm.gpu.Event t1 = dev.newEvent()) {
+            double[] ms = new double[SWIGLU_TIMING_REPEATS];
+            work.run();
+            for (int r = 0; r < ms.length; r++) {
+                t0.record(s);
+                work.run();
+                t1.record(s);
+                t1.synchronize();
+                ms[r] = t1.millisSince(t0);
+            }
+            Arrays.sort(ms);
+            return ms[ms.length / 2];
+        }
+    }
+
     // ---- residual + RMSNorm --------------------------------------------------------------------------------------------
 
     @Override
@@ -797,9 +932,11 @@ public final class GpuBackend implements Backend {
     @Override
     public Replay capture(Runnable work) {
         s.beginCapture();
+        capturing = true;
         try {
             work.run();
         } catch (RuntimeException e) {
+            capturing = false;
             try {
                 s.endCapture().close();
             } catch (RuntimeException end) {
@@ -807,6 +944,7 @@ public final class GpuBackend implements Backend {
             }
             throw e;
         }
+        capturing = false;
         dev.trm.gpu.Graph graph = s.endCapture();
         return new Replay() {
             @Override
@@ -834,6 +972,7 @@ public final class GpuBackend implements Backend {
         dev.trm.gpu.GraphBuilder builder = s.beginGraph();
         dev.trm.gpu.Graph graph;
         building = builder;
+        capturing = true;
         try {
             work.run();
             graph = builder.end();
@@ -846,6 +985,7 @@ public final class GpuBackend implements Backend {
             throw e;
         } finally {
             building = null;
+            capturing = false;
         }
         return new Replay() {
             @Override

@@ -123,6 +123,34 @@ public final class GpuKernels {
                 KernelArgs.of().ptr(gu).ptr(dout).ptr(dgu).i32(rows).i32(inter));
     }
 
+    // gemm_swiglu.cu
+
+    private static final int GS_TILE = 64, GS_THREADS = 128;
+
+    /**
+     * Why gemm_swiglu cannot take this shape, or null when it can: D and I multiples of 8 (16-byte chunks never
+     * straddle a row end), rows within the grid's y limit (65535 tiles of 64).
+     */
+    public static String gemmSwigluUnsupported(long rows, int dim, int inter) {
+        if (rows < 1 || dim < 1 || inter < 1) return "empty shape: rows " + rows + ", D " + dim + ", I " + inter;
+        if (dim % 8 != 0) return "D = " + dim + " is not a multiple of 8";
+        if (inter % 8 != 0) return "I = " + inter + " is not a multiple of 8";
+        if ((rows + GS_TILE - 1) / GS_TILE > 65535) return rows + " rows exceed 65535 row tiles of " + GS_TILE;
+        return null;
+    }
+
+    /**
+     * x [rows, D] bf16, w [2I, D] bf16 (gate rows, then up rows) -> h [rows, I] bf16 = silu(x w_gate^T) * x w_up^T,
+     * and gu [rows, 2I] bf16 = x w^T when gu is non-null. Grid (ceil(I / 64), ceil(rows / 64)), 128 threads.
+     */
+    public void gemmSwiglu(Stream s, DeviceBuffer x, DeviceBuffer w, DeviceBuffer gu, DeviceBuffer h, int rows,
+                           int dim, int inter) {
+        String why = gemmSwigluUnsupported(rows, dim, inter);
+        if (why != null) throw new IllegalArgumentException("gemm_swiglu: " + why);
+        k("gemm_swiglu").launch(s, Kernel.blocks(inter, GS_TILE), Kernel.blocks(rows, GS_TILE), 1, GS_THREADS, 1, 1,
+                0, KernelArgs.of().ptr(x).ptr(w).ptr(gu).ptr(h).i32(rows).i32(dim).i32(inter));
+    }
+
     // attention.cu
 
     private static final int ATT_THREADS = 128, ATT_TILE = 32, ATT_MAX_HEAD_DIM = 64, DELTA_WARPS = 8;

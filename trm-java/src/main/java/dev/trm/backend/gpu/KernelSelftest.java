@@ -10,6 +10,7 @@ import dev.trm.gpu.GemmEngine;
 import dev.trm.gpu.GpuDevice;
 import dev.trm.gpu.Stream;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.List;
@@ -51,6 +52,7 @@ public final class KernelSelftest {
         checks.put("rmsnorm", this::rmsNorm);
         checks.put("rmsnorm_seq", this::rmsNormSeq);
         checks.put("swiglu", this::swiglu);
+        checks.put("gemm_swiglu", this::gemmSwiglu);
         checks.put("token_loss stablemax", () -> tokenLoss(true));
         checks.put("token_loss softmax", () -> tokenLoss(false));
         checks.put("halting_bce", this::haltingBce);
@@ -173,6 +175,43 @@ public final class KernelSelftest {
                     check("swiglu_backward", err(dgu.downloadBf16(), dguRef), TOL_BF16));
         }
     }
+
+    // ---- the channel MLP's gate_up GEMM with SwiGLU fused (tensor cores) ----
+
+    /**
+     * gemm_swiglu at ROWS = 37 (one partial row tile), D = 72 (three k-tiles, the last partial), I = 80 (two column
+     * tiles, the second partial), against the double reference from the same bf16 inputs: h is rounded once from the
+     * fp32 accumulators, and so is the kept gu (at most 2^-8 relative each); without gu the same h, bit for
+     * bit, and the gu buffer untouched.
+     */
+    List<KernelCheck> gemmSwiglu() {
+        int d = 72, inter = 80;
+        float[] x = bf(ROWS * d, 1.0), w = bf(2 * inter * d, 0.3);
+        double[] guRef = new double[ROWS * 2 * inter], hRef = new double[ROWS * inter];
+        RefOps.gemm(false, true, ROWS, 2 * inter, d, 1.0, d(x), d, d(w), d, 0.0, guRef, 2 * inter);
+        RefOps.swigluForward(guRef, hRef, ROWS, inter);
+        float[] sentinel = new float[ROWS * 2 * inter];
+        Arrays.fill(sentinel, 7f);
+        try (DeviceBuffer bx = bf16(x); DeviceBuffer bw = bf16(w); DeviceBuffer gu = dev.alloc(DType.BF16, guRef.length);
+             DeviceBuffer h = dev.alloc(DType.BF16, hRef.length); DeviceBuffer untouched = bf16(sentinel);
+             DeviceBuffer h2 = dev.alloc(DType.BF16, hRef.length)) {
+            kernels.gemmSwiglu(s, bx, bw, gu, h, ROWS, d, inter);
+            kernels.gemmSwiglu(s, bx, bw, null, h2, ROWS, d, inter);
+            s.synchronize();
+            float[] hGot = h.downloadBf16();
+            boolean same = Arrays.equals(hGot, h2.downloadBf16())
+                    && Arrays.equals(sentinel, untouched.downloadBf16());
+            return List.of(check("gemm_swiglu h", err(hGot, hRef), TOL_ONE_ROUNDING),
+                    check("gemm_swiglu gu", err(gu.downloadBf16(), guRef), TOL_ONE_ROUNDING),
+                    check("gemm_swiglu h, no gu", same ? 0.0 : Double.POSITIVE_INFINITY, 0.0));
+        }
+    }
+
+    /**
+     * One rounding to bf16: half an ulp is at most 2^-8 = 3.9e-3 relative (8 significant bits, just above a power of
+     * two), plus slack for fp32 sums and another libm's exp.
+     */
+    static final double TOL_ONE_ROUNDING = 4e-3;
 
     // ---- token loss (stablemax or softmax CE) ----
 
@@ -452,7 +491,7 @@ public final class KernelSelftest {
             haltedRef[b] = stop && stepsRef[b] >= minSteps[b] ? 1 : 0;
         }
         float[] y0 = new float[batch * seq * dim];
-        java.util.Arrays.fill(y0, 0.25f);
+        Arrays.fill(y0, 0.25f);
         try (DeviceBuffer h = i32(halted); DeviceBuffer fi = i32(freshIn); DeviceBuffer fl = i32(freshLab);
              DeviceBuffer fid = i32(freshIds); DeviceBuffer gi = i32(in); DeviceBuffer gl = i32(lab);
              DeviceBuffer gid = i32(ids); DeviceBuffer gs = i32(steps); DeviceBuffer gh = f32(hInit);
@@ -461,11 +500,11 @@ public final class KernelSelftest {
             kernels.actRefill(s, h, fi, fl, fid, gi, gl, gid, gs, gh, gL, y, z, batch, len, seq, dim);
             kernels.actHalt(s, gq, 2, gm, gs, h, batch, maxSteps);
             s.synchronize();
-            boolean ints = java.util.Arrays.equals(gi.downloadInts(), inRef)
-                    && java.util.Arrays.equals(gl.downloadInts(), labRef)
-                    && java.util.Arrays.equals(gid.downloadInts(), idsRef)
-                    && java.util.Arrays.equals(gs.downloadInts(), stepsRef)
-                    && java.util.Arrays.equals(h.downloadInts(), haltedRef);
+            boolean ints = Arrays.equals(gi.downloadInts(), inRef)
+                    && Arrays.equals(gl.downloadInts(), labRef)
+                    && Arrays.equals(gid.downloadInts(), idsRef)
+                    && Arrays.equals(gs.downloadInts(), stepsRef)
+                    && Arrays.equals(h.downloadInts(), haltedRef);
             return List.of(check("act_refill, act_halt", ints ? err(y.downloadBf16(), yRef) : Double.POSITIVE_INFINITY,
                     TOL_F32));
         }
@@ -505,9 +544,9 @@ public final class KernelSelftest {
                     s.synchronize();
                 }
             }
-            boolean ok = java.util.Arrays.equals(answers.downloadInts(), answersRef)
-                    && java.util.Arrays.equals(used.downloadInts(), usedRef)
-                    && java.util.Arrays.equals(halted.downloadInts(), haltedRef);
+            boolean ok = Arrays.equals(answers.downloadInts(), answersRef)
+                    && Arrays.equals(used.downloadInts(), usedRef)
+                    && Arrays.equals(halted.downloadInts(), haltedRef);
             float[] qh = qHalts.downloadFloats();
             for (int b = 0; b < batch; b++) {
                 for (int st = 0; st < usedRef[b]; st++) ok &= qh[b * steps + st] == qHaltsRef[b * steps + st];

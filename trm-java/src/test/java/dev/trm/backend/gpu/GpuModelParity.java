@@ -72,7 +72,7 @@ final class GpuModelParity {
 
         void update() {
             adam.step(1e-4, 0.1, 0.9, 0.95);
-            be.puzzleSignSgd(p.puzzleTable(), batch.puzzleIds(), m.puzzleSlotGrad(), 1e-2, 0.1);
+            be.puzzleSignSgd(p.puzzleTable(), batch.puzzleIds(), m.puzzleSlotGrad(), SIGN_LR, 0.1);
         }
 
         /** Takes the other side's weights (rounded to bf16 when asked) and carry: the next step starts level. */
@@ -141,6 +141,7 @@ final class GpuModelParity {
         Side dev = new Side(gpu, c, weights, inputs, labels, ids);
         String name = (c.mlpT() ? "mlp_t" : "attention") + " B=" + batch + " T=" + c.hCycles() + " n=" + c.lCycles();
         double worst = 0;
+        Map<String, double[]> gradsRef = null, gradsDev = null;  // the step's outputs before the update
         for (int step = 1; step <= 2; step++) {
             if (step > 1) {
                 // Each step is compared from the same state: the GPU's carry and updated weights. Without this the
@@ -165,9 +166,18 @@ final class GpuModelParity {
                 double[] floors = a.keySet().stream().mapToDouble(key -> relativeError(a.get(key), f.get(key))).sorted()
                         .toArray();
                 double median = floors[floors.length / 2];
+                if (!afterUpdate) {
+                    gradsRef = a;
+                    gradsDev = g;
+                }
                 for (String key : a.keySet()) {
                     double own = relativeError(a.get(key), f.get(key));
-                    worst = Math.max(worst, expectClose(name + " step " + step + ": " + key, a.get(key), g.get(key),
+                    double[] got = g.get(key);
+                    if (key.equals("updated " + TrmParameters.PUZZLE)) {
+                        got = withoutNoiseFlips(name + " step " + step + ": " + key, a.get(key), got,
+                                gradsRef.get("puzzle slot grads"), gradsDev.get("puzzle slot grads"), ids, c.hiddenSize());
+                    }
+                    worst = Math.max(worst, expectClose(name + " step " + step + ": " + key, a.get(key), got,
                             Math.max(own, median)));
                 }
             }
@@ -175,6 +185,54 @@ final class GpuModelParity {
         assertEquals(gpu.name(), gpu.device().backend().label());
         return worst;
     }
+
+    /**
+     * The puzzle rows' sign-SGD step (w (1 - lr wd) - lr sign(g), g summed over the slots of a row, lr = SIGN_LR) is
+     * discontinuous in g: an element whose summed gradient lies within the gradient's bf16 noise of zero may take the
+     * other sign on the GPU and move by 2 lr, which a norm band cannot tell from a bug (in mlp_t's table one such flip
+     * is 7.6e-3 relative, two exceed TOL). So each element that differs from the CPU by more than lr / 2 must be such a
+     * flip: the GPU's own summed gradient has the other sign, and the CPU's is within FLOOR_FACTOR times the
+     * gradients' measured normwise error (times their rms) of zero. Those elements are then given the CPU's value and
+     * the rest is held to the usual band by the caller.
+     */
+    static double[] withoutNoiseFlips(String what, double[] cpu, double[] gpu, double[] slotGradsCpu,
+                                      double[] slotGradsGpu, int[] ids, int dim) {
+        int rows = cpu.length / dim;
+        double[] sumCpu = new double[cpu.length], sumGpu = new double[cpu.length];
+        boolean[] updated = new boolean[rows];
+        for (int b = 0; b < ids.length; b++) {
+            updated[ids[b]] = true;
+            for (int j = 0; j < dim; j++) {
+                sumCpu[ids[b] * dim + j] += slotGradsCpu[b * dim + j];
+                sumGpu[ids[b] * dim + j] += slotGradsGpu[b * dim + j];
+            }
+        }
+        double noise = relativeError(sumCpu, sumGpu), rms = 0;
+        int count = 0;
+        for (int i = 0; i < sumCpu.length; i++) {
+            if (!updated[i / dim]) continue;
+            rms += sumCpu[i] * sumCpu[i];
+            count++;
+        }
+        rms = Math.sqrt(rms / Math.max(1, count));
+        double[] out = gpu.clone();
+        int flips = 0;
+        for (int i = 0; i < cpu.length; i++) {
+            double diff = Math.abs(gpu[i] - cpu[i]);
+            if (diff <= SIGN_LR / 2) continue;
+            String at = what + ": element " + i + " moved by " + diff;
+            assertTrue(updated[i / dim] && Math.abs(diff - 2 * SIGN_LR) < SIGN_LR / 2, at + ", not a sign flip");
+            assertTrue(Math.signum(sumGpu[i]) != Math.signum(sumCpu[i]), at + " though the GPU's gradient has the CPU's sign");
+            assertTrue(Math.abs(sumCpu[i]) <= FLOOR_FACTOR * noise * rms, at + ": a flip where the CPU's gradient "
+                    + sumCpu[i] + " is beyond the noise " + noise + " x rms " + rms);
+            out[i] = cpu[i];
+            flips++;
+        }
+        System.out.printf("%-64s %d sign flip(s) within the gradient's noise%n", what, flips);
+        return out;
+    }
+
+    static final double SIGN_LR = 1e-2;  // the puzzle rows' sign-SGD learning rate in Side.update
 
     /** Normwise relative error ||got - ref|| / ||ref|| (absolute when ref is all zeros). */
     static double relativeError(double[] ref, double[] got) {

@@ -72,6 +72,7 @@ final class GpuOpsParity {
         linear();
         tokenMix();
         swiglu();
+        linearSwiglu();
         norms();
         slices();
         losses();
@@ -158,6 +159,25 @@ final class GpuOpsParity {
         cpu.swigluBackward(gu.c(), dout.c(), dgu.c(), 17);
         gpu.swigluBackward(gu.g(), dout.g(), dgu.g(), 17);
         close("swigluBackward", dgu);
+    }
+
+    /**
+     * The channel MLP's gate_up GEMM + SwiGLU through the backend's dispatch (on the emulated device under auto: the
+     * fused gemm_swiglu; -Dtrm.swiglu.fused=false: cuBLAS + swiglu_forward), keeping gu and not: M = 21 (a partial
+     * row tile), D = 40 (a partial k-tile), I = 48 (a partial column tile). Not keeping gu, only h is compared.
+     */
+    void linearSwiglu() {
+        int inter = 48;
+        Pair x = act(1, 3, 7, 40), w = f32(0.3, 2 * inter, 40);
+        Pair gu = act(0, 3, 7, 2 * inter), h = act(0, 3, 7, inter);
+        cpu.linearSwiglu(x.c(), w.c(), gu.c(), true, h.c(), inter);
+        gpu.linearSwiglu(x.g(), w.g(), gu.g(), true, h.g(), inter);
+        close("linearSwiglu gu (kept)", gu);
+        close("linearSwiglu h", h);
+        Pair h2 = act(0, 3, 7, inter);
+        cpu.linearSwiglu(x.c(), w.c(), gu.c(), false, h2.c(), inter);
+        gpu.linearSwiglu(x.g(), w.g(), gu.g(), false, h2.g(), inter);
+        close("linearSwiglu h (gu not kept)", h2);
     }
 
     /**
