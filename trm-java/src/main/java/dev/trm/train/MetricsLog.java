@@ -130,13 +130,26 @@ public final class MetricsLog implements AutoCloseable {
         }
     }
 
-    /** Redraws curves.png: loss, train exact accuracy, mean supervision steps, eval exact accuracy. */
+    /**
+     * Redraws curves.png: loss, train exact accuracy, mean supervision steps, eval exact accuracy. A runtime without
+     * the java.desktop module (a jlink'd JRE, e.g. the device pack's) cannot draw: then training goes on without the
+     * picture, and says so once (metrics.jsonl holds the same numbers).
+     */
     public void plot() {
-        CurvePlot.write(List.of(new CurvePlot.Series("loss (train)", smooth(loss)),
-                new CurvePlot.Series("exact accuracy (train, halted slots)", smooth(exact)),
-                new CurvePlot.Series("supervision steps used (train)", smooth(steps)),
-                new CurvePlot.Series("exact accuracy (eval)", evalExact)), dir.resolve("curves.png"));
+        if (plotUnavailable) return;
+        try {
+            CurvePlot.write(List.of(new CurvePlot.Series("loss (train)", smooth(loss)),
+                    new CurvePlot.Series("exact accuracy (train, halted slots)", smooth(exact)),
+                    new CurvePlot.Series("supervision steps used (train)", smooth(steps)),
+                    new CurvePlot.Series("exact accuracy (eval)", evalExact)), dir.resolve("curves.png"));
+        } catch (NoClassDefFoundError e) {
+            plotUnavailable = true;
+            System.err.println("warning: curves.png not drawn: this Java runtime lacks java.desktop (" + e.getMessage()
+                    + "); metrics.jsonl has the numbers");
+        }
     }
+
+    private boolean plotUnavailable;
 
     /** Moving average over ~1% of the run, so that thousands of noisy points still draw a readable curve. */
     private static List<double[]> smooth(List<double[]> pts) {
