@@ -271,9 +271,12 @@ final class CudaDriver implements Driver {
     @Override
     public void graphDestroy(long graph) {
         current();
-        checkCuda(cuda_h.cuGraphExecDestroy(h(graph)), "cuGraphExecDestroy");
         Long built = builtGraphs.remove(graph);
-        if (built != null) checkCuda(cuda_h.cuGraphDestroy(h(built)), "cuGraphDestroy");
+        try {
+            checkCuda(cuda_h.cuGraphExecDestroy(h(graph)), "cuGraphExecDestroy");
+        } finally {
+            if (built != null) checkCuda(cuda_h.cuGraphDestroy(h(built)), "cuGraphDestroy");
+        }
     }
 
     // ---- Graphs with conditional (IF) nodes -------------------------------------------------------------------

@@ -85,6 +85,7 @@ final class EmulatedDriver implements Driver {
 
     @Override
     public synchronized long alloc(long bytes) {
+        notWhileCapturing("cuMemAlloc");
         if (bytes <= 0) throw Errors.cuda(Errors.CUDA_ERROR_INVALID_VALUE, "cuMemAlloc(" + bytes + " bytes)");
         if (used + bytes > CAPACITY) throw Errors.outOfMemory(bytes, CAPACITY - used, CAPACITY);
         Arena arena = Arena.ofShared();
@@ -97,15 +98,29 @@ final class EmulatedDriver implements Driver {
 
     @Override
     public synchronized void free(long ptr) {
+        notWhileCapturing("cuMemFree");
         Arena a = allocations.remove(ptr);
         if (a == null) throw Errors.cuda(Errors.CUDA_ERROR_INVALID_VALUE, "cuMemFree(0x" + Long.toHexString(ptr) + ")");
         used -= sizes.remove(ptr);
         a.close();
     }
 
+    /**
+     * What CUDA refuses while a stream captures a graph (in the global capture mode; it also invalidates the
+     * capture): allocating, freeing, synchronising, reading back, timing. The emulator recorded such calls happily
+     * (a read back even became part of the graph), so a capture rule broken in our Java went unseen here; now it
+     * fails as it would on a GPU.
+     */
+    private synchronized void notWhileCapturing(String what) {
+        if (!capturing.isEmpty()) {
+            throw Errors.cuda(Errors.CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED, what + " while a stream captures a graph");
+        }
+    }
+
     /** Pinned host memory is not device memory: it counts against no capacity and is no valid device address. */
     @Override
     public synchronized long hostAlloc(long bytes) {
+        notWhileCapturing("cuMemHostAlloc");
         if (bytes <= 0) throw Errors.cuda(Errors.CUDA_ERROR_INVALID_VALUE, "cuMemHostAlloc(" + bytes + " bytes)");
         Arena arena = Arena.ofShared();
         long ptr = arena.allocate(bytes, 64).address();
@@ -115,6 +130,7 @@ final class EmulatedDriver implements Driver {
 
     @Override
     public synchronized void hostFree(long ptr) {
+        notWhileCapturing("cuMemFreeHost");
         Arena a = hostAllocations.remove(ptr);
         if (a == null) {
             throw Errors.cuda(Errors.CUDA_ERROR_INVALID_VALUE, "cuMemFreeHost(0x" + Long.toHexString(ptr) + ")");
@@ -146,6 +162,7 @@ final class EmulatedDriver implements Driver {
 
     @Override
     public void copyDeviceToHost(MemorySegment dst, long src, long bytes, long stream) {
+        notWhileCapturing("cuMemcpyDtoH (a read back)");
         MemorySegment s = view(src, bytes, "cuMemcpyDtoH");
         submit(stream, () -> MemorySegment.copy(s, 0, dst, 0, bytes));
     }
@@ -174,6 +191,7 @@ final class EmulatedDriver implements Driver {
 
     @Override
     public void streamSynchronize(long stream) {
+        notWhileCapturing("cuStreamSynchronize");
         // Work ran when it was submitted.
     }
 
@@ -199,10 +217,13 @@ final class EmulatedDriver implements Driver {
     }
 
     @Override
-    public void eventSynchronize(long event) {}
+    public void eventSynchronize(long event) {
+        notWhileCapturing("cuEventSynchronize");
+    }
 
     @Override
     public synchronized float eventElapsedMillis(long start, long end) {
+        notWhileCapturing("cuEventElapsedTime (timing)");
         return (eventTimes.get(end) - eventTimes.get(start)) / 1e6f;
     }
 
@@ -311,8 +332,8 @@ final class EmulatedDriver implements Driver {
     // step that reads its conditional's value from the emulation library's table (where cudaGraphSetConditional in
     // graph_control.cu writes) and, when nonzero, runs its body's list. A launch first re-applies every default.
 
-    /** A graph under construction: its stream and conditionals {handle, default}. */
-    private record Building(long stream, List<long[]> conditionals) {}
+    /** A graph under construction: its stream, conditionals {handle, default} and the IF node open, if any. */
+    private record Building(long stream, List<long[]> conditionals, List<Long> openIfs) {}
 
     private final Map<Long, Building> building = new HashMap<>();
     private final Map<Long, List<Runnable>> ifParents = new HashMap<>();  // IF node -> the list its body interrupts
@@ -327,7 +348,7 @@ final class EmulatedDriver implements Driver {
     public synchronized long graphBuildBegin(long stream) {
         beginCapture(stream);
         long g = nextHandle++;
-        building.put(g, new Building(stream, new ArrayList<>()));
+        building.put(g, new Building(stream, new ArrayList<>(), new ArrayList<>()));
         return g;
     }
 
@@ -348,7 +369,7 @@ final class EmulatedDriver implements Driver {
 
     @Override
     public synchronized long graphBuildIfBegin(long graph, long stream, long conditional) {
-        building(graph);
+        Building b = building(graph);
         List<Runnable> parent = capturing.get(stream);
         if (parent == null) throw Errors.cuda(Errors.CUDA_ERROR_STREAM_CAPTURE_INVALIDATED, "graph IF: not capturing");
         List<Runnable> body = new ArrayList<>();
@@ -360,12 +381,13 @@ final class EmulatedDriver implements Driver {
         capturing.put(stream, body);
         long node = nextHandle++;
         ifParents.put(node, parent);
+        b.openIfs().add(node);
         return node;
     }
 
     @Override
     public synchronized void graphBuildIfEnd(long graph, long stream, long ifNode) {
-        building(graph);
+        building(graph).openIfs().remove(ifNode);
         List<Runnable> parent = ifParents.remove(ifNode);
         if (parent == null) throw Errors.cuda(Errors.CUDA_ERROR_INVALID_HANDLE, "graph IF: unknown IF node");
         capturing.put(stream, parent);
@@ -391,7 +413,9 @@ final class EmulatedDriver implements Driver {
     public synchronized void graphBuildAbandon(long graph, long stream) {
         Building b = building.remove(graph);
         capturing.remove(stream);
-        if (b != null) for (long[] c : b.conditionals()) invoke(emuConditionalDestroy, c[0]);
+        if (b == null) return;
+        for (long[] c : b.conditionals()) invoke(emuConditionalDestroy, c[0]);
+        for (long node : b.openIfs()) ifParents.remove(node);
     }
 
     /** A call into the emulation library's conditional table. */

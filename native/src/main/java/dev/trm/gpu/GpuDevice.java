@@ -110,15 +110,6 @@ public final class GpuDevice implements AutoCloseable {
     }
 
     /**
-     * Whether {@link Stream#beginGraph()} can build graphs with conditional IF nodes here. False when the driver lacks
-     * the entry points (or is older than 12.4), when the graph-control kernel module (graph_control.fatbin) was not
-     * built or did not load, or when the probe failed: a two-launch graph whose IF body must run at the first launch
-     * and be skipped at the second. Callers then capture a plain graph. Checked once (the first call runs the probe
-     * on a stream of its own, then waits for it); never throws for a device that is open. Make the first call
-     * outside any capture: the probe allocates, which a capturing thread may not do on CUDA (the answer would then be
-     * a lasting false).
-     */
-    /**
      * Kernels the device has run so far, graph launches included, where the driver can tell (the emulated device: a
      * test's view of what a conditional graph skipped); -1 on CUDA.
      */
@@ -126,6 +117,17 @@ public final class GpuDevice implements AutoCloseable {
         return driver.kernelsRun();
     }
 
+    /**
+     * Whether {@link Stream#beginGraph()} can build graphs with conditional IF nodes here. False when the driver lacks
+     * the entry points (or is older than 12.4), when the graph-control kernel module (graph_control.fatbin) was not
+     * built or did not load, or when the probe failed: a two-launch graph whose IF body must run at the first launch
+     * and be skipped at the second. Callers then capture a plain graph. Checked once (the first call runs the probe
+     * on a stream of its own, then waits for it); never throws for a device that is open. Make the first call
+     * outside any capture: the probe allocates, which a capturing thread may not do on CUDA (the answer would then be
+     * a lasting false). One risk is not covered: a probe kernel that faulted on the GPU would leave the context in a
+     * sticky error state, as any faulting kernel does; the probe's kernel is a one-block flag read, so that would mean
+     * a broken driver or module.
+     */
     public boolean supportsConditionalGraphs() {
         return conditionalGraphsUnsupportedReason() == null;
     }

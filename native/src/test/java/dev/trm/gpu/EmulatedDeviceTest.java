@@ -27,6 +27,26 @@ class EmulatedDeviceTest {
         if (dev != null) dev.close();
     }
 
+    /**
+     * What CUDA refuses while a stream captures (allocating, reading back, synchronising) fails on the emulated device
+     * too, so a capture rule broken in the Java above shows in CI rather than first on a GPU.
+     */
+    @Test
+    void emulatedCaptureRefusesAllocationReadBackAndSynchronisation() {
+        try (Stream s = dev.newStream(); DeviceBuffer b = dev.alloc(DType.I32, 4)) {
+            s.beginCapture();
+            try {
+                assertThrows(CudaException.class, () -> dev.alloc(DType.I32, 4), "allocation while capturing");
+                assertThrows(CudaException.class, b::downloadInts, "read back while capturing");
+                assertThrows(CudaException.class, s::synchronize, "synchronise while capturing");
+            } finally {
+                s.endCapture().close();
+            }
+            b.upload(new int[] {1, 2, 3, 4});  // after the capture, all is allowed again
+            assertEquals(3, b.downloadInts()[2]);
+        }
+    }
+
     @Test
     void emulatedTransfersRoundTrip() {
         DeviceContract.transfersRoundTrip(dev);

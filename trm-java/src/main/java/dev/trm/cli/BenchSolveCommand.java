@@ -91,8 +91,10 @@ public final class BenchSolveCommand implements Runnable {
                 }
                 double median = BenchTrainCommand.median(ms);
                 if (Double.isNaN(first)) first = median;
+                // FLOPs of the steps actually run: with early halting, fewer than K per puzzle
+                double flops = flopsPerPuzzle * (earlyHalt ? steps / c.haltMaxSteps() : 1.0) * batch;
                 out.printf("batch %4d: median %9.2f ms per batch, %8.3f ms per puzzle, %6.1f GFLOP/s%s%n", batch, median,
-                        median / batch, flopsPerPuzzle * batch / (median / 1e3) / 1e9,
+                        median / batch, flops / (median / 1e3) / 1e9,
                         earlyHalt ? String.format(", %.1f steps per puzzle", steps) : "");
                 out.flush();
             }

@@ -44,12 +44,31 @@ final class SolveGraph implements AutoCloseable {
         this.earlyHalt = earlyHalt;
         this.model = new TrmModel(config, backend, parameters);
         int len = config.seqLen();
-        this.batch = new Batch(backend.intTensor(rows, len), null, backend.intTensor(rows));
-        this.carry = model.initialCarry(rows);
-        this.answers = backend.intTensor(rows, len);
-        this.stepsUsed = backend.intTensor(rows);
-        this.halted = backend.intTensor(rows);
-        this.qHalts = backend.tensor(rows, steps);
+        // Made one by one, so that a failure (device memory) frees what was made before it and leaves nothing.
+        java.util.List<Runnable> undo = new java.util.ArrayList<>();
+        try {
+            IntTensor inputs = backend.intTensor(rows, len);
+            undo.add(() -> backend.free(inputs));
+            IntTensor ids = backend.intTensor(rows);
+            undo.add(() -> backend.free(ids));
+            this.batch = new Batch(inputs, null, ids);
+            this.carry = model.initialCarry(rows);
+            undo.add(() -> {
+                backend.free(carry.y());
+                backend.free(carry.z());
+            });
+            this.answers = backend.intTensor(rows, len);
+            undo.add(() -> backend.free(answers));
+            this.stepsUsed = backend.intTensor(rows);
+            undo.add(() -> backend.free(stepsUsed));
+            this.halted = backend.intTensor(rows);
+            undo.add(() -> backend.free(halted));
+            this.qHalts = backend.tensor(rows, steps);
+        } catch (RuntimeException e) {
+            for (Runnable u : undo.reversed()) u.run();
+            model.free();
+            throw e;
+        }
     }
 
     /** Solves one batch: tokens [rows * L] and puzzle ids [rows]. */
@@ -109,7 +128,14 @@ final class SolveGraph implements AutoCloseable {
 
     @Override
     public void close() {
-        if (graph != null) graph.close();
+        try {
+            if (graph != null) graph.close();
+        } finally {
+            freeBuffers();
+        }
+    }
+
+    private void freeBuffers() {
         model.free();
         backend.free(batch.inputs());
         backend.free(batch.puzzleIds());

@@ -179,11 +179,23 @@ public final class TrmSolver implements AutoCloseable {
      */
     private SolveResult solveGraphs(int[][] inputs, int[] ids, boolean earlyHalt, int k, int cap, Solution[] out) {
         int n = inputs.length, len = config.seqLen();
+        if (n == 0) return new SolveResult(List.of(), k, null);
         int rows = Math.min(cap, n <= 1 ? 1 : Integer.highestOneBit(n - 1) << 1);
-        SolveGraph g = graphs.remove(new GraphKey(rows, k, earlyHalt));  // re-inserted last: most recently used
-        if (g == null) g = new SolveGraph(config, backend, parameters, rows, k, earlyHalt);
-        graphs.put(new GraphKey(rows, k, earlyHalt), g);
-        while (graphs.size() > GRAPHS_KEPT) graphs.pollFirstEntry().getValue().close();
+        GraphKey key = new GraphKey(rows, k, earlyHalt);
+        SolveGraph g = graphs.remove(key);  // re-inserted last: most recently used
+        if (g == null) {
+            // Room first: the graphs kept hold at most twice the rows of the largest chunk (each keeps a model's
+            // activations for its rows), so sizes that come and go never pile up device memory.
+            int kept = rows;
+            for (SolveGraph other : graphs.values()) kept += other.rows;
+            while (!graphs.isEmpty() && (graphs.size() >= GRAPHS_KEPT || kept > 2 * Math.max(rows, cap))) {
+                SolveGraph evicted = graphs.pollFirstEntry().getValue();
+                kept -= evicted.rows;
+                evicted.close();
+            }
+            g = new SolveGraph(config, backend, parameters, rows, k, earlyHalt);
+        }
+        graphs.put(key, g);
         for (int start = 0; start < n; start += rows) {
             int b = Math.min(rows, n - start);
             int[] tokens = new int[rows * len], chunkIds = new int[rows];
@@ -304,7 +316,10 @@ public final class TrmSolver implements AutoCloseable {
 
     /** Puzzles per graph launch on a GPU when the options leave it automatic (a few GB of activations for ARC). */
     static final int DEVICE_AUTO_BATCH = 256;
-    /** Captured solves kept on a GPU (each holds a model's activations for its batch size). */
+    /**
+     * Captured solves kept on a GPU (each holds a model's activations for its batch size; together at most twice the
+     * rows of the largest chunk).
+     */
     static final int GRAPHS_KEPT = 4;
 
     private record GraphKey(int rows, int steps, boolean earlyHalt) {}

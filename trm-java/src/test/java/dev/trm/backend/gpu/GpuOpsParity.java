@@ -383,7 +383,9 @@ final class GpuOpsParity {
             IntTensor[] g = {gpu.intTensor(b, len), gpu.intTensor(b), gpu.intTensor(b)};
             for (int k = 0; k < 3; k++) {
                 cpu.zero(c[k]);
-                gpu.writeInts(g[k], new int[Math.toIntExact(g[k].size())]);  // not all zero before: the op must set it
+                int[] junk = new int[Math.toIntExact(g[k].size())];
+                java.util.Arrays.fill(junk, -1);
+                gpu.writeInts(g[k], junk);  // not zero before: the op must set it
                 gpu.zero(g[k]);
             }
             Pair qHalts = f32(0, b, steps);

@@ -85,9 +85,10 @@ final class GpuSolveGraph {
                 }
                 // 3 puzzles run in a chunk of 4 rows (the next power of two), the spare row a copy of the first.
                 int[][] c = inputs(3, 3);
-                SolveResult padded = solver.solve(c, ids(3), o);
-                if (exact) assertSame(solver.solve(c, ids(3), o.withRecordSteps(true)), padded, "3 puzzles, early " + early);
-                else assertSame(solver.solve(c, ids(3), o), padded, "3 puzzles again, early " + early);
+                SolveResult padded = solver.solve(c, ids(3), o);         // eager: the first chunk of 4 rows
+                SolveResult replayed = solver.solve(c, ids(3), o);       // the captured graph
+                assertSame(padded, replayed, "3 puzzles replayed, early " + early);
+                if (exact) assertSame(solver.solve(c, ids(3), o.withRecordSteps(true)), replayed, "3 puzzles, early " + early);
             }
         }
         // A model sure of itself from the first step: with early halting every puzzle ends after one step (on a GPU
@@ -103,8 +104,10 @@ final class GpuSolveGraph {
             assertSame(solver.solve(a, ids(4), o.withRecordSteps(true)), graphed, "all halt at step 1");
             // Where the device counts the kernels it runs (emulated) and its graphs have conditional nodes, a
             // replay must skip the K - 1 steps after everyone halted: it runs well under half a full solve's kernels.
+            SolveResult[] skipped = new SolveResult[1];
             long perFull = kernelsOf(gpu, () -> solver.solve(a, ids(4), o.withEarlyHalt(false)));
-            long perEarly = kernelsOf(gpu, () -> solver.solve(a, ids(4), o));
+            long perEarly = kernelsOf(gpu, () -> skipped[0] = solver.solve(a, ids(4), o));
+            assertSame(graphed, skipped[0], "a replay that skipped steps");
             if (perFull >= 0 && gpu.device().supportsConditionalGraphs()) {
                 assertTrue(perEarly * 2 < perFull, "a replay where all halted at step 1 ran " + perEarly
                         + " kernels, a full solve " + perFull + ": the later steps were not skipped");
