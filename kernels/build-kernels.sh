@@ -33,39 +33,22 @@ elif [ -z "$NVCC" ]; then
 fi
 FATBIN="$RES/trm_kernels.fatbin"
 GRAPH_FATBIN="$RES/graph_control.fatbin"
+# SASS for sm_80, 86, 89, 90 and PTX for compute_80 (JIT on newer GPUs), for both images.
+GENCODE=(-gencode arch=compute_80,code=sm_80 -gencode arch=compute_86,code=sm_86
+         -gencode arch=compute_89,code=sm_89 -gencode arch=compute_90,code=sm_90
+         -gencode arch=compute_80,code=compute_80)
 if [ -z "$NVCC" ]; then
   echo "[kernels] WARNING: nvcc not found (set NVCC or CUDA_HOME): the fatbin is not built; the CUDA device will report 'kernels not built'"
   rm -f "$FATBIN" "$GRAPH_FATBIN" "$RES/kernels.properties"
-elif newer_than "$FATBIN" && newer_than "$GRAPH_FATBIN" && [ -f "$RES/kernels.properties" ]; then
+elif newer_than "$FATBIN" && [ -f "$RES/kernels.properties" ]; then
   echo "[kernels] fatbin up to date"
 else
   RELEASE=$("$NVCC" --version | sed -n 's/.*release \([0-9]*\.[0-9]*\).*/\1/p')
   echo "[kernels] nvcc $RELEASE: trm_kernels.cu -> trm_kernels.fatbin (sm_80 sm_86 sm_89 sm_90 + compute_80 PTX)"
-  "$NVCC" -fatbin -O3 -std=c++17 -Xptxas -v \
-    -gencode arch=compute_80,code=sm_80 -gencode arch=compute_86,code=sm_86 \
-    -gencode arch=compute_89,code=sm_89 -gencode arch=compute_90,code=sm_90 \
-    -gencode arch=compute_80,code=compute_80 \
+  "$NVCC" -fatbin -O3 -std=c++17 -Xptxas -v "${GENCODE[@]}" \
     -I"$SRC" "$SRC/trm_kernels.cu" -o "$FATBIN.tmp" >"$TARGET/ptxas-report.txt" 2>&1 \
     || { cat "$TARGET/ptxas-report.txt"; rm -f "$FATBIN.tmp"; echo "[kernels] ERROR: nvcc failed"; exit 1; }
   mv "$FATBIN.tmp" "$FATBIN"
-  # The graph-control image. cudaGraphSetConditional is an extern device function that the DRIVER resolves at
-  # module load (like vprintf): a whole-program build leaves it undefined in each cubin, and so does -rdc=true plus
-  # a device link against libcudadevrt.a (checked with nvlink -keep-system-libraries and readelf -s on the cubin:
-  # libcudadevrt does not define it). So it is built like the main fatbin, whole-program, with the PTX as the
-  # fallback the driver JIT-links. Unverified on hardware here (no GPU on the build machine): that the driver
-  # resolves the symbol when loading this image is what GpuDevice.supportsConditionalGraphs() probes at run time.
-  echo "[kernels] nvcc $RELEASE: graph_control.cu -> graph_control.fatbin (same architectures)"
-  "$NVCC" -fatbin -O3 -std=c++17 \
-    -gencode arch=compute_80,code=sm_80 -gencode arch=compute_86,code=sm_86 \
-    -gencode arch=compute_89,code=sm_89 -gencode arch=compute_90,code=sm_90 \
-    -gencode arch=compute_80,code=compute_80 \
-    -I"$SRC" "$SRC/graph_control.cu" -o "$GRAPH_FATBIN.tmp" \
-    && mv "$GRAPH_FATBIN.tmp" "$GRAPH_FATBIN" \
-    || { rm -f "$GRAPH_FATBIN.tmp" "$GRAPH_FATBIN"
-         # A toolkit older than 12.3 has no cudaGraphSetConditional: the main kernels are unaffected, and the CUDA
-         # device then reports conditional graphs as unsupported (graph_control.fatbin not built); solves with
-         # early halting capture a plain graph instead.
-         echo "[kernels] WARNING: nvcc failed on graph_control.cu (CUDA >= 12.3 needed): no conditional graphs"; }
   MAJOR=${RELEASE%%.*}; MINOR=${RELEASE##*.}
   {
     echo "# written by build-kernels.sh"
@@ -82,6 +65,24 @@ else
        /Used [0-9]+ registers/ {printf "[kernels]   %-22s %-7s %3d registers, %s\n", fn, arch, $5, sp}' \
     "$TARGET/ptxas-report.txt" | grep "sm_90" || true
   echo "[kernels] ptxas report: $TARGET/ptxas-report.txt"
+fi
+if [ -n "$NVCC" ] && ! newer_than "$GRAPH_FATBIN"; then
+  # The graph-control image, checked on its own (a toolkit that cannot build it never rebuilds the main one).
+  # cudaGraphSetConditional is an extern device function that the DRIVER resolves at module load (like vprintf):
+  # a whole-program build leaves it undefined in each cubin, and so does -rdc=true plus
+  # a device link against libcudadevrt.a (checked with nvlink -keep-system-libraries and readelf -s on the cubin:
+  # libcudadevrt does not define it). So it is built like the main fatbin, whole-program, with the PTX as the
+  # fallback the driver JIT-links. Unverified on hardware here (no GPU on the build machine): that the driver
+  # resolves the symbol when loading this image is what GpuDevice.supportsConditionalGraphs() probes at run time.
+  echo "[kernels] nvcc: graph_control.cu -> graph_control.fatbin (same architectures)"
+  "$NVCC" -fatbin -O3 -std=c++17 "${GENCODE[@]}" \
+    -I"$SRC" "$SRC/graph_control.cu" -o "$GRAPH_FATBIN.tmp" \
+    && mv "$GRAPH_FATBIN.tmp" "$GRAPH_FATBIN" \
+    || { rm -f "$GRAPH_FATBIN.tmp" "$GRAPH_FATBIN"
+         # A toolkit older than 12.3 has no cudaGraphSetConditional: the main kernels are unaffected, and the CUDA
+         # device then reports conditional graphs as unsupported (graph_control.fatbin not built); solves with
+         # early halting capture a plain graph instead.
+         echo "[kernels] WARNING: nvcc failed on graph_control.cu (CUDA >= 12.3 needed): no conditional graphs"; }
 fi
 
 # ---- g++: the emulation library ---------------------------------------------------------------------------------

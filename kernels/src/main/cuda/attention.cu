@@ -37,12 +37,6 @@
 // kernel gets without opting in, and smaller heads just leave part of it unused.
 #include "common.cuh"
 
-#ifdef __CUDACC__
-#define ATT_UNROLL _Pragma("unroll")
-#else
-#define ATT_UNROLL
-#endif
-#define ATT_ALIGN __attribute__((aligned(16)))
 
 #define ATT_MAX_HD 64          // head size limit: two dimensions per lane (GpuKernels refuses larger)
 #define ATT_WARPS 4
@@ -136,12 +130,12 @@ TRM_KERNEL void __launch_bounds__(ATT_THREADS)
     attention_forward(const bf16* __restrict__ qkv, bf16* __restrict__ out, float* __restrict__ lse,
                       const float* __restrict__ cos, const float* __restrict__ sin, int seq, int heads, int hd) {
     // 8 + 16 + 16 + 8 = 48 KiB at most
-    __shared__ ATT_ALIGN float qs[ATT_TILE][ATT_MAX_HD];                  // own queries, rotated, * log2e/sqrt(hd)
+    __shared__ TRM_ALIGN(16) float qs[ATT_TILE][ATT_MAX_HD];                  // own queries, rotated, * log2e/sqrt(hd)
     // K^T of the key tile, rotated; key k of dimension d sits in column k ^ (d % 32) (an XOR swizzle: rows of 64
     // floats are not padded to fit 48 KiB, yet both the coalesced transposed stores and the reads are conflict-free)
-    __shared__ ATT_ALIGN float kt[ATT_MAX_HD][ATT_FWD_KEYS];
-    __shared__ ATT_ALIGN float vs[ATT_FWD_KEYS][ATT_MAX_HD];              // V of the key tile
-    __shared__ ATT_ALIGN float ps[ATT_WARPS][ATT_ROWS][ATT_FWD_KEYS];     // each warp's probabilities
+    __shared__ TRM_ALIGN(16) float kt[ATT_MAX_HD][ATT_FWD_KEYS];
+    __shared__ TRM_ALIGN(16) float vs[ATT_FWD_KEYS][ATT_MAX_HD];              // V of the key tile
+    __shared__ TRM_ALIGN(16) float ps[ATT_WARPS][ATT_ROWS][ATT_FWD_KEYS];     // each warp's probabilities
     const int b = blockIdx.z, h = blockIdx.y, i0 = blockIdx.x * ATT_TILE;
     const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, w0 = warp * ATT_ROWS;
     const int dim = heads * hd, hdp = (hd + 3) & ~3;
@@ -151,7 +145,7 @@ TRM_KERNEL void __launch_bounds__(ATT_THREADS)
 
     att_load_tile(&qs[0][0], ATT_MAX_HD, 1, false, q, stride, i0, ATT_TILE, seq, cos, sin, hd, qmul);
     float o0[ATT_ROWS], o1[ATT_ROWS], m[ATT_ROWS], l[ATT_ROWS];  // dims lane, lane + 32; running max, lane's sum
-    ATT_UNROLL
+    TRM_UNROLL
     for (int r = 0; r < ATT_ROWS; r++) {
         o0[r] = o1[r] = l[r] = 0.0f;
         m[r] = -INFINITY;
@@ -164,17 +158,17 @@ TRM_KERNEL void __launch_bounds__(ATT_THREADS)
         __syncthreads();
         // scores (base 2) of the warp's 8 rows against keys k0 + lane and k0 + lane + 32
         float sa[ATT_ROWS], sb[ATT_ROWS];
-        ATT_UNROLL
+        TRM_UNROLL
         for (int r = 0; r < ATT_ROWS; r++) sa[r] = sb[r] = 0.0f;
         for (int d = 0; d < hdp; d += 4) {
             float ka[4], kb[4];
             const int col = lane ^ (d & 31);  // d % 4 == 0, so (d + u) % 32 = d % 32 + u
-            ATT_UNROLL
+            TRM_UNROLL
             for (int u = 0; u < 4; u++) {
                 ka[u] = kt[d + u][col ^ u];
                 kb[u] = kt[d + u][32 + (col ^ u)];
             }
-            ATT_UNROLL
+            TRM_UNROLL
             for (int r = 0; r < ATT_ROWS; r++) {
                 AttF4 x = att_ld4(&qs[w0 + r][d]);
                 sa[r] += x.x * ka[0] + x.y * ka[1] + x.z * ka[2] + x.w * ka[3];
@@ -182,7 +176,7 @@ TRM_KERNEL void __launch_bounds__(ATT_THREADS)
             }
         }
         const bool va = k0 + lane < seq, vb = k0 + lane + 32 < seq;
-        ATT_UNROLL
+        TRM_UNROLL
         for (int r = 0; r < ATT_ROWS; r++) {
             float a = va ? sa[r] : -INFINITY, c = vb ? sb[r] : -INFINITY;
             // every tile holds key k0 < seq, so the new max is finite and alpha = 0 on the first tile
@@ -200,12 +194,12 @@ TRM_KERNEL void __launch_bounds__(ATT_THREADS)
         // o += P V over the tile's keys (masked keys have p = 0 and zero v)
         for (int j = 0; j < ATT_FWD_KEYS; j += 4) {
             float x0[4], x1[4];
-            ATT_UNROLL
+            TRM_UNROLL
             for (int u = 0; u < 4; u++) {
                 x0[u] = vs[j + u][lane];
                 x1[u] = vs[j + u][lane + 32];
             }
-            ATT_UNROLL
+            TRM_UNROLL
             for (int r = 0; r < ATT_ROWS; r++) {
                 AttF4 p = att_ld4(&ps[warp][r][j]);
                 o0[r] += p.x * x0[0] + p.y * x0[1] + p.z * x0[2] + p.w * x0[3];
@@ -214,7 +208,7 @@ TRM_KERNEL void __launch_bounds__(ATT_THREADS)
         }
         // ps is rewritten only after the next tile's __syncthreads, which orders it after these reads
     }
-    ATT_UNROLL
+    TRM_UNROLL
     for (int r = 0; r < ATT_ROWS; r++) {
         float total = warpReduceSum(l[r]);
         int i = i0 + w0 + r;
@@ -252,11 +246,11 @@ TRM_KERNEL void __launch_bounds__(ATT_THREADS)
                           const float* __restrict__ delta, bf16* __restrict__ dqkv, const float* __restrict__ cos,
                           const float* __restrict__ sin, int seq, int heads, int hd) {
     // 8 + 8 + 8.25 + 8.25 + 4 = 36.5 KiB
-    __shared__ ATT_ALIGN float qs[ATT_TILE][ATT_MAX_HD];               // own queries, rotated, * log2e/sqrt(hd)
-    __shared__ ATT_ALIGN float gs[ATT_TILE][ATT_MAX_HD];               // their dO rows
+    __shared__ TRM_ALIGN(16) float qs[ATT_TILE][ATT_MAX_HD];               // own queries, rotated, * log2e/sqrt(hd)
+    __shared__ TRM_ALIGN(16) float gs[ATT_TILE][ATT_MAX_HD];               // their dO rows
     __shared__ float kt[ATT_MAX_HD][ATT_BWD_COLS + 1];                 // K^T of the key tile, rotated
     __shared__ float vt[ATT_MAX_HD][ATT_BWD_COLS + 1];                 // V^T
-    __shared__ ATT_ALIGN float dsb[ATT_WARPS][ATT_ROWS][ATT_BWD_COLS];  // each warp's dS
+    __shared__ TRM_ALIGN(16) float dsb[ATT_WARPS][ATT_ROWS][ATT_BWD_COLS];  // each warp's dS
     const int b = blockIdx.z, h = blockIdx.y, i0 = blockIdx.x * ATT_TILE;
     const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, w0 = warp * ATT_ROWS;
     const int dim = heads * hd, hdp = (hd + 3) & ~3;
@@ -268,7 +262,7 @@ TRM_KERNEL void __launch_bounds__(ATT_THREADS)
     att_load_tile(&gs[0][0], ATT_MAX_HD, 1, false, dout + (long)b * seq * dim + (long)h * hd, dim, i0, ATT_TILE,
                   seq, nullptr, nullptr, hd, 1.0f);
     float lse2[ATT_ROWS], dl[ATT_ROWS], g0[ATT_ROWS], g1[ATT_ROWS];  // g: dQ at dims lane, lane + 32
-    ATT_UNROLL
+    TRM_UNROLL
     for (int r = 0; r < ATT_ROWS; r++) {
         int i = i0 + w0 + r;
         long at = ((long)b * heads + h) * seq + i;
@@ -284,16 +278,16 @@ TRM_KERNEL void __launch_bounds__(ATT_THREADS)
                       nullptr, hd, 1.0f);
         __syncthreads();
         float s[ATT_ROWS], dp[ATT_ROWS];  // against key k0 + lane
-        ATT_UNROLL
+        TRM_UNROLL
         for (int r = 0; r < ATT_ROWS; r++) s[r] = dp[r] = 0.0f;
         for (int d = 0; d < hdp; d += 4) {
             float kk[4], vv[4];
-            ATT_UNROLL
+            TRM_UNROLL
             for (int u = 0; u < 4; u++) {
                 kk[u] = kt[d + u][lane];
                 vv[u] = vt[d + u][lane];
             }
-            ATT_UNROLL
+            TRM_UNROLL
             for (int r = 0; r < ATT_ROWS; r++) {
                 AttF4 x = att_ld4(&qs[w0 + r][d]);
                 AttF4 y = att_ld4(&gs[w0 + r][d]);
@@ -302,7 +296,7 @@ TRM_KERNEL void __launch_bounds__(ATT_THREADS)
             }
         }
         const bool valid = k0 + lane < seq;
-        ATT_UNROLL
+        TRM_UNROLL
         for (int r = 0; r < ATT_ROWS; r++) {
             float p = valid ? exp2f(s[r] - lse2[r]) : 0.0f;
             dsb[warp][r][lane] = p * (dp[r] - dl[r]);
@@ -311,12 +305,12 @@ TRM_KERNEL void __launch_bounds__(ATT_THREADS)
         // dQ += dS K over the tile's keys
         for (int j = 0; j < ATT_BWD_COLS; j += 4) {
             float ka[4], kb[4];
-            ATT_UNROLL
+            TRM_UNROLL
             for (int u = 0; u < 4; u++) {
                 ka[u] = kt[lane][j + u];
                 kb[u] = kt[lane + 32][j + u];
             }
-            ATT_UNROLL
+            TRM_UNROLL
             for (int r = 0; r < ATT_ROWS; r++) {
                 AttF4 x = att_ld4(&dsb[warp][r][j]);
                 g0[r] += x.x * ka[0] + x.y * ka[1] + x.z * ka[2] + x.w * ka[3];
@@ -326,7 +320,7 @@ TRM_KERNEL void __launch_bounds__(ATT_THREADS)
     }
     // dQ (rotated) = scale * sum_j dS_ij k_j; un-rotate through the warp's own rows of qs (read by this warp only)
     __syncwarp();
-    ATT_UNROLL
+    TRM_UNROLL
     for (int r = 0; r < ATT_ROWS; r++) {
         qs[w0 + r][lane] = g0[r] * scale;
         qs[w0 + r][lane + 32] = g1[r] * scale;
@@ -346,12 +340,12 @@ TRM_KERNEL void __launch_bounds__(ATT_THREADS)
                             const float* __restrict__ lse, const float* __restrict__ delta, bf16* __restrict__ dqkv,
                             const float* __restrict__ cos, const float* __restrict__ sin, int seq, int heads, int hd) {
     // 8 + 8 + 8.25 + 8.25 + 0.25 + 4 = 36.75 KiB
-    __shared__ ATT_ALIGN float ks[ATT_TILE][ATT_MAX_HD];               // own keys, rotated
-    __shared__ ATT_ALIGN float vs[ATT_TILE][ATT_MAX_HD];               // their values
+    __shared__ TRM_ALIGN(16) float ks[ATT_TILE][ATT_MAX_HD];               // own keys, rotated
+    __shared__ TRM_ALIGN(16) float vs[ATT_TILE][ATT_MAX_HD];               // their values
     __shared__ float qt[ATT_MAX_HD][ATT_BWD_COLS + 1];                 // Q^T of the query tile, rotated, * log2e/sqrt(hd)
     __shared__ float gt[ATT_MAX_HD][ATT_BWD_COLS + 1];                 // dO^T
     __shared__ float lse2[ATT_BWD_COLS], dl[ATT_BWD_COLS];             // lse * log2e, delta of the query tile
-    __shared__ ATT_ALIGN float pb[ATT_WARPS][ATT_ROWS][ATT_BWD_COLS];  // each warp's P^T, then dS^T
+    __shared__ TRM_ALIGN(16) float pb[ATT_WARPS][ATT_ROWS][ATT_BWD_COLS];  // each warp's P^T, then dS^T
     const int b = blockIdx.z, h = blockIdx.y, j0 = blockIdx.x * ATT_TILE;
     const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, w0 = warp * ATT_ROWS;
     const int dim = heads * hd, hdp = (hd + 3) & ~3;
@@ -365,7 +359,7 @@ TRM_KERNEL void __launch_bounds__(ATT_THREADS)
     att_load_tile(&vs[0][0], ATT_MAX_HD, 1, false, q + 2 * dim, stride, j0, ATT_TILE, seq, nullptr, nullptr, hd,
                   1.0f);
     float k0a[ATT_ROWS], k1a[ATT_ROWS], v0a[ATT_ROWS], v1a[ATT_ROWS];  // dK, dV at dims lane, lane + 32
-    ATT_UNROLL
+    TRM_UNROLL
     for (int r = 0; r < ATT_ROWS; r++) k0a[r] = k1a[r] = v0a[r] = v1a[r] = 0.0f;
     for (int q0 = 0; q0 < seq; q0 += ATT_BWD_COLS) {
         __syncthreads();
@@ -380,16 +374,16 @@ TRM_KERNEL void __launch_bounds__(ATT_THREADS)
         }
         __syncthreads();
         float p[ATT_ROWS], dp[ATT_ROWS];  // of the warp's keys against query q0 + lane
-        ATT_UNROLL
+        TRM_UNROLL
         for (int r = 0; r < ATT_ROWS; r++) p[r] = dp[r] = 0.0f;
         for (int d = 0; d < hdp; d += 4) {
             float qq[4], gg[4];
-            ATT_UNROLL
+            TRM_UNROLL
             for (int u = 0; u < 4; u++) {
                 qq[u] = qt[d + u][lane];
                 gg[u] = gt[d + u][lane];
             }
-            ATT_UNROLL
+            TRM_UNROLL
             for (int r = 0; r < ATT_ROWS; r++) {
                 AttF4 x = att_ld4(&ks[w0 + r][d]);
                 AttF4 y = att_ld4(&vs[w0 + r][d]);
@@ -398,7 +392,7 @@ TRM_KERNEL void __launch_bounds__(ATT_THREADS)
             }
         }
         const float li = lse2[lane], di = dl[lane];
-        ATT_UNROLL
+        TRM_UNROLL
         for (int r = 0; r < ATT_ROWS; r++) {
             p[r] = exp2f(p[r] - li);
             dp[r] = p[r] * (dp[r] - di);  // now dS (without the scale)
@@ -408,12 +402,12 @@ TRM_KERNEL void __launch_bounds__(ATT_THREADS)
         // dV += P^T dO over the tile's queries
         for (int i = 0; i < ATT_BWD_COLS; i += 4) {
             float xa[4], xb[4];
-            ATT_UNROLL
+            TRM_UNROLL
             for (int u = 0; u < 4; u++) {
                 xa[u] = gt[lane][i + u];
                 xb[u] = gt[lane + 32][i + u];
             }
-            ATT_UNROLL
+            TRM_UNROLL
             for (int r = 0; r < ATT_ROWS; r++) {
                 AttF4 x = att_ld4(&pb[warp][r][i]);
                 v0a[r] += x.x * xa[0] + x.y * xa[1] + x.z * xa[2] + x.w * xa[3];
@@ -421,18 +415,18 @@ TRM_KERNEL void __launch_bounds__(ATT_THREADS)
             }
         }
         __syncwarp();
-        ATT_UNROLL
+        TRM_UNROLL
         for (int r = 0; r < ATT_ROWS; r++) pb[warp][r][lane] = dp[r];
         __syncwarp();
         // dK += dS^T Q over the tile's queries (qt carries log2e/sqrt(hd): fixed up at the end)
         for (int i = 0; i < ATT_BWD_COLS; i += 4) {
             float xa[4], xb[4];
-            ATT_UNROLL
+            TRM_UNROLL
             for (int u = 0; u < 4; u++) {
                 xa[u] = qt[lane][i + u];
                 xb[u] = qt[lane + 32][i + u];
             }
-            ATT_UNROLL
+            TRM_UNROLL
             for (int r = 0; r < ATT_ROWS; r++) {
                 AttF4 x = att_ld4(&pb[warp][r][i]);
                 k0a[r] += x.x * xa[0] + x.y * xa[1] + x.z * xa[2] + x.w * xa[3];
@@ -443,13 +437,13 @@ TRM_KERNEL void __launch_bounds__(ATT_THREADS)
     // dK (rotated) = scale * sum_i dS_ij q_i = ln2 * (the sum over log2e * scale * q); un-rotate through the warp's
     // own rows of ks (read by this warp only)
     __syncwarp();
-    ATT_UNROLL
+    TRM_UNROLL
     for (int r = 0; r < ATT_ROWS; r++) {
         ks[w0 + r][lane] = k0a[r] * ATT_LN2;
         ks[w0 + r][lane + 32] = k1a[r] * ATT_LN2;
     }
     __syncwarp();
-    ATT_UNROLL
+    TRM_UNROLL
     for (int r = 0; r < ATT_ROWS; r++) {
         int j = j0 + w0 + r;
         if (j < seq) {

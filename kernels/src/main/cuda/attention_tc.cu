@@ -36,12 +36,6 @@
 #include "common.cuh"
 // att_rope_pair comes from attention.cu, which trm_kernels.cu includes just before this file.
 
-#ifdef __CUDACC__
-#define ATC_UNROLL _Pragma("unroll")
-#else
-#define ATC_UNROLL
-#endif
-#define ATC_ALIGN __attribute__((aligned(32)))
 
 #define ATC_HD 64                          // the only head size
 #define ATC_WARPS 4
@@ -80,11 +74,11 @@ __device__ __forceinline__ void atc_load_tile(bf16* dst, bf16* lo, const bf16* s
 TRM_KERNEL void __launch_bounds__(ATC_THREADS)
     attention_forward_tc(const bf16* __restrict__ qkv, bf16* __restrict__ out, float* __restrict__ lse,
                          const float* __restrict__ cos, const float* __restrict__ sin, int seq, int heads, int hd) {
-    __shared__ ATC_ALIGN bf16 ks[ATC_KEYS][ATC_LDH];                  // K of the key tile, rotated (hi)
-    __shared__ ATC_ALIGN bf16 kl[ATC_KEYS][ATC_LDH];                  // with RoPE: its lo part
-    __shared__ ATC_ALIGN bf16 vs[ATC_KEYS][ATC_LDH];                  // V of the key tile
-    __shared__ ATC_ALIGN float sc[ATC_WARPS][ATC_ROWS][ATC_LDS];      // each warp's scores, then P; first Q hi
-    __shared__ ATC_ALIGN float os[ATC_WARPS][ATC_ROWS][ATC_LDO];      // each warp's unnormalised output; first Q lo
+    __shared__ TRM_ALIGN(32) bf16 ks[ATC_KEYS][ATC_LDH];                  // K of the key tile, rotated (hi)
+    __shared__ TRM_ALIGN(32) bf16 kl[ATC_KEYS][ATC_LDH];                  // with RoPE: its lo part
+    __shared__ TRM_ALIGN(32) bf16 vs[ATC_KEYS][ATC_LDH];                  // V of the key tile
+    __shared__ TRM_ALIGN(32) float sc[ATC_WARPS][ATC_ROWS][ATC_LDS];      // each warp's scores, then P; first Q hi
+    __shared__ TRM_ALIGN(32) float os[ATC_WARPS][ATC_ROWS][ATC_LDO];      // each warp's unnormalised output; first Q lo
     static_assert(sizeof(sc) >= ATC_QTILE * ATC_LDH * sizeof(bf16) && sizeof(os) >= sizeof(sc),
                   "the Q tile (hi, lo) is staged in the score and O buffers");
     if (hd != ATC_HD) return;  // GpuKernels launches this kernel for hd = 64 only (the whole grid leaves)
@@ -101,7 +95,7 @@ TRM_KERNEL void __launch_bounds__(ATC_THREADS)
     atc_load_tile(qhi, split ? qlo : nullptr, q, stride, i0, ATC_QTILE, seq, cos, sin, 0.125f);  // 1/sqrt(64)
     __syncthreads();
     wmma::fragment<wmma::matrix_a, 16, 16, 16, bf16, wmma::row_major> qf[ATC_HD / 16], qlf[ATC_HD / 16];
-    ATC_UNROLL
+    TRM_UNROLL
     for (int kk = 0; kk < ATC_HD / 16; kk++) {
         wmma::load_matrix_sync(qf[kk], qhi + warp * ATC_ROWS * ATC_LDH + kk * 16, ATC_LDH);
         if (split) wmma::load_matrix_sync(qlf[kk], qlo + warp * ATC_ROWS * ATC_LDH + kk * 16, ATC_LDH);
@@ -115,11 +109,11 @@ TRM_KERNEL void __launch_bounds__(ATC_THREADS)
         atc_load_tile(&vs[0][0], nullptr, q + 2 * dim, stride, k0, ATC_KEYS, seq, nullptr, nullptr, 1.0f);
         __syncthreads();
         // 1. S = Q K^T (with RoPE: Qhi Khi + Qlo Khi + Qhi Klo); K row-major [key][d] is K^T column-major
-        ATC_UNROLL
+        TRM_UNROLL
         for (int n = 0; n < ATC_KEYS / 16; n++) {
             wmma::fragment<wmma::accumulator, 16, 16, 16, float> sf;
             wmma::fill_fragment(sf, 0.0f);
-            ATC_UNROLL
+            TRM_UNROLL
             for (int kk = 0; kk < ATC_HD / 16; kk++) {
                 wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, wmma::col_major> kf;
                 wmma::load_matrix_sync(kf, &ks[n * 16][kk * 16], ATC_LDH);
@@ -135,7 +129,7 @@ TRM_KERNEL void __launch_bounds__(ATC_THREADS)
         __syncwarp();
         // 2. online softmax of row r over keys k0 + 16 half + i
         float s[16], mx = -INFINITY;
-        ATC_UNROLL
+        TRM_UNROLL
         for (int i = 0; i < 16; i++) {
             s[i] = k0 + half * 16 + i < seq ? sc[warp][r][half * 16 + i] : -INFINITY;
             mx = fmaxf(mx, s[i]);
@@ -146,7 +140,7 @@ TRM_KERNEL void __launch_bounds__(ATC_THREADS)
         float sum = 0.0f;
         bf16* prow = reinterpret_cast<bf16*>(&sc[warp][r][0]);  // P row r over score row r: hi, then lo
         __syncwarp();  // every lane has read its scores
-        ATC_UNROLL
+        TRM_UNROLL
         for (int i = 0; i < 16; i++) {
             float p = __expf(s[i] - mn);  // masked keys: exp(-inf) = 0
             atc_store_split(prow, prow + ATC_KEYS, half * 16 + i, p);
@@ -154,22 +148,22 @@ TRM_KERNEL void __launch_bounds__(ATC_THREADS)
         }
         l = l * alpha + sum;
         m = mn;
-        ATC_UNROLL
+        TRM_UNROLL
         for (int j = 0; j < 32; j++) os[warp][r][half * 32 + j] *= alpha;
         __syncwarp();
         // 3. O += Phi V + Plo V
         const bf16* pw = reinterpret_cast<const bf16*>(&sc[warp][0][0]);
         wmma::fragment<wmma::matrix_a, 16, 16, 16, bf16, wmma::row_major> pf[ATC_KEYS / 16], plf[ATC_KEYS / 16];
-        ATC_UNROLL
+        TRM_UNROLL
         for (int kk = 0; kk < ATC_KEYS / 16; kk++) {
             wmma::load_matrix_sync(pf[kk], pw + kk * 16, ATC_LDP);
             wmma::load_matrix_sync(plf[kk], pw + ATC_KEYS + kk * 16, ATC_LDP);
         }
-        ATC_UNROLL
+        TRM_UNROLL
         for (int dn = 0; dn < ATC_HD / 16; dn++) {
             wmma::fragment<wmma::accumulator, 16, 16, 16, float> of;
             wmma::load_matrix_sync(of, &os[warp][0][dn * 16], ATC_LDO, wmma::mem_row_major);
-            ATC_UNROLL
+            TRM_UNROLL
             for (int kk = 0; kk < ATC_KEYS / 16; kk++) {
                 wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, wmma::row_major> vf;
                 wmma::load_matrix_sync(vf, &vs[kk * 16][dn * 16], ATC_LDH);
@@ -186,7 +180,7 @@ TRM_KERNEL void __launch_bounds__(ATC_THREADS)
     if (i < seq) {
         const float inv = 1.0f / total;
         bf16* dst = out + ((long)b * seq + i) * dim + (long)h * ATC_HD + half * 32;
-        ATC_UNROLL
+        TRM_UNROLL
         for (int j = 0; j < 32; j++) dst[j] = __float2bfloat16(os[warp][r][half * 32 + j] * inv);
         if (half == 0) lse[((long)b * heads + h) * seq + i] = m + logf(total);
     }
@@ -251,12 +245,12 @@ typedef wmma::fragment<wmma::accumulator, 16, 16, 16, float> AtcAcc;
 // al: a pointer chosen at run time between fragment arrays would put them in local memory.)
 __device__ __forceinline__ void atc_bwd_scores(float* w, const AtcA* a, const AtcA* al, const AtcA* g,
                                                const bf16* bt, const bf16* btl, const bf16* vt, bool split) {
-    ATC_UNROLL
+    TRM_UNROLL
     for (int n = 0; n < ATC_KEYS / 16; n++) {
         AtcAcc sf, df;
         wmma::fill_fragment(sf, 0.0f);
         wmma::fill_fragment(df, 0.0f);
-        ATC_UNROLL
+        TRM_UNROLL
         for (int kk = 0; kk < ATC_HD / 16; kk++) {
             AtcBT bf;
             wmma::load_matrix_sync(bf, bt + n * 16 * ATC_LDH + kk * 16, ATC_LDH);
@@ -283,7 +277,7 @@ __device__ __forceinline__ void atc_bwd_softmax_grad(float* w, int r, int half, 
                                                      bool keepP) {
     float p[16], ds[16];
     const float* srow = w + r * ATC_LDS + half * 16;
-    ATC_UNROLL
+    TRM_UNROLL
     for (int c = 0; c < 16; c++) {
         p[c] = __expf(srow[c] - lse[c]);  // lse = +inf: exp(-inf) = 0
         ds[c] = p[c] * (srow[ATC_BWD_DP + c] - dl[c]);
@@ -291,7 +285,7 @@ __device__ __forceinline__ void atc_bwd_softmax_grad(float* w, int r, int half, 
     __syncwarp();  // every lane has read its S and dP: the bf16 rows may overwrite them
     bf16* prow = reinterpret_cast<bf16*>(w + r * ATC_LDS);
     bf16* dsrow = reinterpret_cast<bf16*>(w + ATC_BWD_DP + r * ATC_LDS);
-    ATC_UNROLL
+    TRM_UNROLL
     for (int c = 0; c < 16; c++) {
         if (keepP) atc_store_split(prow, prow + ATC_KEYS, half * 16 + c, p[c]);
         atc_store_split(dsrow, dsrow + ATC_KEYS, half * 16 + c, ds[c]);
@@ -305,14 +299,14 @@ __device__ __forceinline__ void atc_bwd_softmax_grad(float* w, int r, int half, 
 __device__ __forceinline__ void atc_bwd_accumulate(AtcAcc* acc, const float* x, const bf16* b, const bf16* bl) {
     const bf16* xw = reinterpret_cast<const bf16*>(x);
     AtcA xf[ATC_KEYS / 16], xlf[ATC_KEYS / 16];
-    ATC_UNROLL
+    TRM_UNROLL
     for (int kk = 0; kk < ATC_KEYS / 16; kk++) {
         wmma::load_matrix_sync(xf[kk], xw + kk * 16, ATC_LDP);
         wmma::load_matrix_sync(xlf[kk], xw + ATC_KEYS + kk * 16, ATC_LDP);
     }
-    ATC_UNROLL
+    TRM_UNROLL
     for (int dn = 0; dn < ATC_HD / 16; dn++) {
-        ATC_UNROLL
+        TRM_UNROLL
         for (int kk = 0; kk < ATC_KEYS / 16; kk++) {
             AtcB bf;
             wmma::load_matrix_sync(bf, b + kk * 16 * ATC_LDH + dn * 16, ATC_LDH);
@@ -328,7 +322,7 @@ __device__ __forceinline__ void atc_bwd_accumulate(AtcAcc* acc, const float* x, 
 
 // The warp's 16 own rows of a [64][ATC_LDH] bf16 staging tile into 4 fragments.
 __device__ __forceinline__ void atc_load_own(AtcA* f, const bf16* tile, int warp) {
-    ATC_UNROLL
+    TRM_UNROLL
     for (int kk = 0; kk < ATC_HD / 16; kk++)
         wmma::load_matrix_sync(f[kk], tile + warp * ATC_ROWS * ATC_LDH + kk * 16, ATC_LDH);
 }
@@ -336,7 +330,7 @@ __device__ __forceinline__ void atc_load_own(AtcA* f, const bf16* tile, int warp
 // acc (16 x 64) to the warp's work buffer w as fp32 rows of ATC_LDO, readable by every lane on return.
 __device__ __forceinline__ void atc_bwd_stage_out(float* w, const AtcAcc* acc) {
     __syncwarp();  // the last products' loads from w are done
-    ATC_UNROLL
+    TRM_UNROLL
     for (int dn = 0; dn < ATC_HD / 16; dn++)
         wmma::store_matrix_sync(w + dn * 16, acc[dn], ATC_LDO, wmma::mem_row_major);
     __syncwarp();
@@ -347,10 +341,10 @@ TRM_KERNEL void __launch_bounds__(ATC_THREADS)
                              const float* __restrict__ lse, const float* __restrict__ delta, bf16* __restrict__ dqkv,
                              const float* __restrict__ cos, const float* __restrict__ sin, int seq, int heads,
                              int hd) {
-    __shared__ ATC_ALIGN bf16 ks[ATC_KEYS][ATC_LDH];           // K of the key tile, rotated (hi)
-    __shared__ ATC_ALIGN bf16 kl[ATC_KEYS][ATC_LDH];           // with RoPE: its lo part
-    __shared__ ATC_ALIGN bf16 vs[ATC_KEYS][ATC_LDH];           // V of the key tile
-    __shared__ ATC_ALIGN float wb[ATC_WARPS][ATC_BWD_WB];      // work buffers; first the own Q (hi, lo), then dO
+    __shared__ TRM_ALIGN(32) bf16 ks[ATC_KEYS][ATC_LDH];           // K of the key tile, rotated (hi)
+    __shared__ TRM_ALIGN(32) bf16 kl[ATC_KEYS][ATC_LDH];           // with RoPE: its lo part
+    __shared__ TRM_ALIGN(32) bf16 vs[ATC_KEYS][ATC_LDH];           // V of the key tile
+    __shared__ TRM_ALIGN(32) float wb[ATC_WARPS][ATC_BWD_WB];      // work buffers; first the own Q (hi, lo), then dO
     static_assert(sizeof(wb) >= 2 * ATC_QTILE * ATC_LDH * sizeof(bf16), "the own Q (hi, lo) is staged in wb");
     if (hd != ATC_HD) return;  // GpuKernels launches this kernel for hd = 64 only (the whole grid leaves)
     const int b = blockIdx.z, h = blockIdx.y, i0 = blockIdx.x * ATC_QTILE;
@@ -378,7 +372,7 @@ TRM_KERNEL void __launch_bounds__(ATC_THREADS)
     const long at = ((long)b * heads + h) * seq + i;
     const float lseR = i < seq ? lse[at] : INFINITY, dlR = i < seq ? delta[at] : 0.0f;  // row r's
     AtcAcc acc[ATC_HD / 16];
-    ATC_UNROLL
+    TRM_UNROLL
     for (int dn = 0; dn < ATC_HD / 16; dn++) wmma::fill_fragment(acc[dn], 0.0f);
     for (int k0 = 0; k0 < seq; k0 += ATC_KEYS) {
         __syncthreads();  // the previous tile is consumed
@@ -389,7 +383,7 @@ TRM_KERNEL void __launch_bounds__(ATC_THREADS)
         atc_bwd_scores(w, qf, qlf, gf, &ks[0][0], &kl[0][0], &vs[0][0], split);
         // 2. dS of row r over keys k0 + 16 half + c; keys past S are masked (lse = +inf)
         float lseC[16], dlC[16];
-        ATC_UNROLL
+        TRM_UNROLL
         for (int c = 0; c < 16; c++) {
             lseC[c] = k0 + half * 16 + c < seq ? lseR : INFINITY;
             dlC[c] = dlR;
@@ -402,7 +396,7 @@ TRM_KERNEL void __launch_bounds__(ATC_THREADS)
     atc_bwd_stage_out(w, acc);
     if (i < seq) {
         bf16* dst = dqkv + ((long)b * seq + i) * stride + (long)h * ATC_HD;
-        ATC_UNROLL
+        TRM_UNROLL
         for (int j = 0; j < 32; j++) {
             const int d = half * 32 + j;
             dst[d] = __float2bfloat16(0.125f * att_unrotate(w + r * ATC_LDO, d, cos, sin, i, ATC_HD));
@@ -416,11 +410,11 @@ TRM_KERNEL void __launch_bounds__(ATC_THREADS)
                                const float* __restrict__ lse, const float* __restrict__ delta,
                                bf16* __restrict__ dqkv, const float* __restrict__ cos, const float* __restrict__ sin,
                                int seq, int heads, int hd) {
-    __shared__ ATC_ALIGN bf16 qs[ATC_KEYS][ATC_LDH];        // Q of the query tile, rotated, / sqrt(64) (hi)
-    __shared__ ATC_ALIGN bf16 ql[ATC_KEYS][ATC_LDH];        // with RoPE: its lo part
-    __shared__ ATC_ALIGN bf16 gs[ATC_KEYS][ATC_LDH];        // dO of the query tile
+    __shared__ TRM_ALIGN(32) bf16 qs[ATC_KEYS][ATC_LDH];        // Q of the query tile, rotated, / sqrt(64) (hi)
+    __shared__ TRM_ALIGN(32) bf16 ql[ATC_KEYS][ATC_LDH];        // with RoPE: its lo part
+    __shared__ TRM_ALIGN(32) bf16 gs[ATC_KEYS][ATC_LDH];        // dO of the query tile
     __shared__ float lseT[ATC_KEYS], dlT[ATC_KEYS];         // lse (+inf past S) and delta of the query tile
-    __shared__ ATC_ALIGN float wb[ATC_WARPS][ATC_BWD_WB];   // work buffers; first the own K (hi, lo), then V
+    __shared__ TRM_ALIGN(32) float wb[ATC_WARPS][ATC_BWD_WB];   // work buffers; first the own K (hi, lo), then V
     static_assert(sizeof(wb) >= 2 * ATC_QTILE * ATC_LDH * sizeof(bf16), "the own K (hi, lo) is staged in wb");
     if (hd != ATC_HD) return;  // GpuKernels launches this kernel for hd = 64 only (the whole grid leaves)
     const int b = blockIdx.z, h = blockIdx.y, j0 = blockIdx.x * ATC_QTILE;
@@ -447,7 +441,7 @@ TRM_KERNEL void __launch_bounds__(ATC_THREADS)
     __syncthreads();
     atc_load_own(vf, stage, warp);  // wb is written again only after the first tile's two barriers
     AtcAcc dk[ATC_HD / 16], dv[ATC_HD / 16];
-    ATC_UNROLL
+    TRM_UNROLL
     for (int dn = 0; dn < ATC_HD / 16; dn++) {
         wmma::fill_fragment(dk[dn], 0.0f);
         wmma::fill_fragment(dv[dn], 0.0f);
@@ -474,13 +468,13 @@ TRM_KERNEL void __launch_bounds__(ATC_THREADS)
     bf16* dst = dqkv + ((long)b * seq + j) * stride + (long)h * ATC_HD;
     atc_bwd_stage_out(w, dv);
     if (j < seq) {
-        ATC_UNROLL
+        TRM_UNROLL
         for (int c = 0; c < 32; c++) dst[2 * dim + half * 32 + c] = __float2bfloat16(w[r * ATC_LDO + half * 32 + c]);
     }
     // dK (rotated) = sum_i dS_ij q_i / sqrt(64), the scale already in qs; un-rotated row by row
     atc_bwd_stage_out(w, dk);
     if (j < seq) {
-        ATC_UNROLL
+        TRM_UNROLL
         for (int c = 0; c < 32; c++) {
             const int d = half * 32 + c;
             dst[dim + d] = __float2bfloat16(att_unrotate(w + r * ATC_LDO, d, cos, sin, j, ATC_HD));

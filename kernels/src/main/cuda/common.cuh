@@ -15,6 +15,14 @@
 
 typedef __nv_bfloat16 bf16;
 
+// "#pragma unroll" for nvcc (g++ would warn on it), and an alignment for shared tiles (WMMA wants 32 bytes).
+#ifdef __CUDACC__
+#define TRM_UNROLL _Pragma("unroll")
+#else
+#define TRM_UNROLL
+#endif
+#define TRM_ALIGN(bytes) __attribute__((aligned(bytes)))
+
 // Kernels are extern "C" so that cuModuleGetFunction finds them by their plain name.
 #define TRM_KERNEL extern "C" __global__
 

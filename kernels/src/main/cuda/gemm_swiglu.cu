@@ -43,15 +43,12 @@
 // swiglu_value comes from swiglu.cu, which trm_kernels.cu includes just before this file.
 
 #ifdef __CUDACC__
-#define GS_UNROLL _Pragma("unroll")
 typedef uint4 GsChunk;  // 16 bytes: 8 bf16
 #else
-#define GS_UNROLL
 struct GsChunk {
     unsigned x, y, z, w;
 };
 #endif
-#define GS_ALIGN __attribute__((aligned(32)))
 
 #define GS_BM 64                // h rows per block
 #define GS_BN 64                // h columns per block (and as many gate and up columns)
@@ -84,18 +81,14 @@ __device__ __forceinline__ void gs_store16(bf16* p, GsChunk c) {
 }
 // Two floats as bf16 in one 32-bit word, the first in the low half (little-endian: the lower address).
 __device__ __forceinline__ unsigned gs_pack2(float a, float b) {
-#ifdef __CUDACC__
     return (unsigned)__bfloat16_as_ushort(__float2bfloat16(a)) |
            ((unsigned)__bfloat16_as_ushort(__float2bfloat16(b)) << 16);
-#else
-    return (unsigned)__float2bfloat16(a).x | ((unsigned)__float2bfloat16(b).x << 16);
-#endif
 }
 
 // Chunk i of this thread in a [64 x 32] operand tile: row c / 4, k offset 8 (c % 4), c = threadIdx.x + 128 i.
 // src points at row 0, column k0 of the operand; rows at or past rowLimit and k at or past dim read as zeros.
 __device__ __forceinline__ void gs_fetch(GsChunk* reg, const bf16* src, int rowLimit, int k0, int dim) {
-    GS_UNROLL
+    TRM_UNROLL
     for (int i = 0; i < GS_CHUNKS; i++) {
         int c = threadIdx.x + GS_THREADS * i, row = c >> 2, k = k0 + (c & 3) * 8;
         GsChunk v = {0u, 0u, 0u, 0u};
@@ -104,7 +97,7 @@ __device__ __forceinline__ void gs_fetch(GsChunk* reg, const bf16* src, int rowL
     }
 }
 __device__ __forceinline__ void gs_stage(bf16* tile, const GsChunk* reg) {
-    GS_UNROLL
+    TRM_UNROLL
     for (int i = 0; i < GS_CHUNKS; i++) {
         int c = threadIdx.x + GS_THREADS * i;
         gs_store16(tile + (c >> 2) * GS_LDK + (c & 3) * 8, reg[i]);
@@ -116,7 +109,7 @@ __device__ __forceinline__ void gs_stage(bf16* tile, const GsChunk* reg) {
 __device__ __forceinline__ void gs_write_warp(const float* cw, bf16* dst, long ld, int row0, int rows, int col0,
                                               int cols) {
     const int lane = threadIdx.x % 32;
-    GS_UNROLL
+    TRM_UNROLL
     for (int i = 0; i < 4; i++) {
         int q = lane + 32 * i, r = q >> 2, c = (q & 3) * 8;
         if (row0 + r < rows && col0 + c < cols) {
@@ -130,9 +123,9 @@ __device__ __forceinline__ void gs_write_warp(const float* cw, bf16* dst, long l
 typedef gs_wmma::fragment<gs_wmma::accumulator, 16, 16, 16, float> GsAcc;
 
 __device__ __forceinline__ void gs_store_frags(float* cw, GsAcc (&f)[2][2]) {
-    GS_UNROLL
+    TRM_UNROLL
     for (int i = 0; i < 2; i++) {
-        GS_UNROLL
+        TRM_UNROLL
         for (int j = 0; j < 2; j++)
             gs_wmma::store_matrix_sync(cw + i * 16 * GS_LDC + j * 16, f[i][j], GS_LDC, gs_wmma::mem_row_major);
     }
@@ -142,7 +135,7 @@ __device__ __forceinline__ void gs_store_frags(float* cw, GsAcc (&f)[2][2]) {
 TRM_KERNEL void __launch_bounds__(GS_THREADS)
     gemm_swiglu(const bf16* __restrict__ x, const bf16* __restrict__ w, bf16* __restrict__ gu, bf16* __restrict__ h,
                 int rows, int dim, int inter) {
-    __shared__ GS_ALIGN unsigned char smem[GS_SMEM_BYTES];
+    __shared__ TRM_ALIGN(32) unsigned char smem[GS_SMEM_BYTES];
     bf16* as = reinterpret_cast<bf16*>(smem);  // x rows   [64][GS_LDK]
     bf16* bg = as + GS_BM * GS_LDK;              // gate rows of w [64][GS_LDK]: B = w^T, column-major
     bf16* bu = bg + GS_BN * GS_LDK;              // up rows of w
@@ -156,9 +149,9 @@ TRM_KERNEL void __launch_bounds__(GS_THREADS)
     const int xRows = rows - r0, wRows = inter - j0;  // valid rows of each operand tile (may exceed 64)
 
     GsAcc g[2][2], u[2][2];
-    GS_UNROLL
+    TRM_UNROLL
     for (int i = 0; i < 2; i++) {
-        GS_UNROLL
+        TRM_UNROLL
         for (int j = 0; j < 2; j++) {
             gs_wmma::fill_fragment(g[i][j], 0.0f);
             gs_wmma::fill_fragment(u[i][j], 0.0f);
@@ -180,19 +173,19 @@ TRM_KERNEL void __launch_bounds__(GS_THREADS)
             gs_fetch(rg, gs, wRows, k0 + GS_BK, dim);
             gs_fetch(ru, us, wRows, k0 + GS_BK, dim);
         }
-        GS_UNROLL
+        TRM_UNROLL
         for (int kk = 0; kk < GS_BK; kk += 16) {
             gs_wmma::fragment<gs_wmma::matrix_a, 16, 16, 16, bf16, gs_wmma::row_major> af[2];
-            GS_UNROLL
+            TRM_UNROLL
             for (int i = 0; i < 2; i++) gs_wmma::load_matrix_sync(af[i], as + (wr * 32 + i * 16) * GS_LDK + kk, GS_LDK);
-            GS_UNROLL
+            TRM_UNROLL
             for (int j = 0; j < 2; j++) {
                 gs_wmma::fragment<gs_wmma::matrix_b, 16, 16, 16, bf16, gs_wmma::col_major> bf;
                 gs_wmma::load_matrix_sync(bf, bg + (wc * 32 + j * 16) * GS_LDK + kk, GS_LDK);
-                GS_UNROLL
+                TRM_UNROLL
                 for (int i = 0; i < 2; i++) gs_wmma::mma_sync(g[i][j], af[i], bf, g[i][j]);
                 gs_wmma::load_matrix_sync(bf, bu + (wc * 32 + j * 16) * GS_LDK + kk, GS_LDK);
-                GS_UNROLL
+                TRM_UNROLL
                 for (int i = 0; i < 2; i++) gs_wmma::mma_sync(u[i][j], af[i], bf, u[i][j]);
             }
         }
@@ -209,11 +202,11 @@ TRM_KERNEL void __launch_bounds__(GS_THREADS)
         gs_write_warp(cw, gu + inter, 2L * inter, hr, rows, hc, inter);
         __syncwarp();
     }
-    GS_UNROLL
+    TRM_UNROLL
     for (int i = 0; i < 2; i++) {
-        GS_UNROLL
+        TRM_UNROLL
         for (int j = 0; j < 2; j++) {
-            GS_UNROLL
+            TRM_UNROLL
             for (int e = 0; e < g[i][j].num_elements; e++) g[i][j].x[e] = swiglu_value(g[i][j].x[e], u[i][j].x[e]);
         }
     }

@@ -510,16 +510,11 @@ std::map<unsigned long long, unsigned int> conditionalValues;
 unsigned long long nextConditional = 1;
 }  // namespace
 
+extern "C" int emu_conditional_set(unsigned long long handle, unsigned int value);
+
 void cudaGraphSetConditional(cudaGraphConditionalHandle handle, unsigned int value) {
-    bool known;
-    {
-        std::lock_guard<std::mutex> guard(conditionalLock);
-        auto it = conditionalValues.find(handle);
-        known = it != conditionalValues.end();
-        if (known) it->second = value;
-    }
-    // emu_fail never returns (it leaves the fiber): call it with the lock released.
-    if (!known) emu_fail("cudaGraphSetConditional: unknown conditional handle");
+    // emu_fail never returns (it leaves the fiber): it runs after emu_conditional_set has released the lock.
+    if (emu_conditional_set(handle, value) != 0) emu_fail("cudaGraphSetConditional: unknown conditional handle");
 }
 
 extern "C" {

@@ -176,6 +176,7 @@ inline __nv_bfloat16 __float2bfloat16(float f) {
     }
     return r;
 }
+inline unsigned short __bfloat16_as_ushort(__nv_bfloat16 b) { return b.x; }
 inline float __bfloat162float(__nv_bfloat16 b) {
     uint32_t u = (uint32_t)b.x << 16;
     float f;
@@ -220,9 +221,6 @@ inline void emu_wmma_check(const T* p, unsigned ldm, const char* op) {
 
 template <typename Use, typename T, typename Layout>
 inline void fill_fragment(fragment<Use, 16, 16, 16, T, Layout>& f, T v) {
-    for (int i = 0; i < 256; i++) f.x[i] = v;
-}
-inline void fill_fragment(fragment<accumulator, 16, 16, 16, float>& f, float v) {
     for (int i = 0; i < 256; i++) f.x[i] = v;
 }
 

@@ -242,7 +242,7 @@ final class CudaDriver implements Driver {
     @Override
     public void beginCapture(long stream) {
         current();
-        checkCuda(cuda_h.cuStreamBeginCapture_v2(h(stream), cuda_h.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL()),
+        checkCuda(cuda_h.cuStreamBeginCapture_v2(h(stream), CAPTURE_MODE),
                 "cuStreamBeginCapture");
     }
 
@@ -311,6 +311,7 @@ final class CudaDriver implements Driver {
         return null;
     }
 
+    // Thread-local: only this thread's unsafe calls (allocation, synchronisation) invalidate a capture.
     private static final int CAPTURE_MODE = cuda_h.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL();
 
     @Override

@@ -198,13 +198,8 @@ public final class TrmSolver implements AutoCloseable {
         graphs.put(key, g);
         for (int start = 0; start < n; start += rows) {
             int b = Math.min(rows, n - start);
-            int[] tokens = new int[rows * len], chunkIds = new int[rows];
-            for (int i = 0; i < rows; i++) {
-                int p = start + (i < b ? i : 0);
-                System.arraycopy(inputs[p], 0, tokens, i * len, len);
-                chunkIds[i] = ids[p];
-            }
-            SolveGraph.Results r = g.run(tokens, chunkIds);
+            Chunk chunk = chunk(inputs, ids, start, b, rows);
+            SolveGraph.Results r = g.run(chunk.tokens(), chunk.ids());
             for (int i = 0; i < b; i++) {
                 int used = r.stepsUsed()[i];
                 float[] confidence = new float[used];
@@ -216,6 +211,21 @@ public final class TrmSolver implements AutoCloseable {
         return new SolveResult(List.of(out), k, null);
     }
 
+    /** One chunk's model input: tokens [rows * L] and puzzle ids [rows]. */
+    private record Chunk(int[] tokens, int[] ids) {}
+
+    /** Puzzles start..start+b-1 as {@code rows} >= b rows; the spare rows repeat the first puzzle (ignored after). */
+    private Chunk chunk(int[][] inputs, int[] ids, int start, int b, int rows) {
+        int len = config.seqLen();
+        int[] tokens = new int[rows * len], chunkIds = new int[rows];
+        for (int i = 0; i < rows; i++) {
+            int p = start + (i < b ? i : 0);
+            System.arraycopy(inputs[p], 0, tokens, i * len, len);
+            chunkIds[i] = ids[p];
+        }
+        return new Chunk(tokens, chunkIds);
+    }
+
     /** Convenience for one puzzle. */
     public Solution solve(int[] input, int puzzleId, SolveOptions options) {
         return solve(new int[][] {input}, new int[] {puzzleId}, options).solutions().getFirst();
@@ -224,14 +234,9 @@ public final class TrmSolver implements AutoCloseable {
     /** Puzzles start..end-1 in one batch of {@code rows} >= end - start rows (the extra rows repeat the first). */
     private void runChunk(TrmModel model, int[][] inputs, int[] ids, int start, int end, int rows, int k,
             SolveOptions o, Solution[] out, float[] traceLogits, float[] traceQ) {
-        int b = end - start, len = config.seqLen(), v = config.vocabSize(), n = inputs.length;
-        int[] flat = new int[rows * len], chunkIds = new int[rows];
-        for (int i = 0; i < rows; i++) {
-            int p = start + (i < b ? i : 0);
-            System.arraycopy(inputs[p], 0, flat, i * len, len);
-            chunkIds[i] = ids[p];
-        }
-        Batch batch = model.batch(flat, null, chunkIds);
+        int b = end - start;
+        Chunk chunk = chunk(inputs, ids, start, b, rows);
+        Batch batch = model.batch(chunk.tokens(), null, chunk.ids());
         Carry carry = model.initialCarry(rows);
         try {
             runSteps(model, batch, carry, start, b, k, o, out, traceLogits, traceQ);

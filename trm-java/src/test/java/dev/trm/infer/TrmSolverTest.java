@@ -37,34 +37,17 @@ class TrmSolverTest {
     private final CpuBackend be = new CpuBackend();
     private final TrmConfig config = TinyConfigs.attention(); // vocab 7, seq 6, 3 puzzle ids, halt_max_steps 16
 
-    /**
-     * Random weights whose q_head has weight of std 1 and bias 0: q_halt then changes sign between puzzles and steps,
-     * so early halting has something to decide (the official init, W = 0 and b = -5, never halts).
-     */
+    /** q_halt bias -2.5 with std-1 q weights: early halting has something to decide (see SolverTestData). */
     private Map<String, float[]> weights(long seed) {
-        TrmParameters p = new TrmParameters(config, be);
-        p.initialize(be, seed);
-        Random rnd = new Random(seed);
-        for (Tensor t : List.of(p.puzzleTable(), p.qWeight().value())) {
-            float[] v = new float[(int) t.size()];
-            for (int i = 0; i < v.length; i++) v[i] = (float) rnd.nextGaussian();
-            be.write(t, v);
-        }
-        be.write(p.qBias().value(), new float[] {-2.5f, 0f});
-        return Checkpoint.weightsOf(p, be);
+        return SolverTestData.weights(config, seed, -2.5f);
     }
 
     private int[][] inputs(int n, long seed) {
-        Random rnd = new Random(seed);
-        int[][] in = new int[n][config.seqLen()];
-        for (int[] row : in) for (int i = 0; i < row.length; i++) row[i] = 1 + rnd.nextInt(config.vocabSize() - 1);
-        return in;
+        return SolverTestData.inputs(config, n, seed);
     }
 
     private static int[] ids(int n) {
-        int[] ids = new int[n];
-        for (int i = 0; i < n; i++) ids[i] = i % 3;
-        return ids;
+        return SolverTestData.ids(n, 3);
     }
 
     @Test

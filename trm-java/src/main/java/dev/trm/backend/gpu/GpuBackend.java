@@ -535,8 +535,8 @@ public final class GpuBackend implements Backend {
                 } else if (capturing) {
                     return false;
                 } else {
-                    double fusedMs = timeMedian(() -> fusedSwiglu(x, w, gu, keepGu, h, m, d, inter));
-                    double unfusedMs = timeMedian(() -> unfusedSwiglu(x, w, gu, h, inter));
+                    double fusedMs = timeMedian(1, SWIGLU_TIMING_REPEATS, () -> fusedSwiglu(x, w, gu, keepGu, h, m, d, inter));
+                    double unfusedMs = timeMedian(1, SWIGLU_TIMING_REPEATS, () -> unfusedSwiglu(x, w, gu, h, inter));
                     c = new SwigluChoice(m, d, inter, keepGu, fusedMs < unfusedMs, fusedMs, unfusedMs,
                             "timed (median of " + SWIGLU_TIMING_REPEATS + ")");
                 }
@@ -547,20 +547,23 @@ public final class GpuBackend implements Backend {
         return c.fused();
     }
 
-    /** Median device time in ms of work (enqueued on s) over SWIGLU_TIMING_REPEATS runs after one warm-up run. */
-    private double timeMedian(Runnable work) {
+    /**
+     * Median device time in ms (CUDA events, at least 1e-6) of work enqueued on s, over {@code repeats} runs after
+     * {@code warmups} untimed ones. Never while capturing: nothing would run.
+     */
+    private double timeMedian(int warmups, int repeats, Runnable work) {
         try (dev.trm.gpu.Event t0 = dev.newEvent(); dev.trm.gpu.Event t1 = dev.newEvent()) {
-            double[] ms = new double[SWIGLU_TIMING_REPEATS];
-            work.run();
-            for (int r = 0; r < ms.length; r++) {
+            for (int r = 0; r < warmups; r++) work.run();
+            double[] ms = new double[repeats];
+            for (int r = 0; r < repeats; r++) {
                 t0.record(s);
                 work.run();
                 t1.record(s);
                 t1.synchronize();
-                ms[r] = t1.millisSince(t0);
+                ms[r] = Math.max(1e-6, t1.millisSince(t0));
             }
             Arrays.sort(ms);
-            return ms[ms.length / 2];
+            return ms[repeats / 2];
         }
     }
 
@@ -902,20 +905,11 @@ public final class GpuBackend implements Backend {
     public double measureGemmTflops(int n, int repeats) {
         long count = (long) n * n;
         try (DeviceBuffer a = dev.alloc(DType.BF16, count); DeviceBuffer bb = dev.alloc(DType.BF16, count);
-             DeviceBuffer c = dev.alloc(DType.BF16, count); dev.trm.gpu.Event t0 = dev.newEvent();
-             dev.trm.gpu.Event t1 = dev.newEvent()) {
+             DeviceBuffer c = dev.alloc(DType.BF16, count)) {
             a.zero(s);
             bb.zero(s);
-            double[] ms = new double[repeats];
-            for (int r = -2; r < repeats; r++) {
-                t0.record(s);
-                blas.gemm(s, false, true, n, n, n, 1f, a, n, bb, n, 0f, c, n);
-                t1.record(s);
-                t1.synchronize();
-                if (r >= 0) ms[r] = Math.max(1e-6, t1.millisSince(t0));
-            }
-            Arrays.sort(ms);
-            return 2.0 * n * n * (double) n / (ms[repeats / 2] / 1e3) / 1e12;
+            double ms = timeMedian(2, repeats, () -> blas.gemm(s, false, true, n, n, n, 1f, a, n, bb, n, 0f, c, n));
+            return 2.0 * n * n * (double) n / (ms / 1e3) / 1e12;
         }
     }
 
@@ -932,31 +926,7 @@ public final class GpuBackend implements Backend {
     @Override
     public Replay capture(Runnable work) {
         s.beginCapture();
-        capturing = true;
-        try {
-            work.run();
-        } catch (RuntimeException e) {
-            capturing = false;
-            try {
-                s.endCapture().close();
-            } catch (RuntimeException end) {
-                e.addSuppressed(end);  // an invalidated capture fails to end too; the first cause is the one to see
-            }
-            throw e;
-        }
-        capturing = false;
-        dev.trm.gpu.Graph graph = s.endCapture();
-        return new Replay() {
-            @Override
-            public void replay() {
-                graph.launch(s);
-            }
-
-            @Override
-            public void close() {
-                graph.close();
-            }
-        };
+        return record(work, s::endCapture, () -> s.endCapture().close());
     }
 
     /**
@@ -970,21 +940,33 @@ public final class GpuBackend implements Backend {
             return capture(work);
         }
         dev.trm.gpu.GraphBuilder builder = s.beginGraph();
-        dev.trm.gpu.Graph graph;
         building = builder;
+        try {
+            return record(work, builder::end, builder::close);  // close() abandons the graph and ends its capture
+        } finally {
+            building = null;
+        }
+    }
+
+    /**
+     * Runs work while the stream captures (capture has begun), then {@code end} gives the graph as a replay; if work or
+     * end throws, {@code abandon} ends the capture and the first cause is rethrown (an invalidated capture fails to end
+     * too).
+     */
+    private Replay record(Runnable work, java.util.function.Supplier<dev.trm.gpu.Graph> end, Runnable abandon) {
+        dev.trm.gpu.Graph graph;
         capturing = true;
         try {
             work.run();
-            graph = builder.end();
+            graph = end.get();
         } catch (RuntimeException e) {
             try {
-                builder.close();  // abandons the graph and ends its capture
-            } catch (RuntimeException end) {
-                e.addSuppressed(end);
+                abandon.run();
+            } catch (RuntimeException again) {
+                e.addSuppressed(again);
             }
             throw e;
         } finally {
-            building = null;
             capturing = false;
         }
         return new Replay() {

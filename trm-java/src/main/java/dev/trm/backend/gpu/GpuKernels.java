@@ -62,8 +62,7 @@ public final class GpuKernels {
                                   DeviceBuffer dPuzzle, DeviceBuffer partial, int batch, int len, int dim, int prefix,
                                   int vocab, float scale) {
         int chunkRows = embeddingChunkRows(batch, len);
-        long chunks = ((long) batch * len + chunkRows - 1) / chunkRows;
-        long partials = chunks * vocab * dim;
+        long partials = embeddingPartialFloats(batch, len, vocab, dim), chunks = partials / ((long) vocab * dim);
         if (partial.count() < partials) {
             throw new IllegalArgumentException("embedding backward needs " + partials + " partial sums, the scratch holds "
                     + partial.count());

@@ -4,20 +4,15 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.trm.backend.Tensor;
-import dev.trm.backend.cpu.CpuBackend;
-import dev.trm.checkpoint.Checkpoint;
 import dev.trm.infer.SolveOptions;
+import dev.trm.infer.SolverTestData;
 import dev.trm.infer.SolveResult;
 import dev.trm.infer.Solution;
 import dev.trm.infer.TrmSolver;
 import dev.trm.model.TinyConfigs;
 import dev.trm.model.TrmConfig;
-import dev.trm.model.TrmParameters;
 import java.util.Arrays;
-import java.util.List;
 import java.util.Map;
-import java.util.Random;
 
 /**
  * TrmSolver on a GPU solves each chunk as one captured graph (the carry reset, K steps, the per-puzzle bookkeeping on
@@ -31,35 +26,16 @@ final class GpuSolveGraph {
 
     private GpuSolveGraph() {}
 
-    /**
-     * Random weights whose q head has std-1 weights and bias qHaltBias: q_halt then changes sign between puzzles and
-     * steps, so early halting has something to decide.
-     */
-    static Map<String, float[]> weights(long seed, float qHaltBias) {
-        CpuBackend be = new CpuBackend();
-        TrmParameters p = new TrmParameters(CONFIG, be);
-        p.initialize(be, seed);
-        Random rnd = new Random(seed);
-        for (Tensor t : List.of(p.puzzleTable(), p.qWeight().value())) {
-            float[] v = new float[(int) t.size()];
-            for (int i = 0; i < v.length; i++) v[i] = (float) rnd.nextGaussian();
-            be.write(t, v);
-        }
-        be.write(p.qBias().value(), new float[] {qHaltBias, 0f});
-        return Checkpoint.weightsOf(p, be);
+    private static Map<String, float[]> weights(long seed, float qHaltBias) {
+        return SolverTestData.weights(CONFIG, seed, qHaltBias);
     }
 
-    static int[][] inputs(int n, long seed) {
-        Random rnd = new Random(seed);
-        int[][] in = new int[n][CONFIG.seqLen()];
-        for (int[] row : in) for (int i = 0; i < row.length; i++) row[i] = 1 + rnd.nextInt(CONFIG.vocabSize() - 1);
-        return in;
+    private static int[][] inputs(int n, long seed) {
+        return SolverTestData.inputs(CONFIG, n, seed);
     }
 
-    static int[] ids(int n) {
-        int[] ids = new int[n];
-        for (int i = 0; i < n; i++) ids[i] = i % CONFIG.numPuzzleIds();
-        return ids;
+    private static int[] ids(int n) {
+        return SolverTestData.ids(n, CONFIG.numPuzzleIds());
     }
 
     /**
