@@ -332,8 +332,8 @@ final class EmulatedDriver implements Driver {
     // step that reads its conditional's value from the emulation library's table (where cudaGraphSetConditional in
     // graph_control.cu writes) and, when nonzero, runs its body's list. A launch first re-applies every default.
 
-    /** A graph under construction: its stream, conditionals {handle, default} and the IF node open, if any. */
-    private record Building(long stream, List<long[]> conditionals, List<Long> openIfs) {}
+    /** A graph under construction: its conditionals {handle, default} and the IF node open, if any. */
+    private record Building(List<long[]> conditionals, List<Long> openIfs) {}
 
     private final Map<Long, Building> building = new HashMap<>();
     private final Map<Long, List<Runnable>> ifParents = new HashMap<>();  // IF node -> the list its body interrupts
@@ -348,7 +348,7 @@ final class EmulatedDriver implements Driver {
     public synchronized long graphBuildBegin(long stream) {
         beginCapture(stream);
         long g = nextHandle++;
-        building.put(g, new Building(stream, new ArrayList<>(), new ArrayList<>()));
+        building.put(g, new Building(new ArrayList<>(), new ArrayList<>()));
         return g;
     }
 

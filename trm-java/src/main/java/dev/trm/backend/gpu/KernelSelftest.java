@@ -592,7 +592,8 @@ public final class KernelSelftest {
         return worst;
     }
 
-    private static double[] d(float[] f) {
+    /** f widened to double (the references compute in double). */
+    static double[] d(float[] f) {
         double[] o = new double[f.length];
         for (int i = 0; i < f.length; i++) o[i] = f[i];
         return o;

@@ -45,17 +45,11 @@ final class GemmSwigluCheck {
         return o;
     }
 
-    private static double[] d(float[] f) {
-        double[] o = new double[f.length];
-        for (int i = 0; i < f.length; i++) o[i] = f[i];
-        return o;
-    }
-
     static void fusedAgainstUnfused(GpuDevice dev, int m, int d, int inter) {
         Random rnd = new Random(m * 31L + d);
         float[] x = bf(rnd, m * d, 1.0), w = bf(rnd, 2 * inter * d, 0.3);
         double[] guRef = new double[m * 2 * inter], hRef = new double[m * inter];
-        RefOps.gemm(false, true, m, 2 * inter, d, 1.0, d(x), d, d(w), d, 0.0, guRef, 2 * inter);
+        RefOps.gemm(false, true, m, 2 * inter, d, 1.0, KernelSelftest.d(x), d, KernelSelftest.d(w), d, 0.0, guRef, 2 * inter);
         RefOps.swigluForward(guRef, hRef, m, inter);
         float[] sentinel = new float[m * 2 * inter];
         Arrays.fill(sentinel, -3f);
@@ -121,7 +115,7 @@ final class GemmSwigluCheck {
             be.write(tw, w);
             be.linearSwiglu(tx, tw, gu, false, h, inter);
             double[] guRef = new double[m * 2 * inter], hRef = new double[m * inter];
-            RefOps.gemm(false, true, m, 2 * inter, d, 1.0, d(x), d, d(w), d, 0.0, guRef, 2 * inter);
+            RefOps.gemm(false, true, m, 2 * inter, d, 1.0, KernelSelftest.d(x), d, KernelSelftest.d(w), d, 0.0, guRef, 2 * inter);
             RefOps.swigluForward(guRef, hRef, m, inter);
             double err = KernelSelftest.err(be.read(h), hRef);
             assertTrue(err <= KernelSelftest.TOL_BF16, "linearSwiglu M " + m + ", D " + d + ": error " + err);
