@@ -417,6 +417,15 @@ public interface Backend extends AutoCloseable {
         return false;
     }
 
+    /**
+     * A clock on the device's timeline for profiling ops that return before their work has run (a GPU: CUDA events
+     * on the backend's stream), owned and closed by the caller; null where every op runs to completion on the host
+     * (the CPU backends), whose wall time is then the op's time. See {@link ProfiledBackend}.
+     */
+    default DeviceClock openDeviceClock() {
+        return null;
+    }
+
     /** A recorded sequence of ops; replay() enqueues it again; close() frees it. */
     interface Replay extends AutoCloseable {
         void replay();

@@ -1,6 +1,7 @@
 package dev.trm.cli;
 
 import dev.trm.backend.Backend;
+import dev.trm.backend.ProfiledBackend;
 import dev.trm.backend.gpu.GpuBackend;
 import dev.trm.backend.cpu.CpuParallel;
 import dev.trm.checkpoint.Checkpoint;
@@ -41,6 +42,10 @@ public final class BenchSolveCommand implements Runnable {
     @Option(names = "--early-halt", description = "Stop each puzzle at its first positive q_halt (random weights: "
             + "the official init's q_halt bias of -5 never halts; this measures the bookkeeping and, on a GPU, the graph).")
     boolean earlyHalt;
+
+    @Option(names = "--profile", description = "After each size's timed solves, one more solved step by step through "
+            + "a profiler: the time of each op (on a GPU device time from CUDA events, no graph), per solve.")
+    boolean profile;
 
     @Option(names = "--device", defaultValue = "cpu", description = Devices.HELP + " (default ${DEFAULT-VALUE}).")
     String device;
@@ -97,10 +102,32 @@ public final class BenchSolveCommand implements Runnable {
                         median / batch, flops / (median / 1e3) / 1e9,
                         earlyHalt ? String.format(", %.1f steps per puzzle", steps) : "");
                 out.flush();
+                if (profile) profile(out, be, c, weights, inputs, ids, o);
             }
         }
         if (gpu != null) BenchTrainCommand.printSwigluChoices(out, gpu);
         out.printf("solve_ms_batch%d=%.2f%n", batches[0], first);
+    }
+
+    /**
+     * One solve of these puzzles through a second solver on the profiled view of be, after an untimed one: each op's
+     * time (device time on a GPU, where the view runs the steps one by one instead of as a graph), per solve. Its sum
+     * against the graph's latency above is what launching costs.
+     */
+    private static void profile(PrintWriter out, Backend be, TrmConfig c, Map<String, float[]> weights, int[][] inputs,
+                                int[] ids, SolveOptions o) {
+        try (ProfiledBackend.Profile prof = new ProfiledBackend.Profile()) {
+            Backend pbe = ProfiledBackend.wrap(be, prof);
+            try (TrmSolver solver = TrmSolver.of(c, null, weights, pbe)) {
+                solver.solve(inputs, ids, o);
+                prof.clear();
+                solver.solve(inputs, ids, o);
+            }
+            out.printf("profile of one solve of %d puzzles, step by step (%s):%n", inputs.length,
+                    prof.onDevice() ? "device time per op from CUDA events" : "wall time per op");
+            out.print(BenchTrainCommand.perStep(prof, 1));
+            out.flush();
+        }
     }
 
     /** Whether early halting can skip steps inside the graph on this device. */

@@ -1,6 +1,7 @@
 package dev.trm.cli;
 
 import dev.trm.backend.Backend;
+import dev.trm.backend.ProfiledBackend;
 import dev.trm.backend.gpu.GpuBackend;
 import dev.trm.train.AdamAtan2;
 import dev.trm.train.Ema;
@@ -51,8 +52,13 @@ public final class BenchTrainCommand implements Runnable {
             description = "Override the preset's recursion (T,n): short runs on the emulated device.")
     int[] cycles;
 
-    @Option(names = "--profile", description = "Print the time spent in each op over the timed steps.")
+    @Option(names = "--profile", description = "Print the time spent in each op: over the timed steps on the CPU; "
+            + "on a GPU over --profile-steps more steps run eagerly after them, from CUDA events around each op.")
     boolean profile;
+
+    @Option(names = "--profile-steps", defaultValue = "3",
+            description = "GPU only: eager steps the profile times, after one untimed (default ${DEFAULT-VALUE}).")
+    int profileSteps;
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -66,30 +72,18 @@ public final class BenchTrainCommand implements Runnable {
             if (cycles.length != 2 || cycles[0] < 1 || cycles[1] < 1) throw new CliException("--cycles takes T,n >= 1");
             c = c.withCycles(cycles[0], cycles[1]);
         }
-        dev.trm.backend.ProfiledBackend.Profile prof = new dev.trm.backend.ProfiledBackend.Profile();
-        try (Backend device = Devices.open(this.device)) {
-            if (profile && device instanceof GpuBackend) {
-                throw new CliException("--profile times each op on the host; it measures the cpu backend only");
-            }
-            Backend be = profile ? dev.trm.backend.ProfiledBackend.wrap(device, prof) : device;
-            run(out, c, be, device instanceof GpuBackend g ? g : null, prof);
+        if (profileSteps < 1) throw new CliException("--profile-steps must be >= 1");
+        try (Backend device = Devices.open(this.device);
+             ProfiledBackend.Profile prof = new ProfiledBackend.Profile()) {
+            GpuBackend gpu = device instanceof GpuBackend g ? g : null;
+            // The CPU runs each op to completion: its timed steps go through the profiler itself. A GPU's timed
+            // steps are graph launches, which the profiler cannot see into: it gets eager steps of its own after.
+            Backend be = profile && gpu == null ? ProfiledBackend.wrap(device, prof) : device;
+            run(out, c, be, gpu, prof);
         }
     }
 
-    private void run(PrintWriter out, TrmConfig c, Backend be, GpuBackend gpu,
-                     dev.trm.backend.ProfiledBackend.Profile prof) {
-        TrmParameters p = new TrmParameters(c, be);
-        p.initialize(be, 0);
-        TrmModel model = new TrmModel(c, be, p);
-        SplittableRandom rnd = new SplittableRandom(1);
-        int[] inputs = new int[batch * c.seqLen()], labels = new int[batch * c.seqLen()], ids = new int[batch];
-        for (int i = 0; i < inputs.length; i++) {
-            inputs[i] = 1 + rnd.nextInt(c.vocabSize() - 1);
-            labels[i] = 1 + rnd.nextInt(c.vocabSize() - 1);
-        }
-        Batch b = model.batch(inputs, labels, ids);
-        Carry carry = model.initialCarry(batch);
-
+    private void run(PrintWriter out, TrmConfig c, Backend be, GpuBackend gpu, ProfiledBackend.Profile prof) {
         double peakGflops;
         if (gpu == null) {
             out.printf("bench train: preset %s, batch %d, backend %s, %d threads%n", preset, batch, be.name(),
@@ -115,22 +109,9 @@ public final class BenchTrainCommand implements Runnable {
         // the EMA, captured once as a CUDA graph and replayed; one host synchronisation per step, for the clock.
         Runnable step;
         if (gpu == null) {
-            step = () -> {
-                p.zeroGrad(be);
-                model.trainStep(b, carry);
-            };
+            step = stepOn(c, be, false);
         } else {
-            AdamAtan2 adam = new AdamAtan2(be, p);
-            Ema ema = new Ema(be, p, 0.999);
-            dev.trm.backend.Tensor schedule = be.tensor(Backend.SCHEDULE_FIELDS);
-            be.write(schedule, new float[] {1e-4f, 0.1f, 0.05f, 1e-2f, 1});
-            Runnable device = () -> {
-                p.zeroGrad(be);
-                model.enqueueTrainStep(b, carry);
-                adam.step(schedule, 0.1, 0.9, 0.95);
-                be.puzzleSignSgd(p.puzzleTable(), b.puzzleIds(), model.puzzleSlotGrad(), schedule, 0.1);
-                ema.update();
-            };
+            Runnable device = stepOn(c, be, true);
             device.run();  // the first run makes every buffer; then the capture
             Backend.Replay graph = be.capture(device);
             step = () -> {
@@ -149,11 +130,12 @@ public final class BenchTrainCommand implements Runnable {
             out.printf("step %d: %.1f ms%n", i + 1, ms[i]);
             out.flush();
         }
-        if (profile) out.print(prof.table());
         if (gpu != null) {
-            printMemory(out, gpu);
+            printMemory(out, gpu);  // before the profile's own model adds its buffers
             printSwigluChoices(out, gpu);
         }
+        if (profile && gpu == null) out.print(prof.table());
+        if (profile && gpu != null) profileGpu(out, c, gpu, prof);
         double median = median(ms);
         double gflops = flops / (median / 1e3) / 1e9;
         out.printf("median step %.1f ms, %.2f steps/s, %.1f sequences/s, %.0f tokens/s, %.1f GFLOP/s = %.1f%% of the "
@@ -161,6 +143,77 @@ public final class BenchTrainCommand implements Runnable {
                 (double) batch * c.seqLen() / (median / 1e3), gflops, 100 * gflops / peakGflops,
                 gpu == null ? "FMA peak" : "bf16 GEMM rate", gpu == null ? "of peak" : "MFU");
         out.printf("train_step_ms=%.2f%n", median);
+    }
+
+    /**
+     * One training step of a fresh model on be, enqueued (random tokens and labels, seed 1): on the CPU the model's
+     * step; with the optimizers (as the GPU times it) AdamATan2, sign-SGD and the EMA after it, their schedule read
+     * from a device row as in a captured step.
+     */
+    private Runnable stepOn(TrmConfig c, Backend be, boolean withOptimizers) {
+        TrmParameters p = new TrmParameters(c, be);
+        p.initialize(be, 0);
+        TrmModel model = new TrmModel(c, be, p);
+        SplittableRandom rnd = new SplittableRandom(1);
+        int[] inputs = new int[batch * c.seqLen()], labels = new int[batch * c.seqLen()], ids = new int[batch];
+        for (int i = 0; i < inputs.length; i++) {
+            inputs[i] = 1 + rnd.nextInt(c.vocabSize() - 1);
+            labels[i] = 1 + rnd.nextInt(c.vocabSize() - 1);
+        }
+        Batch b = model.batch(inputs, labels, ids);
+        Carry carry = model.initialCarry(batch);
+        if (!withOptimizers) {
+            return () -> {
+                p.zeroGrad(be);
+                model.trainStep(b, carry);
+            };
+        }
+        AdamAtan2 adam = new AdamAtan2(be, p);
+        Ema ema = new Ema(be, p, 0.999);
+        dev.trm.backend.Tensor schedule = be.tensor(Backend.SCHEDULE_FIELDS);
+        be.write(schedule, new float[] {1e-4f, 0.1f, 0.05f, 1e-2f, 1});
+        return () -> {
+            p.zeroGrad(be);
+            model.enqueueTrainStep(b, carry);
+            adam.step(schedule, 0.1, 0.9, 0.95);
+            be.puzzleSignSgd(p.puzzleTable(), b.puzzleIds(), model.puzzleSlotGrad(), schedule, 0.1);
+            ema.update();
+        };
+    }
+
+    /**
+     * The GPU's per-op profile: a second model on the profiled view of the backend runs one untimed step, then
+     * --profile-steps eager steps with a CUDA event before and after every op; the table gives device milliseconds
+     * per step. Eager launches leave gaps that the graph-launched step above does not have: the gaps between ops are
+     * not counted, those inside an op of several kernels are.
+     */
+    private void profileGpu(PrintWriter out, TrmConfig c, GpuBackend gpu, ProfiledBackend.Profile prof) {
+        Backend pbe = ProfiledBackend.wrap(gpu, prof);
+        Runnable step = stepOn(c, pbe, true);
+        step.run();
+        gpu.synchronize();
+        prof.clear();
+        long t0 = System.nanoTime();
+        for (int i = 0; i < profileSteps; i++) step.run();
+        gpu.synchronize();
+        double wallMs = (System.nanoTime() - t0) / 1e6 / profileSteps;
+        out.printf("profile: %d eager steps (no graph), device time per op from CUDA events, per step; wall %.1f ms "
+                + "per eager step%n", profileSteps, wallMs);
+        out.print(perStep(prof, profileSteps));
+    }
+
+    /** The profile's table with every total divided by the steps it covers. */
+    static String perStep(ProfiledBackend.Profile prof, int steps) {
+        StringBuilder sb = new StringBuilder(String.format("%-22s %10s %8s %6s%n", "op",
+                prof.onDevice() ? "device ms" : "ms", "calls", "%"));
+        java.util.Map<String, double[]> totals = prof.totals();
+        double all = totals.values().stream().mapToDouble(v -> v[0]).sum();
+        totals.entrySet().stream().sorted((a, b) -> Double.compare(b.getValue()[0], a.getValue()[0])).forEach(e ->
+                sb.append(String.format("%-22s %10.3f %8.0f %5.1f%%%n", e.getKey(), e.getValue()[0] / steps,
+                        e.getValue()[1] / steps, 100 * e.getValue()[0] / Math.max(1e-12, all))));
+        sb.append(String.format("%-22s %10.3f %8.0f%n", "total", all / steps,
+                totals.values().stream().mapToDouble(v -> v[1]).sum() / steps));
+        return sb.toString();
     }
 
     /** Which path each channel-MLP shape took (fused gemm_swiglu or cuBLAS + swiglu_forward) and, if timed, why. */

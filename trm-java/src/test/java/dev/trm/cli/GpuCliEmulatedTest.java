@@ -72,6 +72,20 @@ class GpuCliEmulatedTest {
     }
 
     @Test
+    void benchTrainProfilesEachOpOnTheDeviceBeforeItsLastLine() {
+        assumeTrue(DeviceProbe.probe(Backend.EMULATED).available(), "emulated device unavailable");
+        Run r = run("bench", "train", "--device", "emulated", "--preset", "sudoku-extreme-mlp", "--batch", "1",
+                "--steps", "1", "--warmup", "0", "--cycles", "1,1", "--profile", "--profile-steps", "1");
+        assertEquals(0, r.rc(), r.err());
+        assertTrue(r.out().contains("profile: 1 eager steps (no graph), device time per op from CUDA events"), r.out());
+        for (String op : new String[] {"linearBackward", "tokenMix", "adamAtan2All", "crossEntropy"}) {
+            assertTrue(r.out().lines().anyMatch(l -> l.startsWith(op + " ")), op + " in the profile: " + r.out());
+        }
+        java.util.List<String> lines = r.out().strip().lines().toList();
+        assertTrue(lines.getLast().startsWith("train_step_ms="), "the contract's last line: " + lines.getLast());
+    }
+
+    @Test
     void anAbsentDeviceIsOneClearError() {
         Run r = run("bench", "train", "--device", "cuda:1");
         assertEquals(1, r.rc());

@@ -913,16 +913,23 @@ public final class GpuBackend implements Backend {
         }
     }
 
-    /**
-     * Records the ops {@code work} enqueues into a CUDA graph instead of running them; the caller owns the returned
-     * replay (one graph launch on this backend's stream per call) and closes it. Every buffer the work touches must exist already (run it once first): a graph
-     * replays fixed addresses, and nothing may be allocated or read back to the host while capturing.
-     */
     @Override
     public boolean canCapture() {
         return true;
     }
 
+    /** CUDA events on this backend's stream: a profile's device times per op (ops return before their kernels run). */
+    @Override
+    public dev.trm.backend.DeviceClock openDeviceClock() {
+        return new GpuDeviceClock(dev, s);
+    }
+
+    /**
+     * Records the ops {@code work} enqueues into a CUDA graph instead of running them; the caller owns the returned
+     * replay (one graph launch on this backend's stream per call) and closes it. Every buffer the work touches must
+     * exist already (run it once first): a graph replays fixed addresses, and nothing may be allocated or read back
+     * to the host while capturing.
+     */
     @Override
     public Replay capture(Runnable work) {
         s.beginCapture();

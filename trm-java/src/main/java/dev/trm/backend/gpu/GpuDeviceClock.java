@@ -1,0 +1,63 @@
+package dev.trm.backend.gpu;
+
+import dev.trm.backend.DeviceClock;
+import dev.trm.gpu.Event;
+import dev.trm.gpu.GpuDevice;
+import dev.trm.gpu.Stream;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * {@link DeviceClock} on one stream: each mark records a CUDA event, taken from a pool that grows to the most marks
+ * made between two resets and is freed by close. Elapsed times come from cuEventElapsedTime (about 0.5 us
+ * resolution), so an op's time is the device time between the marks around it: its kernels, and any gap the host's
+ * launches leave between them.
+ */
+final class GpuDeviceClock implements DeviceClock {
+    private final GpuDevice device;
+    private final Stream stream;
+    private final List<Event> pool = new ArrayList<>();
+    private int used;
+
+    GpuDeviceClock(GpuDevice device, Stream stream) {
+        this.device = device;
+        this.stream = stream;
+    }
+
+    @Override
+    public int mark() {
+        if (used == pool.size()) pool.add(device.newEvent());
+        pool.get(used).record(stream);
+        return used++;
+    }
+
+    @Override
+    public double millisBetween(int a, int b) {
+        if (a < 0 || b < 0 || a >= used || b >= used) {
+            throw new IllegalArgumentException("marks " + a + " and " + b + " are not both among the " + used + " made");
+        }
+        Event end = pool.get(b);
+        end.synchronize();
+        return end.millisSince(pool.get(a));
+    }
+
+    @Override
+    public void reset() {
+        used = 0;
+    }
+
+    @Override
+    public void close() {
+        RuntimeException first = null;
+        for (Event e : pool) {
+            try {
+                e.close();
+            } catch (RuntimeException ex) {
+                if (first == null) first = ex;
+            }
+        }
+        pool.clear();
+        used = 0;
+        if (first != null) throw first;
+    }
+}
