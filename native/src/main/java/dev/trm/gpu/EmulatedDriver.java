@@ -154,8 +154,21 @@ final class EmulatedDriver implements Driver {
         else work.run();
     }
 
+    /**
+     * CudaDriver hands the host segment to a jextract downcall, which refuses a heap segment (MemorySegment.ofArray:
+     * "Heap segment not allowed", IllegalArgumentException; the bindings are not generated with critical/heap access)
+     * before CUDA sees it. MemorySegment.copy here would take one: refuse it the same way.
+     */
+    private static void nativeOnly(MemorySegment host, String what) {
+        if (!host.isNative()) {
+            throw new IllegalArgumentException(what + ": heap segment not allowed (the CUDA binding takes native "
+                    + "memory only: an arena's or PinnedHostMemory's segment)");
+        }
+    }
+
     @Override
     public void copyHostToDevice(long dst, MemorySegment src, long bytes, long stream) {
+        nativeOnly(src, "cuMemcpyHtoDAsync");
         MemorySegment d = view(dst, bytes, "cuMemcpyHtoD");
         submit(stream, () -> MemorySegment.copy(src, 0, d, 0, bytes));
     }
@@ -163,6 +176,7 @@ final class EmulatedDriver implements Driver {
     @Override
     public void copyDeviceToHost(MemorySegment dst, long src, long bytes, long stream) {
         notWhileCapturing("cuMemcpyDtoH (a read back)");
+        nativeOnly(dst, "cuMemcpyDtoHAsync");
         MemorySegment s = view(src, bytes, "cuMemcpyDtoH");
         submit(stream, () -> MemorySegment.copy(s, 0, dst, 0, bytes));
     }

@@ -61,6 +61,11 @@ final class DeviceContract {
         assertEquals("CUDA_ERROR_NOT_FOUND", ex.statusName());
         assertThrows(IllegalArgumentException.class, () -> dev.kernel("ema").launch(dev.defaultStream(), 1, 2048, 0,
                 KernelArgs.of()), "more than 1024 threads per block");
+        // More dynamic shared memory than a kernel gets without cuFuncSetAttribute (48 KiB; we never raise it).
+        try (DeviceBuffer x = dev.alloc(DType.F32, 32)) {
+            assertThrows(CudaException.class, () -> dev.kernel("ema").launch(dev.defaultStream(), 1, 32, 48 * 1024 + 16,
+                    KernelArgs.of().ptr(x).nullPtr().ptr(x).i64(32).f32(0.5f)), "dynamic shared memory over 48 KiB");
+        }
     }
 
     /** ema(shadow, p, n, rate) captured once, replayed three times: shadow = p + (s0 - p) rate^3. */
@@ -115,6 +120,10 @@ final class DeviceContract {
                 done.synchronize();
                 assertArrayEquals(want, b.downloadFloats(), "round " + round);
             }
+        }
+        try (Stream s = dev.newStream(); DeviceBuffer b = dev.alloc(DType.F32, 4)) {
+            // A Java heap segment cannot be passed to native code (the jextract downcall refuses it): not a source.
+            assertThrows(IllegalArgumentException.class, () -> b.uploadAsync(MemorySegment.ofArray(new float[4]), s));
         }
         assertThrows(IllegalArgumentException.class, () -> dev.allocPinned(0));
         pinned.close();

@@ -63,6 +63,22 @@ class EmulatorPrimitivesTest {
         }
     }
 
+    /**
+     * A launch gets at most 48 KiB of dynamic shared memory unless the kernel opted in with cuFuncSetAttribute
+     * (dev.trm.gpu never does): exactly 48 KiB runs, more fails as cuLaunchKernel does on a GPU.
+     */
+    @Test
+    void emulatedDynamicSharedMemoryStopsAt48KiB() {
+        try (DeviceBuffer out = dev.alloc(DType.I32, 32)) {
+            dev.kernel("emu_check_block").launch(dev.defaultStream(), 1, 32, 48 * 1024, KernelArgs.of().ptr(out));
+            assertEquals(31, out.downloadInts()[0]);
+            CudaException ex = assertThrows(CudaException.class, () -> dev.kernel("emu_check_block")
+                    .launch(dev.defaultStream(), 1, 32, 48 * 1024 + 4, KernelArgs.of().ptr(out)));
+            assertEquals("CUDA_ERROR_INVALID_VALUE", ex.statusName());
+            assertTrue(ex.getMessage().contains("without opting in"), ex.getMessage());
+        }
+    }
+
     @Test
     void emulatedAtomicsAccumulateEveryThread() {
         try (DeviceBuffer counter = dev.alloc(DType.I32, 1).upload(new int[] {0});
