@@ -221,8 +221,22 @@ final class EmulatedDriver implements Driver {
         return e;
     }
 
+    /**
+     * Events last recorded on a capturing stream. On CUDA such a record adds no node to the graph (it only marks the
+     * capture's position, for cuStreamWaitEvent), so a replay never records the event, and cuEventSynchronize,
+     * cuEventQuery or cuEventElapsedTime on it fail with CUDA_ERROR_CAPTURED_EVENT until it is recorded again outside
+     * a capture (cuda.h). The emulator used to record the time at each replay instead, which let a timing or a
+     * staging-slot wait inside a capture pass here and fail first on a GPU.
+     */
+    private final java.util.Set<Long> capturedEvents = new java.util.HashSet<>();
+
     @Override
-    public void eventRecord(long event, long stream) {
+    public synchronized void eventRecord(long event, long stream) {
+        if (capturing.containsKey(stream)) {
+            capturedEvents.add(event);
+            return;
+        }
+        capturedEvents.remove(event);
         submit(stream, () -> {
             synchronized (this) {
                 eventTimes.put(event, System.nanoTime());
@@ -230,20 +244,30 @@ final class EmulatedDriver implements Driver {
         });
     }
 
+    private synchronized void notCaptured(long event, String what) {
+        if (capturedEvents.contains(event)) {
+            throw Errors.cuda(Errors.CUDA_ERROR_CAPTURED_EVENT, what + " on an event last recorded in a capturing stream");
+        }
+    }
+
     @Override
     public void eventSynchronize(long event) {
         notWhileCapturing("cuEventSynchronize");
+        notCaptured(event, "cuEventSynchronize");
     }
 
     @Override
     public synchronized float eventElapsedMillis(long start, long end) {
         notWhileCapturing("cuEventElapsedTime (timing)");
+        notCaptured(start, "cuEventElapsedTime");
+        notCaptured(end, "cuEventElapsedTime");
         return (eventTimes.get(end) - eventTimes.get(start)) / 1e6f;
     }
 
     @Override
     public synchronized void eventDestroy(long event) {
         eventTimes.remove(event);
+        capturedEvents.remove(event);
     }
 
     @Override

@@ -96,6 +96,30 @@ final class DeviceContract {
     }
 
     /**
+     * An event recorded while its stream captures adds no node (a replay never records it): waiting on it or timing
+     * with it fails with CUDA_ERROR_CAPTURED_EVENT until it is recorded again outside a capture (cuda.h).
+     */
+    static void eventRecordedInACaptureCannotBeWaitedOn(GpuDevice dev) {
+        try (Stream s = dev.newStream(); DeviceBuffer x = dev.alloc(DType.F32, 32); Event before = dev.newEvent();
+             Event inside = dev.newEvent()) {
+            before.record(s);
+            s.beginCapture();
+            dev.kernel("ema").launch(s, 1, 32, 0, KernelArgs.of().ptr(x).nullPtr().ptr(x).i64(32).f32(0.5f));
+            inside.record(s);
+            try (Graph g = s.endCapture()) {
+                g.launch(s);
+                s.synchronize();
+            }
+            CudaException ex = assertThrows(CudaException.class, inside::synchronize);
+            assertEquals("CUDA_ERROR_CAPTURED_EVENT", ex.statusName());
+            assertThrows(CudaException.class, () -> inside.millisSince(before));
+            inside.record(s);  // recorded outside a capture: usable again
+            inside.synchronize();
+            assertTrue(inside.millisSince(before) >= 0);
+        }
+    }
+
+    /**
      * Pinned host memory as an asynchronous upload source: write it, enqueue the copy, wait on an event, read the
      * buffer back; then refill the same memory and upload again (the reuse the training loop's staging does).
      * Closing is once only, and the segment (also one taken before) is unusable after close.
