@@ -354,10 +354,13 @@ int emu_launch(const char* name, unsigned gx, unsigned gy, unsigned gz, unsigned
         return 1;
     }
     long threads = (long)bx * by * bz;
-    if (threads < 1 || threads > kMaxThreads || gx < 1 || gy < 1 || gz < 1) {
+    // CUDA's per-dimension limits (every GPU since compute capability 3.0): gridDim.y and .z at most 65535 (.x up to
+    // 2^31 - 1), blockDim.z at most 64; cuLaunchKernel refuses more with CUDA_ERROR_INVALID_VALUE.
+    if (threads < 1 || threads > kMaxThreads || gx < 1 || gy < 1 || gz < 1 || gx > 2147483647u || gy > 65535 ||
+        gz > 65535 || bz > 64) {
         lastError = "invalid launch configuration for " + std::string(name) + ": block " + std::to_string(bx) + "x" +
-                    std::to_string(by) + "x" + std::to_string(bz) + " (1..1024 threads), grid " + std::to_string(gx) +
-                    "x" + std::to_string(gy) + "x" + std::to_string(gz);
+                    std::to_string(by) + "x" + std::to_string(bz) + " (1..1024 threads, z <= 64), grid " +
+                    std::to_string(gx) + "x" + std::to_string(gy) + "x" + std::to_string(gz) + " (y, z <= 65535)";
         return 2;
     }
     if (sharedBytes > kDefaultDynamicSharedLimit) {

@@ -79,6 +79,20 @@ class EmulatorPrimitivesTest {
         }
     }
 
+    /** CUDA's per-dimension launch limits: gridDim.y, .z <= 65535 and blockDim.z <= 64, refused before anything runs. */
+    @Test
+    void emulatedLaunchLimitsPerDimensionFollowCuda() {
+        try (DeviceBuffer out = dev.alloc(DType.I32, 128)) {
+            for (int[] bad : new int[][] {{1, 65536, 1, 1, 1, 1}, {1, 1, 65536, 1, 1, 1}, {1, 1, 1, 1, 1, 65}}) {
+                CudaException ex = assertThrows(CudaException.class, () -> dev.kernel("emu_check_block").launch(
+                        dev.defaultStream(), bad[0], bad[1], bad[2], bad[3], bad[4], bad[5], 0, KernelArgs.of().ptr(out)));
+                assertEquals("CUDA_ERROR_INVALID_VALUE", ex.statusName());
+            }
+            dev.kernel("emu_check_block").launch(dev.defaultStream(), 1, 1, 1, 1, 1, 64, 64 * 4, KernelArgs.of().ptr(out));
+            assertEquals(0, out.downloadInts()[0]);  // blockDim.z = 64 runs (the kernel indexes x and y only: n = 1)
+        }
+    }
+
     @Test
     void emulatedAtomicsAccumulateEveryThread() {
         try (DeviceBuffer counter = dev.alloc(DType.I32, 1).upload(new int[] {0});
