@@ -86,6 +86,10 @@ namespace {
 constexpr int kMaxThreads = 1024;
 constexpr size_t kStackBytes = 64 * 1024;
 constexpr size_t kMaxDynamicShared = 228 * 1024;
+// What a launch may ask for without cuFuncSetAttribute(CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES), which
+// dev.trm.gpu never calls: above it cuLaunchKernel fails (CUDA_ERROR_INVALID_VALUE) on every GPU, H100/H200 included.
+// The real bound is 48 KiB for static + dynamic together; the emulator only sees the dynamic part.
+constexpr size_t kDefaultDynamicSharedLimit = 48 * 1024;
 
 EmuKernelEntry* registry = nullptr;
 
@@ -350,15 +354,19 @@ int emu_launch(const char* name, unsigned gx, unsigned gy, unsigned gz, unsigned
         return 1;
     }
     long threads = (long)bx * by * bz;
-    if (threads < 1 || threads > kMaxThreads || gx < 1 || gy < 1 || gz < 1) {
+    // CUDA's per-dimension limits (every GPU since compute capability 3.0): gridDim.y and .z at most 65535 (.x up to
+    // 2^31 - 1), blockDim.z at most 64; cuLaunchKernel refuses more with CUDA_ERROR_INVALID_VALUE.
+    if (threads < 1 || threads > kMaxThreads || gx < 1 || gy < 1 || gz < 1 || gx > 2147483647u || gy > 65535 ||
+        gz > 65535 || bz > 64) {
         lastError = "invalid launch configuration for " + std::string(name) + ": block " + std::to_string(bx) + "x" +
-                    std::to_string(by) + "x" + std::to_string(bz) + " (1..1024 threads), grid " + std::to_string(gx) +
-                    "x" + std::to_string(gy) + "x" + std::to_string(gz);
+                    std::to_string(by) + "x" + std::to_string(bz) + " (1..1024 threads, z <= 64), grid " +
+                    std::to_string(gx) + "x" + std::to_string(gy) + "x" + std::to_string(gz) + " (y, z <= 65535)";
         return 2;
     }
-    if (sharedBytes > kMaxDynamicShared) {
-        lastError = "dynamic shared memory " + std::to_string(sharedBytes) + " bytes exceeds " +
-                    std::to_string(kMaxDynamicShared) + " for " + std::string(name);
+    if (sharedBytes > kDefaultDynamicSharedLimit) {
+        lastError = "dynamic shared memory " + std::to_string(sharedBytes) + " bytes exceeds the " +
+                    std::to_string(kDefaultDynamicSharedLimit) + " a launch gets without opting in (" +
+                    std::string(name) + ")";
         return 2;
     }
     if (sched.fibers == nullptr) {

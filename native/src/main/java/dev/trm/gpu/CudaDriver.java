@@ -493,11 +493,18 @@ final class CudaDriver implements Driver {
         if (engine == GemmEngine.CUBLASLT) {
             if (st.lt == null) st.lt = new CudaLtPlans(st.workspace, BLAS_WORKSPACE_BYTES);
             st.lt.matmul(new CudaLtPlans.Shape(transA, transB, m, n, k, aType, lda, strideA, bType, ldb, strideB,
-                    cType, ldc, strideC, batch), alpha, a, b, beta, c, stream);
+                    cType, ldc, strideC, batch, CudaLtPlans.alignment(a), CudaLtPlans.alignment(b),
+                    CudaLtPlans.alignment(c)), alpha, a, b, beta, c, stream);
             return;
         }
         try (Arena ar = Arena.ofConfined()) {
             checkCublas(cublas_h.cublasSetStream_v2(st.handle, h(stream)), "cublasSetStream");
+            // cublasSetStream "unconditionally resets the cuBLAS library workspace back to the default workspace
+            // pool" (cuBLAS guide, cublasSetStream): hand ours back each time. Without it a GEMM captured into a graph
+            // takes its workspace from cuBLAS's pool (12.2+: a stream-ordered allocation, i.e. a memory node, which a
+            // conditional IF body may not contain) and BLAS_WORKSPACE_BYTES above would be dead weight.
+            checkCublas(cublas_h.cublasSetWorkspace_v2(st.handle, h(st.workspace), BLAS_WORKSPACE_BYTES),
+                    "cublasSetWorkspace");
             checkCublas(cublas_h.cublasGemmStridedBatchedEx(st.handle,
                     transA ? cublas_h.CUBLAS_OP_T() : cublas_h.CUBLAS_OP_N(),
                     transB ? cublas_h.CUBLAS_OP_T() : cublas_h.CUBLAS_OP_N(), m, n, k,

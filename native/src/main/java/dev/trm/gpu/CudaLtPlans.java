@@ -17,9 +17,20 @@ import java.util.Map;
  */
 final class CudaLtPlans implements AutoCloseable {
 
-    /** Everything that makes two GEMM calls the same plan. */
+    /**
+     * Everything that makes two GEMM calls the same plan. alignA/B/C: the largest power of two (at most 256) dividing
+     * each operand's address: the heuristic assumes 256-byte-aligned operands unless told (CUBLASLT_MATMUL_PREF_MIN_
+     * ALIGNMENT_*_BYTES, default 256, cublasLt.h), so an algorithm picked for an aligned base pointer may refuse an
+     * offset one (Blas.gemmStridedBatchedAt); the alignment is therefore part of the plan.
+     */
     record Shape(boolean transA, boolean transB, int m, int n, int k, int aType, int lda, long strideA, int bType,
-                 int ldb, long strideB, int cType, int ldc, long strideC, int batch) {}
+                 int ldb, long strideB, int cType, int ldc, long strideC, int batch, int alignA, int alignB,
+                 int alignC) {}
+
+    /** The alignment of a device address for the plan: its largest power-of-two divisor, capped at 256. */
+    static int alignment(long address) {
+        return address == 0 ? 256 : (int) Math.min(256, Long.lowestOneBit(address));
+    }
 
     private record Plan(MemorySegment desc, MemorySegment aLayout, MemorySegment bLayout, MemorySegment cLayout,
                         MemorySegment algo) {}
@@ -68,6 +79,10 @@ final class CudaLtPlans implements AutoCloseable {
             checkCublas(cublas_h.cublasLtMatmulPreferenceSetAttribute(pref,
                     cublas_h.CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES(), ar.allocateFrom(ValueLayout.JAVA_LONG,
                             workspaceBytes), 8), "cublasLtMatmulPreferenceSetAttribute");
+            setPref(pref, cublas_h.CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES(), s.alignA, ar);
+            setPref(pref, cublas_h.CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES(), s.alignB, ar);
+            setPref(pref, cublas_h.CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES(), s.alignC, ar);
+            setPref(pref, cublas_h.CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES(), s.alignC, ar);  // D is C
             MemorySegment results = arena.allocate(cublasLtMatmulHeuristicResult_t.layout());
             MemorySegment count = ar.allocate(ValueLayout.JAVA_INT);
             int st = cublas_h.cublasLtMatmulAlgoGetHeuristic(handle, desc, aL, bL, cL, cL, pref, 1, results, count);
@@ -83,6 +98,12 @@ final class CudaLtPlans implements AutoCloseable {
     private static void setInt(MemorySegment desc, int attr, int value, Arena ar) {
         checkCublas(cublas_h.cublasLtMatmulDescSetAttribute(desc, attr, ar.allocateFrom(ValueLayout.JAVA_INT, value), 4),
                 "cublasLtMatmulDescSetAttribute(" + attr + ")");
+    }
+
+    /** A uint32_t preference (the MIN_ALIGNMENT_*_BYTES ones). */
+    private static void setPref(MemorySegment pref, int attr, int value, Arena ar) {
+        checkCublas(cublas_h.cublasLtMatmulPreferenceSetAttribute(pref, attr, ar.allocateFrom(ValueLayout.JAVA_INT,
+                value), 4), "cublasLtMatmulPreferenceSetAttribute(" + attr + ")");
     }
 
     private static MemorySegment layout(int type, long rows, long cols, long ld, int batch, long stride, Arena ar) {

@@ -154,8 +154,21 @@ final class EmulatedDriver implements Driver {
         else work.run();
     }
 
+    /**
+     * CudaDriver hands the host segment to a jextract downcall, which refuses a heap segment (MemorySegment.ofArray:
+     * "Heap segment not allowed", IllegalArgumentException; the bindings are not generated with critical/heap access)
+     * before CUDA sees it. MemorySegment.copy here would take one: refuse it the same way.
+     */
+    private static void nativeOnly(MemorySegment host, String what) {
+        if (!host.isNative()) {
+            throw new IllegalArgumentException(what + ": heap segment not allowed (the CUDA binding takes native "
+                    + "memory only: an arena's or PinnedHostMemory's segment)");
+        }
+    }
+
     @Override
     public void copyHostToDevice(long dst, MemorySegment src, long bytes, long stream) {
+        nativeOnly(src, "cuMemcpyHtoDAsync");
         MemorySegment d = view(dst, bytes, "cuMemcpyHtoD");
         submit(stream, () -> MemorySegment.copy(src, 0, d, 0, bytes));
     }
@@ -163,6 +176,7 @@ final class EmulatedDriver implements Driver {
     @Override
     public void copyDeviceToHost(MemorySegment dst, long src, long bytes, long stream) {
         notWhileCapturing("cuMemcpyDtoH (a read back)");
+        nativeOnly(dst, "cuMemcpyDtoHAsync");
         MemorySegment s = view(src, bytes, "cuMemcpyDtoH");
         submit(stream, () -> MemorySegment.copy(s, 0, dst, 0, bytes));
     }
@@ -207,8 +221,22 @@ final class EmulatedDriver implements Driver {
         return e;
     }
 
+    /**
+     * Events last recorded on a capturing stream. On CUDA such a record adds no node to the graph (it only marks the
+     * capture's position, for cuStreamWaitEvent), so a replay never records the event, and cuEventSynchronize,
+     * cuEventQuery or cuEventElapsedTime on it fail with CUDA_ERROR_CAPTURED_EVENT until it is recorded again outside
+     * a capture (cuda.h). The emulator used to record the time at each replay instead, which let a timing or a
+     * staging-slot wait inside a capture pass here and fail first on a GPU.
+     */
+    private final java.util.Set<Long> capturedEvents = new java.util.HashSet<>();
+
     @Override
-    public void eventRecord(long event, long stream) {
+    public synchronized void eventRecord(long event, long stream) {
+        if (capturing.containsKey(stream)) {
+            capturedEvents.add(event);
+            return;
+        }
+        capturedEvents.remove(event);
         submit(stream, () -> {
             synchronized (this) {
                 eventTimes.put(event, System.nanoTime());
@@ -216,20 +244,30 @@ final class EmulatedDriver implements Driver {
         });
     }
 
+    private synchronized void notCaptured(long event, String what) {
+        if (capturedEvents.contains(event)) {
+            throw Errors.cuda(Errors.CUDA_ERROR_CAPTURED_EVENT, what + " on an event last recorded in a capturing stream");
+        }
+    }
+
     @Override
     public void eventSynchronize(long event) {
         notWhileCapturing("cuEventSynchronize");
+        notCaptured(event, "cuEventSynchronize");
     }
 
     @Override
     public synchronized float eventElapsedMillis(long start, long end) {
         notWhileCapturing("cuEventElapsedTime (timing)");
+        notCaptured(start, "cuEventElapsedTime");
+        notCaptured(end, "cuEventElapsedTime");
         return (eventTimes.get(end) - eventTimes.get(start)) / 1e6f;
     }
 
     @Override
     public synchronized void eventDestroy(long event) {
         eventTimes.remove(event);
+        capturedEvents.remove(event);
     }
 
     @Override

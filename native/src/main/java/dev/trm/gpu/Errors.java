@@ -12,6 +12,7 @@ final class Errors {
     static final int CUDA_ERROR_INVALID_HANDLE = 400;
     static final int CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED = 900;
     static final int CUDA_ERROR_STREAM_CAPTURE_INVALIDATED = 901;
+    static final int CUDA_ERROR_CAPTURED_EVENT = 907;
     static final int CUDA_ERROR_NO_BINARY_FOR_GPU = 209;
     static final int CUDA_ERROR_INVALID_PTX = 218;
     static final int CUDA_ERROR_UNSUPPORTED_PTX_VERSION = 222;

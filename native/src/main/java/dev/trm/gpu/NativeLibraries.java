@@ -16,22 +16,29 @@ import java.util.concurrent.ConcurrentHashMap;
  * Finds and loads the NVIDIA libraries by versioned soname, only when the device probe asks. The generated bindings
  * look their symbols up in the class loader's lookup, so {@code System.load} here is what makes them callable.
  *
- * <p>Order for each library: the override variable (a file, or a directory holding the soname), then the usual
- * directories (LD_LIBRARY_PATH, CUDA_HOME, /usr/local/cuda, the distribution's library folders, WSL), then the
- * dynamic linker's own search (ld.so.cache) through a dlopen by soname, whose resolved path we read back.
+ * <p>Order for each library: the override variable (a file, or a directory holding the soname), then the folder of
+ * its companion's override (cuBLASLt: TRM_LIBCUBLAS), then the usual directories (LD_LIBRARY_PATH, CUDA_HOME,
+ * /usr/local/cuda, /usr/local/nvidia, the distribution's library folders, WSL), then the dynamic linker's own search
+ * (ld.so.cache) through a dlopen by soname, whose resolved path we read back.
  */
 @SuppressWarnings("restricted")  // native by design: runs only with --enable-native-access
 public final class NativeLibraries {
 
-    /** A library to find: its names in order of preference and the variable that overrides the search. */
-    public record Library(String what, String overrideVariable, List<String> sonames) {}
+    /**
+     * A library to find: its names in order of preference, the variable that overrides the search, and (or null) the
+     * override variable of the library it ships with, whose folder is searched next when its own variable is unset.
+     */
+    public record Library(String what, String overrideVariable, List<String> sonames, String companionVariable) {}
 
-    public static final Library CUDA = new Library("the CUDA driver", "TRM_LIBCUDA", List.of("libcuda.so.1"));
+    public static final Library CUDA = new Library("the CUDA driver", "TRM_LIBCUDA", List.of("libcuda.so.1"), null);
     public static final Library CUBLAS = new Library("cuBLAS", "TRM_LIBCUBLAS",
-            List.of("libcublas.so.13", "libcublas.so.12"));
+            List.of("libcublas.so.13", "libcublas.so.12"), null);
+    // cuBLASLt ships next to cuBLAS (the same wheel folder, nvidia/cu13/lib, or the toolkit's lib64): TRM_LIBCUBLAS
+    // alone (what scripts/device-run sets) must find both, or the search below could pair that cuBLAS with another
+    // release's cuBLASLt from LD_LIBRARY_PATH or /usr/local/cuda.
     public static final Library CUBLASLT = new Library("cuBLASLt", "TRM_LIBCUBLASLT",
-            List.of("libcublasLt.so.13", "libcublasLt.so.12"));
-    public static final Library NCCL = new Library("NCCL", "TRM_LIBNCCL", List.of("libnccl.so.2"));
+            List.of("libcublasLt.so.13", "libcublasLt.so.12"), "TRM_LIBCUBLAS");
+    public static final Library NCCL = new Library("NCCL", "TRM_LIBNCCL", List.of("libnccl.so.2"), null);
 
     /** The outcome: the file loaded, or why none was. */
     public record Loaded(Path path, String failure) {
@@ -45,6 +52,12 @@ public final class NativeLibraries {
     private NativeLibraries() {}
 
     public static Loaded load(Library lib) {
+        // libcublas.so.N needs libcublasLt.so.N (DT_NEEDED). Loaded first, by our search, cuBLASLt is the file the
+        // dynamic linker then binds cuBLAS to (it matches a needed soname against the libraries already loaded);
+        // loaded after, the linker's own search (LD_LIBRARY_PATH, RUNPATH, ld.so.cache) could bind cuBLAS to another
+        // copy than the one CudaLtPlans later loads by path: two releases of one soname in the process. Outside
+        // computeIfAbsent: a nested update of LOADED from inside its own mapping function is not allowed.
+        if (lib == CUBLAS) load(CUBLASLT);
         return LOADED.computeIfAbsent(lib, l -> find(l, System.getenv()));
     }
 
@@ -61,6 +74,15 @@ public final class NativeLibraries {
             }
             return new Loaded(null, lib.what() + " not found at " + lib.overrideVariable() + "=" + override
                     + " (looked for " + String.join(", ", lib.sonames()) + ")");
+        }
+        String companion = lib.companionVariable() == null ? null : env.get(lib.companionVariable());
+        if (companion != null && !companion.isBlank()) {
+            Path p = Path.of(companion);
+            Path dir = Files.isDirectory(p) ? p : p.toAbsolutePath().getParent();
+            for (String soname : lib.sonames()) {
+                Path c = dir == null ? null : dir.resolve(soname);
+                if (c != null && Files.isRegularFile(c)) return tryLoad(lib, c, tried);
+            }
         }
         for (String soname : lib.sonames()) {
             for (Path dir : searchDirectories(env)) {
@@ -94,7 +116,10 @@ public final class NativeLibraries {
             dirs.add(cudaHome + "/lib");
         }
         dirs.addAll(List.of("/usr/local/cuda/lib64", "/usr/local/cuda/targets/x86_64-linux/lib",
-                "/usr/local/cuda/targets/sbsa-linux/lib", "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu",
+                "/usr/local/cuda/targets/sbsa-linux/lib",
+                // Where GPU containers mount the driver (nvidia-docker, Kubernetes device plugins) when
+                // LD_LIBRARY_PATH does not say so and the folder is not in ld.so.cache.
+                "/usr/local/nvidia/lib64", "/usr/local/nvidia/lib", "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu",
                 "/usr/lib64", "/usr/lib", "/lib/x86_64-linux-gnu", "/usr/lib/wsl/lib"));
         return dirs.stream().map(Path::of).toList();
     }

@@ -3,6 +3,9 @@ package dev.trm.gpu;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.trm.bindings.cublas.cublasLtMatmulAlgo_t;
+import dev.trm.bindings.cublas.cublasLtMatmulHeuristicResult_t;
+import dev.trm.bindings.cublas.cublas_h;
 import dev.trm.bindings.cuda.CUDA_CONDITIONAL_NODE_PARAMS;
 import dev.trm.bindings.cuda.CUgraphEdgeData_st;
 import dev.trm.bindings.cuda.CUgraphNodeParams_st;
@@ -49,6 +52,45 @@ class BindingsAndStatusTest {
         assertEquals(13, cuda_h.CU_GRAPH_NODE_TYPE_CONDITIONAL());
         assertEquals(1, cuda_h.CU_GRAPH_COND_ASSIGN_DEFAULT());
         assertEquals(1, cuda_h.CU_STREAM_CAPTURE_STATUS_ACTIVE());
+    }
+
+    /**
+     * bindings/include/trm_cublas.h is our own; these are the values and layouts of NVIDIA's cublas_api.h, cublasLt.h
+     * and library_types.h (cuBLAS 13.0.0 and 12.6, read and run through jextract with the same argfile: identical
+     * descriptors). Pinned here so a hand edit of the header cannot drift from them unseen. (Function descriptors are
+     * not checked here: reading one resolves its symbol, which needs libcublas.)
+     */
+    @Test
+    void cublasBindingsMatchNvidiasHeaders() {
+        assertEquals(64, cublasLtMatmulAlgo_t.layout().byteSize());          // uint64_t data[8]
+        assertEquals(96, cublasLtMatmulHeuristicResult_t.layout().byteSize());
+        assertEquals(0, cublasLtMatmulHeuristicResult_t.algo$offset());
+        assertEquals(64, cublasLtMatmulHeuristicResult_t.workspaceSize$offset());
+        assertEquals(72, cublasLtMatmulHeuristicResult_t.state$offset());
+        assertEquals(76, cublasLtMatmulHeuristicResult_t.wavesCount$offset());
+        assertEquals(80, cublasLtMatmulHeuristicResult_t.reserved$offset());
+        assertEquals(0, cublas_h.CUDA_R_32F());
+        assertEquals(14, cublas_h.CUDA_R_16BF());
+        assertEquals(68, cublas_h.CUBLAS_COMPUTE_32F());
+        assertEquals(-1, cublas_h.CUBLAS_GEMM_DEFAULT());
+        assertEquals(1, cublas_h.CUBLAS_OP_T());
+        assertEquals(3, cublas_h.CUBLASLT_MATMUL_DESC_TRANSA());
+        assertEquals(4, cublas_h.CUBLASLT_MATMUL_DESC_TRANSB());
+        assertEquals(5, cublas_h.CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT());
+        assertEquals(6, cublas_h.CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET());
+        assertEquals(1, cublas_h.CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES());
+        assertEquals(5, cublas_h.CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES());
+        assertEquals(8, cublas_h.CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES());
+    }
+
+    /** The plans' operand alignment: the largest power of two dividing the address, at most 256. */
+    @Test
+    void ltPlanAlignmentIsTheAddressesPowerOfTwoCappedAt256() {
+        assertEquals(256, CudaLtPlans.alignment(0x7f0000000000L));
+        assertEquals(256, CudaLtPlans.alignment(0x7f0000000100L));
+        assertEquals(128, CudaLtPlans.alignment(0x7f0000000080L));
+        assertEquals(2, CudaLtPlans.alignment(0x7f0000000102L));   // a bf16 element offset
+        assertEquals(4, CudaLtPlans.alignment(0x7f0000000104L));
     }
 
     @Test

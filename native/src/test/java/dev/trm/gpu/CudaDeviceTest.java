@@ -63,6 +63,11 @@ class CudaDeviceTest {
     }
 
     @Test
+    void cudaEventRecordedInACaptureCannotBeWaitedOn() {
+        DeviceContract.eventRecordedInACaptureCannotBeWaitedOn(dev);
+    }
+
+    @Test
     void cudaPinnedMemoryUploadsAsync() {
         DeviceContract.pinnedMemoryUploadsAsync(dev);
     }

@@ -61,6 +61,11 @@ final class DeviceContract {
         assertEquals("CUDA_ERROR_NOT_FOUND", ex.statusName());
         assertThrows(IllegalArgumentException.class, () -> dev.kernel("ema").launch(dev.defaultStream(), 1, 2048, 0,
                 KernelArgs.of()), "more than 1024 threads per block");
+        // More dynamic shared memory than a kernel gets without cuFuncSetAttribute (48 KiB; we never raise it).
+        try (DeviceBuffer x = dev.alloc(DType.F32, 32)) {
+            assertThrows(CudaException.class, () -> dev.kernel("ema").launch(dev.defaultStream(), 1, 32, 48 * 1024 + 16,
+                    KernelArgs.of().ptr(x).nullPtr().ptr(x).i64(32).f32(0.5f)), "dynamic shared memory over 48 KiB");
+        }
     }
 
     /** ema(shadow, p, n, rate) captured once, replayed three times: shadow = p + (s0 - p) rate^3. */
@@ -91,6 +96,30 @@ final class DeviceContract {
     }
 
     /**
+     * An event recorded while its stream captures adds no node (a replay never records it): waiting on it or timing
+     * with it fails with CUDA_ERROR_CAPTURED_EVENT until it is recorded again outside a capture (cuda.h).
+     */
+    static void eventRecordedInACaptureCannotBeWaitedOn(GpuDevice dev) {
+        try (Stream s = dev.newStream(); DeviceBuffer x = dev.alloc(DType.F32, 32); Event before = dev.newEvent();
+             Event inside = dev.newEvent()) {
+            before.record(s);
+            s.beginCapture();
+            dev.kernel("ema").launch(s, 1, 32, 0, KernelArgs.of().ptr(x).nullPtr().ptr(x).i64(32).f32(0.5f));
+            inside.record(s);
+            try (Graph g = s.endCapture()) {
+                g.launch(s);
+                s.synchronize();
+            }
+            CudaException ex = assertThrows(CudaException.class, inside::synchronize);
+            assertEquals("CUDA_ERROR_CAPTURED_EVENT", ex.statusName());
+            assertThrows(CudaException.class, () -> inside.millisSince(before));
+            inside.record(s);  // recorded outside a capture: usable again
+            inside.synchronize();
+            assertTrue(inside.millisSince(before) >= 0);
+        }
+    }
+
+    /**
      * Pinned host memory as an asynchronous upload source: write it, enqueue the copy, wait on an event, read the
      * buffer back; then refill the same memory and upload again (the reuse the training loop's staging does).
      * Closing is once only, and the segment (also one taken before) is unusable after close.
@@ -115,6 +144,10 @@ final class DeviceContract {
                 done.synchronize();
                 assertArrayEquals(want, b.downloadFloats(), "round " + round);
             }
+        }
+        try (Stream s = dev.newStream(); DeviceBuffer b = dev.alloc(DType.F32, 4)) {
+            // A Java heap segment cannot be passed to native code (the jextract downcall refuses it): not a source.
+            assertThrows(IllegalArgumentException.class, () -> b.uploadAsync(MemorySegment.ofArray(new float[4]), s));
         }
         assertThrows(IllegalArgumentException.class, () -> dev.allocPinned(0));
         pinned.close();

@@ -73,6 +73,11 @@ class EmulatedDeviceTest {
     }
 
     @Test
+    void emulatedEventRecordedInACaptureCannotBeWaitedOn() {
+        DeviceContract.eventRecordedInACaptureCannotBeWaitedOn(dev);
+    }
+
+    @Test
     void emulatedPinnedMemoryUploadsAsync() {
         DeviceContract.pinnedMemoryUploadsAsync(dev);
     }

@@ -63,6 +63,36 @@ class EmulatorPrimitivesTest {
         }
     }
 
+    /**
+     * A launch gets at most 48 KiB of dynamic shared memory unless the kernel opted in with cuFuncSetAttribute
+     * (dev.trm.gpu never does): exactly 48 KiB runs, more fails as cuLaunchKernel does on a GPU.
+     */
+    @Test
+    void emulatedDynamicSharedMemoryStopsAt48KiB() {
+        try (DeviceBuffer out = dev.alloc(DType.I32, 32)) {
+            dev.kernel("emu_check_block").launch(dev.defaultStream(), 1, 32, 48 * 1024, KernelArgs.of().ptr(out));
+            assertEquals(31, out.downloadInts()[0]);
+            CudaException ex = assertThrows(CudaException.class, () -> dev.kernel("emu_check_block")
+                    .launch(dev.defaultStream(), 1, 32, 48 * 1024 + 4, KernelArgs.of().ptr(out)));
+            assertEquals("CUDA_ERROR_INVALID_VALUE", ex.statusName());
+            assertTrue(ex.getMessage().contains("without opting in"), ex.getMessage());
+        }
+    }
+
+    /** CUDA's per-dimension launch limits: gridDim.y, .z <= 65535 and blockDim.z <= 64, refused before anything runs. */
+    @Test
+    void emulatedLaunchLimitsPerDimensionFollowCuda() {
+        try (DeviceBuffer out = dev.alloc(DType.I32, 128)) {
+            for (int[] bad : new int[][] {{1, 65536, 1, 1, 1, 1}, {1, 1, 65536, 1, 1, 1}, {1, 1, 1, 1, 1, 65}}) {
+                CudaException ex = assertThrows(CudaException.class, () -> dev.kernel("emu_check_block").launch(
+                        dev.defaultStream(), bad[0], bad[1], bad[2], bad[3], bad[4], bad[5], 0, KernelArgs.of().ptr(out)));
+                assertEquals("CUDA_ERROR_INVALID_VALUE", ex.statusName());
+            }
+            dev.kernel("emu_check_block").launch(dev.defaultStream(), 1, 1, 1, 1, 1, 64, 64 * 4, KernelArgs.of().ptr(out));
+            assertEquals(0, out.downloadInts()[0]);  // blockDim.z = 64 runs (the kernel indexes x and y only: n = 1)
+        }
+    }
+
     @Test
     void emulatedAtomicsAccumulateEveryThread() {
         try (DeviceBuffer counter = dev.alloc(DType.I32, 1).upload(new int[] {0});

@@ -30,6 +30,22 @@ class NativeLibrariesTest {
         assertTrue(r.failure().startsWith("NCCL at " + fake + " could not be loaded"), r.failure());
     }
 
+    /** cuBLASLt is looked for next to the cuBLAS that TRM_LIBCUBLAS names (a folder, or the file in it). */
+    @Test
+    void cublasLtIsLookedForInTheFolderOfTrmLibcublas(@TempDir Path dir) throws Exception {
+        Path fakeLt = Files.writeString(dir.resolve("libcublasLt.so.13"), "not an ELF file");
+        for (String override : new String[] {dir.toString(), dir.resolve("libcublas.so.13").toString()}) {
+            NativeLibraries.Loaded r = NativeLibraries.find(NativeLibraries.CUBLASLT, Map.of("TRM_LIBCUBLAS", override));
+            assertFalse(r.ok());
+            assertTrue(r.failure().startsWith("cuBLASLt at " + fakeLt + " could not be loaded"), r.failure());
+        }
+    }
+
+    @Test
+    void theSearchIncludesTheContainerDriverFolder() {
+        assertTrue(NativeLibraries.searchDirectories(Map.of()).contains(Path.of("/usr/local/nvidia/lib64")));
+    }
+
     @Test
     void theSearchLooksInLdLibraryPathAndCudaHomeFirst() {
         var dirs = NativeLibraries.searchDirectories(Map.of("LD_LIBRARY_PATH", "/opt/a:/opt/b", "CUDA_HOME", "/opt/cuda"));

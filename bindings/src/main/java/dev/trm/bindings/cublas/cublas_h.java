@@ -983,6 +983,42 @@ public class cublas_h extends cublas_h$shared {
     public static int CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES() {
         return CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES;
     }
+    private static final int CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES = (int)5L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES = 5
+     * }
+     */
+    public static int CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES() {
+        return CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES;
+    }
+    private static final int CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES = (int)6L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES = 6
+     * }
+     */
+    public static int CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES() {
+        return CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES;
+    }
+    private static final int CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES = (int)7L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES = 7
+     * }
+     */
+    public static int CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES() {
+        return CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES;
+    }
+    private static final int CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES = (int)8L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES = 8
+     * }
+     */
+    public static int CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES() {
+        return CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES;
+    }
     private static final int CUBLASLT_EPILOGUE_DEFAULT = (int)1L;
     /**
      * {@snippet lang=c :
