@@ -135,8 +135,12 @@ public final class GpuKernelBench {
 
     private void gemms() {
         int tokens = 256 * 97 / scale;
+        // A batch-1 solve's GEMMs have one puzzle's 97 rows: latency-bound, against the launch rows above.
+        int solveRows = scale > 1 ? 8 : 97;
         record Shape(String name, boolean ta, boolean tb, int m, int n, int k, int batch) {}
         List<Shape> shapes = List.of(
+                new Shape("solve b1 mlp-up (NT)", false, true, solveRows, 3072, 512, 1),
+                new Shape("solve b1 mlp-down (NT)", false, true, solveRows, 512, 1536, 1),
                 new Shape("fwd-qkv (NT)", false, true, tokens, 1536, 512, 1),
                 new Shape("fwd-mlp-up (NT)", false, true, tokens, 3072, 512, 1),
                 new Shape("bwd-dx-mlp-up (NN)", false, false, tokens, 512, 3072, 1),
