@@ -58,6 +58,7 @@ __device__ __forceinline__ AttF4 att_ld4(const float* p) {
     float4 v = *reinterpret_cast<const float4*>(p);
     return {v.x, v.y, v.z, v.w};
 #else
+    emu_check_aligned(p, 16, "att_ld4 (a float4 load)");
     return {p[0], p[1], p[2], p[3]};
 #endif
 }

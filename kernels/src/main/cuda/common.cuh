@@ -6,7 +6,7 @@
 #ifdef __CUDACC__
 #include <cuda_bf16.h>
 #include <mma.h>  // nvcuda::wmma (the emulator has its own, in cuda_emu.h)
-#define TRM_EXPORT(name)
+#define TRM_EXPORT(...)
 #define TRM_DYNAMIC_SHARED(type, name) extern __shared__ type name[]
 #else
 #include "emu/cuda_emu.h"

@@ -78,6 +78,18 @@ int emu_warp_live_mask_size();
 // A kernel bug the emulator detected (e.g. a misaligned WMMA load): ends the launch, which then fails with `what`.
 [[noreturn]] void emu_fail(const char* what);
 
+// What a kernel's emulated branch of a vector access (float4, uint4 through reinterpret_cast on the GPU; element by
+// element here) calls first: the GPU needs the address aligned to the vector's size and faults otherwise
+// (misaligned address); plain host loads would not notice. `what` names the access in the failure.
+inline void emu_check_aligned(const void* p, unsigned bytes, const char* what) {
+    if (reinterpret_cast<uintptr_t>(p) % bytes != 0) {
+        static thread_local char msg[160];
+        std::snprintf(msg, sizeof msg, "%s: address %p is not %u-byte aligned, as a %u-byte vector access needs",
+                      what, p, bytes, bytes);
+        emu_fail(msg);
+    }
+}
+
 inline void __syncthreads() { emu_syncthreads(); }
 inline void __syncwarp(unsigned = 0xffffffffu) { uint64_t all[32]; emu_warp_exchange(0, all); }
 
@@ -205,6 +217,12 @@ struct fragment {
 template <typename T>
 inline void emu_wmma_check(const T* p, unsigned ldm, const char* op) {
     static_assert(sizeof(T) == 2 || sizeof(T) == 4, "WMMA element types: 16-bit or float");
+    if (emu_warp_live_mask_size() != 32) {  // the lanes' stores (see store_matrix_sync) would leave gaps
+        static thread_local char msg[160];
+        std::snprintf(msg, sizeof msg, "%s with %d live lanes: WMMA needs the whole warp", op,
+                      emu_warp_live_mask_size());
+        emu_fail(msg);
+    }
     unsigned multiple = sizeof(T) == 2 ? 8 : 4;  // 16 bytes either way
     if (ldm % multiple != 0) {
         static thread_local char msg[160];
@@ -242,12 +260,17 @@ inline void load_matrix_sync(fragment<accumulator, 16, 16, 16, float>& f, const 
     for (int r = 0; r < 16; r++)
         for (int c = 0; c < 16; c++) f.x[r * 16 + c] = layout == mem_row_major ? p[r * ldm + c] : p[c * ldm + r];
 }
+// Each lane stores only its share of the tile (elements e with e % 32 == lane; the hardware's split is another, but
+// it is one too): on the GPU a lane reading what another lane stored needs a __syncwarp() after the store, and
+// with every lane storing the whole tile that missing barrier could never show here.
 inline void store_matrix_sync(float* p, const fragment<accumulator, 16, 16, 16, float>& f, unsigned ldm,
                               layout_t layout) {
     emu_wmma_check(p, ldm, "wmma::store_matrix_sync");
     __syncwarp();
-    for (int r = 0; r < 16; r++)
-        for (int c = 0; c < 16; c++) (layout == mem_row_major ? p[r * ldm + c] : p[c * ldm + r]) = f.x[r * 16 + c];
+    for (int e = emu_lane(); e < 256; e += 32) {
+        int r = e / 16, c = e % 16;
+        (layout == mem_row_major ? p[r * ldm + c] : p[c * ldm + r]) = f.x[e];
+    }
 }
 // d = a b + c, products and sums in fp32 (bf16 products are exact in fp32), each element summed from c in k order.
 // The operands are widened to fp32 once and the j loop is innermost (the same sums, in the same order), so that g++
@@ -290,9 +313,12 @@ using std::sqrt;
 #include <tuple>
 #include <utility>
 typedef void (*EmuTrampoline)(void** args);
+typedef bool (*EmuArgCheck)(void** args, char* msg, std::size_t size);
 struct EmuKernelEntry {
     const char* name;
     EmuTrampoline call;
+    EmuArgCheck checkArgs;  // the pointer arguments' alignment, once per launch
+    long maxThreads;        // the kernel's __launch_bounds__ (1024 without)
     EmuKernelEntry* next;
 };
 void emu_register(EmuKernelEntry* entry);
@@ -305,11 +331,44 @@ template <typename... A>
 inline void emu_call(void (*f)(A...), void** args) {
     emu_invoke(f, args, std::index_sequence_for<A...>{});
 }
-#define TRM_EXPORT(name)                                                                  \
-    static void emu_trampoline_##name(void** args) { emu_call(&name, args); }             \
-    static EmuKernelEntry emu_entry_##name{#name, &emu_trampoline_##name, nullptr};       \
-    static struct EmuRegister_##name {                                                    \
-        EmuRegister_##name() { emu_register(&emu_entry_##name); }                         \
+// A pointer argument must be aligned to its element type (a float* to 4 bytes, ...): on the GPU any access through
+// a misaligned one faults (CUDA_ERROR_MISALIGNED_ADDRESS, which also ruins the context), on the host it just works.
+// Untyped (void*) and non-pointer arguments pass.
+template <typename T>
+inline bool emu_arg_aligned(const T&, int, char*, std::size_t) {
+    return true;
+}
+template <typename T>
+inline bool emu_arg_aligned(T* const& p, int index, char* msg, std::size_t size) {
+    if constexpr (!std::is_void<std::remove_cv_t<T>>::value) {
+        if (reinterpret_cast<uintptr_t>(p) % alignof(T) != 0) {
+            std::snprintf(msg, size, "pointer argument %d (%p) is not aligned to its %d-byte elements", index,
+                          (const void*)p, (int)alignof(T));
+            return false;
+        }
+    }
+    return true;
+}
+template <typename... A, std::size_t... I>
+inline bool emu_args_aligned(void (*)(A...), void** args, char* msg, std::size_t size, std::index_sequence<I...>) {
+    return (emu_arg_aligned(*static_cast<std::remove_reference_t<A>*>(args[I]), (int)I, msg, size) && ...);
+}
+template <typename... A>
+inline bool emu_check_args(void (*f)(A...), void** args, char* msg, std::size_t size) {
+    return emu_args_aligned(f, args, msg, size, std::index_sequence_for<A...>{});
+}
+constexpr long emu_max_threads(long bound = 1024) { return bound; }
+// TRM_EXPORT(name) or TRM_EXPORT(name, maxThreads): maxThreads repeats the kernel's __launch_bounds__ (which the
+// emulator cannot read from the declaration), so that a launch with a bigger block fails here as on the GPU.
+#define TRM_EXPORT(name, ...)                                                                                \
+    static void emu_trampoline_##name(void** args) { emu_call(&name, args); }                               \
+    static bool emu_check_##name(void** args, char* msg, std::size_t size) {                                \
+        return emu_check_args(&name, args, msg, size);                                                      \
+    }                                                                                                       \
+    static EmuKernelEntry emu_entry_##name{#name, &emu_trampoline_##name, &emu_check_##name,                \
+                                           emu_max_threads(__VA_ARGS__), nullptr};                          \
+    static struct EmuRegister_##name {                                                                      \
+        EmuRegister_##name() { emu_register(&emu_entry_##name); }                                           \
     } emu_register_##name;
 
 // ---- Graph conditional nodes (graph_control.cu) -------------------------------------------------------------------
