@@ -244,6 +244,10 @@ struct Launch {
     std::string failure;
     int mode = kForward;           // the schedule, fixed for the launch
     unsigned long long rng = 0;    // shuffle: the current block's generator
+    unsigned long long seed = 0;   // shuffle: the schedule's seed mixed with the kernel's name
+    // reverse and shuffle run a block warp by warp (see runBlock): warp k of the run holds the positions
+    // [segment[k], segment[k + 1]) of sched.order; a round visits them in the order of `visit`
+    std::vector<int> segment, visit;
 };
 
 // The scheduler's state on this OS thread, in one thread_local object (one __tls_get_addr per function that reads
@@ -256,8 +260,9 @@ struct Scheduler {
     Context context;  // the scheduler's own, while a fiber runs
     Launch* launch;
     Fiber* current;
-    int* order;     // kMaxThreads: the block's threads (linear ids) in the order a pass runs them
-    int nextStart;  // the threads at order[nextStart..] have not started yet
+    int* order;      // kMaxThreads: the block's threads (linear ids) in the order a pass runs them
+    int nextStart;   // the threads at order[nextStart..] have not started yet
+    int startLimit;  // a returning thread starts the next one itself only below this position (see pass)
 };
 thread_local Scheduler sched{};
 thread_local std::string lastError;
@@ -324,7 +329,7 @@ void barrierWait(Barrier& b, int participants) {
         if (w.barrier.arrived > 0 && w.barrier.arrived >= w.live) release(w.barrier);
         unsigned char* stack = f->stack;
         f->stack = nullptr;
-        if (sched.nextStart < l.threads) {
+        if (sched.nextStart < sched.startLimit) {
             enter((*sched.fibers)[sched.order[sched.nextStart++]], stack);
             continue;
         }
@@ -334,42 +339,91 @@ void barrierWait(Barrier& b, int participants) {
     }
 }
 
-// Runs the current block's fibers round-robin, in the order of sched.order (the schedule's: see "The schedule"),
-// each until its next barrier or its return, until all have returned; false on a deadlock or a failure. A fiber
-// parked at a barrier that is not yet released is skipped (resuming it would only see the barrier closed and yield
-// again), so a pass in which no fiber can run means every live thread waits at a barrier the others never reach: a
-// kernel bug (divergent barrier), reported. The first pass starts every thread, so the shuffle may draw a new order
-// for each later pass without disturbing the starts.
-bool runBlock(int threads) {
+// One pass over the positions [from, to) of sched.order: starts the threads there that have not started yet (a
+// thread that returns starts the next one on its own stack, up to position `to`) and resumes those that can run,
+// each until its next barrier or its return. A fiber parked at a barrier that is not yet released is skipped
+// (resuming it would only see the barrier closed and yield again). Returns whether any fiber ran; anyAlive |=
+// whether any fiber of the range is alive. Stops at once when a thread fails (the caller checks l.failed).
+// Positions are visited in increasing order and the first pass over a range starts all its threads, so the order of
+// a range may change between passes once one has gone over it.
+bool pass(int from, int to, bool& anyAlive) {
     std::vector<Fiber>& fs = *sched.fibers;
     Launch& l = *sched.launch;
-    for (int pass = 0;; pass++) {
-        if (l.mode == kShuffle && pass > 0) shuffle(sched.order, threads, l.rng);
-        bool anyAlive = false, ran = false;
-        for (int i = 0; i < threads; i++) {
-            Fiber& f = fs[sched.order[i]];
-            bool start = i >= sched.nextStart;
-            if (start) {  // first pass: start thread i on a free stack (it may run on to the threads after it)
-                sched.nextStart = i + 1;
-                enter(f, takeStack());
-                startFrame(f.context, f.stack, kStackBytes, fiberMain);
-            } else if (!f.alive || (f.waitOn != nullptr && f.waitOn->generation == f.waitGeneration)) {
-                anyAlive |= f.alive;
-                continue;
-            } else {
-                sched.current = &f;
-                emu_state.thread = &f.thread;
+    bool ran = false;
+    sched.startLimit = to;
+    for (int i = from; i < to; i++) {
+        Fiber& f = fs[sched.order[i]];
+        bool start = i >= sched.nextStart;
+        if (start) {  // start the thread at position i on a free stack (it may run on to the threads after it)
+            sched.nextStart = i + 1;
+            enter(f, takeStack());
+            startFrame(f.context, f.stack, kStackBytes, fiberMain);
+        } else if (!f.alive || (f.waitOn != nullptr && f.waitOn->generation == f.waitGeneration)) {
+            anyAlive |= f.alive;
+            continue;
+        } else {
+            sched.current = &f;
+            emu_state.thread = &f.thread;
+        }
+        anyAlive = ran = true;
+        switchTo(sched.context, f.context);
+        if (l.failed) return ran;  // abandon every fiber mid-kernel
+        // The fiber may have run the threads after it to their return and left the last it started waiting: the
+        // pass goes on after those.
+        if (start) i = sched.nextStart - 1;
+    }
+    return ran;
+}
+
+// Runs the current block until all its threads have returned; false on a deadlock or a failure. A round in which no
+// fiber can run means every live thread waits at a barrier the others never reach: a kernel bug (divergent barrier),
+// reported.
+//   forward: passes over the whole block in linear order, each thread until its next barrier (block or warp);
+//   reverse, shuffle: warp by warp, in the order sched.order lays them out (reverse: descending; shuffle: random):
+//     each warp runs, in passes over its lanes, until every lane waits at __syncthreads() or has returned, before
+//     the next warp starts; then the next round, after the block barrier. So one warp's whole stretch between two
+//     block barriers runs before or after another's, which is what shows a missing __syncthreads() between warps (a
+//     thread-by-thread round-robin advances all warps in step, one warp barrier each per pass, and hides it); the
+//     lanes' order in each pass shows a missing __syncwarp(). A round ends when the block barrier is released.
+//     Shuffle draws the lanes' order afresh for each pass and the warps' for each round after the first.
+bool runBlock(int threads) {
+    Launch& l = *sched.launch;
+    if (l.mode == kForward) {
+        for (;;) {
+            bool anyAlive = false;
+            bool ran = pass(0, threads, anyAlive);
+            if (l.failed) return false;
+            if (!anyAlive) return true;
+            if (!ran) {
+                l.deadlock = true;  // abandoned, as on a failure
+                return false;
             }
-            anyAlive = ran = true;
-            switchTo(sched.context, f.context);
-            if (l.failed) return false;  // abandon every fiber mid-kernel
-            // The fiber may have run threads i+1.. to their return and left the last it started waiting: the
-            // first pass goes on after those.
-            if (start) i = sched.nextStart - 1;
+        }
+    }
+    const int warps = (int)l.visit.size();
+    for (int round = 0;; round++) {
+        if (l.mode == kShuffle && round > 0) shuffle(l.visit.data(), warps, l.rng);
+        bool anyAlive = false, ran = false;
+        const unsigned generation = l.block.generation;
+        for (int k : l.visit) {
+            const int from = l.segment[k], to = l.segment[k + 1];
+            for (int p = 0;; p++) {
+                if (l.mode == kShuffle && (round > 0 || p > 0)) shuffle(sched.order + from, to - from, l.rng);
+                bool r = pass(from, to, anyAlive);
+                if (l.failed) return false;
+                ran |= r;
+                if (!r || l.block.generation != generation) break;
+            }
+            // This warp completed the block barrier (or its last thread returned and released it): a new stretch
+            // begins, in a new round, for every warp in the run's order (this one would otherwise run it first).
+            if (l.block.generation != generation) {
+                anyAlive = true;
+                break;
+            }
         }
         if (!anyAlive) return true;
         if (!ran) {
-            l.deadlock = true;  // abandoned, as on a failure
+            l.deadlock = true;
             return false;
         }
     }
@@ -482,9 +536,35 @@ struct BlockOrder {
     }
 };
 
-std::string scheduleName() {
-    int mode = scheduleMode.load();
-    return mode == kForward ? "forward" : mode == kReverse ? "reverse" : "shuffle:" + std::to_string(scheduleSeed.load());
+// Reverse and shuffle: the block's warps as segments of sched.order (see runBlock). Reverse: sched.order is already
+// descending, so the segments are the warps from the last down (the last may be partial). Shuffle: the warps in a
+// random order, each one's lanes in a random order, from this block's generator (seeded from the launch's seed and
+// the block index b).
+void layOutWarps(Launch& l, unsigned long long b) {
+    const int warps = (l.threads + 31) / 32;
+    std::vector<int> order(warps);  // the warps, in the order of the run
+    for (int w = 0; w < warps; w++) order[w] = l.mode == kReverse ? warps - 1 - w : w;
+    if (l.mode == kShuffle) {
+        l.rng = l.seed ^ (b + 1) * 0xd6e8feb86659fd93ull;
+        shuffle(order.data(), warps, l.rng);
+    }
+    l.segment.assign(1, 0);
+    l.visit.resize(warps);
+    int at = 0;
+    for (int k = 0; k < warps; k++) {
+        const int w = order[k], lanes = w < warps - 1 ? 32 : l.threads - 32 * w;
+        if (l.mode == kShuffle) {
+            for (int i = 0; i < lanes; i++) sched.order[at + i] = 32 * w + i;
+            shuffle(sched.order + at, lanes, l.rng);
+        }
+        at += lanes;
+        l.segment.push_back(at);
+        l.visit[k] = k;
+    }
+}
+
+std::string scheduleName(int mode, unsigned long long seed) {
+    return mode == kForward ? "forward" : mode == kReverse ? "reverse" : "shuffle:" + std::to_string(seed);
 }
 
 }  // namespace
@@ -530,7 +610,8 @@ int emu_launch(const char* name, unsigned gx, unsigned gy, unsigned gz, unsigned
     l.args = args;
     l.threads = (int)threads;
     l.mode = scheduleMode.load();
-    const unsigned long long seed = scheduleSeed.load() ^ nameHash(name);
+    const unsigned long long scheduleSeedNow = scheduleSeed.load();
+    l.seed = scheduleSeedNow ^ nameHash(name);
     int nw = (int)((threads + 31) / 32);
     l.warps.resize(nw);
     sched.launch = &l;
@@ -543,7 +624,7 @@ int emu_launch(const char* name, unsigned gx, unsigned gy, unsigned gz, unsigned
         f.thread.linear = t;
         f.thread.index = dim3{(unsigned)(t % bx), (unsigned)((t / bx) % by), (unsigned)(t / (bx * by))};
     }
-    BlockOrder blocks(l.mode, (unsigned long long)gx * gy * gz, seed);
+    BlockOrder blocks(l.mode, (unsigned long long)gx * gy * gz, l.seed);
     int rc = 0;
     for (unsigned long long p = 0; p < blocks.count && rc == 0; p++) {
         const unsigned long long b = blocks.at(p);  // x fastest, then y, then z
@@ -562,12 +643,9 @@ int emu_launch(const char* name, unsigned gx, unsigned gy, unsigned gz, unsigned
             f.alive = false;
             f.waitOn = nullptr;
             f.stack = nullptr;
-            sched.order[t] = l.mode == kReverse ? l.threads - 1 - t : t;
+            sched.order[t] = l.mode == kReverse ? l.threads - 1 - t : t;  // reverse: warps and lanes descending
         }
-        if (l.mode == kShuffle) {
-            l.rng = seed ^ (b + 1) * 0xd6e8feb86659fd93ull;  // this block's generator
-            shuffle(sched.order, l.threads, l.rng);
-        }
+        if (l.mode != kForward) layOutWarps(l, b);
         sched.nextStart = 0;
         *sched.freeStacks = *sched.stacks;
         if (!runBlock(l.threads) && l.failed) {
@@ -579,7 +657,7 @@ int emu_launch(const char* name, unsigned gx, unsigned gy, unsigned gz, unsigned
             rc = 3;
         }
     }
-    if (rc != 0 && l.mode != kForward) lastError += " (schedule " + scheduleName() + ")";
+    if (rc != 0 && l.mode != kForward) lastError += " (schedule " + scheduleName(l.mode, scheduleSeedNow) + ")";
     sched.launch = nullptr;
     emu_state.thread = nullptr;
     sched.current = nullptr;
