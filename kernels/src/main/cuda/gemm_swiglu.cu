@@ -215,4 +215,4 @@ TRM_KERNEL void __launch_bounds__(GS_THREADS)
     gs_store_frags(cw, g);
     gs_write_warp(cw, h, inter, hr, rows, hc, inter);
 }
-TRM_EXPORT(gemm_swiglu)
+TRM_EXPORT(gemm_swiglu, GS_THREADS)

@@ -95,11 +95,10 @@ constexpr unsigned kMaxGridYZ = 65535;
 constexpr size_t kMaxDynamicShared = 48 * 1024;
 
 // ---- The schedule: in which order the threads of a block and the blocks of a grid run -------------------------
-// Process-wide (every OS thread's launches), read once at the start of each launch. forward: threads in ascending
-// linear id in every pass, blocks in ascending linear index (x fastest); reverse: both descending; shuffle: a
-// pseudo-random permutation of the threads, drawn afresh for every block and every pass over it (the first pass
-// included), and one of the blocks per launch, all from the seed, the kernel's name and the block index (so a
-// launch's order does not depend on what ran before it: a failure reproduces with the same seed).
+// Process-wide (every OS thread's launches), read once at the start of each launch; the modes are described at the
+// top of cuda_emu.h ("Schedule modes"), the block order in BlockOrder, the threads' in runBlock. Shuffle draws from
+// the seed, the kernel's name and the block index only, so a launch's order does not depend on what ran before it:
+// a failure reproduces with the same seed.
 enum ScheduleMode { kForward = 0, kReverse = 1, kShuffle = 2 };
 std::atomic<int> scheduleMode{kForward};
 std::atomic<unsigned long long> scheduleSeed{0};

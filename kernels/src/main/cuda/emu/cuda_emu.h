@@ -1,9 +1,9 @@
 // cuda_emu.h: just enough of CUDA C++ for our kernels to compile with g++ and run on the host, one block at a time.
 //
 // What it emulates:
-//   - a launch runs every block of the grid in order (blockIdx.x fastest); each block's threads are fibers
-//     (own context switch on x86-64, ucontext elsewhere) on the calling OS thread, switched cooperatively, so
-//     kernels run deterministically;
+//   - a launch runs every block of the grid, one after another, in the schedule's order (below); each block's threads
+//     are fibers (own context switch on x86-64, ucontext elsewhere) on the calling OS thread, switched cooperatively
+//     at barriers, so kernels run deterministically for a given schedule;
 //   - __syncthreads(): a barrier over the block's live threads; __syncwarp() and the warp primitives
 //     (__shfl_sync, __shfl_xor_sync, __shfl_down_sync, __shfl_up_sync, __ballot_sync, __any_sync, __all_sync):
 //     a barrier over the live lanes of the warp (32 consecutive linear thread ids), with a value exchange;
@@ -13,21 +13,50 @@
 //   - __nv_bfloat16 (round-to-nearest-even conversions, as __float2bfloat16) and the usual math intrinsics;
 //   - the WMMA API (nvcuda::wmma, 16x16x16 tiles, bf16 inputs, fp32 accumulator): the per-lane fragment layout of
 //     real hardware is opaque, so here every lane's fragment holds the WHOLE 16x16 tile (num_elements = 256) and
-//     every lane computes the whole product; stores write identical values. Each call is warp-collective (a warp
-//     barrier, so a lane that skips it deadlocks, reported as such) and checks what the hardware requires: ldm a
-//     multiple of 8 elements (16-bit types) or 4 (float), the pointer 32-byte aligned; otherwise the launch fails
-//     with the reason (emu_fail). The accumulation order within a tile differs from the tensor cores' (fp32 sums
-//     in k order here), so results can differ from the GPU in the last bits.
+//     every lane computes the whole product; a store writes only the lane's share of the tile (elements e with
+//     e % 32 == lane), so a read of other lanes' elements without the __syncwarp() the GPU needs sees stale data.
+//     Each call is warp-collective (a warp barrier, so a lane that skips it deadlocks, reported as such) and checks
+//     what the hardware requires: all 32 lanes live, ldm a multiple of 8 elements (16-bit types) or 4 (float), the
+//     pointer 32-byte aligned; otherwise the launch fails with the reason (emu_fail). The accumulation order within
+//     a tile differs from the tensor cores' (fp32 sums in k order here), so results can differ from the GPU in the
+//     last bits;
+//   - the launch checks of the GPU (the launch fails, naming the kernel and the limit): block at most 1024 x 1024 x 64
+//     and 1024 threads, and no more threads than the kernel's __launch_bounds__ (TRM_EXPORT(name, bound) repeats
+//     it); grid x at most 2^31-1, y and z at most 65535; dynamic shared memory at most 48 KiB (more needs an opt-in
+//     CudaDriver never makes); every typed pointer argument aligned to its element type; and, through
+//     emu_check_aligned in the emulated branch of each vector access, 16-byte alignment of float4/uint4 loads and
+//     stores (misaligned accesses fault on the GPU and work on the host).
+//
+// Schedule modes (EmulatedSchedule in Java; or TRM_EMU_SCHEDULE=forward|reverse|shuffle:SEED, read when the library
+// loads; emu_set_schedule): process-wide, taken by each launch when it starts. The order is the only freedom a
+// correct kernel must not notice; a race (a missing __syncthreads()/__syncwarp(), a block reading another block's
+// output in the same launch) passes in one order and breaks in another.
+//   - forward (default): blocks in ascending linear index (x fastest); a block's threads round-robin in ascending
+//     linear id, each until its next barrier (block or warp), the thread completing a barrier going on at once.
+//   - reverse: blocks descending; a block runs warp by warp, the last warp first: each warp runs, in passes over its
+//     lanes in descending order, until all of them wait at __syncthreads() or have returned, then the next warp;
+//     every thread, the barrier's releaser included, resumes after a block barrier in that order again. So one
+//     warp's whole stretch between block barriers runs before another's (a round-robin moves all warps in step, one
+//     warp barrier at a time, and hides missing block barriers between warps).
+//   - shuffle:SEED: as reverse, with seeded pseudo-random orders instead: of the blocks (per launch), of the warps
+//     (per stretch between block barriers) and of each warp's lanes (per pass), from the seed, the kernel's name and
+//     the block index; the same seed gives the same run.
+// A returning thread still hands its stack to the next thread to start (within its warp, under reverse and shuffle).
 //
 // Its limits (a kernel outside them is a kernel bug here, not something to work around in the emulator):
-//   - at most 1024 threads per block, 64 KiB of stack per thread (no large local arrays), 228 KiB dynamic shared;
+//   - 64 KiB of stack per thread (no large local arrays); static shared memory is not counted (nvcc refuses more than
+//     48 KiB of it);
 //   - blocks run one after another: a kernel that waits for another block (spin locks, grid sync) deadlocks;
 //   - the mask argument of the warp primitives is ignored: every live lane of the warp must take part
 //     (as our kernels do; a divergent shuffle is undefined behaviour on real hardware too);
 //   - a thread that returns early leaves all later barriers (real GPUs make that undefined; ours never do it);
 //   - no memory model: every write is visible at once; no texture, no cooperative groups, no clusters;
 //   - fast-math intrinsics (__expf, rsqrtf) are the exact libm functions, so results can differ from the GPU
-//     in the last bits; float atomics add in block order, deterministic here but not on the GPU.
+//     in the last bits; float atomics add in the schedule's order, deterministic for one schedule but not on the
+//     GPU;
+//   - the schedules explore orders at barrier granularity: between two barriers a thread runs alone, so races between
+//     single instructions of two threads of the same stretch (both orders of a pair are covered by forward and
+//     reverse) show, but interleavings finer than a barrier stretch do not.
 #pragma once
 
 #include <cmath>
