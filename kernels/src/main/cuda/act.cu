@@ -11,9 +11,10 @@
 //                order (per-thread partial sums, then a block reduction) into ring row cursor % rows; cursor += 1.
 #include "common.cuh"
 
-TRM_KERNEL void act_refill(const int* halted, const int* freshInputs, const int* freshLabels, const int* freshIds,
-                           int* inputs, int* labels, int* ids, int* steps, const float* hInit, const float* lInit,
-                           bf16* y, bf16* z, int batch, int len, int seq, int dim) {
+TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
+    act_refill(const int* halted, const int* freshInputs, const int* freshLabels, const int* freshIds,
+               int* inputs, int* labels, int* ids, int* steps, const float* hInit, const float* lInit,
+               bf16* y, bf16* z, int batch, int len, int seq, int dim) {
     long perSlot = (long)seq * dim;
     for (long i = (long)blockIdx.x * blockDim.x + threadIdx.x; i < (long)batch * perSlot;
          i += (long)gridDim.x * blockDim.x) {
@@ -33,10 +34,11 @@ TRM_KERNEL void act_refill(const int* halted, const int* freshInputs, const int*
         }
     }
 }
-TRM_EXPORT(act_refill)
+TRM_EXPORT(act_refill, TRM_BLOCK)
 
-TRM_KERNEL void act_halt(const float* q, int qStride, const int* minSteps, int* steps, int* halted, int batch,
-                         int maxSteps) {
+TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
+    act_halt(const float* q, int qStride, const int* minSteps, int* steps, int* halted, int batch,
+             int maxSteps) {
     int b = blockIdx.x * blockDim.x + threadIdx.x;
     if (b >= batch) return;
     int s = steps[b] + 1;
@@ -48,12 +50,13 @@ TRM_KERNEL void act_halt(const float* q, int qStride, const int* minSteps, int* 
     }
     halted[b] = stop ? 1 : 0;
 }
-TRM_EXPORT(act_halt)
+TRM_EXPORT(act_halt, TRM_BLOCK)
 
-TRM_KERNEL void train_metrics(const bf16* logits, const int* labels, const int* halted, const int* steps,
-                              const int* seqCorrect, const float* q, int qStride, const float* perSeqLoss,
-                              const float* qLoss, float* ring, int ringRows, int fields, int* cursor, int batch,
-                              int len, int vocab) {
+TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
+    train_metrics(const bf16* logits, const int* labels, const int* halted, const int* steps,
+                  const int* seqCorrect, const float* q, int qStride, const float* perSeqLoss,
+                  const float* qLoss, float* ring, int ringRows, int fields, int* cursor, int batch,
+                  int len, int vocab) {
     __shared__ float scratch[32];
     float lm = 0, qh = 0, count = 0, acc = 0, exact = 0, qAcc = 0, stepSum = 0;
     for (int b = threadIdx.x; b < batch; b += blockDim.x) {
@@ -90,4 +93,4 @@ TRM_KERNEL void train_metrics(const bf16* logits, const int* labels, const int* 
     __syncthreads();
     if (threadIdx.x == 0) cursor[0] = cursor[0] + 1;
 }
-TRM_EXPORT(train_metrics)
+TRM_EXPORT(train_metrics, TRM_BLOCK)

@@ -45,6 +45,7 @@
 #define ATT_TILE (ATT_WARPS * ATT_ROWS)  // own rows per block: 32
 #define ATT_FWD_KEYS 64        // key tile of the forward pass: two keys per lane
 #define ATT_BWD_COLS 32        // other-side tile of the backward kernels: one column per lane
+#define ATT_DELTA_THREADS 256   // attention_backward_delta: 8 warps (GpuKernels.DELTA_WARPS)
 #define ATT_LOG2E 1.4426950408889634f
 #define ATT_LN2 0.6931471805599453f
 
@@ -58,6 +59,7 @@ __device__ __forceinline__ AttF4 att_ld4(const float* p) {
     float4 v = *reinterpret_cast<const float4*>(p);
     return {v.x, v.y, v.z, v.w};
 #else
+    emu_check_aligned(p, 16, "att_ld4 (a float4 load)");
     return {p[0], p[1], p[2], p[3]};
 #endif
 }
@@ -221,11 +223,12 @@ TRM_KERNEL void __launch_bounds__(ATT_THREADS)
         }
     }
 }
-TRM_EXPORT(attention_forward)
+TRM_EXPORT(attention_forward, ATT_THREADS)
 
 // delta [B, H, S] = dO . O per (b, s, h); one warp per row of hd values, 8 warps per block.
-TRM_KERNEL void attention_backward_delta(const bf16* __restrict__ out, const bf16* __restrict__ dout,
-                                         float* __restrict__ delta, int batch, int seq, int heads, int hd) {
+TRM_KERNEL void __launch_bounds__(ATT_DELTA_THREADS)
+    attention_backward_delta(const bf16* __restrict__ out, const bf16* __restrict__ dout,
+                             float* __restrict__ delta, int batch, int seq, int heads, int hd) {
     long row = (long)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;  // (b * S + s) * H + h
     int lane = threadIdx.x % 32;
     if (row >= (long)batch * seq * heads) return;  // the whole warp leaves together; no barrier follows
@@ -239,7 +242,7 @@ TRM_KERNEL void attention_backward_delta(const bf16* __restrict__ out, const bf1
     long b = bs / seq, s = bs % seq;
     if (lane == 0) delta[(b * heads + h) * seq + s] = acc;
 }
-TRM_EXPORT(attention_backward_delta)
+TRM_EXPORT(attention_backward_delta, ATT_DELTA_THREADS)
 
 TRM_KERNEL void __launch_bounds__(ATT_THREADS)
     attention_backward_dq(const bf16* __restrict__ qkv, const bf16* __restrict__ dout, const float* __restrict__ lse,
@@ -333,7 +336,7 @@ TRM_KERNEL void __launch_bounds__(ATT_THREADS)
         for (int d = lane; d < hd; d += 32) drow[d] = __float2bfloat16(att_unrotate(qs[w0 + r], d, cos, sin, i, hd));
     }
 }
-TRM_EXPORT(attention_backward_dq)
+TRM_EXPORT(attention_backward_dq, ATT_THREADS)
 
 TRM_KERNEL void __launch_bounds__(ATT_THREADS)
     attention_backward_dkdv(const bf16* __restrict__ qkv, const bf16* __restrict__ dout,
@@ -455,4 +458,4 @@ TRM_KERNEL void __launch_bounds__(ATT_THREADS)
         }
     }
 }
-TRM_EXPORT(attention_backward_dkdv)
+TRM_EXPORT(attention_backward_dkdv, ATT_THREADS)

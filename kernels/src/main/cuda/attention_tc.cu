@@ -185,7 +185,7 @@ TRM_KERNEL void __launch_bounds__(ATC_THREADS)
         if (half == 0) lse[((long)b * heads + h) * seq + i] = m + logf(total);
     }
 }
-TRM_EXPORT(attention_forward_tc)
+TRM_EXPORT(attention_forward_tc, ATC_THREADS)
 
 // ---- backward -------------------------------------------------------------------------------------------------------
 //
@@ -403,7 +403,7 @@ TRM_KERNEL void __launch_bounds__(ATC_THREADS)
         }
     }
 }
-TRM_EXPORT(attention_backward_dq_tc)
+TRM_EXPORT(attention_backward_dq_tc, ATC_THREADS)
 
 TRM_KERNEL void __launch_bounds__(ATC_THREADS)
     attention_backward_dkdv_tc(const bf16* __restrict__ qkv, const bf16* __restrict__ dout,
@@ -481,4 +481,4 @@ TRM_KERNEL void __launch_bounds__(ATC_THREADS)
         }
     }
 }
-TRM_EXPORT(attention_backward_dkdv_tc)
+TRM_EXPORT(attention_backward_dkdv_tc, ATC_THREADS)

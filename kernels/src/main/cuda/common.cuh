@@ -6,7 +6,7 @@
 #ifdef __CUDACC__
 #include <cuda_bf16.h>
 #include <mma.h>  // nvcuda::wmma (the emulator has its own, in cuda_emu.h)
-#define TRM_EXPORT(name)
+#define TRM_EXPORT(...)
 #define TRM_DYNAMIC_SHARED(type, name) extern __shared__ type name[]
 #else
 #include "emu/cuda_emu.h"
@@ -25,6 +25,13 @@ typedef __nv_bfloat16 bf16;
 
 // Kernels are extern "C" so that cuModuleGetFunction finds them by their plain name.
 #define TRM_KERNEL extern "C" __global__
+
+// Every kernel declares the block size its launches use (trm-java GpuKernels, and GraphBuilder for graph_control.cu)
+// in __launch_bounds__, so that ptxas never gives it more registers per thread than a block of that size can have:
+// a launch can then never fail with "too many resources requested" (registers) on any GPU. TRM_EXPORT repeats the
+// bound for the emulator, which cannot read it from the declaration and refuses a bigger block, as the GPU does.
+// TRM_BLOCK is GpuKernels.BLOCK, the block of its 1-D launches; change the two together.
+#define TRM_BLOCK 256
 
 __device__ __forceinline__ float warpReduceSum(float v) {
     for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);

@@ -24,45 +24,51 @@ __device__ __forceinline__ void storeAny(void* p, int bf, long i, float v) {
 
 #define GRID_STRIDE(i, n) for (long i = (long)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (long)gridDim.x * blockDim.x)
 
-TRM_KERNEL void add3(const void* a, int aBf, const void* b, int bBf, const void* c, int cBf, void* out, int outBf,
-                     long n) {
+TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
+    add3(const void* a, int aBf, const void* b, int bBf, const void* c, int cBf, void* out, int outBf,
+         long n) {
     GRID_STRIDE(i, n) {
         float v = loadAny(a, aBf, i) + loadAny(b, bBf, i);
         if (c != nullptr) v += loadAny(c, cBf, i);
         storeAny(out, outBf, i, v);
     }
 }
-TRM_EXPORT(add3)
+TRM_EXPORT(add3, TRM_BLOCK)
 
-TRM_KERNEL void accumulate(void* acc, int accBf, const void* x, int xBf, long n) {
+TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
+    accumulate(void* acc, int accBf, const void* x, int xBf, long n) {
     GRID_STRIDE(i, n) storeAny(acc, accBf, i, loadAny(acc, accBf, i) + loadAny(x, xBf, i));
 }
-TRM_EXPORT(accumulate)
+TRM_EXPORT(accumulate, TRM_BLOCK)
 
-TRM_KERNEL void convert(const void* in, int inBf, void* out, int outBf, long n) {
+TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
+    convert(const void* in, int inBf, void* out, int outBf, long n) {
     GRID_STRIDE(i, n) storeAny(out, outBf, i, loadAny(in, inBf, i));
 }
-TRM_EXPORT(convert)
+TRM_EXPORT(convert, TRM_BLOCK)
 
-TRM_KERNEL void broadcast_row(const float* row, void* dst, int dstBf, long rows, int dim) {
+TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
+    broadcast_row(const float* row, void* dst, int dstBf, long rows, int dim) {
     GRID_STRIDE(i, rows * dim) storeAny(dst, dstBf, i, row[i % dim]);
 }
-TRM_EXPORT(broadcast_row)
+TRM_EXPORT(broadcast_row, TRM_BLOCK)
 
 // slots [count]; each slot is a block of `per` = S * D values of dst.
-TRM_KERNEL void broadcast_row_slots(const float* row, void* dst, int dstBf, const int* slots, int count, long per,
-                                    int dim) {
+TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
+    broadcast_row_slots(const float* row, void* dst, int dstBf, const int* slots, int count, long per,
+                        int dim) {
     GRID_STRIDE(i, (long)count * per) {
         long slot = slots[i / per], j = i % per;
         storeAny(dst, dstBf, slot * per + j, row[j % dim]);
     }
 }
-TRM_EXPORT(broadcast_row_slots)
+TRM_EXPORT(broadcast_row_slots, TRM_BLOCK)
 
 // Forward (accumulate = 0): dst [B, n, D] = src [B, S, D] rows from..from+n-1.
 // Backward (accumulate = 1): the roles swap: src [B, n, D] is added into dst [B, S, D] rows from..from+n-1.
-TRM_KERNEL void slice_seq(const void* src, int srcBf, void* dst, int dstBf, int batch, int seq, int n, int dim,
-                          int from, int accumulate) {
+TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
+    slice_seq(const void* src, int srcBf, void* dst, int dstBf, int batch, int seq, int n, int dim,
+              int from, int accumulate) {
     GRID_STRIDE(i, (long)batch * n * dim) {
         long b = i / ((long)n * dim), r = i % ((long)n * dim);
         long full = b * seq * dim + (long)from * dim + r;  // the same element in the [B, S, D] tensor
@@ -72,4 +78,4 @@ TRM_KERNEL void slice_seq(const void* src, int srcBf, void* dst, int dstBf, int 
             storeAny(dst, dstBf, i, loadAny(src, srcBf, full));
     }
 }
-TRM_EXPORT(slice_seq)
+TRM_EXPORT(slice_seq, TRM_BLOCK)

@@ -67,6 +67,7 @@ __device__ __forceinline__ GsChunk gs_load16(const bf16* p) {
 #ifdef __CUDACC__
     return *reinterpret_cast<const GsChunk*>(p);
 #else
+    emu_check_aligned(p, 16, "gs_load16 (a uint4 load)");
     GsChunk c;
     std::memcpy(&c, p, sizeof c);
     return c;
@@ -76,6 +77,7 @@ __device__ __forceinline__ void gs_store16(bf16* p, GsChunk c) {
 #ifdef __CUDACC__
     *reinterpret_cast<GsChunk*>(p) = c;
 #else
+    emu_check_aligned(p, 16, "gs_store16 (a uint4 store)");
     std::memcpy(p, &c, sizeof c);
 #endif
 }
@@ -213,4 +215,4 @@ TRM_KERNEL void __launch_bounds__(GS_THREADS)
     gs_store_frags(cw, g);
     gs_write_warp(cw, h, inter, hr, rows, hc, inter);
 }
-TRM_EXPORT(gemm_swiglu)
+TRM_EXPORT(gemm_swiglu, GS_THREADS)

@@ -13,7 +13,10 @@
 // the values in a table the Java emulated driver reads.
 #include "common.cuh"
 
-TRM_KERNEL void graph_set_if_any_zero(cudaGraphConditionalHandle handle, const int* flags, int n) {
+#define GRAPH_CONTROL_THREADS 256  // GraphBuilder.setIfAnyZero's block
+
+TRM_KERNEL void __launch_bounds__(GRAPH_CONTROL_THREADS)
+    graph_set_if_any_zero(cudaGraphConditionalHandle handle, const int* flags, int n) {
     __shared__ int anyZero;
     if (threadIdx.x == 0) anyZero = 0;
     __syncthreads();
@@ -22,4 +25,4 @@ TRM_KERNEL void graph_set_if_any_zero(cudaGraphConditionalHandle handle, const i
     __syncthreads();
     if (threadIdx.x == 0) cudaGraphSetConditional(handle, anyZero ? 1u : 0u);
 }
-TRM_EXPORT(graph_set_if_any_zero)
+TRM_EXPORT(graph_set_if_any_zero, GRAPH_CONTROL_THREADS)

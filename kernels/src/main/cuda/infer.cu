@@ -12,8 +12,11 @@
 // after it may thread 0 write it: without the barrier a thread could see the slot already ended and skip its tokens.
 #include "common.cuh"
 
-TRM_KERNEL void solve_record(const bf16* logits, const float* q, int qStride, int step, int steps, int earlyHalt,
-                             int* answers, float* qHalts, int* stepsUsed, int* halted, int len, int vocab) {
+#define INFER_THREADS 128  // solve_record's block (GpuKernels.solveRecord)
+
+TRM_KERNEL void __launch_bounds__(INFER_THREADS)
+    solve_record(const bf16* logits, const float* q, int qStride, int step, int steps, int earlyHalt,
+                 int* answers, float* qHalts, int* stepsUsed, int* halted, int len, int vocab) {
     int b = blockIdx.x;
     int used = stepsUsed[b];
     __syncthreads();
@@ -37,4 +40,4 @@ TRM_KERNEL void solve_record(const bf16* logits, const float* q, int qStride, in
         halted[b] = qh > 0.0f ? 1 : 0;
     }
 }
-TRM_EXPORT(solve_record)
+TRM_EXPORT(solve_record, INFER_THREADS)

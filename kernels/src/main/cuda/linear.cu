@@ -5,7 +5,8 @@
 //                 (dw += sum_b dy[b] x[b]^T cannot be one GEMM: b and d do not fold into one stride)
 #include "common.cuh"
 
-TRM_KERNEL void bias_add(void* y, int yBf, const float* bias, long rows, int n) {
+TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
+    bias_add(void* y, int yBf, const float* bias, long rows, int n) {
     for (long i = (long)blockIdx.x * blockDim.x + threadIdx.x; i < rows * n; i += (long)gridDim.x * blockDim.x) {
         if (yBf) {
             bf16* p = static_cast<bf16*>(y) + i;
@@ -15,9 +16,10 @@ TRM_KERNEL void bias_add(void* y, int yBf, const float* bias, long rows, int n) 
         }
     }
 }
-TRM_EXPORT(bias_add)
+TRM_EXPORT(bias_add, TRM_BLOCK)
 
-TRM_KERNEL void bias_grad(const void* dy, int dyBf, float* dbias, long rows, int n) {
+TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
+    bias_grad(const void* dy, int dyBf, float* dbias, long rows, int n) {
     int j = blockIdx.x * blockDim.x + threadIdx.x;
     if (j >= n) return;
     float acc = 0.0f;
@@ -27,13 +29,14 @@ TRM_KERNEL void bias_grad(const void* dy, int dyBf, float* dbias, long rows, int
     }
     dbias[j] += acc;
 }
-TRM_EXPORT(bias_grad)
+TRM_EXPORT(bias_grad, TRM_BLOCK)
 
-TRM_KERNEL void sum_batches(const float* src, float* dst, int batch, long m) {
+TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
+    sum_batches(const float* src, float* dst, int batch, long m) {
     for (long i = (long)blockIdx.x * blockDim.x + threadIdx.x; i < m; i += (long)gridDim.x * blockDim.x) {
         float acc = 0.0f;
         for (int b = 0; b < batch; b++) acc += src[(long)b * m + i];
         dst[i] += acc;
     }
 }
-TRM_EXPORT(sum_batches)
+TRM_EXPORT(sum_batches, TRM_BLOCK)

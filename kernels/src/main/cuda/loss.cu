@@ -20,8 +20,9 @@ __device__ __forceinline__ double warpReduceSumD(double v) {
     return v;
 }
 
-TRM_KERNEL void token_loss(int stablemax, const bf16* logits, const int* labels, float* perSeqLoss, int* seqCorrect,
-                           bf16* dlogits, int batch, int len, int vocab, float gradScale) {
+TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
+    token_loss(int stablemax, const bf16* logits, const int* labels, float* perSeqLoss, int* seqCorrect,
+               bf16* dlogits, int batch, int len, int vocab, float gradScale) {
     __shared__ float scratch[32];
     __shared__ int wrong;
     int b = blockIdx.x;
@@ -95,10 +96,11 @@ TRM_KERNEL void token_loss(int stablemax, const bf16* logits, const int* labels,
         seqCorrect[b] = wrong ? 0 : 1;
     }
 }
-TRM_EXPORT(token_loss)
+TRM_EXPORT(token_loss, TRM_BLOCK)
 
-TRM_KERNEL void halting_bce(const float* q, int qStride, const int* target, float* loss, float* dq, int batch,
-                            float gradScale) {
+TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
+    halting_bce(const float* q, int qStride, const int* target, float* loss, float* dq, int batch,
+                float gradScale) {
     int b = blockIdx.x * blockDim.x + threadIdx.x;
     if (b >= batch) return;
     float x = q[(long)b * qStride], t = (float)target[b];
@@ -106,4 +108,4 @@ TRM_KERNEL void halting_bce(const float* q, int qStride, const int* target, floa
     dq[(long)b * qStride] = gradScale * (1.0f / (1.0f + expf(-x)) - t);
     for (int j = 1; j < qStride; j++) dq[(long)b * qStride + j] = 0.0f;
 }
-TRM_EXPORT(halting_bce)
+TRM_EXPORT(halting_bce, TRM_BLOCK)

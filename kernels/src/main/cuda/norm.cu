@@ -9,8 +9,9 @@
 //   dh = rstd * (dout - out * mean(dout * out))   computed from the saved out and rstd.
 #include "common.cuh"
 
-TRM_KERNEL void rmsnorm_forward(const bf16* x, const bf16* r, bf16* out, float* rstd, int rows, int dim, float eps,
-                                const bf16* a, const bf16* b, bf16* next) {
+TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
+    rmsnorm_forward(const bf16* x, const bf16* r, bf16* out, float* rstd, int rows, int dim, float eps,
+                    const bf16* a, const bf16* b, bf16* next) {
     int warpsPerBlock = blockDim.x / 32;
     int row = blockIdx.x * warpsPerBlock + threadIdx.x / 32;
     int lane = threadIdx.x % 32;
@@ -38,9 +39,10 @@ TRM_KERNEL void rmsnorm_forward(const bf16* x, const bf16* r, bf16* out, float* 
     }
     if (lane == 0) rstd[row] = s;
 }
-TRM_EXPORT(rmsnorm_forward)
+TRM_EXPORT(rmsnorm_forward, TRM_BLOCK)
 
-TRM_KERNEL void rmsnorm_backward(const bf16* out, const float* rstd, const bf16* dout, bf16* dh, int rows, int dim) {
+TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
+    rmsnorm_backward(const bf16* out, const float* rstd, const bf16* dout, bf16* dh, int rows, int dim) {
     int warpsPerBlock = blockDim.x / 32;
     int row = blockIdx.x * warpsPerBlock + threadIdx.x / 32;
     int lane = threadIdx.x % 32;
@@ -55,10 +57,11 @@ TRM_KERNEL void rmsnorm_backward(const bf16* out, const float* rstd, const bf16*
     for (int j = lane; j < dim; j += 32)
         d[j] = __float2bfloat16(s * (__bfloat162float(g[j]) - __bfloat162float(o[j]) * mean));
 }
-TRM_EXPORT(rmsnorm_backward)
+TRM_EXPORT(rmsnorm_backward, TRM_BLOCK)
 
-TRM_KERNEL void rmsnorm_seq_forward(const bf16* x, const bf16* r, bf16* out, float* rstd, int batch, int seq, int dim,
-                                    float eps) {
+TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
+    rmsnorm_seq_forward(const bf16* x, const bf16* r, bf16* out, float* rstd, int batch, int seq, int dim,
+                        float eps) {
     long idx = (long)blockIdx.x * blockDim.x + threadIdx.x;  // over (b, d)
     if (idx >= (long)batch * dim) return;
     int b = (int)(idx / dim), d = (int)(idx % dim);
@@ -77,10 +80,11 @@ TRM_KERNEL void rmsnorm_seq_forward(const bf16* x, const bf16* r, bf16* out, flo
     }
     rstd[idx] = scale;
 }
-TRM_EXPORT(rmsnorm_seq_forward)
+TRM_EXPORT(rmsnorm_seq_forward, TRM_BLOCK)
 
-TRM_KERNEL void rmsnorm_seq_backward(const bf16* out, const float* rstd, const bf16* dout, bf16* dh, int batch,
-                                     int seq, int dim) {
+TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
+    rmsnorm_seq_backward(const bf16* out, const float* rstd, const bf16* dout, bf16* dh, int batch,
+                         int seq, int dim) {
     long idx = (long)blockIdx.x * blockDim.x + threadIdx.x;
     if (idx >= (long)batch * dim) return;
     int b = (int)(idx / dim), d = (int)(idx % dim);
@@ -96,4 +100,4 @@ TRM_KERNEL void rmsnorm_seq_backward(const bf16* out, const float* rstd, const b
         dh[i] = __float2bfloat16(scale * (__bfloat162float(dout[i]) - __bfloat162float(out[i]) * mean));
     }
 }
-TRM_EXPORT(rmsnorm_seq_backward)
+TRM_EXPORT(rmsnorm_seq_backward, TRM_BLOCK)

@@ -38,13 +38,14 @@ __device__ __forceinline__ void adamAtan2Element(float* p, bf16* pHalf, const fl
     v[i] = vi;
 }
 
-TRM_KERNEL void adam_atan2(float* p, bf16* pHalf, const float* g, float* m, float* v, long n, const float* sched,
-                           float wd, float beta1, float beta2) {
+TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
+    adam_atan2(float* p, bf16* pHalf, const float* g, float* m, float* v, long n, const float* sched,
+               float wd, float beta1, float beta2) {
     float lr = sched[0], bc1 = sched[1], bc2Sqrt = sqrtf(sched[2]);
     for (long i = (long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long)gridDim.x * blockDim.x)
         adamAtan2Element(p, pHalf, g, m, v, i, lr, bc1, bc2Sqrt, wd, beta1, beta2);
 }
-TRM_EXPORT(adam_atan2)
+TRM_EXPORT(adam_atan2, TRM_BLOCK)
 
 // One EMA element (shared by ema and ema_multi).
 __device__ __forceinline__ void emaElement(float* shadow, bf16* shadowHalf, const float* p, long i, float rate) {
@@ -53,11 +54,12 @@ __device__ __forceinline__ void emaElement(float* shadow, bf16* shadowHalf, cons
     if (shadowHalf != nullptr) shadowHalf[i] = __float2bfloat16(s);
 }
 
-TRM_KERNEL void ema(float* shadow, bf16* shadowHalf, const float* p, long n, float rate) {
+TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
+    ema(float* shadow, bf16* shadowHalf, const float* p, long n, float rate) {
     for (long i = (long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long)gridDim.x * blockDim.x)
         emaElement(shadow, shadowHalf, p, i, rate);
 }
-TRM_EXPORT(ema)
+TRM_EXPORT(ema, TRM_BLOCK)
 
 // A table entry (a 64-bit device address, 0 for none) as the pointer type the loop body takes.
 template <typename T>
@@ -65,8 +67,9 @@ __device__ __forceinline__ T* tableAddress(unsigned long long a) {
     return reinterpret_cast<T*>(a);
 }
 
-TRM_KERNEL void adam_atan2_multi(const unsigned long long* table, int tensors, long total, const float* sched,
-                                 float wd, float beta1, float beta2) {
+TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
+    adam_atan2_multi(const unsigned long long* table, int tensors, long total, const float* sched,
+                     float wd, float beta1, float beta2) {
     const int F = 5;
     const unsigned long long* start = table + (long)tensors * F;
     float lr = sched[0], bc1 = sched[1], bc2Sqrt = sqrtf(sched[2]);
@@ -84,9 +87,10 @@ TRM_KERNEL void adam_atan2_multi(const unsigned long long* table, int tensors, l
         for (; i < end; i += stride) adamAtan2Element(p, pHalf, g, m, v, i - base, lr, bc1, bc2Sqrt, wd, beta1, beta2);
     }
 }
-TRM_EXPORT(adam_atan2_multi)
+TRM_EXPORT(adam_atan2_multi, TRM_BLOCK)
 
-TRM_KERNEL void ema_multi(const unsigned long long* table, int tensors, long total, float rate) {
+TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
+    ema_multi(const unsigned long long* table, int tensors, long total, float rate) {
     const int F = 3;
     const unsigned long long* start = table + (long)tensors * F;
     long stride = (long)gridDim.x * blockDim.x;
@@ -101,10 +105,11 @@ TRM_KERNEL void ema_multi(const unsigned long long* table, int tensors, long tot
         for (; i < end; i += stride) emaElement(shadow, shadowHalf, p, i - base, rate);
     }
 }
-TRM_EXPORT(ema_multi)
+TRM_EXPORT(ema_multi, TRM_BLOCK)
 
-TRM_KERNEL void puzzle_sign_sgd(float* table, int dim, const int* ids, const float* slotGrads, int batch, float lr,
-                                const float* lrPtr, float wd) {
+TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
+    puzzle_sign_sgd(float* table, int dim, const int* ids, const float* slotGrads, int batch, float lr,
+                    const float* lrPtr, float wd) {
     if (lrPtr != nullptr) lr = *lrPtr;  // a schedule row in device memory (a captured step replays with each lr)
     long idx = (long)blockIdx.x * blockDim.x + threadIdx.x;
     if (idx >= (long)batch * dim) return;
@@ -119,4 +124,4 @@ TRM_KERNEL void puzzle_sign_sgd(float* table, int dim, const int* ids, const flo
     float* w = table + (long)id * dim + d;
     *w = *w * (1.0f - lr * wd) - lr * sign;
 }
-TRM_EXPORT(puzzle_sign_sgd)
+TRM_EXPORT(puzzle_sign_sgd, TRM_BLOCK)

@@ -8,7 +8,8 @@ __device__ __forceinline__ float sigmoidf(float v) { return 1.0f / (1.0f + expf(
 // silu(g) * u in fp32, rounded once by the caller: the one formula of swiglu_forward and of gemm_swiglu's epilogue.
 __device__ __forceinline__ float swiglu_value(float g, float u) { return g * sigmoidf(g) * u; }
 
-TRM_KERNEL void swiglu_forward(const bf16* gu, bf16* out, int rows, int inter) {
+TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
+    swiglu_forward(const bf16* gu, bf16* out, int rows, int inter) {
     long idx = (long)blockIdx.x * blockDim.x + threadIdx.x;
     if (idx >= (long)rows * inter) return;
     long row = idx / inter, j = idx % inter;
@@ -16,9 +17,10 @@ TRM_KERNEL void swiglu_forward(const bf16* gu, bf16* out, int rows, int inter) {
     float u = __bfloat162float(gu[row * 2 * inter + inter + j]);
     out[idx] = __float2bfloat16(swiglu_value(g, u));
 }
-TRM_EXPORT(swiglu_forward)
+TRM_EXPORT(swiglu_forward, TRM_BLOCK)
 
-TRM_KERNEL void swiglu_backward(const bf16* gu, const bf16* dout, bf16* dgu, int rows, int inter) {
+TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
+    swiglu_backward(const bf16* gu, const bf16* dout, bf16* dgu, int rows, int inter) {
     long idx = (long)blockIdx.x * blockDim.x + threadIdx.x;
     if (idx >= (long)rows * inter) return;
     long row = idx / inter, j = idx % inter;
@@ -29,4 +31,4 @@ TRM_KERNEL void swiglu_backward(const bf16* gu, const bf16* dout, bf16* dgu, int
     dgu[row * 2 * inter + j] = __float2bfloat16(d * u * sg * (1.0f + g * (1.0f - sg)));
     dgu[row * 2 * inter + inter + j] = __float2bfloat16(d * g * sg);
 }
-TRM_EXPORT(swiglu_backward)
+TRM_EXPORT(swiglu_backward, TRM_BLOCK)

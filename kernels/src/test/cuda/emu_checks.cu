@@ -1,7 +1,8 @@
 // emu_checks.cu: kernels that exercise the emulation header itself (warp votes and shuffles, shared memory and
-// barriers, 2-D blocks and grids, dynamic shared memory, atomics, deadlock reporting, WMMA and its argument checks).
-// Built only into the emulation library, never into the fatbin; native/'s EmulatorPrimitivesTest launches them and checks the results
-// against what CUDA specifies.
+// barriers, 2-D blocks and grids, dynamic shared memory, atomics, deadlock reporting, WMMA and its argument checks,
+// the schedules, launch bounds and vector alignment). Built only into the emulation library, never into the fatbin;
+// native/'s EmulatorPrimitivesTest and EmulatorScheduleTest launch them and check the results against what CUDA
+// specifies.
 #include "common.cuh"
 
 // Per thread, 7 ints at out[7 * t]: ballot(lane odd), any(lane == 5), all(lane < 31), shfl(lane * 10 from lane 3),
@@ -107,3 +108,65 @@ TRM_KERNEL void emu_check_stress(int* out, int rounds) {
     *o = emu_check_stack_aligned() ? (int)v : -2;
 }
 TRM_EXPORT(emu_check_stress)
+
+// ---- Schedules (EmulatedSchedule) and the launch checks --------------------------------------------------------
+
+// The order the emulator ran things in: each thread takes a ticket from *counter when it starts and (barrier != 0)
+// another after a __syncthreads(), at out[2 * (block * n + t)] and the next int (-1 when barrier == 0; odd threads
+// then return at once, which exercises the stack hand-over of returning threads). block = the linear block index
+// (x fastest), n threads per block, t the linear thread id.
+TRM_KERNEL void emu_check_order(int* counter, int* out, int barrier) {
+    int n = blockDim.x * blockDim.y * blockDim.z;
+    int t = threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
+    long block = blockIdx.x + (long)gridDim.x * (blockIdx.y + (long)gridDim.y * blockIdx.z);
+    int* o = out + 2 * (block * n + t);
+    o[0] = atomicAdd(counter, 1);
+    o[1] = -1;
+    if (!barrier) return;
+    __syncthreads();
+    o[1] = atomicAdd(counter, 1);
+}
+TRM_EXPORT(emu_check_order)
+
+// A race a forward schedule hides: thread t reads what thread t - 1 wrote in the same launch, with the __syncthreads()
+// between the write and the read left out (and no barrier anywhere). out[t] = stamp + t - 1 (t >= 1) when the writer
+// ran first, what an earlier launch left otherwise; out[0] = -1.
+TRM_KERNEL void emu_check_race(int* out, int stamp) {
+    __shared__ int buf[1024];
+    int t = threadIdx.x;
+    buf[t] = stamp + t;
+    // (the missing __syncthreads())
+    out[t] = t > 0 ? buf[t - 1] : -1;
+}
+TRM_EXPORT(emu_check_race)
+
+// One warp (32 threads): an accumulator fragment of 1s stored to a zeroed shared tile, then every lane reads the
+// whole tile and writes its sum to out[lane] (256 when it sees every store). sync = 0 leaves out the __syncwarp()
+// the GPU needs between the store and the reads of other lanes' elements.
+TRM_KERNEL void emu_check_wmma_store(int sync, float* out) {
+    using namespace nvcuda;
+    __shared__ __attribute__((aligned(32))) float tile[256];
+    for (int e = threadIdx.x; e < 256; e += 32) tile[e] = 0.0f;
+    __syncwarp();
+    wmma::fragment<wmma::accumulator, 16, 16, 16, float> ones;
+    wmma::fill_fragment(ones, 1.0f);
+    wmma::store_matrix_sync(tile, ones, 16, wmma::mem_row_major);
+    if (sync) __syncwarp();
+    float sum = 0.0f;
+    for (int e = 0; e < 256; e++) sum += tile[e];
+    out[threadIdx.x] = sum;
+    __syncwarp();  // nobody zeroes the tile again before every lane has read it (the next block)
+}
+TRM_EXPORT(emu_check_wmma_store)
+
+// A kernel with __launch_bounds__(64): out[t] = t. The emulator must refuse a launch of more than 64 threads.
+TRM_KERNEL void __launch_bounds__(64) emu_check_bounded(int* out) { out[threadIdx.x] = threadIdx.x; }
+TRM_EXPORT(emu_check_bounded, 64)
+
+// A float4-style load as the kernels write them (emulated branch: element by element after emu_check_aligned):
+// out[0..3] = p[0..3]; p must be 16-byte aligned.
+TRM_KERNEL void emu_check_vector(const float* p, float* out) {
+    emu_check_aligned(p, 16, "emu_check_vector (a float4 load)");
+    for (int i = 0; i < 4; i++) out[i] = p[i];
+}
+TRM_EXPORT(emu_check_vector)

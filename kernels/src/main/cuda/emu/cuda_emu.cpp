@@ -3,6 +3,7 @@
 // Limits: see the top of cuda_emu.h.
 #include "cuda_emu.h"
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -85,11 +86,73 @@ namespace {
 
 constexpr int kMaxThreads = 1024;
 constexpr size_t kStackBytes = 64 * 1024;
-constexpr size_t kMaxDynamicShared = 228 * 1024;
-// What a launch may ask for without cuFuncSetAttribute(CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES), which
-// dev.trm.gpu never calls: above it cuLaunchKernel fails (CUDA_ERROR_INVALID_VALUE) on every GPU, H100/H200 included.
-// The real bound is 48 KiB for static + dynamic together; the emulator only sees the dynamic part.
-constexpr size_t kDefaultDynamicSharedLimit = 48 * 1024;
+// The hardware limits a launch is checked against (CUDA's, for every GPU we target: sm_80 .. sm_90).
+constexpr unsigned kMaxBlockX = 1024, kMaxBlockY = 1024, kMaxBlockZ = 64;
+constexpr unsigned long kMaxGridX = 2147483647ul;  // 2^31 - 1
+constexpr unsigned kMaxGridYZ = 65535;
+// Dynamic shared memory beyond 48 KiB needs the kernel's opt-in (cuFuncSetAttribute with
+// CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES), which CudaDriver never makes: without it the launch fails.
+constexpr size_t kMaxDynamicShared = 48 * 1024;
+
+// ---- The schedule: in which order the threads of a block and the blocks of a grid run -------------------------
+// Process-wide (every OS thread's launches), read once at the start of each launch; the modes are described at the
+// top of cuda_emu.h ("Schedule modes"), the block order in BlockOrder, the threads' in runBlock. Shuffle draws from
+// the seed, the kernel's name and the block index only, so a launch's order does not depend on what ran before it:
+// a failure reproduces with the same seed.
+enum ScheduleMode { kForward = 0, kReverse = 1, kShuffle = 2 };
+std::atomic<int> scheduleMode{kForward};
+std::atomic<unsigned long long> scheduleSeed{0};
+std::string scheduleEnvError;  // set at load when TRM_EMU_SCHEDULE is not understood: every launch then fails
+
+// TRM_EMU_SCHEDULE = forward | reverse | shuffle:SEED (SEED a decimal unsigned 64-bit integer), read once, when the
+// library is loaded (before any launch). Unset or empty: forward.
+bool readScheduleEnv() {
+    const char* v = std::getenv("TRM_EMU_SCHEDULE");
+    if (v == nullptr || *v == 0 || std::strcmp(v, "forward") == 0) return true;
+    if (std::strcmp(v, "reverse") == 0) {
+        scheduleMode = kReverse;
+        return true;
+    }
+    if (std::strncmp(v, "shuffle:", 8) == 0 && v[8] >= '0' && v[8] <= '9') {
+        char* end = nullptr;
+        unsigned long long seed = std::strtoull(v + 8, &end, 10);
+        if (*end == 0) {
+            scheduleMode = kShuffle;
+            scheduleSeed = seed;
+            return true;
+        }
+    }
+    scheduleEnvError = std::string("TRM_EMU_SCHEDULE=") + v + " is not forward, reverse or shuffle:SEED";
+    return false;
+}
+const bool scheduleEnvRead = readScheduleEnv();
+
+// splitmix64: the seed mixer and the generator of the shuffles (one 64-bit state, statistically fine for this).
+inline unsigned long long splitmix(unsigned long long& state) {
+    unsigned long long z = (state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+// A uniform draw from [0, bound) (bound >= 1), by the multiply-shift reduction.
+inline unsigned long long below(unsigned long long& state, unsigned long long bound) {
+    return (unsigned long long)(((unsigned __int128)splitmix(state) * bound) >> 64);
+}
+// Fisher-Yates over order[0, n).
+template <typename T>
+void shuffle(T* order, long n, unsigned long long& state) {
+    for (long i = n - 1; i > 0; i--) {
+        long j = (long)below(state, (unsigned long long)i + 1);
+        T t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+}
+unsigned long long nameHash(const char* name) {  // FNV-1a
+    unsigned long long h = 0xcbf29ce484222325ull;
+    for (; *name; name++) h = (h ^ (unsigned char)*name) * 0x100000001b3ull;
+    return h;
+}
 
 EmuKernelEntry* registry = nullptr;
 
@@ -178,6 +241,12 @@ struct Launch {
     bool deadlock = false;
     bool failed = false;  // a thread called emu_fail
     std::string failure;
+    int mode = kForward;           // the schedule, fixed for the launch
+    unsigned long long rng = 0;    // shuffle: the current block's generator
+    unsigned long long seed = 0;   // shuffle: the schedule's seed mixed with the kernel's name
+    // reverse and shuffle run a block warp by warp (see runBlock): warp k of the run holds the positions
+    // [segment[k], segment[k + 1]) of sched.order; a round visits them in the order of `visit`
+    std::vector<int> segment, visit;
 };
 
 // The scheduler's state on this OS thread, in one thread_local object (one __tls_get_addr per function that reads
@@ -190,7 +259,9 @@ struct Scheduler {
     Context context;  // the scheduler's own, while a fiber runs
     Launch* launch;
     Fiber* current;
-    int nextStart;  // the block's threads from here on have not started yet
+    int* order;      // kMaxThreads: the block's threads (linear ids) in the order a pass runs them
+    int nextStart;   // the threads at order[nextStart..] have not started yet
+    int startLimit;  // a returning thread starts the next one itself only below this position (see pass)
 };
 thread_local Scheduler sched{};
 thread_local std::string lastError;
@@ -221,10 +292,15 @@ void release(Barrier& b) {
 }
 
 // Waits until `participants` threads have arrived at barrier b (the last one releases everybody). The scheduler
-// resumes a waiting fiber only after the release, so a wait costs one switch out and one back in.
+// resumes a waiting fiber only after the release, so a wait costs one switch out and one back in. Under the forward
+// schedule the releasing thread goes on at once (as it always has: it saves a switch); under the others it too waits
+// for the next pass, so that every thread resumes in the schedule's order (in reverse, the releaser is thread 0,
+// and a thread 0 that went first after every barrier would hide the commonest missing barrier of all: thread 0
+// writes a value after a barrier, the others read it).
 void barrierWait(Barrier& b, int participants) {
     if (++b.arrived >= participants) {
         release(b);
+        if (sched.launch->mode != kForward) yieldToScheduler();  // runnable at once: waitOn stays null
         return;
     }
     Fiber* f = sched.current;
@@ -235,8 +311,9 @@ void barrierWait(Barrier& b, int participants) {
 }
 
 // The body of every fiber: runs the kernel for the current thread; when that returns, starts the next thread that
-// has not started yet on the same stack (in the scheduler's first pass, which starts the threads in linear order,
-// this is exactly the thread it would have started next), until a thread waits at a barrier or none is left.
+// has not started yet on the same stack (in the scheduler's first pass, which starts the threads in the order of
+// sched.order, this is exactly the thread it would have started next), until a thread waits at a barrier or none is
+// left.
 [[noreturn]] void fiberMain() {
     Launch& l = *sched.launch;
     for (;;) {
@@ -251,8 +328,8 @@ void barrierWait(Barrier& b, int participants) {
         if (w.barrier.arrived > 0 && w.barrier.arrived >= w.live) release(w.barrier);
         unsigned char* stack = f->stack;
         f->stack = nullptr;
-        if (sched.nextStart < l.threads) {
-            enter((*sched.fibers)[sched.nextStart++], stack);
+        if (sched.nextStart < sched.startLimit) {
+            enter((*sched.fibers)[sched.order[sched.nextStart++]], stack);
             continue;
         }
         sched.freeStacks->push_back(stack);  // free once we have switched away: nothing runs on it meanwhile
@@ -261,38 +338,91 @@ void barrierWait(Barrier& b, int participants) {
     }
 }
 
-// Runs the current block's fibers round-robin, in linear order, each until its next barrier or its return, until
-// all have returned; false on a deadlock or a failure. A fiber parked at a barrier that is not yet released is
-// skipped (resuming it would only see the barrier closed and yield again), so a pass in which no fiber can run means
-// every live thread waits at a barrier the others never reach: a kernel bug (divergent barrier), reported.
-bool runBlock(int threads) {
+// One pass over the positions [from, to) of sched.order: starts the threads there that have not started yet (a
+// thread that returns starts the next one on its own stack, up to position `to`) and resumes those that can run,
+// each until its next barrier or its return. A fiber parked at a barrier that is not yet released is skipped
+// (resuming it would only see the barrier closed and yield again). Returns whether any fiber ran; anyAlive |=
+// whether any fiber of the range is alive. Stops at once when a thread fails (the caller checks l.failed).
+// Positions are visited in increasing order and the first pass over a range starts all its threads, so the order of
+// a range may change between passes once one has gone over it.
+bool pass(int from, int to, bool& anyAlive) {
     std::vector<Fiber>& fs = *sched.fibers;
-    for (;;) {
-        bool anyAlive = false, ran = false;
-        for (int i = 0; i < threads; i++) {
-            Fiber& f = fs[i];
-            bool start = i >= sched.nextStart;
-            if (start) {  // first pass: start thread i on a free stack (it may run on to the threads after it)
-                sched.nextStart = i + 1;
-                enter(f, takeStack());
-                startFrame(f.context, f.stack, kStackBytes, fiberMain);
-            } else if (!f.alive || (f.waitOn != nullptr && f.waitOn->generation == f.waitGeneration)) {
-                anyAlive |= f.alive;
-                continue;
-            } else {
-                sched.current = &f;
-                emu_state.thread = &f.thread;
+    Launch& l = *sched.launch;
+    bool ran = false;
+    sched.startLimit = to;
+    for (int i = from; i < to; i++) {
+        Fiber& f = fs[sched.order[i]];
+        bool start = i >= sched.nextStart;
+        if (start) {  // start the thread at position i on a free stack (it may run on to the threads after it)
+            sched.nextStart = i + 1;
+            enter(f, takeStack());
+            startFrame(f.context, f.stack, kStackBytes, fiberMain);
+        } else if (!f.alive || (f.waitOn != nullptr && f.waitOn->generation == f.waitGeneration)) {
+            anyAlive |= f.alive;
+            continue;
+        } else {
+            sched.current = &f;
+            emu_state.thread = &f.thread;
+        }
+        anyAlive = ran = true;
+        switchTo(sched.context, f.context);
+        if (l.failed) return ran;  // abandon every fiber mid-kernel
+        // The fiber may have run the threads after it to their return and left the last it started waiting: the
+        // pass goes on after those.
+        if (start) i = sched.nextStart - 1;
+    }
+    return ran;
+}
+
+// Runs the current block until all its threads have returned; false on a deadlock or a failure. A round in which no
+// fiber can run means every live thread waits at a barrier the others never reach: a kernel bug (divergent barrier),
+// reported.
+//   forward: passes over the whole block in linear order, each thread until its next barrier (block or warp);
+//   reverse, shuffle: warp by warp, in the order sched.order lays them out (reverse: descending; shuffle: random):
+//     each warp runs, in passes over its lanes, until every lane waits at __syncthreads() or has returned, before
+//     the next warp starts; then the next round, after the block barrier. So one warp's whole stretch between two
+//     block barriers runs before or after another's, which is what shows a missing __syncthreads() between warps (a
+//     thread-by-thread round-robin advances all warps in step, one warp barrier each per pass, and hides it); the
+//     lanes' order in each pass shows a missing __syncwarp(). A round ends when the block barrier is released.
+//     Shuffle draws the lanes' order afresh for each pass and the warps' for each round after the first.
+bool runBlock(int threads) {
+    Launch& l = *sched.launch;
+    if (l.mode == kForward) {
+        for (;;) {
+            bool anyAlive = false;
+            bool ran = pass(0, threads, anyAlive);
+            if (l.failed) return false;
+            if (!anyAlive) return true;
+            if (!ran) {
+                l.deadlock = true;  // abandoned, as on a failure
+                return false;
             }
-            anyAlive = ran = true;
-            switchTo(sched.context, f.context);
-            if (sched.launch->failed) return false;  // abandon every fiber mid-kernel
-            // The fiber may have run threads i+1.. to their return and left the last it started waiting: the
-            // first pass goes on after those.
-            if (start) i = sched.nextStart - 1;
+        }
+    }
+    const int warps = (int)l.visit.size();
+    for (int round = 0;; round++) {
+        if (l.mode == kShuffle && round > 0) shuffle(l.visit.data(), warps, l.rng);
+        bool anyAlive = false, ran = false;
+        const unsigned generation = l.block.generation;
+        for (int k : l.visit) {
+            const int from = l.segment[k], to = l.segment[k + 1];
+            for (int p = 0;; p++) {
+                if (l.mode == kShuffle && (round > 0 || p > 0)) shuffle(sched.order + from, to - from, l.rng);
+                bool r = pass(from, to, anyAlive);
+                if (l.failed) return false;
+                ran |= r;
+                if (!r || l.block.generation != generation) break;
+            }
+            // This warp completed the block barrier (or its last thread returned and released it): a new stretch
+            // begins, in a new round, for every warp in the run's order (this one would otherwise run it first).
+            if (l.block.generation != generation) {
+                anyAlive = true;
+                break;
+            }
         }
         if (!anyAlive) return true;
         if (!ran) {
-            sched.launch->deadlock = true;  // abandoned, as on a failure
+            l.deadlock = true;
             return false;
         }
     }
@@ -321,6 +451,8 @@ void emu_fail(const char* what) {
 
 void emu_syncthreads() { barrierWait(sched.launch->block, sched.launch->live); }
 
+int emu_warp_live_mask_size() { return sched.launch->warps[emu_state.thread->linear / 32].live; }
+
 void emu_warp_exchange(uint64_t value, uint64_t* out) {
     int linear = emu_state.thread->linear, lane = linear & 31;
     Warp& w = sched.launch->warps[linear / 32];
@@ -342,9 +474,105 @@ unsigned emu_ballot(int predicate) {
     return mask;
 }
 
+namespace {
+
+// Why the GPU would refuse this launch (CUDA_ERROR_INVALID_VALUE), or "" when it would not.
+std::string invalidLaunch(const EmuKernelEntry& e, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by,
+                          unsigned bz, unsigned sharedBytes) {
+    auto dims = [](unsigned x, unsigned y, unsigned z) {
+        return std::to_string(x) + "x" + std::to_string(y) + "x" + std::to_string(z);
+    };
+    long threads = (long)bx * by * bz;
+    if (bx < 1 || by < 1 || bz < 1 || bx > kMaxBlockX || by > kMaxBlockY || bz > kMaxBlockZ || threads > kMaxThreads)
+        return "block " + dims(bx, by, bz) + " (each of x, y at most 1024, z at most 64, at most 1024 threads)";
+    if (threads > e.maxThreads)
+        return "block " + dims(bx, by, bz) + " has " + std::to_string(threads) + " threads, over the kernel's " +
+               "__launch_bounds__ of " + std::to_string(e.maxThreads);
+    if (gx < 1 || gy < 1 || gz < 1 || gx > kMaxGridX || gy > kMaxGridYZ || gz > kMaxGridYZ)
+        return "grid " + dims(gx, gy, gz) + " (x at most 2^31-1, y and z at most 65535, none 0)";
+    if (sharedBytes > kMaxDynamicShared)
+        return "dynamic shared memory " + std::to_string(sharedBytes) + " bytes exceeds " +
+               std::to_string(kMaxDynamicShared) + " (the limit without the kernel's opt-in, which we never make)";
+    return "";
+}
+
+// The order of a launch's blocks, as linear indices (x fastest): position p runs block at(p).
+struct BlockOrder {
+    static constexpr unsigned long long kTable = 1ull << 22;  // shuffle: a full permutation up to 4M blocks
+    int mode;
+    unsigned long long count;
+    std::vector<uint32_t> table;             // shuffle, count <= kTable
+    unsigned long long mul = 1, add = 0;     // shuffle, more blocks: (mul p + add) mod count, mul coprime to count
+
+    BlockOrder(int mode, unsigned long long count, unsigned long long seed) : mode(mode), count(count) {
+        if (mode != kShuffle) return;
+        unsigned long long state = seed;
+        if (count <= kTable) {
+            table.resize(count);
+            for (unsigned long long i = 0; i < count; i++) table[i] = (uint32_t)i;
+            shuffle(table.data(), (long)count, state);
+            return;
+        }
+        // Too many blocks to list: a random affine bijection of [0, count) instead (much less random, but grids
+        // this size do not run on the emulator in any test).
+        auto gcd = [](unsigned long long a, unsigned long long b) {
+            while (b != 0) {
+                unsigned long long t = a % b;
+                a = b;
+                b = t;
+            }
+            return a;
+        };
+        do mul = 1 + below(state, count - 1);
+        while (gcd(mul, count) != 1);
+        add = below(state, count);
+    }
+    unsigned long long at(unsigned long long p) const {
+        if (mode == kForward) return p;
+        if (mode == kReverse) return count - 1 - p;
+        if (!table.empty()) return table[p];
+        return (unsigned long long)(((unsigned __int128)mul * p + add) % count);
+    }
+};
+
+// Reverse and shuffle: the block's warps as segments of sched.order (see runBlock). Reverse: sched.order is already
+// descending, so the segments are the warps from the last down (the last may be partial). Shuffle: the warps in a
+// random order, each one's lanes in a random order, from this block's generator (seeded from the launch's seed and
+// the block index b).
+void layOutWarps(Launch& l, unsigned long long b) {
+    const int warps = (l.threads + 31) / 32;
+    std::vector<int> order(warps);  // the warps, in the order of the run
+    for (int w = 0; w < warps; w++) order[w] = l.mode == kReverse ? warps - 1 - w : w;
+    if (l.mode == kShuffle) {
+        l.rng = l.seed ^ (b + 1) * 0xd6e8feb86659fd93ull;
+        shuffle(order.data(), warps, l.rng);
+    }
+    l.segment.assign(1, 0);
+    l.visit.resize(warps);
+    int at = 0;
+    for (int k = 0; k < warps; k++) {
+        const int w = order[k], lanes = w < warps - 1 ? 32 : l.threads - 32 * w;
+        if (l.mode == kShuffle) {
+            for (int i = 0; i < lanes; i++) sched.order[at + i] = 32 * w + i;
+            shuffle(sched.order + at, lanes, l.rng);
+        }
+        at += lanes;
+        l.segment.push_back(at);
+        l.visit[k] = k;
+    }
+}
+
+std::string scheduleName(int mode, unsigned long long seed) {
+    return mode == kForward ? "forward" : mode == kReverse ? "reverse" : "shuffle:" + std::to_string(seed);
+}
+
+}  // namespace
+
 extern "C" {
 
-// Returns 0 on success; otherwise a non-zero code and the reason in emu_last_error().
+// Returns 0 on success; otherwise a non-zero code and the reason in emu_last_error(): 1 no such kernel, 2 a launch
+// configuration the GPU refuses (CUDA_ERROR_INVALID_VALUE there), 3 a deadlock, 4 a kernel error (emu_fail, or a
+// misaligned pointer argument).
 int emu_launch(const char* name, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
                unsigned sharedBytes, void** args) {
     EmuKernelEntry* e = registry;
@@ -353,26 +581,26 @@ int emu_launch(const char* name, unsigned gx, unsigned gy, unsigned gz, unsigned
         lastError = std::string("no kernel named ") + name + " in the emulation library";
         return 1;
     }
+    if (!scheduleEnvError.empty()) {
+        lastError = "cannot launch " + std::string(name) + ": " + scheduleEnvError;
+        return 2;
+    }
+    std::string invalid = invalidLaunch(*e, gx, gy, gz, bx, by, bz, sharedBytes);
+    if (!invalid.empty()) {
+        lastError = "invalid launch configuration for " + std::string(name) + ": " + invalid;
+        return 2;
+    }
+    char argError[160];
+    if (!e->checkArgs(args, argError, sizeof argError)) {
+        lastError = "kernel error in " + std::string(name) + ": " + argError;
+        return 4;
+    }
     long threads = (long)bx * by * bz;
-    // CUDA's per-dimension limits (every GPU since compute capability 3.0): gridDim.y and .z at most 65535 (.x up to
-    // 2^31 - 1), blockDim.z at most 64; cuLaunchKernel refuses more with CUDA_ERROR_INVALID_VALUE.
-    if (threads < 1 || threads > kMaxThreads || gx < 1 || gy < 1 || gz < 1 || gx > 2147483647u || gy > 65535 ||
-        gz > 65535 || bz > 64) {
-        lastError = "invalid launch configuration for " + std::string(name) + ": block " + std::to_string(bx) + "x" +
-                    std::to_string(by) + "x" + std::to_string(bz) + " (1..1024 threads, z <= 64), grid " +
-                    std::to_string(gx) + "x" + std::to_string(gy) + "x" + std::to_string(gz) + " (y, z <= 65535)";
-        return 2;
-    }
-    if (sharedBytes > kDefaultDynamicSharedLimit) {
-        lastError = "dynamic shared memory " + std::to_string(sharedBytes) + " bytes exceeds the " +
-                    std::to_string(kDefaultDynamicSharedLimit) + " a launch gets without opting in (" +
-                    std::string(name) + ")";
-        return 2;
-    }
     if (sched.fibers == nullptr) {
         sched.fibers = new std::vector<Fiber>(kMaxThreads);
         sched.stacks = new std::vector<unsigned char*>();
         sched.freeStacks = new std::vector<unsigned char*>();
+        sched.order = new int[kMaxThreads];
     }
     if (sched.dynamicShared == nullptr) sched.dynamicShared = new std::vector<unsigned char>(kMaxDynamicShared);
     std::vector<Fiber>& fs = *sched.fibers;
@@ -380,6 +608,9 @@ int emu_launch(const char* name, unsigned gx, unsigned gy, unsigned gz, unsigned
     l.kernel = e->call;
     l.args = args;
     l.threads = (int)threads;
+    l.mode = scheduleMode.load();
+    const unsigned long long scheduleSeedNow = scheduleSeed.load();
+    l.seed = scheduleSeedNow ^ nameHash(name);
     int nw = (int)((threads + 31) / 32);
     l.warps.resize(nw);
     sched.launch = &l;
@@ -392,42 +623,58 @@ int emu_launch(const char* name, unsigned gx, unsigned gy, unsigned gz, unsigned
         f.thread.linear = t;
         f.thread.index = dim3{(unsigned)(t % bx), (unsigned)((t / bx) % by), (unsigned)(t / (bx * by))};
     }
+    BlockOrder blocks(l.mode, (unsigned long long)gx * gy * gz, l.seed);
     int rc = 0;
-    for (unsigned z = 0; z < gz && rc == 0; z++)
-        for (unsigned y = 0; y < gy && rc == 0; y++)
-            for (unsigned x = 0; x < gx && rc == 0; x++) {
-                emu_state.blockIndex = dim3{x, y, z};
-                l.live = l.threads;
-                l.block = Barrier{};
-                for (int w = 0; w < nw; w++) {  // the slots need no clearing: published says which are valid
-                    Warp& warp = l.warps[w];
-                    warp.barrier = Barrier{};
-                    warp.live = w < nw - 1 ? 32 : l.threads - 32 * w;
-                    warp.published[0] = warp.published[1] = 0;
-                }
-                for (int t = 0; t < l.threads; t++) {  // none started; those of a failed block are abandoned
-                    Fiber& f = fs[t];
-                    f.alive = false;
-                    f.waitOn = nullptr;
-                    f.stack = nullptr;
-                }
-                sched.nextStart = 0;
-                *sched.freeStacks = *sched.stacks;
-                if (!runBlock(l.threads) && l.failed) {
-                    lastError = "kernel error in " + std::string(name) + ": " + l.failure;
-                    rc = 4;
-                } else if (l.deadlock) {
-                    lastError = std::string("deadlock in ") + name + ": every live thread of block (" +
-                                std::to_string(x) + "," + std::to_string(y) + "," + std::to_string(z) +
-                                ") waits at a barrier the others never reach";
-                    rc = 3;
-                }
-            }
+    for (unsigned long long p = 0; p < blocks.count && rc == 0; p++) {
+        const unsigned long long b = blocks.at(p);  // x fastest, then y, then z
+        const unsigned x = (unsigned)(b % gx), y = (unsigned)(b / gx % gy), z = (unsigned)(b / gx / gy);
+        emu_state.blockIndex = dim3{x, y, z};
+        l.live = l.threads;
+        l.block = Barrier{};
+        for (int w = 0; w < nw; w++) {  // the slots need no clearing: published says which are valid
+            Warp& warp = l.warps[w];
+            warp.barrier = Barrier{};
+            warp.live = w < nw - 1 ? 32 : l.threads - 32 * w;
+            warp.published[0] = warp.published[1] = 0;
+        }
+        for (int t = 0; t < l.threads; t++) {  // none started; those of a failed block are abandoned
+            Fiber& f = fs[t];
+            f.alive = false;
+            f.waitOn = nullptr;
+            f.stack = nullptr;
+            sched.order[t] = l.mode == kReverse ? l.threads - 1 - t : t;  // reverse: warps and lanes descending
+        }
+        if (l.mode != kForward) layOutWarps(l, b);
+        sched.nextStart = 0;
+        *sched.freeStacks = *sched.stacks;
+        if (!runBlock(l.threads) && l.failed) {
+            lastError = "kernel error in " + std::string(name) + ": " + l.failure;
+            rc = 4;
+        } else if (l.deadlock) {
+            lastError = std::string("deadlock in ") + name + ": every live thread of block (" + std::to_string(x) +
+                        "," + std::to_string(y) + "," + std::to_string(z) + ") waits at a barrier the others never reach";
+            rc = 3;
+        }
+    }
+    if (rc != 0 && l.mode != kForward) lastError += " (schedule " + scheduleName(l.mode, scheduleSeedNow) + ")";
     sched.launch = nullptr;
     emu_state.thread = nullptr;
     sched.current = nullptr;
     return rc;
 }
+
+// The schedule (see "The schedule" above): mode 0 forward, 1 reverse, 2 shuffle with the seed. 0 on success, 1 for
+// an unknown mode. It overrides TRM_EMU_SCHEDULE (and clears a bad value's error). Set it between launches: a launch
+// in progress on another thread keeps the schedule it started with.
+int emu_set_schedule(int mode, unsigned long long seed) {
+    if (mode < kForward || mode > kShuffle) return 1;
+    scheduleMode = mode;
+    scheduleSeed = seed;
+    scheduleEnvError.clear();
+    return 0;
+}
+int emu_schedule_mode() { return scheduleMode.load(); }
+unsigned long long emu_schedule_seed() { return scheduleSeed.load(); }
 
 const char* emu_last_error() { return lastError.c_str(); }
 

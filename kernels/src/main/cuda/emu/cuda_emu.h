@@ -1,9 +1,9 @@
 // cuda_emu.h: just enough of CUDA C++ for our kernels to compile with g++ and run on the host, one block at a time.
 //
 // What it emulates:
-//   - a launch runs every block of the grid in order (blockIdx.x fastest); each block's threads are fibers
-//     (own context switch on x86-64, ucontext elsewhere) on the calling OS thread, switched cooperatively, so
-//     kernels run deterministically;
+//   - a launch runs every block of the grid, one after another, in the schedule's order (below); each block's threads
+//     are fibers (own context switch on x86-64, ucontext elsewhere) on the calling OS thread, switched cooperatively
+//     at barriers, so kernels run deterministically for a given schedule;
 //   - __syncthreads(): a barrier over the block's live threads; __syncwarp() and the warp primitives
 //     (__shfl_sync, __shfl_xor_sync, __shfl_down_sync, __shfl_up_sync, __ballot_sync, __any_sync, __all_sync):
 //     a barrier over the live lanes of the warp (32 consecutive linear thread ids), with a value exchange;
@@ -13,21 +13,50 @@
 //   - __nv_bfloat16 (round-to-nearest-even conversions, as __float2bfloat16) and the usual math intrinsics;
 //   - the WMMA API (nvcuda::wmma, 16x16x16 tiles, bf16 inputs, fp32 accumulator): the per-lane fragment layout of
 //     real hardware is opaque, so here every lane's fragment holds the WHOLE 16x16 tile (num_elements = 256) and
-//     every lane computes the whole product; stores write identical values. Each call is warp-collective (a warp
-//     barrier, so a lane that skips it deadlocks, reported as such) and checks what the hardware requires: ldm a
-//     multiple of 8 elements (16-bit types) or 4 (float), the pointer 32-byte aligned; otherwise the launch fails
-//     with the reason (emu_fail). The accumulation order within a tile differs from the tensor cores' (fp32 sums
-//     in k order here), so results can differ from the GPU in the last bits.
+//     every lane computes the whole product; a store writes only the lane's share of the tile (elements e with
+//     e % 32 == lane), so a read of other lanes' elements without the __syncwarp() the GPU needs sees stale data.
+//     Each call is warp-collective (a warp barrier, so a lane that skips it deadlocks, reported as such) and checks
+//     what the hardware requires: all 32 lanes live, ldm a multiple of 8 elements (16-bit types) or 4 (float), the
+//     pointer 32-byte aligned; otherwise the launch fails with the reason (emu_fail). The accumulation order within
+//     a tile differs from the tensor cores' (fp32 sums in k order here), so results can differ from the GPU in the
+//     last bits;
+//   - the launch checks of the GPU (the launch fails, naming the kernel and the limit): block at most 1024 x 1024 x 64
+//     and 1024 threads, and no more threads than the kernel's __launch_bounds__ (TRM_EXPORT(name, bound) repeats
+//     it); grid x at most 2^31-1, y and z at most 65535; dynamic shared memory at most 48 KiB (more needs an opt-in
+//     CudaDriver never makes); every typed pointer argument aligned to its element type; and, through
+//     emu_check_aligned in the emulated branch of each vector access, 16-byte alignment of float4/uint4 loads and
+//     stores (misaligned accesses fault on the GPU and work on the host).
+//
+// Schedule modes (EmulatedSchedule in Java; or TRM_EMU_SCHEDULE=forward|reverse|shuffle:SEED, read when the library
+// loads; emu_set_schedule): process-wide, taken by each launch when it starts. The order is the only freedom a
+// correct kernel must not notice; a race (a missing __syncthreads()/__syncwarp(), a block reading another block's
+// output in the same launch) passes in one order and breaks in another.
+//   - forward (default): blocks in ascending linear index (x fastest); a block's threads round-robin in ascending
+//     linear id, each until its next barrier (block or warp), the thread completing a barrier going on at once.
+//   - reverse: blocks descending; a block runs warp by warp, the last warp first: each warp runs, in passes over its
+//     lanes in descending order, until all of them wait at __syncthreads() or have returned, then the next warp;
+//     every thread, the barrier's releaser included, resumes after a block barrier in that order again. So one
+//     warp's whole stretch between block barriers runs before another's (a round-robin moves all warps in step, one
+//     warp barrier at a time, and hides missing block barriers between warps).
+//   - shuffle:SEED: as reverse, with seeded pseudo-random orders instead: of the blocks (per launch), of the warps
+//     (per stretch between block barriers) and of each warp's lanes (per pass), from the seed, the kernel's name and
+//     the block index; the same seed gives the same run.
+// A returning thread still hands its stack to the next thread to start (within its warp, under reverse and shuffle).
 //
 // Its limits (a kernel outside them is a kernel bug here, not something to work around in the emulator):
-//   - at most 1024 threads per block, 64 KiB of stack per thread (no large local arrays), 228 KiB dynamic shared;
+//   - 64 KiB of stack per thread (no large local arrays); static shared memory is not counted (nvcc refuses more than
+//     48 KiB of it);
 //   - blocks run one after another: a kernel that waits for another block (spin locks, grid sync) deadlocks;
 //   - the mask argument of the warp primitives is ignored: every live lane of the warp must take part
 //     (as our kernels do; a divergent shuffle is undefined behaviour on real hardware too);
 //   - a thread that returns early leaves all later barriers (real GPUs make that undefined; ours never do it);
 //   - no memory model: every write is visible at once; no texture, no cooperative groups, no clusters;
 //   - fast-math intrinsics (__expf, rsqrtf) are the exact libm functions, so results can differ from the GPU
-//     in the last bits; float atomics add in block order, deterministic here but not on the GPU.
+//     in the last bits; float atomics add in the schedule's order, deterministic for one schedule but not on the
+//     GPU;
+//   - the schedules explore orders at barrier granularity: between two barriers a thread runs alone, so races between
+//     single instructions of two threads of the same stretch (both orders of a pair are covered by forward and
+//     reverse) show, but interleavings finer than a barrier stretch do not.
 #pragma once
 
 #include <cmath>
@@ -77,6 +106,18 @@ int emu_warp_live_mask_size();
 
 // A kernel bug the emulator detected (e.g. a misaligned WMMA load): ends the launch, which then fails with `what`.
 [[noreturn]] void emu_fail(const char* what);
+
+// What a kernel's emulated branch of a vector access (float4, uint4 through reinterpret_cast on the GPU; element by
+// element here) calls first: the GPU needs the address aligned to the vector's size and faults otherwise
+// (misaligned address); plain host loads would not notice. `what` names the access in the failure.
+inline void emu_check_aligned(const void* p, unsigned bytes, const char* what) {
+    if (reinterpret_cast<uintptr_t>(p) % bytes != 0) {
+        static thread_local char msg[160];
+        std::snprintf(msg, sizeof msg, "%s: address %p is not %u-byte aligned, as a %u-byte vector access needs",
+                      what, p, bytes, bytes);
+        emu_fail(msg);
+    }
+}
 
 inline void __syncthreads() { emu_syncthreads(); }
 inline void __syncwarp(unsigned = 0xffffffffu) { uint64_t all[32]; emu_warp_exchange(0, all); }
@@ -205,6 +246,12 @@ struct fragment {
 template <typename T>
 inline void emu_wmma_check(const T* p, unsigned ldm, const char* op) {
     static_assert(sizeof(T) == 2 || sizeof(T) == 4, "WMMA element types: 16-bit or float");
+    if (emu_warp_live_mask_size() != 32) {  // the lanes' stores (see store_matrix_sync) would leave gaps
+        static thread_local char msg[160];
+        std::snprintf(msg, sizeof msg, "%s with %d live lanes: WMMA needs the whole warp", op,
+                      emu_warp_live_mask_size());
+        emu_fail(msg);
+    }
     unsigned multiple = sizeof(T) == 2 ? 8 : 4;  // 16 bytes either way
     if (ldm % multiple != 0) {
         static thread_local char msg[160];
@@ -242,12 +289,17 @@ inline void load_matrix_sync(fragment<accumulator, 16, 16, 16, float>& f, const 
     for (int r = 0; r < 16; r++)
         for (int c = 0; c < 16; c++) f.x[r * 16 + c] = layout == mem_row_major ? p[r * ldm + c] : p[c * ldm + r];
 }
+// Each lane stores only its share of the tile (elements e with e % 32 == lane; the hardware's split is another, but
+// it is one too): on the GPU a lane reading what another lane stored needs a __syncwarp() after the store, and
+// with every lane storing the whole tile that missing barrier could never show here.
 inline void store_matrix_sync(float* p, const fragment<accumulator, 16, 16, 16, float>& f, unsigned ldm,
                               layout_t layout) {
     emu_wmma_check(p, ldm, "wmma::store_matrix_sync");
     __syncwarp();
-    for (int r = 0; r < 16; r++)
-        for (int c = 0; c < 16; c++) (layout == mem_row_major ? p[r * ldm + c] : p[c * ldm + r]) = f.x[r * 16 + c];
+    for (int e = emu_lane(); e < 256; e += 32) {
+        int r = e / 16, c = e % 16;
+        (layout == mem_row_major ? p[r * ldm + c] : p[c * ldm + r]) = f.x[e];
+    }
 }
 // d = a b + c, products and sums in fp32 (bf16 products are exact in fp32), each element summed from c in k order.
 // The operands are widened to fp32 once and the j loop is innermost (the same sums, in the same order), so that g++
@@ -290,9 +342,12 @@ using std::sqrt;
 #include <tuple>
 #include <utility>
 typedef void (*EmuTrampoline)(void** args);
+typedef bool (*EmuArgCheck)(void** args, char* msg, std::size_t size);
 struct EmuKernelEntry {
     const char* name;
     EmuTrampoline call;
+    EmuArgCheck checkArgs;  // the pointer arguments' alignment, once per launch
+    long maxThreads;        // the kernel's __launch_bounds__ (1024 without)
     EmuKernelEntry* next;
 };
 void emu_register(EmuKernelEntry* entry);
@@ -305,11 +360,44 @@ template <typename... A>
 inline void emu_call(void (*f)(A...), void** args) {
     emu_invoke(f, args, std::index_sequence_for<A...>{});
 }
-#define TRM_EXPORT(name)                                                                  \
-    static void emu_trampoline_##name(void** args) { emu_call(&name, args); }             \
-    static EmuKernelEntry emu_entry_##name{#name, &emu_trampoline_##name, nullptr};       \
-    static struct EmuRegister_##name {                                                    \
-        EmuRegister_##name() { emu_register(&emu_entry_##name); }                         \
+// A pointer argument must be aligned to its element type (a float* to 4 bytes, ...): on the GPU any access through
+// a misaligned one faults (CUDA_ERROR_MISALIGNED_ADDRESS, which also ruins the context), on the host it just works.
+// Untyped (void*) and non-pointer arguments pass.
+template <typename T>
+inline bool emu_arg_aligned(const T&, int, char*, std::size_t) {
+    return true;
+}
+template <typename T>
+inline bool emu_arg_aligned(T* const& p, int index, char* msg, std::size_t size) {
+    if constexpr (!std::is_void<std::remove_cv_t<T>>::value) {
+        if (reinterpret_cast<uintptr_t>(p) % alignof(T) != 0) {
+            std::snprintf(msg, size, "pointer argument %d (%p) is not aligned to its %d-byte elements", index,
+                          (const void*)p, (int)alignof(T));
+            return false;
+        }
+    }
+    return true;
+}
+template <typename... A, std::size_t... I>
+inline bool emu_args_aligned(void (*)(A...), void** args, char* msg, std::size_t size, std::index_sequence<I...>) {
+    return (emu_arg_aligned(*static_cast<std::remove_reference_t<A>*>(args[I]), (int)I, msg, size) && ...);
+}
+template <typename... A>
+inline bool emu_check_args(void (*f)(A...), void** args, char* msg, std::size_t size) {
+    return emu_args_aligned(f, args, msg, size, std::index_sequence_for<A...>{});
+}
+constexpr long emu_max_threads(long bound = 1024) { return bound; }
+// TRM_EXPORT(name) or TRM_EXPORT(name, maxThreads): maxThreads repeats the kernel's __launch_bounds__ (which the
+// emulator cannot read from the declaration), so that a launch with a bigger block fails here as on the GPU.
+#define TRM_EXPORT(name, ...)                                                                                \
+    static void emu_trampoline_##name(void** args) { emu_call(&name, args); }                               \
+    static bool emu_check_##name(void** args, char* msg, std::size_t size) {                                \
+        return emu_check_args(&name, args, msg, size);                                                      \
+    }                                                                                                       \
+    static EmuKernelEntry emu_entry_##name{#name, &emu_trampoline_##name, &emu_check_##name,                \
+                                           emu_max_threads(__VA_ARGS__), nullptr};                          \
+    static struct EmuRegister_##name {                                                                      \
+        EmuRegister_##name() { emu_register(&emu_entry_##name); }                                           \
     } emu_register_##name;
 
 // ---- Graph conditional nodes (graph_control.cu) -------------------------------------------------------------------

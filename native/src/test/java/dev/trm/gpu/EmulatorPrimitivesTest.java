@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import java.util.List;
+
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
@@ -60,36 +62,6 @@ class EmulatorPrimitivesTest {
             for (int blk = 0; blk < blocks; blk++) {
                 for (int t = 0; t < n; t++) assertEquals(n - 1 - t + 1000 * blk, o[blk * n + t], "block " + blk);
             }
-        }
-    }
-
-    /**
-     * A launch gets at most 48 KiB of dynamic shared memory unless the kernel opted in with cuFuncSetAttribute
-     * (dev.trm.gpu never does): exactly 48 KiB runs, more fails as cuLaunchKernel does on a GPU.
-     */
-    @Test
-    void emulatedDynamicSharedMemoryStopsAt48KiB() {
-        try (DeviceBuffer out = dev.alloc(DType.I32, 32)) {
-            dev.kernel("emu_check_block").launch(dev.defaultStream(), 1, 32, 48 * 1024, KernelArgs.of().ptr(out));
-            assertEquals(31, out.downloadInts()[0]);
-            CudaException ex = assertThrows(CudaException.class, () -> dev.kernel("emu_check_block")
-                    .launch(dev.defaultStream(), 1, 32, 48 * 1024 + 4, KernelArgs.of().ptr(out)));
-            assertEquals("CUDA_ERROR_INVALID_VALUE", ex.statusName());
-            assertTrue(ex.getMessage().contains("without opting in"), ex.getMessage());
-        }
-    }
-
-    /** CUDA's per-dimension launch limits: gridDim.y, .z <= 65535 and blockDim.z <= 64, refused before anything runs. */
-    @Test
-    void emulatedLaunchLimitsPerDimensionFollowCuda() {
-        try (DeviceBuffer out = dev.alloc(DType.I32, 128)) {
-            for (int[] bad : new int[][] {{1, 65536, 1, 1, 1, 1}, {1, 1, 65536, 1, 1, 1}, {1, 1, 1, 1, 1, 65}}) {
-                CudaException ex = assertThrows(CudaException.class, () -> dev.kernel("emu_check_block").launch(
-                        dev.defaultStream(), bad[0], bad[1], bad[2], bad[3], bad[4], bad[5], 0, KernelArgs.of().ptr(out)));
-                assertEquals("CUDA_ERROR_INVALID_VALUE", ex.statusName());
-            }
-            dev.kernel("emu_check_block").launch(dev.defaultStream(), 1, 1, 1, 1, 1, 64, 64 * 4, KernelArgs.of().ptr(out));
-            assertEquals(0, out.downloadInts()[0]);  // blockDim.z = 64 runs (the kernel indexes x and y only: n = 1)
         }
     }
 
@@ -230,6 +202,97 @@ class EmulatorPrimitivesTest {
                     && ex.getMessage().contains(expect[m - 1]), ex.getMessage());
         }
         emulatedWmmaComputesTheTileProduct();  // the emulator is usable again
+    }
+
+    @Test
+    void emulatedWmmaNeedsTheWholeWarp() {
+        try (DeviceBuffer a = dev.alloc(DType.BF16, 256); DeviceBuffer b = dev.alloc(DType.BF16, 256);
+             DeviceBuffer c = dev.alloc(DType.F32, 256); DeviceBuffer out = dev.alloc(DType.F32, 256)) {
+            CudaException ex = assertThrows(CudaException.class, () -> dev.kernel("emu_check_wmma").launch(
+                    dev.defaultStream(), 1, 16, 0, KernelArgs.of().i32(0).ptr(a).ptr(b).ptr(c).ptr(out)));
+            assertTrue(ex.getMessage().contains("kernel error in emu_check_wmma")
+                    && ex.getMessage().contains("with 16 live lanes: WMMA needs the whole warp"), ex.getMessage());
+        }
+    }
+
+    /**
+     * Launches the GPU refuses (CUDA_ERROR_INVALID_VALUE) fail on the emulated device too, naming the kernel and the
+     * limit: gridDim.y and .z over 65535, blockDim.z over 64, more threads than the kernel's __launch_bounds__,
+     * dynamic shared memory over the 48 KiB a kernel gets without opting in. The largest valid ones still run.
+     */
+    @Test
+    void emulatedLaunchesOutsideTheHardwareLimitsAreRefused() {
+        try (DeviceBuffer out = dev.alloc(DType.I32, 1024); DeviceBuffer counter = dev.alloc(DType.I32, 1)) {
+            Stream s = dev.defaultStream();
+            Kernel bounded = dev.kernel("emu_check_bounded"), block = dev.kernel("emu_check_block");
+            String[][] refused = {  // {what, expected text}
+                {"grid y", "grid 1x65536x1 (x at most 2^31-1, y and z at most 65535"},
+                {"grid z", "grid 1x1x65536"},
+                {"block z", "block 1x1x65 (each of x, y at most 1024, z at most 64"},
+                {"launch bounds", "block 65x1x1 has 65 threads, over the kernel's __launch_bounds__ of 64"},
+                {"dynamic shared", "dynamic shared memory 49156 bytes exceeds 49152"}};
+            Runnable[] launches = {
+                () -> bounded.launch(s, 1, 65536, 1, 32, 1, 1, 0, KernelArgs.of().ptr(out)),
+                () -> bounded.launch(s, 1, 1, 65536, 32, 1, 1, 0, KernelArgs.of().ptr(out)),
+                () -> block.launch(s, 1, 1, 1, 1, 1, 65, 0, KernelArgs.of().ptr(out)),
+                () -> bounded.launch(s, 1, 1, 1, 65, 1, 1, 0, KernelArgs.of().ptr(out)),
+                () -> block.launch(s, 1, 1, 1, 32, 1, 1, 48 * 1024 + 4, KernelArgs.of().ptr(out))};
+            for (int i = 0; i < launches.length; i++) {
+                CudaException ex = assertThrows(CudaException.class, launches[i]::run, refused[i][0]);
+                assertEquals("CUDA_ERROR_INVALID_VALUE", ex.statusName(), refused[i][0]);
+                String kernel = i == 2 || i == 4 ? "emu_check_block" : "emu_check_bounded";
+                assertTrue(ex.getMessage().contains("invalid launch configuration for " + kernel)
+                        && ex.getMessage().contains(refused[i][1]), refused[i][0] + ": " + ex.getMessage());
+            }
+            // at the limits: 65535 blocks along y, 64 threads of a kernel bounded to 64, 48 KiB of dynamic shared
+            bounded.launch(s, 1, 65535, 1, 64, 1, 1, 0, KernelArgs.of().ptr(out));
+            int[] o = out.downloadInts();
+            for (int t = 0; t < 64; t++) assertEquals(t, o[t]);
+            block.launch(s, 1, 1, 1, 32, 1, 1, 48 * 1024, KernelArgs.of().ptr(out));
+            block.launch(s, 1, 1, 1, 1, 1, 64, 64 * 4, KernelArgs.of().ptr(out));
+        }
+    }
+
+    /**
+     * What faults on the GPU with a misaligned address and silently works on the host: a pointer argument not aligned
+     * to its element type, and a 16-byte vector access (float4, uint4 through reinterpret_cast in the GPU branch) at
+     * an address that is not a multiple of 16, both through a check kernel and through gemm_swiglu's own loads.
+     */
+    @Test
+    void emulatedMisalignedPointersFailTheLaunch() {
+        try (DeviceBuffer in = dev.alloc(DType.F32, 16).upload(new float[] {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
+                13, 14, 15}); DeviceBuffer out = dev.alloc(DType.F32, 4)) {
+            Kernel vector = dev.kernel("emu_check_vector");
+            vector.launch(dev.defaultStream(), 1, 1, 0, KernelArgs.of().ptr(in, 16).ptr(out));
+            assertEquals(List.of(4f, 5f, 6f, 7f), floats(out.downloadFloats()));
+            CudaException ex = assertThrows(CudaException.class, () -> vector.launch(dev.defaultStream(), 1, 1, 0,
+                    KernelArgs.of().ptr(in, 4).ptr(out)));
+            assertEquals("CUDA_ERROR_LAUNCH_FAILED", ex.statusName());
+            assertTrue(ex.getMessage().contains("kernel error in emu_check_vector: emu_check_vector (a float4 load): "
+                    + "address") && ex.getMessage().contains("is not 16-byte aligned"), ex.getMessage());
+            ex = assertThrows(CudaException.class, () -> dev.kernel("emu_check_atomics").launch(dev.defaultStream(),
+                    1, 32, 0, KernelArgs.of().ptr(in, 2).ptr(out).ptr(in)));
+            assertTrue(ex.getMessage().contains("kernel error in emu_check_atomics: pointer argument 0")
+                    && ex.getMessage().contains("is not aligned to its 4-byte elements"), ex.getMessage());
+        }
+        // gemm_swiglu (x [16, 32], w [32, 32] bf16, 128 threads): x one bf16 (2 bytes) into its buffer is a valid
+        // bf16 pointer, but its uint4 loads are misaligned
+        try (DeviceBuffer x = dev.alloc(DType.BF16, 16 * 32 + 8); DeviceBuffer w = dev.alloc(DType.BF16, 32 * 32);
+             DeviceBuffer h = dev.alloc(DType.BF16, 16 * 16)) {
+            Kernel gs = dev.kernel("gemm_swiglu");
+            gs.launch(dev.defaultStream(), 1, 1, 1, 128, 1, 1, 0,
+                    KernelArgs.of().ptr(x, 16).ptr(w).nullPtr().ptr(h).i32(16).i32(32).i32(16));
+            CudaException ex = assertThrows(CudaException.class, () -> gs.launch(dev.defaultStream(), 1, 1, 1, 128,
+                    1, 1, 0, KernelArgs.of().ptr(x, 2).ptr(w).nullPtr().ptr(h).i32(16).i32(32).i32(16)));
+            assertTrue(ex.getMessage().contains("kernel error in gemm_swiglu: gs_load16 (a uint4 load): address")
+                    && ex.getMessage().contains("is not 16-byte aligned"), ex.getMessage());
+        }
+    }
+
+    private static List<Float> floats(float[] f) {
+        List<Float> l = new java.util.ArrayList<>();
+        for (float v : f) l.add(v);
+        return l;
     }
 
     /**

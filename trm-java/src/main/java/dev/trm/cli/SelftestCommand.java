@@ -3,6 +3,7 @@ package dev.trm.cli;
 import dev.trm.backend.gpu.KernelCheck;
 import dev.trm.backend.gpu.KernelSelftest;
 import dev.trm.gpu.Backend;
+import dev.trm.gpu.EmulatedSchedule;
 import dev.trm.gpu.GpuDevice;
 import dev.trm.gpu.GpuUnavailableException;
 import java.io.PrintWriter;
@@ -46,7 +47,9 @@ public final class SelftestCommand implements Runnable {
         String deviceName;
         try (GpuDevice dev = GpuDevice.open(backend)) {
             deviceName = dev.info().name();
-            out.println("selftest: backend " + backend.label() + " (" + deviceName + "), seed " + seed);
+            // the emulated device's thread order (TRM_EMU_SCHEDULE), which a race shows under: say which one ran
+            String schedule = backend == Backend.EMULATED ? ", schedule " + EmulatedSchedule.current() : "";
+            out.println("selftest: backend " + backend.label() + " (" + deviceName + "), seed " + seed + schedule);
             out.flush();
             KernelSelftest st = new KernelSelftest(dev, seed);
             checks = st.runAll();

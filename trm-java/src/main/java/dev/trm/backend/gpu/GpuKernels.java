@@ -14,6 +14,8 @@ import dev.trm.gpu.Stream;
  * device alike.
  */
 public final class GpuKernels {
+    // The block sizes below are also each kernel's __launch_bounds__ (kernels/src/main/cuda: TRM_BLOCK in common.cuh
+    // for BLOCK, and the kernels' own constants): a bigger block fails to launch on the GPU and on the emulated device.
     private static final int BLOCK = 256;
     private static final int MAX_GRID_STRIDE_BLOCKS = 1024;  // grid-stride loops: enough blocks to fill any GPU
 

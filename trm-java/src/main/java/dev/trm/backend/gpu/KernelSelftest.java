@@ -67,6 +67,7 @@ public final class KernelSelftest {
         checks.put("solve state", this::solveState);
         checks.put("gemm", this::gemm);
         for (Map.Entry<String, Supplier<List<KernelCheck>>> c : checks.entrySet()) {
+            current = c.getKey();
             try {
                 out.addAll(c.getValue().get());
             } catch (RuntimeException e) {
@@ -83,6 +84,25 @@ public final class KernelSelftest {
     }
 
     private final List<String> errors = new ArrayList<>();
+
+    /**
+     * Every float output each check measured against its reference, in the order measured, by check (runAll's
+     * names): two runs with the same seed on a deterministic device give the same bits, so comparing them finds
+     * kernels whose results depend on the order the threads ran in (KernelSchedulesEmulatedTest, which runs the
+     * emulated device under its other schedules).
+     */
+    public Map<String, List<float[]>> outputs() {
+        return outputs;
+    }
+
+    private final Map<String, List<float[]>> outputs = new LinkedHashMap<>();
+    private String current = "";
+
+    /** {@link #err}, keeping the output for {@link #outputs()}. */
+    private double measured(float[] got, double[] ref) {
+        outputs.computeIfAbsent(current, k -> new ArrayList<>()).add(got.clone());
+        return err(got, ref);
+    }
 
     private KernelCheck check(String name, double err, double tol) {
         return new KernelCheck(name, dev.backend(), err, tol);
@@ -107,9 +127,9 @@ public final class KernelSelftest {
                 kernels.embeddingBackward(s, tk, gx, gE, gP, partial, B, L, D, P, V, scale);
                 s.synchronize();  // before the scratch is freed
             }
-            return List.of(check("embedding_forward", err(x.downloadBf16(), xRef), TOL_BF16),
-                    check("embedding_backward", Math.max(err(gE.downloadFloats(), dEmbedRef),
-                            err(gP.downloadFloats(), dPuzzleRef)), TOL_F32));
+            return List.of(check("embedding_forward", measured(x.downloadBf16(), xRef), TOL_BF16),
+                    check("embedding_backward", Math.max(measured(gE.downloadFloats(), dEmbedRef),
+                            measured(gP.downloadFloats(), dPuzzleRef)), TOL_F32));
         }
     }
 
@@ -125,14 +145,14 @@ public final class KernelSelftest {
             kernels.rmsNormForward(s, bx, br, out, rstd, ROWS, D, 1e-5f);
             s.synchronize();
             float[] outGot = out.downloadBf16(), rstdGot = rstd.downloadFloats();
-            double fwd = Math.max(err(outGot, outRef) / TOL_BF16, err(rstdGot, rstdRef) / TOL_F32) * TOL_BF16;
+            double fwd = Math.max(measured(outGot, outRef) / TOL_BF16, measured(rstdGot, rstdRef) / TOL_F32) * TOL_BF16;
             // Backward from the device's own (bf16) out and rstd, as the backend does.
             double[] dhRef = new double[ROWS * D];
             RefOps.rmsNormBackward(d(outGot), d(rstdGot), d(dout), dhRef, ROWS, D);
             kernels.rmsNormBackward(s, out, rstd, go, dh, ROWS, D);
             s.synchronize();
             return List.of(check("rmsnorm_forward", fwd, TOL_BF16),
-                    check("rmsnorm_backward", err(dh.downloadBf16(), dhRef), TOL_BF16));
+                    check("rmsnorm_backward", measured(dh.downloadBf16(), dhRef), TOL_BF16));
         }
     }
 
@@ -149,13 +169,13 @@ public final class KernelSelftest {
             kernels.rmsNormSeqForward(s, bx, br, out, rstd, B, seq, D, 1e-5f);
             s.synchronize();
             float[] outGot = out.downloadBf16(), rstdGot = rstd.downloadFloats();
-            double fwd = Math.max(err(outGot, outRef) / TOL_BF16, err(rstdGot, rstdRef) / TOL_F32) * TOL_BF16;
+            double fwd = Math.max(measured(outGot, outRef) / TOL_BF16, measured(rstdGot, rstdRef) / TOL_F32) * TOL_BF16;
             double[] dhRef = new double[x.length];
             RefOps.rmsNormSeqBackward(d(outGot), d(rstdGot), d(dout), dhRef, B, seq, D);
             kernels.rmsNormSeqBackward(s, out, rstd, go, dh, B, seq, D);
             s.synchronize();
             return List.of(check("rmsnorm_seq_forward", fwd, TOL_BF16),
-                    check("rmsnorm_seq_backward", err(dh.downloadBf16(), dhRef), TOL_BF16));
+                    check("rmsnorm_seq_backward", measured(dh.downloadBf16(), dhRef), TOL_BF16));
         }
     }
 
@@ -171,8 +191,8 @@ public final class KernelSelftest {
             kernels.swigluForward(s, bgu, out, ROWS, INTER);
             kernels.swigluBackward(s, bgu, go, dgu, ROWS, INTER);
             s.synchronize();
-            return List.of(check("swiglu_forward", err(out.downloadBf16(), outRef), TOL_BF16),
-                    check("swiglu_backward", err(dgu.downloadBf16(), dguRef), TOL_BF16));
+            return List.of(check("swiglu_forward", measured(out.downloadBf16(), outRef), TOL_BF16),
+                    check("swiglu_backward", measured(dgu.downloadBf16(), dguRef), TOL_BF16));
         }
     }
 
@@ -201,8 +221,8 @@ public final class KernelSelftest {
             float[] hGot = h.downloadBf16();
             boolean same = Arrays.equals(hGot, h2.downloadBf16())
                     && Arrays.equals(sentinel, untouched.downloadBf16());
-            return List.of(check("gemm_swiglu h", err(hGot, hRef), TOL_ONE_ROUNDING),
-                    check("gemm_swiglu gu", err(gu.downloadBf16(), guRef), TOL_ONE_ROUNDING),
+            return List.of(check("gemm_swiglu h", measured(hGot, hRef), TOL_ONE_ROUNDING),
+                    check("gemm_swiglu gu", measured(gu.downloadBf16(), guRef), TOL_ONE_ROUNDING),
                     check("gemm_swiglu h, no gu", same ? 0.0 : Double.POSITIVE_INFINITY, 0.0));
         }
     }
@@ -221,11 +241,17 @@ public final class KernelSelftest {
         int[] labels = ints(batch * L, V);
         for (int t = 0; t < L; t += 3) labels[t] = RefOps.IGNORE_LABEL;            // some ignored tokens
         for (int t = 0; t < L; t++) labels[3 * L + t] = RefOps.IGNORE_LABEL;       // a sequence with none valid
-        // Make sequence 1 entirely correct, so seqCorrect has both values.
+        // Make sequence 1 entirely correct, so seqCorrect has both values, and sequence 2 correct but for token 5:
+        // its only wrong token is then another warp's than the one whose thread 0 resets the block's flag (one warp
+        // per token, 8 warps), which a missing barrier after that reset would lose.
         for (int t = 0; t < L; t++) {
-            int y = labels[L + t];
-            if (y >= 0) logits[(L + t) * V + y] = 8.0f;
+            for (int b = 1; b <= 2; b++) {
+                int y = labels[b * L + t];
+                if (y >= 0) logits[(b * L + t) * V + y] = 8.0f;
+            }
         }
+        int wrongY = labels[2 * L + 5];
+        logits[(2 * L + 5) * V + (wrongY + 1) % V] = 9.0f;  // token 5 (not ignored: 5 % 3 != 0) argmax != label
         float gradScale = 1.0f / batch;
         double[] lossRef = new double[batch], dRef = new double[logits.length];
         int[] correctRef = new int[batch];
@@ -237,8 +263,8 @@ public final class KernelSelftest {
             int[] c = correct.downloadInts();
             int mismatches = 0;
             for (int b = 0; b < batch; b++) if (c[b] != correctRef[b]) mismatches++;
-            double e = Math.max(err(loss.downloadFloats(), lossRef) / TOL_F32, err(dl.downloadBf16(), dRef) / TOL_BF16)
-                    * TOL_BF16;
+            double e = Math.max(measured(loss.downloadFloats(), lossRef) / TOL_F32,
+                    measured(dl.downloadBf16(), dRef) / TOL_BF16) * TOL_BF16;
             if (mismatches > 0) e = Double.POSITIVE_INFINITY;  // seqCorrect must match exactly
             return List.of(check(stablemax ? "token_loss stablemax" : "token_loss softmax", e, TOL_BF16));
         }
@@ -264,7 +290,7 @@ public final class KernelSelftest {
              DeviceBuffer loss = dev.alloc(DType.F32, batch)) {
             kernels.haltingBce(s, bq, 2, bt, loss, dq, batch, 0.5f);
             s.synchronize();
-            double e = Math.max(err(dq.downloadFloats(), dq2Ref), err(loss.downloadFloats(), lossRef));
+            double e = Math.max(measured(dq.downloadFloats(), dq2Ref), measured(loss.downloadFloats(), lossRef));
             return List.of(check("halting_bce", e, TOL_F32));
         }
     }
@@ -283,8 +309,8 @@ public final class KernelSelftest {
              DeviceBuffer sched = f32(GpuKernels.adamSchedule(lr, b1, b2, t))) {
             kernels.adamAtan2(s, bp, bg, bm, bv, n, sched, (float) wd, (float) b1, (float) b2);
             s.synchronize();
-            double e = Math.max(err(bp.downloadFloats(), pr), Math.max(err(bm.downloadFloats(), mr),
-                    err(bv.downloadFloats(), vr)));
+            double e = Math.max(measured(bp.downloadFloats(), pr), Math.max(measured(bm.downloadFloats(), mr),
+                    measured(bv.downloadFloats(), vr)));
             return List.of(check("adam_atan2", e, TOL_F32));
         }
     }
@@ -297,7 +323,7 @@ public final class KernelSelftest {
         try (DeviceBuffer bs = f32(shadow); DeviceBuffer bp = f32(p)) {
             kernels.ema(s, bs, bp, n, 0.999f);
             s.synchronize();
-            return List.of(check("ema", err(bs.downloadFloats(), ref), TOL_F32));
+            return List.of(check("ema", measured(bs.downloadFloats(), ref), TOL_F32));
         }
     }
 
@@ -320,7 +346,7 @@ public final class KernelSelftest {
         try (DeviceBuffer bt = f32(table); DeviceBuffer bi = i32(slotIds); DeviceBuffer bg = f32(grads)) {
             kernels.puzzleSignSgd(s, bt, D, bi, bg, batch, 1e-2f, null, 0, 0.1f);
             s.synchronize();
-            return List.of(check("puzzle_sign_sgd", err(bt.downloadFloats(), ref), TOL_F32));
+            return List.of(check("puzzle_sign_sgd", measured(bt.downloadFloats(), ref), TOL_F32));
         }
     }
 
@@ -336,8 +362,8 @@ public final class KernelSelftest {
             kernels.convert(s, mid, back, n);
             s.synchronize();
             // Both directions are exact given round-to-nearest-even: compare bit for bit (tolerance 0).
-            return List.of(check("convert f32 -> bf16", err(mid.downloadBf16(), rounded), 0.0),
-                    check("convert bf16 -> f32", err(back.downloadFloats(), rounded), 0.0));
+            return List.of(check("convert f32 -> bf16", measured(mid.downloadBf16(), rounded), 0.0),
+                    check("convert bf16 -> f32", measured(back.downloadFloats(), rounded), 0.0));
         }
     }
 
@@ -384,8 +410,8 @@ public final class KernelSelftest {
             RefOps.attentionBackward(d(qkv), d(outGot), d(lse.downloadFloats()), d(dout), dqkvRef, d(cosF), d(sinF),
                     b, seq, heads, hd);
             List<KernelCheck> checks = new ArrayList<>(List.of(check("attention_forward"
-                    + (GpuKernels.ATT_TENSOR_CORES ? " (tensor cores)" : ""), Math.max(err(outGot, outRef),
-                    err(lse.downloadFloats(), lseRef)), TOL_BF16)));
+                    + (GpuKernels.ATT_TENSOR_CORES ? " (tensor cores)" : ""), Math.max(measured(outGot, outRef),
+                    measured(lse.downloadFloats(), lseRef)), TOL_BF16)));
             // both backwards from the same out and lse (at hd = 64 the tensor-core one is the backend's default), each
             // of dq, dk, dv checked on its own: they are the three thirds of each dqkv row
             for (boolean tc : GpuKernels.ATT_TENSOR_CORES ? new boolean[] {true, false} : new boolean[] {false}) {
@@ -403,14 +429,14 @@ public final class KernelSelftest {
                         }
                     }
                     checks.add(check("attention_backward " + parts[part] + (tc ? " (tensor cores)" : " (CUDA cores)"),
-                            err(g, r), TOL_BF16));
+                            measured(g, r), TOL_BF16));
                 }
             }
             if (GpuKernels.ATT_TENSOR_CORES) {  // hd = 64 took the tensor-core forward: the CUDA-core one as well
                 kernels.attentionForward(s, gq, out, lse, gc, gs, b, seq, heads, hd, false);
                 s.synchronize();
-                checks.add(check("attention_forward (CUDA cores)", Math.max(err(out.downloadBf16(), outRef),
-                        err(lse.downloadFloats(), lseRef)), TOL_BF16));
+                checks.add(check("attention_forward (CUDA cores)", Math.max(measured(out.downloadBf16(), outRef),
+                        measured(lse.downloadFloats(), lseRef)), TOL_BF16));
             }
             return checks;
         }
@@ -429,8 +455,8 @@ public final class KernelSelftest {
             double[] outRef = new double[ROWS * D], rstdRef = new double[ROWS], nextRef = new double[ROWS * D];
             RefOps.rmsNormForward(d(x), d(r), outRef, rstdRef, ROWS, D, 1e-5);
             for (int i = 0; i < nextRef.length; i++) nextRef[i] = (double) o[i] + a[i] + b[i];  // from out as stored
-            return List.of(check("rmsnorm_forward inject", Math.max(err(o, outRef), err(next.downloadBf16(), nextRef)),
-                    TOL_BF16));
+            return List.of(check("rmsnorm_forward inject", Math.max(measured(o, outRef),
+                    measured(next.downloadBf16(), nextRef)), TOL_BF16));
         }
     }
 
@@ -458,9 +484,9 @@ public final class KernelSelftest {
             kernels.sliceSeq(s, ga, sl, 1, seq, len, D, from, false);
             kernels.convert(s, ga, conv, n);
             s.synchronize();
-            double e = Math.max(err(sum.downloadBf16(), addRef), err(bcast.downloadBf16(), rowRef));
-            e = Math.max(e, err(sl.downloadBf16(), sliceRef));
-            double f = Math.max(err(gacc.downloadFloats(), accRef), err(conv.downloadFloats(), d(a)));
+            double e = Math.max(measured(sum.downloadBf16(), addRef), measured(bcast.downloadBf16(), rowRef));
+            e = Math.max(e, measured(sl.downloadBf16(), sliceRef));
+            double f = Math.max(measured(gacc.downloadFloats(), accRef), measured(conv.downloadFloats(), d(a)));
             return List.of(check("add3, broadcast, slice", e, TOL_BF16), check("accumulate, convert", f, TOL_F32));
         }
     }
@@ -505,7 +531,8 @@ public final class KernelSelftest {
                     && Arrays.equals(gid.downloadInts(), idsRef)
                     && Arrays.equals(gs.downloadInts(), stepsRef)
                     && Arrays.equals(h.downloadInts(), haltedRef);
-            return List.of(check("act_refill, act_halt", ints ? err(y.downloadBf16(), yRef) : Double.POSITIVE_INFINITY,
+            return List.of(check("act_refill, act_halt", ints ? measured(y.downloadBf16(), yRef)
+                    : Double.POSITIVE_INFINITY,
                     TOL_F32));
         }
     }
@@ -573,7 +600,7 @@ public final class KernelSelftest {
             blas.gemmStridedBatched(s, ta, tb, m, n, k, alpha, ba, lda, sa, bb, ldb, sb, beta, bc, ldc, sc, batch);
             s.synchronize();
             float[] got = cType == DType.BF16 ? bc.downloadBf16() : bc.downloadFloats();
-            return check(name, err(got, ref), cType == DType.BF16 ? TOL_BF16 : TOL_GEMM);
+            return check(name, measured(got, ref), cType == DType.BF16 ? TOL_BF16 : TOL_GEMM);
         }
     }
 
