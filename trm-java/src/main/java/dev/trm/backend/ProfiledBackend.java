@@ -109,7 +109,14 @@ public final class ProfiledBackend {
      */
     public static Backend wrap(Backend inner, Profile profile) {
         DeviceClock clock = inner.openDeviceClock();
-        if (clock != null) profile.attach(clock);
+        if (clock != null) {
+            try {
+                profile.attach(clock);
+            } catch (RuntimeException e) {
+                clock.close();  // not the profile's: nobody else would free it
+                throw e;
+            }
+        }
         return (Backend) Proxy.newProxyInstance(Backend.class.getClassLoader(), new Class<?>[] {Backend.class},
                 (proxy, method, args) -> {
                     if (clock != null) {

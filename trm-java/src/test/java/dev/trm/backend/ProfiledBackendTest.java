@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.trm.backend.cpu.CpuBackend;
@@ -109,5 +110,18 @@ class ProfiledBackendTest {
             prof.close();
             assertTrue(clock.closed, "the profile frees the clock it took");
         }
+    }
+
+    /** One profile times one device backend: a second wrap is refused, and the clock it opened is freed, not leaked. */
+    @Test
+    void aSecondDeviceBackendOnOneProfileIsRefusedAndItsClockFreed() {
+        FakeClock first = new FakeClock(), second = new FakeClock();
+        try (CpuBackend cpu = new CpuBackend(); ProfiledBackend.Profile prof = new ProfiledBackend.Profile()) {
+            ProfiledBackend.wrap(withClock(cpu, first), prof);
+            assertThrows(IllegalStateException.class, () -> ProfiledBackend.wrap(withClock(cpu, second), prof));
+            assertTrue(second.closed, "the refused wrap closes the clock it opened");
+            assertFalse(first.closed, "the profile's own clock stays open until the profile closes");
+        }
+        assertTrue(first.closed);
     }
 }
