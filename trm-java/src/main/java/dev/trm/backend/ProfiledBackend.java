@@ -26,7 +26,7 @@ import java.util.TreeMap;
 public final class ProfiledBackend {
     private ProfiledBackend() {}
 
-    /** Device marks awaiting their read-back at most: the clock's event pool stays this small. */
+    /** Ops whose two marks await their read-back, at most: the clock's event pool stays within twice this. */
     static final int MAX_PENDING = 2048;
 
     /** Accumulated nanoseconds and calls per op; owns the device clock, if any (close frees it). */
