@@ -92,14 +92,24 @@ public final class ProfiledBackend {
             if (pending.size() >= MAX_PENDING) resolve();
         }
 
-        /** Reads every pending pair of marks (waits for the last), then recycles the marks. */
+        /**
+         * Reads every pending pair of marks (waits for the last), then recycles the marks. All or nothing: a read that
+         * fails adds none of the pending times (adding those read before it would count them twice at the next
+         * call), and the marks are dropped either way (they could not be read again).
+         */
         private void resolve() {
             if (pending.isEmpty()) return;
-            for (Object[] p : pending) {
-                add((String) p[0], Math.round(clock.millisBetween((Integer) p[1], (Integer) p[2]) * 1e6));
+            try {
+                long[] nanos = new long[pending.size()];
+                for (int i = 0; i < nanos.length; i++) {
+                    Object[] p = pending.get(i);
+                    nanos[i] = Math.round(clock.millisBetween((Integer) p[1], (Integer) p[2]) * 1e6);
+                }
+                for (int i = 0; i < nanos.length; i++) add((String) pending.get(i)[0], nanos[i]);
+            } finally {
+                pending.clear();
+                clock.reset();
             }
-            pending.clear();
-            clock.reset();
         }
     }
 

@@ -24,6 +24,7 @@ class ProfiledBackendTest {
     /** Marks are consecutive integers; the device time between marks a and b is (b - a) ms. */
     static final class FakeClock implements DeviceClock {
         int used, resets, reads;
+        int failAtRead = -1;  // the read (counted from 0) that throws, as a failed cuEventElapsedTime would
         boolean closed;
 
         @Override
@@ -34,7 +35,7 @@ class ProfiledBackendTest {
         @Override
         public double millisBetween(int a, int b) {
             assertTrue(a < used && b < used, "only marks made since the last reset are read");
-            reads++;
+            if (reads++ == failAtRead) throw new IllegalStateException("read " + failAtRead + " fails");
             return b - a;
         }
 
@@ -109,6 +110,25 @@ class ProfiledBackendTest {
             assertEquals(ops + 1, clock.reads);
             prof.close();
             assertTrue(clock.closed, "the profile frees the clock it took");
+        }
+    }
+
+    /** A read-back that fails midway adds nothing and drops the marks: no op is counted twice afterwards. */
+    @Test
+    void aFailedReadBackCountsNothingTwice() {
+        FakeClock clock = new FakeClock();
+        try (CpuBackend cpu = new CpuBackend(); ProfiledBackend.Profile prof = new ProfiledBackend.Profile()) {
+            Backend be = ProfiledBackend.wrap(withClock(cpu, clock), prof);
+            Tensor a = be.tensor(3);
+            for (int i = 0; i < 4; i++) be.zero(a);
+            clock.failAtRead = 2;  // the third of the five pending reads
+            assertThrows(IllegalStateException.class, prof::totals);
+            assertEquals(1, clock.resets, "the unreadable marks are dropped");
+            for (int i = 0; i < 3; i++) be.zero(a);
+            Map<String, double[]> t = prof.totals();
+            assertEquals(3, t.get("zero")[1], "only the ops after the failure: " + t.keySet());
+            assertEquals(3, t.get("zero")[0], 1e-9);
+            assertFalse(t.containsKey("tensor"), "the tensor op's time was lost with the failed read-back");
         }
     }
 
