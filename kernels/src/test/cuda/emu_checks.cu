@@ -111,10 +111,12 @@ TRM_EXPORT(emu_check_stress)
 
 // ---- Schedules (EmulatedSchedule) and the launch checks --------------------------------------------------------
 
-// The order the emulator ran things in: each thread takes a ticket from *counter when it starts and (barrier != 0)
-// another after a __syncthreads(), at out[2 * (block * n + t)] and the next int (-1 when barrier == 0; odd threads
-// then return at once, which exercises the stack hand-over of returning threads). block = the linear block index
-// (x fastest), n threads per block, t the linear thread id.
+// The order the emulator ran things in: each thread takes a ticket from *counter when it starts and (unless it
+// returns first) another after a __syncthreads(), at out[2 * (block * n + t)] and the next int (-1 for a thread that
+// returned before the barrier). barrier: 0 every thread returns at once (each hands its stack to the next); 1 every
+// thread waits at the barrier; 2 odd threads return at once and even ones wait, so that returning threads hand their
+// stacks on to threads that then wait, and (forward, n even) the return of the last thread, an odd one, is what
+// releases the barrier. block = the linear block index (x fastest), n threads per block, t the linear thread id.
 TRM_KERNEL void emu_check_order(int* counter, int* out, int barrier) {
     int n = blockDim.x * blockDim.y * blockDim.z;
     int t = threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
@@ -122,7 +124,7 @@ TRM_KERNEL void emu_check_order(int* counter, int* out, int barrier) {
     int* o = out + 2 * (block * n + t);
     o[0] = atomicAdd(counter, 1);
     o[1] = -1;
-    if (!barrier) return;
+    if (barrier == 0 || (barrier == 2 && (t & 1))) return;
     __syncthreads();
     o[1] = atomicAdd(counter, 1);
 }

@@ -45,7 +45,8 @@
 //
 // Its limits (a kernel outside them is a kernel bug here, not something to work around in the emulator):
 //   - 64 KiB of stack per thread (no large local arrays); static shared memory is not counted (nvcc refuses more than
-//     48 KiB of it);
+//     48 KiB of it), so the launch check above takes dynamic shared memory alone, while the GPU's 48 KiB (without
+//     the opt-in) bounds static + dynamic: a kernel with both must keep the sum within it itself;
 //   - blocks run one after another: a kernel that waits for another block (spin locks, grid sync) deadlocks;
 //   - the mask argument of the warp primitives is ignored: every live lane of the warp must take part
 //     (as our kernels do; a divergent shuffle is undefined behaviour on real hardware too);

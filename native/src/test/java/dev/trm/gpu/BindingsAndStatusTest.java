@@ -80,6 +80,8 @@ class BindingsAndStatusTest {
         assertEquals(6, cublas_h.CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET());
         assertEquals(1, cublas_h.CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES());
         assertEquals(5, cublas_h.CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES());
+        assertEquals(6, cublas_h.CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES());
+        assertEquals(7, cublas_h.CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES());
         assertEquals(8, cublas_h.CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES());
     }
 

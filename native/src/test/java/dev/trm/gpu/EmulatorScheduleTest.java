@@ -44,14 +44,17 @@ class EmulatorScheduleTest {
         if (dev != null) dev.close();
     }
 
+    /** emu_check_order's barrier modes: every thread returns at once, every one waits, odd ones return. */
+    private static final int RETURN = 0, WAIT = 1, ODD_RETURN = 2;
+
     /** Tickets of emu_check_order on a (gx, gy, 1) grid of n-thread blocks: [block][thread][before, after]. */
-    private static int[][][] order(EmulatedSchedule schedule, int gx, int gy, int n, boolean barrier) {
+    private static int[][][] order(EmulatedSchedule schedule, int gx, int gy, int n, int barrier) {
         EmulatedSchedule.set(schedule);
         int blocks = gx * gy;
         try (DeviceBuffer counter = dev.alloc(DType.I32, 1).upload(new int[] {0});
              DeviceBuffer out = dev.alloc(DType.I32, 2L * blocks * n)) {
             dev.kernel("emu_check_order").launch(dev.defaultStream(), gx, gy, 1, n, 1, 1, 0,
-                    KernelArgs.of().ptr(counter).ptr(out).i32(barrier ? 1 : 0));
+                    KernelArgs.of().ptr(counter).ptr(out).i32(barrier));
             int[] o = out.downloadInts();
             int[][][] t = new int[blocks][n][2];
             for (int b = 0; b < blocks; b++) {
@@ -64,7 +67,7 @@ class EmulatorScheduleTest {
     @Test
     void forwardRunsThreadsAndBlocksInAscendingOrder() {
         int n = 96, gx = 3, gy = 2;
-        int[][][] t = order(EmulatedSchedule.FORWARD, gx, gy, n, true);
+        int[][][] t = order(EmulatedSchedule.FORWARD, gx, gy, n, WAIT);
         for (int b = 0; b < gx * gy; b++) {
             for (int i = 0; i < n; i++) {
                 assertEquals(b * 2 * n + i, t[b][i][0], "block " + b + " thread " + i + " start");
@@ -78,7 +81,7 @@ class EmulatorScheduleTest {
     @Test
     void reverseRunsThreadsDescendingInEveryPassAndBlocksDescending() {
         int n = 96, gx = 3, gy = 2, blocks = gx * gy;
-        int[][][] t = order(EmulatedSchedule.REVERSE, gx, gy, n, true);
+        int[][][] t = order(EmulatedSchedule.REVERSE, gx, gy, n, WAIT);
         for (int b = 0; b < blocks; b++) {
             int p = blocks - 1 - b;  // the block's position in the run
             for (int i = 0; i < n; i++) {
@@ -91,7 +94,7 @@ class EmulatorScheduleTest {
     @Test
     void shuffleIsAPermutationPerBlockAndPassReproducibleFromItsSeed() {
         int n = 128, gx = 4, gy = 3, blocks = gx * gy;
-        int[][][] a = order(EmulatedSchedule.shuffle(7), gx, gy, n, true);
+        int[][][] a = order(EmulatedSchedule.shuffle(7), gx, gy, n, WAIT);
         int[] blockPosition = new int[blocks];
         boolean passesDiffer = false, blocksShuffled = false;
         for (int b = 0; b < blocks; b++) {
@@ -117,22 +120,65 @@ class EmulatorScheduleTest {
             Arrays.sort(sorted);
             assertFalse(Arrays.equals(first, sorted), "block " + b + " started its threads in ascending order");
         }
-        assertTrue(Arrays.deepEquals(a, order(EmulatedSchedule.shuffle(7), gx, gy, n, true)), "same seed, same order");
-        assertFalse(Arrays.deepEquals(a, order(EmulatedSchedule.shuffle(8), gx, gy, n, true)), "another seed");
+        assertTrue(Arrays.deepEquals(a, order(EmulatedSchedule.shuffle(7), gx, gy, n, WAIT)), "same seed, same order");
+        assertFalse(Arrays.deepEquals(a, order(EmulatedSchedule.shuffle(8), gx, gy, n, WAIT)), "another seed");
     }
 
-    /** Without barriers every thread runs to its return at once: half return at once, handing their stacks on. */
+    /** Without a barrier every thread runs to its return at once, handing its stack to the next one to start. */
     @Test
     void returningThreadsEachRunOnceUnderEverySchedule() {
         int n = 1024, gx = 3;
         for (EmulatedSchedule s : new EmulatedSchedule[] {EmulatedSchedule.FORWARD, EmulatedSchedule.REVERSE,
                 EmulatedSchedule.shuffle(1)}) {
-            int[][][] t = order(s, gx, 1, n, false);
+            int[][][] t = order(s, gx, 1, n, RETURN);
             int[] all = new int[gx * n];
             for (int b = 0; b < gx; b++) {
                 for (int i = 0; i < n; i++) {
                     all[b * n + i] = t[b][i][0];
                     assertEquals(-1, t[b][i][1], s + " block " + b + " thread " + i);
+                }
+            }
+            assertIsPermutation(all, s.toString());
+        }
+    }
+
+    /**
+     * Odd threads return before the barrier, even ones wait at it: returning threads hand their stacks to threads
+     * that then wait, and the barrier counts only the threads still running (forward: the last thread's return
+     * releases it). Under every schedule each block starts all its threads before any passes the barrier, the odd
+     * ones take no second ticket, and reverse resumes the even ones in descending order, thread 0 last.
+     */
+    @Test
+    void threadsReturningBeforeABarrierReleaseItUnderEverySchedule() {
+        int n = 96, gx = 2, perBlock = n + n / 2;
+        for (EmulatedSchedule s : new EmulatedSchedule[] {EmulatedSchedule.FORWARD, EmulatedSchedule.REVERSE,
+                EmulatedSchedule.shuffle(4)}) {
+            int[][][] t = order(s, gx, 1, n, ODD_RETURN);
+            int[] all = new int[gx * perBlock];
+            int k = 0;
+            for (int b = 0; b < gx; b++) {
+                int lastStart = Integer.MIN_VALUE, firstAfter = Integer.MAX_VALUE;
+                for (int i = 0; i < n; i++) {
+                    all[k++] = t[b][i][0];
+                    lastStart = Math.max(lastStart, t[b][i][0]);
+                    if (i % 2 == 1) {
+                        assertEquals(-1, t[b][i][1], s + " block " + b + " odd thread " + i + " passed the barrier");
+                    } else {
+                        all[k++] = t[b][i][1];
+                        firstAfter = Math.min(firstAfter, t[b][i][1]);
+                    }
+                }
+                assertTrue(lastStart < firstAfter, s + " block " + b + ": a thread passed the barrier before every "
+                        + "thread had started");
+                if (s.equals(EmulatedSchedule.REVERSE)) {
+                    int p = gx - 1 - b;
+                    for (int i = 0; i < n; i++) {
+                        assertEquals(p * perBlock + (n - 1 - i), t[b][i][0], "reverse block " + b + " thread " + i);
+                        if (i % 2 == 0) {
+                            assertEquals(p * perBlock + n + (n - 2 - i) / 2, t[b][i][1], "reverse block " + b
+                                    + " thread " + i + " after the barrier");
+                        }
+                    }
                 }
             }
             assertIsPermutation(all, s.toString());

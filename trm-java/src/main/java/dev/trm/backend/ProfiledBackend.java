@@ -26,7 +26,7 @@ import java.util.TreeMap;
 public final class ProfiledBackend {
     private ProfiledBackend() {}
 
-    /** Device marks awaiting their read-back at most: the clock's event pool stays this small. */
+    /** Ops whose two marks await their read-back, at most: the clock's event pool stays within twice this. */
     static final int MAX_PENDING = 2048;
 
     /** Accumulated nanoseconds and calls per op; owns the device clock, if any (close frees it). */
@@ -92,14 +92,24 @@ public final class ProfiledBackend {
             if (pending.size() >= MAX_PENDING) resolve();
         }
 
-        /** Reads every pending pair of marks (waits for the last), then recycles the marks. */
+        /**
+         * Reads every pending pair of marks (waits for the last), then recycles the marks. All or nothing: a read that
+         * fails adds none of the pending times (adding those read before it would count them twice at the next
+         * call), and the marks are dropped either way (they could not be read again).
+         */
         private void resolve() {
             if (pending.isEmpty()) return;
-            for (Object[] p : pending) {
-                add((String) p[0], Math.round(clock.millisBetween((Integer) p[1], (Integer) p[2]) * 1e6));
+            try {
+                long[] nanos = new long[pending.size()];
+                for (int i = 0; i < nanos.length; i++) {
+                    Object[] p = pending.get(i);
+                    nanos[i] = Math.round(clock.millisBetween((Integer) p[1], (Integer) p[2]) * 1e6);
+                }
+                for (int i = 0; i < nanos.length; i++) add((String) pending.get(i)[0], nanos[i]);
+            } finally {
+                pending.clear();
+                clock.reset();
             }
-            pending.clear();
-            clock.reset();
         }
     }
 
@@ -109,7 +119,14 @@ public final class ProfiledBackend {
      */
     public static Backend wrap(Backend inner, Profile profile) {
         DeviceClock clock = inner.openDeviceClock();
-        if (clock != null) profile.attach(clock);
+        if (clock != null) {
+            try {
+                profile.attach(clock);
+            } catch (RuntimeException e) {
+                clock.close();  // not the profile's: nobody else would free it
+                throw e;
+            }
+        }
         return (Backend) Proxy.newProxyInstance(Backend.class.getClassLoader(), new Class<?>[] {Backend.class},
                 (proxy, method, args) -> {
                     if (clock != null) {

@@ -112,7 +112,8 @@ public final class BenchSolveCommand implements Runnable {
     /**
      * One solve of these puzzles through a second solver on the profiled view of be, after an untimed one: each op's
      * time (device time on a GPU, where the view runs the steps one by one instead of as a graph), per solve. Its sum
-     * against the graph's latency above is what launching costs.
+     * against the graph's latency above is roughly what launching costs, less the ops the eager path alone has: the
+     * batch's allocations and frees, and the read-back of the logits and q after every step (docs/gpu.md).
      */
     private static void profile(PrintWriter out, Backend be, TrmConfig c, Map<String, float[]> weights, int[][] inputs,
                                 int[] ids, SolveOptions o) {

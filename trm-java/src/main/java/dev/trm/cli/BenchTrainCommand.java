@@ -184,8 +184,9 @@ public final class BenchTrainCommand implements Runnable {
     /**
      * The GPU's per-op profile: a second model on the profiled view of the backend runs one untimed step, then
      * --profile-steps eager steps with a CUDA event before and after every op; the table gives device milliseconds
-     * per step. Eager launches leave gaps that the graph-launched step above does not have: the gaps between ops are
-     * not counted, those inside an op of several kernels are.
+     * per step. Eager launches leave gaps that the graph-launched step above does not have: those between one op's
+     * second mark and the next op's first are not counted; those inside an op are, including, when the device has
+     * caught up with the host, the wait for the launch of its first kernel (see GpuDeviceClock).
      */
     private void profileGpu(PrintWriter out, TrmConfig c, GpuBackend gpu, ProfiledBackend.Profile prof) {
         Backend pbe = ProfiledBackend.wrap(gpu, prof);

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.trm.backend.cpu.CpuBackend;
@@ -23,6 +24,7 @@ class ProfiledBackendTest {
     /** Marks are consecutive integers; the device time between marks a and b is (b - a) ms. */
     static final class FakeClock implements DeviceClock {
         int used, resets, reads;
+        int failAtRead = -1;  // the read (counted from 0) that throws, as a failed cuEventElapsedTime would
         boolean closed;
 
         @Override
@@ -33,7 +35,7 @@ class ProfiledBackendTest {
         @Override
         public double millisBetween(int a, int b) {
             assertTrue(a < used && b < used, "only marks made since the last reset are read");
-            reads++;
+            if (reads++ == failAtRead) throw new IllegalStateException("read " + failAtRead + " fails");
             return b - a;
         }
 
@@ -109,5 +111,37 @@ class ProfiledBackendTest {
             prof.close();
             assertTrue(clock.closed, "the profile frees the clock it took");
         }
+    }
+
+    /** A read-back that fails midway adds nothing and drops the marks: no op is counted twice afterwards. */
+    @Test
+    void aFailedReadBackCountsNothingTwice() {
+        FakeClock clock = new FakeClock();
+        try (CpuBackend cpu = new CpuBackend(); ProfiledBackend.Profile prof = new ProfiledBackend.Profile()) {
+            Backend be = ProfiledBackend.wrap(withClock(cpu, clock), prof);
+            Tensor a = be.tensor(3);
+            for (int i = 0; i < 4; i++) be.zero(a);
+            clock.failAtRead = 2;  // the third of the five pending reads
+            assertThrows(IllegalStateException.class, prof::totals);
+            assertEquals(1, clock.resets, "the unreadable marks are dropped");
+            for (int i = 0; i < 3; i++) be.zero(a);
+            Map<String, double[]> t = prof.totals();
+            assertEquals(3, t.get("zero")[1], "only the ops after the failure: " + t.keySet());
+            assertEquals(3, t.get("zero")[0], 1e-9);
+            assertFalse(t.containsKey("tensor"), "the tensor op's time was lost with the failed read-back");
+        }
+    }
+
+    /** One profile times one device backend: a second wrap is refused, and the clock it opened is freed, not leaked. */
+    @Test
+    void aSecondDeviceBackendOnOneProfileIsRefusedAndItsClockFreed() {
+        FakeClock first = new FakeClock(), second = new FakeClock();
+        try (CpuBackend cpu = new CpuBackend(); ProfiledBackend.Profile prof = new ProfiledBackend.Profile()) {
+            ProfiledBackend.wrap(withClock(cpu, first), prof);
+            assertThrows(IllegalStateException.class, () -> ProfiledBackend.wrap(withClock(cpu, second), prof));
+            assertTrue(second.closed, "the refused wrap closes the clock it opened");
+            assertFalse(first.closed, "the profile's own clock stays open until the profile closes");
+        }
+        assertTrue(first.closed);
     }
 }

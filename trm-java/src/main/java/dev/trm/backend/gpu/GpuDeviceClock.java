@@ -10,8 +10,9 @@ import java.util.List;
 /**
  * {@link DeviceClock} on one stream: each mark records a CUDA event, taken from a pool that grows to the most marks
  * made between two resets and is freed by close. Elapsed times come from cuEventElapsedTime (about 0.5 us
- * resolution), so an op's time is the device time between the marks around it: its kernels, and any gap the host's
- * launches leave between them.
+ * resolution), so an op's time is the device time between the marks around it: its kernels, the gaps between them,
+ * and, when the device has caught up with the host, the wait for the host's launch of its first kernel (an event
+ * record on an idle stream runs at once, before the kernel after it has been enqueued).
  */
 final class GpuDeviceClock implements DeviceClock {
     private final GpuDevice device;
