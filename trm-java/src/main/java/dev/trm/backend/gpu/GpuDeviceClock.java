@@ -25,8 +25,12 @@ final class GpuDeviceClock implements DeviceClock {
         this.stream = stream;
     }
 
+    private boolean closed;
+
     @Override
     public int mark() {
+        // a profiled view used after its profile closed would otherwise grow a pool that nothing frees
+        if (closed) throw new IllegalStateException("this device clock is closed (its profile was closed)");
         if (used == pool.size()) pool.add(device.newEvent());
         pool.get(used).record(stream);
         return used++;
@@ -49,6 +53,7 @@ final class GpuDeviceClock implements DeviceClock {
 
     @Override
     public void close() {
+        closed = true;
         RuntimeException first = null;
         for (Event e : pool) {
             try {

@@ -3,6 +3,7 @@ package dev.trm.backend.gpu;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.trm.backend.Backend;
@@ -29,8 +30,9 @@ final class ProfiledGpuCheck {
         gpu.linear(tx, tw, null, plain);
         float[] expected = gpu.read(plain);
 
+        Backend be;
         try (ProfiledBackend.Profile prof = new ProfiledBackend.Profile()) {
-            Backend be = ProfiledBackend.wrap(gpu, prof);
+            be = ProfiledBackend.wrap(gpu, prof);
             assertTrue(prof.onDevice(), "a GPU backend is timed by its device clock");
             assertFalse(be.canCapture(), "the profiled view runs eagerly");
             Tensor out = be.activation(1, m, n);
@@ -41,6 +43,9 @@ final class ProfiledGpuCheck {
             assertTrue(t.get("linear")[0] > 0, "the GEMMs took device time: " + t.get("linear")[0] + " ms");
             be.free(out);
         }
+        // the profile freed its events: the view refuses to make more, which nothing would free
+        Backend closedView = be;
+        assertThrows(IllegalStateException.class, () -> closedView.zero(plain));
         gpu.free(tx);
         gpu.free(tw);
         gpu.free(plain);
