@@ -156,9 +156,10 @@ public final class CpuBackend implements Backend {
 
     /*
      * The token mixer multiplies every batch row by the same weight: y[b] = w x[b]. One GEMM over all rows at once,
-     * W [N, Sin] times X' [Sin, B*D] where X'[s, b*D + d] = x[b, s, d], is far faster than B small GEMMs when D and S
-     * are small (the shapes are [1024 x 97] times [97 x 512] per row for Sudoku-MLP); the two transposing copies cost
-     * one pass over x and y each.
+     * W [N, Sin] times X' [Sin, B*D] where X'[s, b*D + d] = x[b, s, d], instead of B GEMMs of D columns each: as fast
+     * at Sudoku-MLP's D = 512 (GemmReport on the 2-core machine: mixb-fwd-1 174 against mix-fwd-1 166 GFLOP/s) and
+     * the thin GEMMs lose more the smaller D is (the demo's is 64). The two transposing copies cost one pass over x
+     * and y each, spread over the cores (single-threaded, they took about a fifth of the token mixer's time at B 8).
      */
 
     /**
@@ -173,27 +174,38 @@ public final class CpuBackend implements Backend {
         return s[slot];
     }
 
-    /** x [B, S, D] -> x' [S, B*D], into scratch slot {@code slot}. */
+    /** Rows copied per task of the transposing copies: a few hundred KiB, worth a hand-off to another core. */
+    private static int copyChunkRows(int dim) {
+        return Math.max(1, 65536 / dim);
+    }
+
+    /**
+     * x [B, S, D] -> x' [S, B*D], into scratch slot {@code slot}. Spread over the cores: one pass over megabytes (the
+     * gate_up output of Sudoku-MLP at batch 8 is 16 MiB), which one core would take longer over than the GEMM.
+     */
     private static float[] toSeqMajor(float[] x, int b, int s, int dim, int slot) {
         float[] t = scratch(slot, b * s * dim);
-        for (int i = 0; i < b; i++) {
-            for (int j = 0; j < s; j++) System.arraycopy(x, (i * s + j) * dim, t, (j * b + i) * dim, dim);
-        }
+        CpuParallel.shared().parallelForRange(b * s, copyChunkRows(dim), (r0, r1) -> {
+            for (int r = r0; r < r1; r++) {  // source row r = (i, j)
+                int i = r / s, j = r % s;
+                System.arraycopy(x, r * dim, t, (j * b + i) * dim, dim);
+            }
+        });
         return t;
     }
 
-    /** y' [S, B*D] -> y [B, S, D], written (=) or added (+=). */
+    /** y' [S, B*D] -> y [B, S, D], written (=) or added (+=); spread over the cores as {@link #toSeqMajor}. */
     private static void fromSeqMajor(float[] t, float[] y, int b, int s, int dim, boolean accumulate) {
-        for (int i = 0; i < b; i++) {
-            for (int j = 0; j < s; j++) {
-                int src = (j * b + i) * dim, dst = (i * s + j) * dim;
+        CpuParallel.shared().parallelForRange(b * s, copyChunkRows(dim), (r0, r1) -> {
+            for (int r = r0; r < r1; r++) {  // destination row r = (i, j)
+                int i = r / s, j = r % s, src = (j * b + i) * dim, dst = r * dim;
                 if (accumulate) {
                     for (int d = 0; d < dim; d++) y[dst + d] += t[src + d];
                 } else {
                     System.arraycopy(t, src, y, dst, dim);
                 }
             }
-        }
+        });
     }
 
     @Override
