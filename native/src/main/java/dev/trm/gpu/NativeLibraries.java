@@ -79,7 +79,7 @@ public final class NativeLibraries {
         if (companion != null && !companion.isBlank()) {
             Path p = Path.of(companion);
             Path dir = Files.isDirectory(p) ? p : p.toAbsolutePath().getParent();
-            for (String soname : lib.sonames()) {
+            for (String soname : companionFirst(lib.sonames(), Files.isDirectory(p) ? null : p.getFileName())) {
                 Path c = dir == null ? null : dir.resolve(soname);
                 if (c != null && Files.isRegularFile(c)) return tryLoad(lib, c, tried);
             }
@@ -95,6 +95,20 @@ public final class NativeLibraries {
         return new Loaded(null, String.join(" or ", lib.sonames()) + " is not in LD_LIBRARY_PATH, CUDA_HOME, "
                 + "/usr/local/cuda or the system library folders, nor known to the dynamic linker (set "
                 + lib.overrideVariable() + " to the file or its folder)");
+    }
+
+    /**
+     * sonames, those of the companion file's release first: TRM_LIBCUBLAS=.../libcublas.so.12 in a folder that also
+     * holds release 13 must get libcublasLt.so.12, the one that cuBLAS needs, not the first in our order.
+     */
+    static List<String> companionFirst(List<String> sonames, Path companionFile) {
+        String name = companionFile == null ? "" : companionFile.toString();
+        int at = name.indexOf(".so.");
+        if (at < 0) return sonames;
+        String release = name.substring(at);  // ".so.12"
+        List<String> out = new ArrayList<>(sonames.stream().filter(n -> n.endsWith(release)).toList());
+        for (String n : sonames) if (!out.contains(n)) out.add(n);
+        return out;
     }
 
     private static Loaded tryLoad(Library lib, Path file, List<Path> tried) {

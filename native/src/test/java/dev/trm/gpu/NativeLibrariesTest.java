@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -39,6 +40,18 @@ class NativeLibrariesTest {
             assertFalse(r.ok());
             assertTrue(r.failure().startsWith("cuBLASLt at " + fakeLt + " could not be loaded"), r.failure());
         }
+    }
+
+    /** TRM_LIBCUBLAS naming release 12's file in a folder holding both releases pairs it with cuBLASLt 12. */
+    @Test
+    void cublasLtFollowsTheReleaseOfTheCublasFileNamed(@TempDir Path dir) throws Exception {
+        Files.writeString(dir.resolve("libcublasLt.so.13"), "not an ELF file");
+        Path lt12 = Files.writeString(dir.resolve("libcublasLt.so.12"), "not an ELF file");
+        NativeLibraries.Loaded r = NativeLibraries.find(NativeLibraries.CUBLASLT,
+                Map.of("TRM_LIBCUBLAS", dir.resolve("libcublas.so.12").toString()));
+        assertTrue(r.failure().startsWith("cuBLASLt at " + lt12 + " could not be loaded"), r.failure());
+        assertEquals(List.of("libcublasLt.so.13", "libcublasLt.so.12"),
+                NativeLibraries.companionFirst(NativeLibraries.CUBLASLT.sonames(), null));
     }
 
     @Test
