@@ -7,7 +7,9 @@ import dev.trm.bindings.cublas.cublas_h;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -61,37 +63,49 @@ final class CudaLtPlans implements AutoCloseable {
         }
     }
 
+    /**
+     * The plan of one shape: its descriptors, and the algorithm the heuristic picks. A failure (no algorithm, a
+     * refused attribute) destroys what was made before it, so a shape that cannot be planned leaks nothing.
+     */
     private Plan plan(Shape s) {
+        List<Runnable> undo = new ArrayList<>();
         try (Arena ar = Arena.ofConfined()) {
             MemorySegment out = ar.allocate(ValueLayout.ADDRESS);
             checkCublas(cublas_h.cublasLtMatmulDescCreate(out, cublas_h.CUBLAS_COMPUTE_32F(), cublas_h.CUDA_R_32F()),
                     "cublasLtMatmulDescCreate");
             MemorySegment desc = out.get(ValueLayout.ADDRESS, 0);
+            undo.add(() -> cublas_h.cublasLtMatmulDescDestroy(desc));
             setInt(desc, cublas_h.CUBLASLT_MATMUL_DESC_TRANSA(), s.transA ? cublas_h.CUBLAS_OP_T() : cublas_h.CUBLAS_OP_N(), ar);
             setInt(desc, cublas_h.CUBLASLT_MATMUL_DESC_TRANSB(), s.transB ? cublas_h.CUBLAS_OP_T() : cublas_h.CUBLAS_OP_N(), ar);
             // Stored shapes: op(A) is m x k, so A is stored k x m when transposed; likewise B.
-            MemorySegment aL = layout(s.aType, s.transA ? s.k : s.m, s.transA ? s.m : s.k, s.lda, s.batch, s.strideA, ar);
-            MemorySegment bL = layout(s.bType, s.transB ? s.n : s.k, s.transB ? s.k : s.n, s.ldb, s.batch, s.strideB, ar);
-            MemorySegment cL = layout(s.cType, s.m, s.n, s.ldc, s.batch, s.strideC, ar);
+            MemorySegment aL = layout(s.aType, s.transA ? s.k : s.m, s.transA ? s.m : s.k, s.lda, s.batch, s.strideA, ar, undo);
+            MemorySegment bL = layout(s.bType, s.transB ? s.n : s.k, s.transB ? s.k : s.n, s.ldb, s.batch, s.strideB, ar, undo);
+            MemorySegment cL = layout(s.cType, s.m, s.n, s.ldc, s.batch, s.strideC, ar, undo);
 
             checkCublas(cublas_h.cublasLtMatmulPreferenceCreate(out), "cublasLtMatmulPreferenceCreate");
             MemorySegment pref = out.get(ValueLayout.ADDRESS, 0);
-            checkCublas(cublas_h.cublasLtMatmulPreferenceSetAttribute(pref,
-                    cublas_h.CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES(), ar.allocateFrom(ValueLayout.JAVA_LONG,
-                            workspaceBytes), 8), "cublasLtMatmulPreferenceSetAttribute");
-            setPref(pref, cublas_h.CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES(), s.alignA, ar);
-            setPref(pref, cublas_h.CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES(), s.alignB, ar);
-            setPref(pref, cublas_h.CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES(), s.alignC, ar);
-            setPref(pref, cublas_h.CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES(), s.alignC, ar);  // D is C
             MemorySegment results = arena.allocate(cublasLtMatmulHeuristicResult_t.layout());
             MemorySegment count = ar.allocate(ValueLayout.JAVA_INT);
-            int st = cublas_h.cublasLtMatmulAlgoGetHeuristic(handle, desc, aL, bL, cL, cL, pref, 1, results, count);
-            checkCublas(cublas_h.cublasLtMatmulPreferenceDestroy(pref), "cublasLtMatmulPreferenceDestroy");
-            checkCublas(st, "cublasLtMatmulAlgoGetHeuristic(" + describe(s) + ")");
+            try {
+                checkCublas(cublas_h.cublasLtMatmulPreferenceSetAttribute(pref,
+                        cublas_h.CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES(), ar.allocateFrom(ValueLayout.JAVA_LONG,
+                                workspaceBytes), 8), "cublasLtMatmulPreferenceSetAttribute");
+                setPref(pref, cublas_h.CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES(), s.alignA, ar);
+                setPref(pref, cublas_h.CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES(), s.alignB, ar);
+                setPref(pref, cublas_h.CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES(), s.alignC, ar);
+                setPref(pref, cublas_h.CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES(), s.alignC, ar);  // D is C
+                checkCublas(cublas_h.cublasLtMatmulAlgoGetHeuristic(handle, desc, aL, bL, cL, cL, pref, 1, results,
+                        count), "cublasLtMatmulAlgoGetHeuristic(" + describe(s) + ")");
+            } finally {
+                cublas_h.cublasLtMatmulPreferenceDestroy(pref);  // needed only by the heuristic
+            }
             if (count.get(ValueLayout.JAVA_INT, 0) < 1) {
                 throw new CudaException(15, StatusNames.cublas(15), "cuBLASLt has no algorithm for " + describe(s));
             }
             return new Plan(desc, aL, bL, cL, cublasLtMatmulHeuristicResult_t.algo(results));
+        } catch (RuntimeException e) {
+            for (Runnable u : undo.reversed()) u.run();
+            throw e;
         }
     }
 
@@ -106,10 +120,13 @@ final class CudaLtPlans implements AutoCloseable {
                 value), 4), "cublasLtMatmulPreferenceSetAttribute(" + attr + ")");
     }
 
-    private static MemorySegment layout(int type, long rows, long cols, long ld, int batch, long stride, Arena ar) {
+    /** A matrix layout; its destruction goes on undo as soon as it exists. */
+    private static MemorySegment layout(int type, long rows, long cols, long ld, int batch, long stride, Arena ar,
+                                        List<Runnable> undo) {
         MemorySegment out = ar.allocate(ValueLayout.ADDRESS);
         checkCublas(cublas_h.cublasLtMatrixLayoutCreate(out, type, rows, cols, ld), "cublasLtMatrixLayoutCreate");
         MemorySegment l = out.get(ValueLayout.ADDRESS, 0);
+        undo.add(() -> cublas_h.cublasLtMatrixLayoutDestroy(l));
         if (batch > 1) {
             checkCublas(cublas_h.cublasLtMatrixLayoutSetAttribute(l, cublas_h.CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT(),
                     ar.allocateFrom(ValueLayout.JAVA_INT, batch), 4), "cublasLtMatrixLayoutSetAttribute(batch)");
