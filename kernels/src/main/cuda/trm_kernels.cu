@@ -8,6 +8,8 @@
 #include "swiglu.cu"
 // defines: gemm_swiglu (the channel MLP's gate_up GEMM on tensor cores with SwiGLU in its epilogue)
 #include "gemm_swiglu.cu"
+// defines: gemm_mix_swiglu (the token mixer's gate_up GEMM on tensor cores with SwiGLU in its epilogue)
+#include "gemm_mix_swiglu.cu"
 // defines: attention_forward, attention_backward_delta, attention_backward_dq, attention_backward_dkdv (RoPE fused)
 #include "attention.cu"
 // defines: attention_forward_tc, attention_backward_dq_tc, attention_backward_dkdv_tc (head size 64, tensor cores:
