@@ -136,6 +136,18 @@ public interface Backend extends AutoCloseable {
         swiglu(gu, h, inter);
     }
 
+    /**
+     * The token mixer's first GEMM and its activation: gu[b] [2I, D] = w [2I, S] x[b] [S, D] per batch row (gate rows
+     * 0..I-1, up rows I..2I-1), out[b] [I, D] = silu(gate) * up ({@link #tokenMix} then {@link #swiglu} with
+     * swiglu's inter = I D: per batch row the gate block, then the up block). inter = I = w rows / 2. keepGu as in
+     * {@link #linearSwiglu}: when false a backend may leave gu unwritten. This default is exactly tokenMix + swiglu,
+     * so the CPU backends compute what they always did.
+     */
+    default void tokenMixSwiglu(Tensor w, Tensor x, Tensor gu, boolean keepGu, Tensor out, int inter) {
+        tokenMix(w, x, gu);
+        swiglu(gu, out, inter * x.dim(2));
+    }
+
     // ---- residual + RMSNorm (no weight) --------------------------------------------------------------------------
 
     /** out = (x + r) * rstd along the last axis; r may be null; rstd [rows]. out may alias x. */

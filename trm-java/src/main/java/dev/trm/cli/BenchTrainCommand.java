@@ -217,7 +217,10 @@ public final class BenchTrainCommand implements Runnable {
         return sb.toString();
     }
 
-    /** Which path each channel-MLP shape took (fused gemm_swiglu or cuBLAS + swiglu_forward) and, if timed, why. */
+    /**
+     * Which path each channel-MLP and token-mixer gate_up + SwiGLU shape took (fused kernel or cuBLAS +
+     * swiglu_forward) and, if timed, why.
+     */
     static void printSwigluChoices(PrintWriter out, GpuBackend gpu) {
         for (GpuBackend.SwigluChoice c : gpu.swigluChoices()) out.println(c);
     }

@@ -73,8 +73,8 @@ public final class TrmNet {
     private Tensor blockForward(NetActivations acts, TrmParameters.Layer w, NetActivations.Block a, Tensor out,
                                 Tensor nextA, Tensor nextB, Tensor next) {
         if (c.mlpT()) {
-            be.tokenMix(w.mixGateUp().value(), a.in, a.gu1);              // [B, 2I_S, D]
-            be.swiglu(a.gu1, a.a1, c.tokenIntermediate() * c.hiddenSize()); // gate block | up block per batch row
+            // gu1 [B, 2I_S, D] (gate block | up block per batch row), a1 [B, I_S, D]; gu1 only when training needs it
+            be.tokenMixSwiglu(w.mixGateUp().value(), a.in, a.gu1, acts.forBackward, a.a1, c.tokenIntermediate());
             be.tokenMix(w.mixDown().value(), a.a1, sub);                  // [B, S, D]
             be.rmsNormSeq(a.in, sub, a.h1, a.rstd1, eps);
         } else {

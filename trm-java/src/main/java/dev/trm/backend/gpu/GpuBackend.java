@@ -450,40 +450,83 @@ public final class GpuBackend implements Backend {
         sameSize((long) m * inter, t(h).buf.count(), "linearSwiglu h");
         bf16(gu, "linearSwiglu", "gu");
         bf16(h, "linearSwiglu", "h");
-        if (swigluPath(x, w, gu, keepGu, h, m, d, inter)) fusedSwiglu(x, w, gu, keepGu, h, m, d, inter);
-        else unfusedSwiglu(x, w, gu, h, inter);
-    }
-
-    private void fusedSwiglu(Tensor x, Tensor w, Tensor gu, boolean keepGu, Tensor h, int m, int d, int inter) {
-        k.gemmSwiglu(s, gemmOperand(x, false), gemmOperand(w, true), keepGu ? b(gu) : null, b(h), m, d, inter);
-    }
-
-    private void unfusedSwiglu(Tensor x, Tensor w, Tensor gu, Tensor h, int inter) {
-        linear(x, w, null, gu);
-        swiglu(gu, h, inter);
+        Runnable fused = () -> k.gemmSwiglu(s, gemmOperand(x, false), gemmOperand(w, true), keepGu ? b(gu) : null, b(h),
+                m, d, inter);
+        Runnable unfused = () -> {
+            linear(x, w, null, gu);
+            swiglu(gu, h, inter);
+        };
+        boolean fuse = swigluPath(SwigluOp.MLP, "M " + m + ", D " + d + ", I " + inter, keepGu,
+                GpuKernels.gemmSwigluUnsupported(m, d, inter), (long) m * inter * d, fused, unfused);
+        (fuse ? fused : unfused).run();
     }
 
     /**
-     * One shape's decision: fusedMs and unfusedMs are the median device times (ms, CUDA events) when it was timed, NaN
-     * when it was not (forced, the emulated device, or a shape the fused kernel cannot take); why says which.
+     * The token mixer's gu[b] = w x[b], out[b] = silu(gate) * up (w [2I, S], x [B, S, D], gu [B, 2I, D], out [B, I, D],
+     * inter = I) on one of two paths, chosen per shape (B, S, D, I, keepGu) exactly as {@link #linearSwiglu}: the
+     * cuBLAS strided-batched GEMM ({@link #tokenMix}, gu always written) + swiglu_forward, or the fused gemm_mix_swiglu
+     * (gemm_mix_swiglu.cu, gu written only when keepGu).
      */
-    public record SwigluChoice(int rows, int dim, int inter, boolean keepGu, boolean fused, double fusedMs,
-                               double unfusedMs, String why) {
-        @Override
-        public String toString() {
-            String times = Double.isNaN(fusedMs) ? "" : String.format(" (fused %.3f ms, cuBLAS + swiglu %.3f ms)",
-                    fusedMs, unfusedMs);
-            return String.format("MLP gate_up + SwiGLU [M %d, D %d, I %d]%s: %s%s, %s", rows, dim, inter,
-                    keepGu ? " keeping gu" : "", fused ? "fused gemm_swiglu" : "cuBLAS + swiglu_forward", times, why);
+    @Override
+    public void tokenMixSwiglu(Tensor w, Tensor x, Tensor gu, boolean keepGu, Tensor out, int inter) {
+        int seq = w.dim(1), batch = x.dim(0), d = x.dim(2);
+        if (w.dim(0) != 2 * inter || x.dim(1) != seq) {
+            throw new IllegalArgumentException("tokenMixSwiglu: w must be [2I, S] = [" + 2 * inter + ", " + x.dim(1)
+                    + "], not [" + w.dim(0) + ", " + seq + "]");
+        }
+        sameSize(2L * batch * inter * d, t(gu).buf.count(), "tokenMixSwiglu gu");
+        sameSize((long) batch * inter * d, t(out).buf.count(), "tokenMixSwiglu out");
+        bf16(gu, "tokenMixSwiglu", "gu");
+        bf16(out, "tokenMixSwiglu", "out");
+        Runnable fused = () -> k.gemmMixSwiglu(s, gemmOperand(w, true), gemmOperand(x, false), keepGu ? b(gu) : null,
+                b(out), batch, seq, d, inter);
+        Runnable unfused = () -> {
+            tokenMix(w, x, gu);
+            swiglu(gu, out, inter * d);
+        };
+        boolean fuse = swigluPath(SwigluOp.MIX, "B " + batch + ", S " + seq + ", D " + d + ", I " + inter, keepGu,
+                GpuKernels.gemmMixSwigluUnsupported(batch, seq, d, inter), (long) batch * inter * d * seq, fused,
+                unfused);
+        (fuse ? fused : unfused).run();
+    }
+
+    /** The two GEMM + SwiGLU ops that have a fused kernel: what they are called and which kernel fuses them. */
+    public enum SwigluOp {
+        MLP("MLP gate_up + SwiGLU", "gemm_swiglu", "cuBLAS + swiglu_forward"),
+        MIX("token mixer gate_up + SwiGLU", "gemm_mix_swiglu", "cuBLAS strided batched + swiglu_forward");
+
+        final String label, kernel, unfused;
+
+        SwigluOp(String label, String kernel, String unfused) {
+            this.label = label;
+            this.kernel = kernel;
+            this.unfused = unfused;
         }
     }
 
-    private record SwigluShape(int rows, int dim, int inter, boolean keepGu) {}
+    /**
+     * One shape's decision for one op: fusedMs and unfusedMs are the median device times (ms, CUDA events) when it
+     * was timed, NaN when it was not (forced, the emulated device, or a shape the fused kernel cannot take); why says
+     * which. shape names the op's dimensions (M, D, I for the MLP; B, S, D, I for the token mixer).
+     */
+    public record SwigluChoice(SwigluOp op, String shape, boolean keepGu, boolean fused, double fusedMs,
+                               double unfusedMs, String why) {
+        @Override
+        public String toString() {
+            String times = Double.isNaN(fusedMs) ? "" : String.format(" (fused %.3f ms, unfused %.3f ms)",
+                    fusedMs, unfusedMs);
+            return String.format("%s [%s]%s: %s%s, %s", op.label, shape, keepGu ? " keeping gu" : "",
+                    fused ? "fused " + op.kernel : op.unfused, times, why);
+        }
+    }
+
+    private record SwigluShape(SwigluOp op, String shape, boolean keepGu) {}
 
     private final java.util.Map<SwigluShape, SwigluChoice> swigluChoices = new java.util.LinkedHashMap<>();
     private static final int SWIGLU_TIMING_REPEATS = 5;
     /**
-     * The emulated device's auto choice: fused up to this M I D, cuBLAS above. The emulator runs each WMMA product on
+     * The emulated device's auto choice: fused up to this many multiply-adds per half (M I D for the MLP, B I D S for
+     * the token mixer), cuBLAS above. The emulator runs each WMMA product on
      * all 32 lanes of a warp (some 40x the work of its plain GEMM here), so fusing every shape made the emulated model
      * and CLI tests about 40% slower (+140 s). At 2^19 the whole-model parity checks (tiny mlp_t and attention models,
      * M <= 64, training with backward and a captured solve) and GpuOpsParity run fused; the longer loops (the training
@@ -491,53 +534,53 @@ public final class GpuBackend implements Backend {
      */
     private static final long EMULATED_FUSED_MACS = 1L << 19;
 
-    /** The path each linearSwiglu shape took so far, in first-use order (the benchmarks print them). */
+    /** The path each linearSwiglu and tokenMixSwiglu shape took so far, in first-use order (the benchmarks print them). */
     public List<SwigluChoice> swigluChoices() {
         return List.copyOf(swigluChoices.values());
     }
 
     /**
-     * Whether this shape takes the fused kernel. -Dtrm.swiglu.fused=true or false forces it (true fails with the
-     * reason on a shape gemm_swiglu cannot take); auto (the default) decides at the first call of a shape and
-     * remembers: a shape the kernel cannot take goes to cuBLAS; the emulated device takes the fused kernel up to
-     * EMULATED_FUSED_MACS, untimed (timing the emulator says nothing about a GPU; this way the tests exercise the new
-     * kernel on every small model, deterministically); on CUDA both paths run
+     * Whether this shape of this op takes its fused kernel. -Dtrm.swiglu.fused=true or false forces it for both ops
+     * (true fails with the reason on a shape the kernel cannot take); auto (the default) decides at the first call of
+     * a shape and remembers: a shape the kernel cannot take (unsupported non-null) goes to cuBLAS; the emulated device
+     * takes the fused kernel up to EMULATED_FUSED_MACS (macs), untimed (timing the emulator says nothing about a GPU;
+     * this way the tests exercise the new kernels on every small model, deterministically); on CUDA both paths run
      * SWIGLU_TIMING_REPEATS times after a warm-up each, timed with events, and the lower median wins. The timing runs on
-     * the call's own tensors (both paths read x, w and write gu, h only), so the call's result is simply the chosen
-     * path's run after it. It must not happen while a graph is being captured (nothing would run, and the events
+     * the call's own tensors (both paths read the inputs and write gu, h only), so the call's result is simply the
+     * chosen path's run after it. It must not happen while a graph is being captured (nothing would run, and the events
      * cannot be waited on): the first training step and the first solve run eagerly before capture, which is where
      * each shape is decided. A shape first seen during capture takes cuBLAS there without being remembered.
      */
-    private boolean swigluPath(Tensor x, Tensor w, Tensor gu, boolean keepGu, Tensor h, int m, int d, int inter) {
-        SwigluShape key = new SwigluShape(m, d, inter, keepGu);
+    private boolean swigluPath(SwigluOp op, String shape, boolean keepGu, String unsupported, long macs, Runnable fused,
+                               Runnable unfused) {
+        SwigluShape key = new SwigluShape(op, shape, keepGu);
         SwigluChoice known = swigluChoices.get(key);
         if (known != null) return known.fused();
         String mode = System.getProperty("trm.swiglu.fused", "auto");
-        String unsupported = GpuKernels.gemmSwigluUnsupported(m, d, inter);
         SwigluChoice c;
         switch (mode) {
             case "true" -> {
-                if (unsupported != null) throw new IllegalArgumentException("-Dtrm.swiglu.fused=true: gemm_swiglu: "
-                        + unsupported);
-                c = new SwigluChoice(m, d, inter, keepGu, true, Double.NaN, Double.NaN, "forced (trm.swiglu.fused=true)");
+                if (unsupported != null) throw new IllegalArgumentException("-Dtrm.swiglu.fused=true: " + op.kernel
+                        + ": " + unsupported);
+                c = new SwigluChoice(op, shape, keepGu, true, Double.NaN, Double.NaN, "forced (trm.swiglu.fused=true)");
             }
-            case "false" -> c = new SwigluChoice(m, d, inter, keepGu, false, Double.NaN, Double.NaN,
+            case "false" -> c = new SwigluChoice(op, shape, keepGu, false, Double.NaN, Double.NaN,
                     "forced (trm.swiglu.fused=false)");
             case "auto" -> {
                 if (unsupported != null) {
-                    c = new SwigluChoice(m, d, inter, keepGu, false, Double.NaN, Double.NaN,
-                            "gemm_swiglu cannot take it: " + unsupported);
+                    c = new SwigluChoice(op, shape, keepGu, false, Double.NaN, Double.NaN,
+                            op.kernel + " cannot take it: " + unsupported);
                 } else if (dev.backend() != CUDA) {
-                    boolean small = (long) m * inter * d <= EMULATED_FUSED_MACS;
-                    c = new SwigluChoice(m, d, inter, keepGu, small, Double.NaN, Double.NaN, small
+                    boolean small = macs <= EMULATED_FUSED_MACS;
+                    c = new SwigluChoice(op, shape, keepGu, small, Double.NaN, Double.NaN, small
                             ? "emulated device: fused, untimed (emulator timings mean nothing)"
                             : "emulated device: above " + EMULATED_FUSED_MACS + " multiply-adds per half, cuBLAS (untimed)");
                 } else if (capturing) {
                     return false;
                 } else {
-                    double fusedMs = timeMedian(1, SWIGLU_TIMING_REPEATS, () -> fusedSwiglu(x, w, gu, keepGu, h, m, d, inter));
-                    double unfusedMs = timeMedian(1, SWIGLU_TIMING_REPEATS, () -> unfusedSwiglu(x, w, gu, h, inter));
-                    c = new SwigluChoice(m, d, inter, keepGu, fusedMs < unfusedMs, fusedMs, unfusedMs,
+                    double fusedMs = timeMedian(1, SWIGLU_TIMING_REPEATS, fused);
+                    double unfusedMs = timeMedian(1, SWIGLU_TIMING_REPEATS, unfused);
+                    c = new SwigluChoice(op, shape, keepGu, fusedMs < unfusedMs, fusedMs, unfusedMs,
                             "timed (median of " + SWIGLU_TIMING_REPEATS + ")");
                 }
             }

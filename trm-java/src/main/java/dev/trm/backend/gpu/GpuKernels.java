@@ -152,6 +152,36 @@ public final class GpuKernels {
                 0, KernelArgs.of().ptr(x).ptr(w).ptr(gu).ptr(h).i32(rows).i32(dim).i32(inter));
     }
 
+    // gemm_mix_swiglu.cu
+
+    /**
+     * Why gemm_mix_swiglu cannot take this shape, or null when it can: D a multiple of 8 (x rows load and h rows store
+     * as 16-byte chunks that never straddle a row end), the I tiles and the batch within the grid's y and z limits.
+     * S and I are free (w loads as scalars).
+     */
+    public static String gemmMixSwigluUnsupported(long batch, int seq, int dim, int inter) {
+        if (batch < 1 || seq < 1 || dim < 1 || inter < 1) {
+            return "empty shape: B " + batch + ", S " + seq + ", D " + dim + ", I " + inter;
+        }
+        if (dim % 8 != 0) return "D = " + dim + " is not a multiple of 8";
+        if ((inter + GS_TILE - 1) / GS_TILE > 65535) return "I = " + inter + " exceeds 65535 row tiles of " + GS_TILE;
+        if (batch > 65535) return "B = " + batch + " exceeds the grid's 65535 z blocks";
+        return null;
+    }
+
+    /**
+     * w [2I, S] bf16 (gate rows, then up rows), x [B, S, D] bf16 -> h [B, I, D] bf16, h[b] = silu(w_gate x[b]) *
+     * (w_up x[b]), and gu [B, 2I, D] bf16 = w x[b] per batch row (gate block, then up block) when gu is non-null.
+     * Grid (ceil(D / 64), ceil(I / 64), B), 128 threads.
+     */
+    public void gemmMixSwiglu(Stream s, DeviceBuffer w, DeviceBuffer x, DeviceBuffer gu, DeviceBuffer h, int batch,
+                              int seq, int dim, int inter) {
+        String why = gemmMixSwigluUnsupported(batch, seq, dim, inter);
+        if (why != null) throw new IllegalArgumentException("gemm_mix_swiglu: " + why);
+        k("gemm_mix_swiglu").launch(s, Kernel.blocks(dim, GS_TILE), Kernel.blocks(inter, GS_TILE), batch, GS_THREADS,
+                1, 1, 0, KernelArgs.of().ptr(w).ptr(x).ptr(gu).ptr(h).i32(seq).i32(dim).i32(inter));
+    }
+
     // attention.cu
 
     private static final int ATT_THREADS = 128, ATT_TILE = 32, ATT_MAX_HEAD_DIM = 64, DELTA_WARPS = 8;

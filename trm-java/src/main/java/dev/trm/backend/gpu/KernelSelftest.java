@@ -53,6 +53,7 @@ public final class KernelSelftest {
         checks.put("rmsnorm_seq", this::rmsNormSeq);
         checks.put("swiglu", this::swiglu);
         checks.put("gemm_swiglu", this::gemmSwiglu);
+        checks.put("gemm_mix_swiglu", this::gemmMixSwiglu);
         checks.put("token_loss stablemax", () -> tokenLoss(true));
         checks.put("token_loss softmax", () -> tokenLoss(false));
         checks.put("halting_bce", this::haltingBce);
@@ -224,6 +225,38 @@ public final class KernelSelftest {
             return List.of(check("gemm_swiglu h", measured(hGot, hRef), TOL_ONE_ROUNDING),
                     check("gemm_swiglu gu", measured(gu.downloadBf16(), guRef), TOL_ONE_ROUNDING),
                     check("gemm_swiglu h, no gu", same ? 0.0 : Double.POSITIVE_INFINITY, 0.0));
+        }
+    }
+
+    // ---- the token mixer's gate_up GEMM with SwiGLU fused (tensor cores) ----
+
+    /**
+     * gemm_mix_swiglu at B = 2, S = 37 (odd: w's rows are not even 4-byte aligned; two k-tiles, the second partial and
+     * not a multiple of 16), I = 80 (two row tiles, the second partial), D = 72 (two column tiles, the second 8 wide),
+     * against the double reference from the same bf16 inputs: h and the kept gu are each rounded once from fp32; without
+     * gu the same h, bit for bit.
+     */
+    List<KernelCheck> gemmMixSwiglu() {
+        int batch = 2, seq = 37, d = 72, inter = 80;
+        float[] w = bf(2 * inter * seq, 0.3), x = bf(batch * seq * d, 1.0);
+        double[] wd = d(w), xd = d(x);
+        double[] guRef = new double[batch * 2 * inter * d], hRef = new double[batch * inter * d];
+        for (int b = 0; b < batch; b++) {
+            double[] xb = Arrays.copyOfRange(xd, b * seq * d, (b + 1) * seq * d), gb = new double[2 * inter * d];
+            RefOps.gemm(false, false, 2 * inter, d, seq, 1.0, wd, seq, xb, d, 0.0, gb, d);  // gu[b] = w x[b]
+            System.arraycopy(gb, 0, guRef, b * 2 * inter * d, gb.length);
+        }
+        RefOps.swigluForward(guRef, hRef, batch, inter * d);  // per batch row: gate block | up block
+        try (DeviceBuffer bw = bf16(w); DeviceBuffer bx = bf16(x); DeviceBuffer gu = dev.alloc(DType.BF16, guRef.length);
+             DeviceBuffer h = dev.alloc(DType.BF16, hRef.length); DeviceBuffer h2 = dev.alloc(DType.BF16, hRef.length)) {
+            kernels.gemmMixSwiglu(s, bw, bx, gu, h, batch, seq, d, inter);
+            kernels.gemmMixSwiglu(s, bw, bx, null, h2, batch, seq, d, inter);
+            s.synchronize();
+            float[] hGot = h.downloadBf16();
+            boolean same = Arrays.equals(hGot, h2.downloadBf16());
+            return List.of(check("gemm_mix_swiglu h", measured(hGot, hRef), TOL_ONE_ROUNDING),
+                    check("gemm_mix_swiglu gu", measured(gu.downloadBf16(), guRef), TOL_ONE_ROUNDING),
+                    check("gemm_mix_swiglu h, no gu", same ? 0.0 : Double.POSITIVE_INFINITY, 0.0));
         }
     }
 
