@@ -73,6 +73,7 @@ final class GpuOpsParity {
         tokenMix();
         swiglu();
         linearSwiglu();
+        tokenMixSwiglu();
         norms();
         slices();
         losses();
@@ -178,6 +179,25 @@ final class GpuOpsParity {
         cpu.linearSwiglu(x.c(), w.c(), gu.c(), false, h2.c(), inter);
         gpu.linearSwiglu(x.g(), w.g(), gu.g(), false, h2.g(), inter);
         close("linearSwiglu h (gu not kept)", h2);
+    }
+
+    /**
+     * The token mixer's gate_up GEMM + SwiGLU through the backend's dispatch (on the emulated device under auto: the
+     * fused gemm_mix_swiglu; -Dtrm.swiglu.fused=false: cuBLAS + swiglu_forward), keeping gu and not: B = 3, S = 13
+     * (odd, under one WMMA k step), D = 40 (a partial column tile), I = 24 (a partial row tile).
+     */
+    void tokenMixSwiglu() {
+        int inter = 24;
+        Pair w = f32(0.3, 2 * inter, 13), x = act(1, 3, 13, 40);
+        Pair gu = act(0, 3, 2 * inter, 40), h = act(0, 3, inter, 40);
+        cpu.tokenMixSwiglu(w.c(), x.c(), gu.c(), true, h.c(), inter);
+        gpu.tokenMixSwiglu(w.g(), x.g(), gu.g(), true, h.g(), inter);
+        close("tokenMixSwiglu gu (kept)", gu);
+        close("tokenMixSwiglu h", h);
+        Pair h2 = act(0, 3, inter, 40);
+        cpu.tokenMixSwiglu(w.c(), x.c(), gu.c(), false, h2.c(), inter);
+        gpu.tokenMixSwiglu(w.g(), x.g(), gu.g(), false, h2.g(), inter);
+        close("tokenMixSwiglu h (gu not kept)", h2);
     }
 
     /**
