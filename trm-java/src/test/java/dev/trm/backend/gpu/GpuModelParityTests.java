@@ -27,6 +27,12 @@ abstract class GpuModelParityTests {
     void tokenMixerModelMatchesTheCpuBackend() {
         try (GpuBackend gpu = open()) {
             GpuModelParity.check(gpu, GpuModelParity.tinyMlpT(), 3, 11);
+            // on the emulated device under auto, this small model's token mixer took the fused gemm_mix_swiglu
+            if (gpu.device().backend() == dev.trm.gpu.Backend.EMULATED
+                    && System.getProperty("trm.swiglu.fused", "auto").equals("auto")) {
+                org.junit.jupiter.api.Assertions.assertTrue(gpu.swigluChoices().stream()
+                        .anyMatch(c -> c.op() == GpuBackend.SwigluOp.MIX && c.fused()), gpu.swigluChoices().toString());
+            }
         }
     }
 
