@@ -19,7 +19,8 @@
 // (x) is shared, the matrix_a fragments differ (gate rows, up rows). Column tiles are neighbours in the grid (x
 // fastest), so consecutive blocks read the same w rows from L2; one batch row's blocks are contiguous in z.
 //
-// Staging (no register double-buffering: S is short, 4 k-tiles at S = 97): per k-tile the block copies gate rows
+// Staging (no register double-buffering: S is short, 4 k-tiles at S = 97, 7 WMMA k steps as a k step wholly past S
+// is skipped): per k-tile the block copies gate rows
 // [64 x 32] and up rows [64 x 32] of w (row stride 40 bf16 = 80 bytes, as gemm_swiglu) and x[b] rows [32 x 64]
 // (row stride 72 bf16 = 144 bytes) into shared memory. Every fragment pointer is 32-byte aligned, every stride a
 // multiple of 16 bytes, as WMMA requires and the emulator checks. w loads are scalar bf16 (a row of w starts at
@@ -41,7 +42,9 @@
 //
 // Resources (sm_90, CUDA 13 ptxas, kernels/target/ptxas-report.txt): 168 registers, 0 spill stores / loads, no stack;
 // 17,408 bytes static shared memory (the operand tiles, 14,848 bytes, and the fp32 epilogue tile, 17,408 bytes, share
-// one buffer). 168 x 128 threads: 3 blocks (12 warps) per SM by registers, as gemm_swiglu.
+// one buffer). 168 x 128 threads: 3 blocks (12 warps) per SM by registers, as gemm_swiglu. The 3 is asked for
+// (__launch_bounds__(128, 3)): skipping the k steps past S let ptxas take 196 registers (2 blocks per SM) without it;
+// with it, the same 168 as before that skip and no spills (sm_80 to sm_90).
 // UNVERIFIED on hardware (no GPU on the build machine): its speed, whether it beats cuBLAS + swiglu_forward at any
 // shape, and the WMMA fragments' behaviour on real tensor cores (the emulator checks the API contract only).
 #include "common.cuh"
@@ -84,7 +87,7 @@ __device__ __forceinline__ void gm_stage_x(bf16* tile, const bf16* src, int k0, 
     }
 }
 
-TRM_KERNEL void __launch_bounds__(GM_THREADS)
+TRM_KERNEL void __launch_bounds__(GM_THREADS, 3)
     gemm_mix_swiglu(const bf16* __restrict__ w, const bf16* __restrict__ x, bf16* __restrict__ gu,
                     bf16* __restrict__ h, int seq, int dim, int inter) {
     __shared__ TRM_ALIGN(32) unsigned char smem[GM_SMEM_BYTES];
@@ -119,6 +122,7 @@ TRM_KERNEL void __launch_bounds__(GM_THREADS)
         __syncthreads();
         TRM_UNROLL
         for (int kk = 0; kk < GM_BK; kk += 16) {
+            if (k0 + kk >= seq) break;  // a k step wholly past S (uniform): at S = 97 the last tile needs 1 of 2
             gs_wmma::fragment<gs_wmma::matrix_b, 16, 16, 16, bf16, gs_wmma::row_major> bf[2];
             TRM_UNROLL
             for (int j = 0; j < 2; j++) gs_wmma::load_matrix_sync(bf[j], bs + kk * GM_LDB + wc * 32 + j * 16, GM_LDB);
