@@ -44,7 +44,8 @@ public final class NetActivations {
     public final Block[] blocks;
     /**
      * Whether a backward will read these activations (the calls with gradient): when false (the no-grad calls'
-     * scratch) gu2 is workspace only and the backend may leave it unwritten ({@link Backend#linearSwiglu}).
+     * scratch) gu1 and gu2 are workspace only and the backend may leave them unwritten ({@link Backend#tokenMixSwiglu},
+     * {@link Backend#linearSwiglu}).
      */
     public final boolean forBackward;
 

@@ -119,6 +119,10 @@ final class GemmMixSwigluCheck {
         // S and I need no alignment: only D does
         assertEquals(null, GpuKernels.gemmMixSwigluUnsupported(768, 97, 512, 512));
         assertEquals(null, GpuKernels.gemmMixSwigluUnsupported(3, 13, 40, 23));
+        // the grid's y limit: 65535 row tiles of 64 are the most (I = 65535 * 64), one row more is refused
+        assertEquals(null, GpuKernels.gemmMixSwigluUnsupported(1, 1, 8, 65535 * 64));
+        String tooTall = GpuKernels.gemmMixSwigluUnsupported(1, 1, 8, 65535 * 64 + 1);
+        assertTrue(tooTall != null && tooTall.contains("exceeds 65535 row tiles"), String.valueOf(tooTall));
     }
 
     /**
