@@ -31,10 +31,10 @@
 // Constraints (GpuKernels.gemmMixSwiglu checks them with a clear error): D % 8 == 0, ceil(I / 64) <= 65535,
 // B <= 65535 (grid y and z limits). S and I are free.
 //
-// Epilogue: as gemm_swiglu: h = silu(g) * u element by element on the accumulator fragments themselves (swiglu_value
-// from swiglu.cu, fp32; fragments of one type share their element mapping), then each warp stores its 32 x 32
-// through shared fp32 (row stride 68 floats) and writes bf16 rows as 16-byte stores. With gu, the raw gate and up
-// fragments go the same way first (rounded once to bf16, as cuBLAS's bf16 output).
+// Epilogue: gemm_swiglu.cu's gs_swiglu_epilogue, shared by both kernels: h = silu(g) * u element by element on the
+// accumulator fragments themselves (swiglu_value from swiglu.cu, fp32; fragments of one type share their element
+// mapping), then each warp stores its 32 x 32 through shared fp32 (row stride 68 floats) and writes bf16 rows as
+// 16-byte stores. With gu, the raw gate and up fragments go the same way first (rounded once to bf16, as cuBLAS's).
 //
 // Precision against the unfused path: as gemm_swiglu, h is rounded once from the fp32 accumulators instead of from
 // the bf16-rounded gate and up, so it is slightly closer to the fp32 CPU backend; the k sums run in another order than
@@ -141,26 +141,10 @@ TRM_KERNEL void __launch_bounds__(GM_THREADS, 3)
 
     __syncthreads();  // the operand tiles are consumed: the buffer becomes the epilogue tile
     float* cw = cs + wr * 32 * GS_LDC + wc * 32;  // this warp's 32 x 32
-    const int hr = i0 + wr * 32, hc = n0 + wc * 32;
     const long block = (long)inter * dim;  // one [I, D] block
-    if (gu != nullptr) {  // uniform over the grid
-        bf16* gub = gu + 2 * b * block;
-        gs_store_frags(cw, g);
-        gs_write_warp(cw, gub, dim, hr, inter, hc, dim);
-        __syncwarp();
-        gs_store_frags(cw, u);
-        gs_write_warp(cw, gub + block, dim, hr, inter, hc, dim);
-        __syncwarp();
-    }
-    TRM_UNROLL
-    for (int i = 0; i < 2; i++) {
-        TRM_UNROLL
-        for (int j = 0; j < 2; j++) {
-            TRM_UNROLL
-            for (int e = 0; e < g[i][j].num_elements; e++) g[i][j].x[e] = swiglu_value(g[i][j].x[e], u[i][j].x[e]);
-        }
-    }
-    gs_store_frags(cw, g);
-    gs_write_warp(cw, h + b * block, dim, hr, inter, hc, dim);
+    // gu[b] [2I, D]: the gate block, then the up block
+    bf16* gub = gu == nullptr ? nullptr : gu + 2 * b * block;
+    gs_swiglu_epilogue(cw, g, u, gub, gub == nullptr ? nullptr : gub + block, dim, h + b * block, dim, i0 + wr * 32,
+                       inter, n0 + wc * 32, dim);
 }
 TRM_EXPORT(gemm_mix_swiglu, GM_THREADS)

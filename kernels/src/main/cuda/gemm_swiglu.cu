@@ -134,6 +134,33 @@ __device__ __forceinline__ void gs_store_frags(float* cw, GsAcc (&f)[2][2]) {
     __syncwarp();
 }
 
+// The epilogue both SwiGLU GEMMs share (gemm_mix_swiglu.cu too), after the operand tiles are consumed: with
+// guGate != nullptr (uniform over the grid) the raw gate and up tiles go to guGate / guUp (row stride guLd) first;
+// then h = silu(g) * u element by element on the fragments themselves, to h (row stride hLd). cw is this warp's
+// 32 x 32 of the fp32 epilogue tile; (row0, col0) its place in the outputs, rows x cols their extent.
+__device__ __forceinline__ void gs_swiglu_epilogue(float* cw, GsAcc (&g)[2][2], GsAcc (&u)[2][2], bf16* guGate,
+                                                   bf16* guUp, long guLd, bf16* h, long hLd, int row0, int rows,
+                                                   int col0, int cols) {
+    if (guGate != nullptr) {
+        gs_store_frags(cw, g);
+        gs_write_warp(cw, guGate, guLd, row0, rows, col0, cols);
+        __syncwarp();
+        gs_store_frags(cw, u);
+        gs_write_warp(cw, guUp, guLd, row0, rows, col0, cols);
+        __syncwarp();
+    }
+    TRM_UNROLL
+    for (int i = 0; i < 2; i++) {
+        TRM_UNROLL
+        for (int j = 0; j < 2; j++) {
+            TRM_UNROLL
+            for (int e = 0; e < g[i][j].num_elements; e++) g[i][j].x[e] = swiglu_value(g[i][j].x[e], u[i][j].x[e]);
+        }
+    }
+    gs_store_frags(cw, g);
+    gs_write_warp(cw, h, hLd, row0, rows, col0, cols);
+}
+
 TRM_KERNEL void __launch_bounds__(GS_THREADS)
     gemm_swiglu(const bf16* __restrict__ x, const bf16* __restrict__ w, bf16* __restrict__ gu, bf16* __restrict__ h,
                 int rows, int dim, int inter) {
@@ -195,24 +222,8 @@ TRM_KERNEL void __launch_bounds__(GS_THREADS)
 
     __syncthreads();  // the operand tiles are consumed: the buffer becomes the epilogue tile
     float* cw = cs + wr * 32 * GS_LDC + wc * 32;  // this warp's 32 x 32
-    const int hr = r0 + wr * 32, hc = j0 + wc * 32;
-    if (gu != nullptr) {  // uniform over the grid
-        gs_store_frags(cw, g);
-        gs_write_warp(cw, gu, 2L * inter, hr, rows, hc, inter);
-        __syncwarp();
-        gs_store_frags(cw, u);
-        gs_write_warp(cw, gu + inter, 2L * inter, hr, rows, hc, inter);
-        __syncwarp();
-    }
-    TRM_UNROLL
-    for (int i = 0; i < 2; i++) {
-        TRM_UNROLL
-        for (int j = 0; j < 2; j++) {
-            TRM_UNROLL
-            for (int e = 0; e < g[i][j].num_elements; e++) g[i][j].x[e] = swiglu_value(g[i][j].x[e], u[i][j].x[e]);
-        }
-    }
-    gs_store_frags(cw, g);
-    gs_write_warp(cw, h, inter, hr, rows, hc, inter);
+    // gu [rows, 2I]: gate columns 0..I-1, up columns I..2I-1 of each row
+    gs_swiglu_epilogue(cw, g, u, gu, gu == nullptr ? nullptr : gu + inter, 2L * inter, h, inter, r0 + wr * 32, rows,
+                       j0 + wc * 32, inter);
 }
 TRM_EXPORT(gemm_swiglu, GS_THREADS)
