@@ -39,7 +39,8 @@ final class GemmSwigluCheck {
         }
     }
 
-    private static float[] bf(Random rnd, int n, double range) {
+    /** n values uniform in [-range, range], rounded to bf16 (what the kernels read). */
+    static float[] bf(Random rnd, int n, double range) {
         float[] o = new float[n];
         for (int i = 0; i < n; i++) o[i] = Bf16.round((float) ((rnd.nextDouble() * 2 - 1) * range));
         return o;
@@ -66,20 +67,30 @@ final class GemmSwigluCheck {
             blas.gemm(s, false, true, m, 2 * inter, d, 1f, bx, d, bw, d, 0f, guU, 2 * inter);  // as GpuBackend.linear
             k.swigluForward(s, guU, hU, m, inter);
             s.synchronize();
-            float[] hFused = hF.downloadBf16(), hUnfused = hU.downloadBf16();
-            String shape = "M " + m + ", D " + d + ", I " + inter;
-            double errFused = KernelSelftest.err(hFused, hRef), errUnfused = KernelSelftest.err(hUnfused, hRef);
-            double errGu = KernelSelftest.err(guF.downloadBf16(), guRef);
-            System.out.printf("[%s] gemm_swiglu %s: h err %.2e (unfused %.2e), gu err %.2e%n", dev.backend().label(),
-                    shape, errFused, errUnfused, errGu);
-            // the fused h is rounded once from fp32; the unfused one also carries the roundings of gate and up
-            assertTrue(errFused <= KernelSelftest.TOL_ONE_ROUNDING, shape + ": fused h error " + errFused);
-            assertTrue(errUnfused <= KernelSelftest.TOL_BF16, shape + ": unfused h error " + errUnfused);
-            assertTrue(errGu <= KernelSelftest.TOL_ONE_ROUNDING, shape + ": fused gu error " + errGu);
-            assertTrue(errFused <= errUnfused, shape + ": the fused h is less accurate than the unfused one");
-            assertArrayEquals(hFused, hN.downloadBf16(), shape + ": h without gu differs from h with gu");
-            assertArrayEquals(sentinel, guN.downloadBf16(), shape + ": gu was written though not asked for");
+            assertFusedAgainstUnfused(dev.backend().label() + "] gemm_swiglu", "M " + m + ", D " + d + ", I " + inter,
+                    hRef, guRef, hF, guF, hU, hN, guN, sentinel);
         }
+    }
+
+    /**
+     * What both SwiGLU GEMMs must show against their unfused path (cuBLAS, then swiglu_forward) and the double
+     * reference: the fused h within one bf16 rounding and no worse than the unfused one (which also carries the
+     * roundings of gate and up), the unfused h within bf16 tolerance, the fused gu within one rounding; h computed
+     * without gu (hNoGu) bit for bit the same, and gu then left untouched (guNotKept still holds the sentinel).
+     */
+    static void assertFusedAgainstUnfused(String what, String shape, double[] hRef, double[] guRef, DeviceBuffer hFused,
+                                          DeviceBuffer guFused, DeviceBuffer hUnfused, DeviceBuffer hNoGu,
+                                          DeviceBuffer guNotKept, float[] sentinel) {
+        float[] h = hFused.downloadBf16();
+        double errFused = KernelSelftest.err(h, hRef), errUnfused = KernelSelftest.err(hUnfused.downloadBf16(), hRef);
+        double errGu = KernelSelftest.err(guFused.downloadBf16(), guRef);
+        System.out.printf("[%s %s: h err %.2e (unfused %.2e), gu err %.2e%n", what, shape, errFused, errUnfused, errGu);
+        assertTrue(errFused <= KernelSelftest.TOL_ONE_ROUNDING, shape + ": fused h error " + errFused);
+        assertTrue(errUnfused <= KernelSelftest.TOL_BF16, shape + ": unfused h error " + errUnfused);
+        assertTrue(errGu <= KernelSelftest.TOL_ONE_ROUNDING, shape + ": fused gu error " + errGu);
+        assertTrue(errFused <= errUnfused, shape + ": the fused h is less accurate than the unfused one");
+        assertArrayEquals(h, hNoGu.downloadBf16(), shape + ": h without gu differs from h with gu");
+        assertArrayEquals(sentinel, guNotKept.downloadBf16(), shape + ": gu was written though not asked for");
     }
 
     static void constraints(GpuDevice dev) {
