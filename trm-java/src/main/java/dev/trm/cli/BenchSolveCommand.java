@@ -43,9 +43,8 @@ public final class BenchSolveCommand implements Runnable {
             + "the official init's q_halt bias of -5 never halts; this measures the bookkeeping and, on a GPU, the graph).")
     boolean earlyHalt;
 
-    @Option(names = "--cycles", split = ",", paramLabel = "T,n",
-            description = "Override the preset's recursion (T,n): short runs on the emulated device or in tests.")
-    int[] cycles;
+    @CommandLine.Mixin
+    CyclesOption cycles = new CyclesOption();
 
     @Option(names = "--profile", description = "After each size's timed solves, one more solved step by step through "
             + "a profiler: the time of each op (on a GPU device time from CUDA events, no graph), per solve.")
@@ -66,11 +65,7 @@ public final class BenchSolveCommand implements Runnable {
     }
 
     private void run(PrintWriter out, Backend be) {
-        TrmConfig c = Presets.get(preset).withPuzzleIds(1);
-        if (cycles != null) {
-            if (cycles.length != 2 || cycles[0] < 1 || cycles[1] < 1) throw new CliException("--cycles takes T,n >= 1");
-            c = c.withCycles(cycles[0], cycles[1]);
-        }
+        TrmConfig c = cycles.apply(Presets.get(preset).withPuzzleIds(1));
         GpuBackend gpu = be instanceof GpuBackend g ? g : null;
         TrmParameters p = new TrmParameters(c, be);
         p.initialize(be, 0);

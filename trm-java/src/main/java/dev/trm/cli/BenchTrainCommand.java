@@ -48,9 +48,8 @@ public final class BenchTrainCommand implements Runnable {
     @Option(names = "--puzzle-ids", description = "Rows of the puzzle table (default: 1, so ARC presets stay small).")
     Integer puzzleIds;
 
-    @Option(names = "--cycles", split = ",", paramLabel = "T,n",
-            description = "Override the preset's recursion (T,n): short runs on the emulated device.")
-    int[] cycles;
+    @CommandLine.Mixin
+    CyclesOption cycles = new CyclesOption();
 
     @Option(names = "--profile", description = "Print the time spent in each op: over the timed steps on the CPU; "
             + "on a GPU over --profile-steps more steps run eagerly after them, from CUDA events around each op.")
@@ -67,11 +66,7 @@ public final class BenchTrainCommand implements Runnable {
     public void run() {
         if (batch < 1 || steps < 1 || warmup < 0) throw new CliException("--batch and --steps must be >= 1, --warmup >= 0");
         PrintWriter out = spec.commandLine().getOut();
-        TrmConfig c = Presets.get(preset).withPuzzleIds(puzzleIds == null ? 1 : puzzleIds);
-        if (cycles != null) {
-            if (cycles.length != 2 || cycles[0] < 1 || cycles[1] < 1) throw new CliException("--cycles takes T,n >= 1");
-            c = c.withCycles(cycles[0], cycles[1]);
-        }
+        TrmConfig c = cycles.apply(Presets.get(preset).withPuzzleIds(puzzleIds == null ? 1 : puzzleIds));
         if (profileSteps < 1) throw new CliException("--profile-steps must be >= 1");
         try (Backend device = Devices.open(this.device);
              ProfiledBackend.Profile prof = new ProfiledBackend.Profile()) {
