@@ -10,6 +10,7 @@ import dev.trm.backend.cpu.CpuBackend;
 import dev.trm.data.DataException;
 import dev.trm.data.DatasetMetadata;
 import dev.trm.data.TaskKind;
+import dev.trm.infer.SolverTestData;
 import dev.trm.io.SafeTensors;
 import dev.trm.io.SafeTensorsWriter;
 import dev.trm.io.TensorData;
@@ -27,7 +28,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -38,16 +38,8 @@ class CheckpointTest {
     private final CpuBackend be = new CpuBackend();
 
     /** A tiny model with every tensor random (puzzle rows and q_head included, so nothing is trivially zero). */
-    private Map<String, float[]> randomWeights(TrmConfig c, long seed) {
-        TrmParameters p = new TrmParameters(c, be);
-        p.initialize(be, seed);
-        Random rnd = new Random(seed);
-        for (Tensor t : List.of(p.puzzleTable(), p.qWeight().value())) {
-            float[] v = new float[(int) t.size()];
-            for (int i = 0; i < v.length; i++) v[i] = (float) rnd.nextGaussian();
-            be.write(t, v);
-        }
-        return Checkpoint.weightsOf(p, be);
+    private static Map<String, float[]> randomWeights(TrmConfig c, long seed) {
+        return SolverTestData.randomWeights(c, seed);
     }
 
     @Test

@@ -19,6 +19,19 @@ public final class SolverTestData {
      */
     public static Map<String, float[]> weights(TrmConfig c, long seed, float qHaltBias) {
         CpuBackend be = new CpuBackend();
+        TrmParameters p = randomParameters(c, seed, be);
+        be.write(p.qBias().value(), new float[] {qHaltBias, 0f});
+        return Checkpoint.weightsOf(p, be);
+    }
+
+    /** A model with every tensor random: the puzzle rows and the q head too, so nothing is trivially zero. */
+    public static Map<String, float[]> randomWeights(TrmConfig c, long seed) {
+        CpuBackend be = new CpuBackend();
+        return Checkpoint.weightsOf(randomParameters(c, seed, be), be);
+    }
+
+    /** The official init of the seed, then std-1 puzzle rows and q head weights (which the init leaves at zero). */
+    private static TrmParameters randomParameters(TrmConfig c, long seed, CpuBackend be) {
         TrmParameters p = new TrmParameters(c, be);
         p.initialize(be, seed);
         Random rnd = new Random(seed);
@@ -27,8 +40,7 @@ public final class SolverTestData {
             for (int i = 0; i < v.length; i++) v[i] = (float) rnd.nextGaussian();
             be.write(t, v);
         }
-        be.write(p.qBias().value(), new float[] {qHaltBias, 0f});
-        return Checkpoint.weightsOf(p, be);
+        return p;
     }
 
     /** n puzzles of random tokens in [1, vocab). */
