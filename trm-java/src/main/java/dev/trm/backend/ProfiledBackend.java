@@ -55,17 +55,22 @@ public final class ProfiledBackend {
             return out;
         }
 
-        /** One line per op, the most expensive first: milliseconds, calls and share of the total. */
-        public synchronized String table() {
+        /** One line per op, the most expensive first: milliseconds, calls and share of the total; then the total. */
+        public String table() {
+            return table(1);
+        }
+
+        /** {@link #table()} with every time and call count divided by {@code runs} (steps, solves): per run. */
+        public synchronized String table(int runs) {
             resolve();
             long total = byOp.values().stream().mapToLong(v -> v[0]).sum();
             StringBuilder sb = new StringBuilder(String.format("%-22s %10s %8s %6s%n", "op",
                     clock != null ? "device ms" : "ms", "calls", "%"));
             byOp.entrySet().stream().sorted((a, b) -> Long.compare(b.getValue()[0], a.getValue()[0])).forEach(e ->
-                    sb.append(String.format("%-22s %10.2f %8d %5.1f%%%n", e.getKey(), e.getValue()[0] / 1e6,
-                            e.getValue()[1], 100.0 * e.getValue()[0] / Math.max(1, total))));
-            sb.append(String.format("%-22s %10.2f %8d%n", "total", total / 1e6,
-                    byOp.values().stream().mapToLong(v -> v[1]).sum()));
+                    sb.append(String.format("%-22s %10.3f %8.0f %5.1f%%%n", e.getKey(), e.getValue()[0] / 1e6 / runs,
+                            (double) e.getValue()[1] / runs, 100.0 * e.getValue()[0] / Math.max(1, total))));
+            sb.append(String.format("%-22s %10.3f %8.0f%n", "total", total / 1e6 / runs,
+                    (double) byOp.values().stream().mapToLong(v -> v[1]).sum() / runs));
             return sb.toString();
         }
 

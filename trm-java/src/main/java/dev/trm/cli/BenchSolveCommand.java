@@ -129,7 +129,7 @@ public final class BenchSolveCommand implements Runnable {
                 // read before the solver's close, whose frees are no part of a solve
                 out.printf("profile of one solve of %d puzzles, step by step (%s):%n", inputs.length,
                         prof.onDevice() ? "device time per op from CUDA events" : "wall time per op");
-                out.print(BenchTrainCommand.perStep(prof, 1));
+                out.print(prof.table());
                 out.flush();
             }
         }

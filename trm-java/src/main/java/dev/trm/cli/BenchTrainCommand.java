@@ -195,21 +195,7 @@ public final class BenchTrainCommand implements Runnable {
         double wallMs = (System.nanoTime() - t0) / 1e6 / profileSteps;
         out.printf("profile: %d eager steps (no graph), device time per op from CUDA events, per step; wall %.1f ms "
                 + "per eager step%n", profileSteps, wallMs);
-        out.print(perStep(prof, profileSteps));
-    }
-
-    /** The profile's table with every total divided by the steps it covers. */
-    static String perStep(ProfiledBackend.Profile prof, int steps) {
-        StringBuilder sb = new StringBuilder(String.format("%-22s %10s %8s %6s%n", "op",
-                prof.onDevice() ? "device ms" : "ms", "calls", "%"));
-        java.util.Map<String, double[]> totals = prof.totals();
-        double all = totals.values().stream().mapToDouble(v -> v[0]).sum();
-        totals.entrySet().stream().sorted((a, b) -> Double.compare(b.getValue()[0], a.getValue()[0])).forEach(e ->
-                sb.append(String.format("%-22s %10.3f %8.0f %5.1f%%%n", e.getKey(), e.getValue()[0] / steps,
-                        e.getValue()[1] / steps, 100 * e.getValue()[0] / Math.max(1e-12, all))));
-        sb.append(String.format("%-22s %10.3f %8.0f%n", "total", all / steps,
-                totals.values().stream().mapToDouble(v -> v[1]).sum() / steps));
-        return sb.toString();
+        out.print(prof.table(profileSteps));
     }
 
     /**
