@@ -442,10 +442,27 @@ final class CudaDriver implements Driver {
         final MemorySegment handle;
         final long workspace;
         CudaLtPlans lt;
+        long stream;         // the stream the handle is bound to
+        boolean bound;
 
         BlasState(MemorySegment handle, long workspace) {
             this.handle = handle;
             this.workspace = workspace;
+        }
+
+        /**
+         * Binds the handle to stream, unless it already is. cublasSetStream "unconditionally resets the cuBLAS library
+         * workspace back to the default workspace pool" (cuBLAS guide, cublasSetStream): ours goes back with every
+         * binding. Without it a GEMM captured into a graph takes its workspace from cuBLAS's pool (12.2+: a
+         * stream-ordered allocation, i.e. a memory node, which a conditional IF body may not contain) and
+         * BLAS_WORKSPACE_BYTES would be dead weight.
+         */
+        void bind(long s) {
+            if (bound && s == stream) return;
+            checkCublas(cublas_h.cublasSetStream_v2(handle, h(s)), "cublasSetStream");
+            checkCublas(cublas_h.cublasSetWorkspace_v2(handle, h(workspace), BLAS_WORKSPACE_BYTES), "cublasSetWorkspace");
+            stream = s;
+            bound = true;
         }
     }
 
@@ -466,10 +483,9 @@ final class CudaDriver implements Driver {
                         + " is not a usable cuBLAS (" + (e.getCause() != null ? e.getCause() : e).getMessage() + ")");
             }
             MemorySegment handle = hh.get(ValueLayout.ADDRESS, 0);
-            long ws = alloc(BLAS_WORKSPACE_BYTES);
-            checkCublas(cublas_h.cublasSetStream_v2(handle, h(stream)), "cublasSetStream");
-            checkCublas(cublas_h.cublasSetWorkspace_v2(handle, h(ws), BLAS_WORKSPACE_BYTES), "cublasSetWorkspace");
-            blas.put(handle.address(), new BlasState(handle, ws));
+            BlasState st = new BlasState(handle, alloc(BLAS_WORKSPACE_BYTES));
+            st.bind(stream);
+            blas.put(handle.address(), st);
             return handle.address();
         }
     }
@@ -498,13 +514,7 @@ final class CudaDriver implements Driver {
             return;
         }
         try (Arena ar = Arena.ofConfined()) {
-            checkCublas(cublas_h.cublasSetStream_v2(st.handle, h(stream)), "cublasSetStream");
-            // cublasSetStream "unconditionally resets the cuBLAS library workspace back to the default workspace
-            // pool" (cuBLAS guide, cublasSetStream): hand ours back each time. Without it a GEMM captured into a graph
-            // takes its workspace from cuBLAS's pool (12.2+: a stream-ordered allocation, i.e. a memory node, which a
-            // conditional IF body may not contain) and BLAS_WORKSPACE_BYTES above would be dead weight.
-            checkCublas(cublas_h.cublasSetWorkspace_v2(st.handle, h(st.workspace), BLAS_WORKSPACE_BYTES),
-                    "cublasSetWorkspace");
+            st.bind(stream);
             checkCublas(cublas_h.cublasGemmStridedBatchedEx(st.handle,
                     transA ? cublas_h.CUBLAS_OP_T() : cublas_h.CUBLAS_OP_N(),
                     transB ? cublas_h.CUBLAS_OP_T() : cublas_h.CUBLAS_OP_N(), m, n, k,
