@@ -172,3 +172,13 @@ TRM_KERNEL void emu_check_vector(const float* p, float* out) {
     for (int i = 0; i < 4; i++) out[i] = p[i];
 }
 TRM_EXPORT(emu_check_vector)
+
+// A store at any offset, in bounds or not, for the emulated device's memory checks (EmulatedMemoryTest): thread t of
+// one block writes out[offset + t] = t + 1 for t < n. With offset + n past the buffer's end, or offset < 0, it is the
+// out-of-bounds store a missing guard in a real kernel makes. src, when not null, is read as the kernel's input (a
+// pointer argument the memory check examines before the launch); *src is added to each stored value.
+TRM_KERNEL void emu_check_store(int* out, int offset, int n, const int* src) {
+    int t = threadIdx.x;
+    if (t < n) out[offset + t] = t + 1 + (src != nullptr ? src[0] : 0);
+}
+TRM_EXPORT(emu_check_store)

@@ -12,13 +12,14 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 
 /**
- * The emulated device: device memory is host memory (one arena per allocation, freed on free), kernels are the
- * host-compiled ones from libtrm_kernels_emu.so called through FFM, the GEMM is that library's plain reference, and
+ * The emulated device: device memory is host memory (EmulatedMemory: one arena per allocation, freed on free),
+ * kernels are the host-compiled ones from libtrm_kernels_emu.so called through FFM, the GEMM is that library's plain
+ * reference, and
  * every stream runs its work at once, in order, unless it is capturing a graph, in which case the work is recorded
- * and runs on each replay. It checks what the real device cannot: copies must stay inside live allocations.
+ * and runs on each replay. Its memory (EmulatedMemory) is checked as compute-sanitizer checks a GPU's: copies, GEMM
+ * operands and kernel pointers must lie inside live allocations, and stores just outside one fail by kernel name.
  */
 @SuppressWarnings("restricted")  // native by design: runs only with --enable-native-access
 final class EmulatedDriver implements Driver {
@@ -28,10 +29,8 @@ final class EmulatedDriver implements Driver {
     private final MethodHandle emuLaunch, emuLastError, emuHasKernel, emuGemm;
     private final MethodHandle emuConditionalCreate, emuConditionalSet, emuConditionalGet, emuConditionalDestroy;
     private final DeviceInfo info;
-    private final TreeMap<Long, Arena> allocations = new TreeMap<>();
-    private final Map<Long, Long> sizes = new HashMap<>();
+    private final EmulatedMemory memory = new EmulatedMemory();
     private final Map<Long, Arena> hostAllocations = new HashMap<>();  // "pinned" host memory: plain host memory here
-    private long used;
     private long nextHandle = 1;
     private final Map<Long, List<Runnable>> capturing = new HashMap<>();  // stream -> work recorded so far
     private final Map<Long, List<Runnable>> graphs = new HashMap<>();
@@ -80,29 +79,25 @@ final class EmulatedDriver implements Driver {
 
     @Override
     public synchronized long[] memoryInfo() {
-        return new long[] {CAPACITY - used, CAPACITY};
+        return new long[] {CAPACITY - memory.used(), CAPACITY};
     }
 
     @Override
     public synchronized long alloc(long bytes) {
         notWhileCapturing("cuMemAlloc");
         if (bytes <= 0) throw Errors.cuda(Errors.CUDA_ERROR_INVALID_VALUE, "cuMemAlloc(" + bytes + " bytes)");
-        if (used + bytes > CAPACITY) throw Errors.outOfMemory(bytes, CAPACITY - used, CAPACITY);
-        Arena arena = Arena.ofShared();
-        MemorySegment seg = arena.allocate(bytes, 256);  // cudaMalloc aligns to at least 256 bytes
-        allocations.put(seg.address(), arena);
-        sizes.put(seg.address(), bytes);
-        used += bytes;
-        return seg.address();
+        if (memory.used() + bytes > CAPACITY) {
+            throw Errors.outOfMemory(bytes, CAPACITY - memory.used(), CAPACITY);
+        }
+        return memory.alloc(bytes);
     }
 
     @Override
     public synchronized void free(long ptr) {
         notWhileCapturing("cuMemFree");
-        Arena a = allocations.remove(ptr);
-        if (a == null) throw Errors.cuda(Errors.CUDA_ERROR_INVALID_VALUE, "cuMemFree(0x" + Long.toHexString(ptr) + ")");
-        used -= sizes.remove(ptr);
-        a.close();
+        if (!memory.free(ptr)) {
+            throw Errors.cuda(Errors.CUDA_ERROR_INVALID_VALUE, "cuMemFree(0x" + Long.toHexString(ptr) + ")");
+        }
     }
 
     /**
@@ -139,13 +134,8 @@ final class EmulatedDriver implements Driver {
     }
 
     /** The host view of [ptr, ptr + bytes), which must lie inside one live allocation. */
-    private synchronized MemorySegment view(long ptr, long bytes, String what) {
-        Map.Entry<Long, Arena> e = allocations.floorEntry(ptr);
-        if (e == null || ptr + bytes > e.getKey() + sizes.get(e.getKey())) {
-            throw Errors.cuda(Errors.CUDA_ERROR_INVALID_VALUE, what + ": [0x" + Long.toHexString(ptr) + ", +" + bytes
-                    + ") is not inside a live device allocation");
-        }
-        return MemorySegment.ofAddress(ptr).reinterpret(bytes);
+    private MemorySegment view(long ptr, long bytes, String what) {
+        return memory.view(ptr, bytes, what);
     }
 
     private synchronized void submit(long stream, Runnable work) {
@@ -312,6 +302,7 @@ final class EmulatedDriver implements Driver {
         }
         submit(stream, () -> {
             kernelsRun.incrementAndGet();
+            memory.checkPointers(name, args);  // here, not at submit: a replayed graph may outlive a buffer
             try (Arena a = Arena.ofConfined()) {
                 int rc = (int) emuLaunch.invokeExact(cName, gx, gy, gz, bx, by, bz, sharedBytes, args.pack(a));
                 if (rc != 0) {
@@ -320,6 +311,7 @@ final class EmulatedDriver implements Driver {
                     throw new CudaException(status, StatusNames.cuda(status), "cuLaunchKernel(" + name
                             + ") on the emulated device failed: " + lastError());
                 }
+                memory.checkRedZones("kernel " + name);
             } catch (CudaException e) {
                 throw e;
             } catch (Throwable t) {
@@ -481,16 +473,33 @@ final class EmulatedDriver implements Driver {
                      float beta, long c, int cType, int ldc, long strideC, int batch) {
         // Both engines are the same plain reference here: the emulator has no kernels to choose between.
         submit(stream, () -> {
+            String what = "cublasGemmStridedBatchedEx on the emulated device";
+            operand(what + ", A", a, aType, transA ? k : m, transA ? m : k, lda, strideA, batch);
+            operand(what + ", B", b, bType, transB ? n : k, transB ? k : n, ldb, strideB, batch);
+            operand(what + ", C", c, cType, m, n, ldc, strideC, batch);
             try {
                 int rc = (int) emuGemm.invokeExact(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a, emuType(aType),
                         lda, strideA, b, emuType(bType), ldb, strideB, beta, c, emuType(cType), ldc, strideC, batch);
-                Errors.checkCublas(rc, "cublasGemmStridedBatchedEx on the emulated device (" + lastError() + ")");
+                Errors.checkCublas(rc, what + " (" + lastError() + ")");
+                memory.checkRedZones(what);
             } catch (CudaException e) {
                 throw e;
             } catch (Throwable t) {
                 throw new IllegalStateException(t);
             }
         });
+    }
+
+    /**
+     * A column-major operand of rows x cols with leading dimension ld, batch matrices stride elements apart: its whole
+     * extent must lie in one live allocation (cuBLAS reads or writes all of it; past an allocation it faults or reads
+     * a neighbour). An ld below rows is cuBLAS's own CUBLAS_STATUS_INVALID_VALUE, left to emu_gemm.
+     */
+    private void operand(String what, long ptr, int cudaDataType, int rows, int cols, int ld, long stride, int batch) {
+        if (rows <= 0 || cols <= 0 || batch <= 0 || ld < rows) return;
+        long elements = (long) (cols - 1) * ld + rows + (long) (batch - 1) * Math.max(0, stride);
+        memory.checkExtent(ptr, elements * (cudaDataType == 0 ? 4 : 2), what + " (" + rows + " x " + cols + ", ld "
+                + ld + (batch > 1 ? ", " + batch + " matrices " + stride + " elements apart" : "") + ")");
     }
 
     private static int emuType(int cudaDataType) {
@@ -506,12 +515,9 @@ final class EmulatedDriver implements Driver {
 
     @Override
     public synchronized void close() {
-        for (Arena a : allocations.values()) a.close();
-        allocations.clear();
+        memory.close();
         for (Arena a : hostAllocations.values()) a.close();
         hostAllocations.clear();
-        sizes.clear();
-        used = 0;
         names.close();
     }
 }

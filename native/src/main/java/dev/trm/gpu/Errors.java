@@ -19,6 +19,7 @@ final class Errors {
     static final int CUDA_ERROR_INVALID_VALUE = 1;
     static final int CUDA_ERROR_NOT_FOUND = 500;
     static final int CUDA_ERROR_LAUNCH_FAILED = 719;
+    static final int CUDA_ERROR_ILLEGAL_ADDRESS = 700;
 
     private Errors() {}
 

@@ -12,7 +12,12 @@ import java.util.List;
  * Example: {@code KernelArgs.of().ptr(x).ptr(out).i32(rows).f32(eps)}.
  */
 public final class KernelArgs {
-    private record Arg(ValueLayout layout, Object value) {}
+    /** pointer: a device address (ptr, nullPtr), which the emulated device checks against its live allocations. */
+    private record Arg(ValueLayout layout, Object value, boolean pointer) {
+        Arg(ValueLayout layout, Object value) {
+            this(layout, value, false);
+        }
+    }
 
     private final List<Arg> args = new ArrayList<>();
 
@@ -23,7 +28,7 @@ public final class KernelArgs {
     }
 
     public KernelArgs ptr(DeviceBuffer b) {
-        args.add(new Arg(ValueLayout.JAVA_LONG, b == null ? 0L : b.address()));
+        args.add(new Arg(ValueLayout.JAVA_LONG, b == null ? 0L : b.address(), true));
         return this;
     }
 
@@ -32,12 +37,12 @@ public final class KernelArgs {
         if (byteOffset < 0 || byteOffset > b.bytes()) {
             throw new IllegalArgumentException("offset " + byteOffset + " outside a buffer of " + b.bytes() + " bytes");
         }
-        args.add(new Arg(ValueLayout.JAVA_LONG, b.address() + byteOffset));
+        args.add(new Arg(ValueLayout.JAVA_LONG, b.address() + byteOffset, true));
         return this;
     }
 
     public KernelArgs nullPtr() {
-        args.add(new Arg(ValueLayout.JAVA_LONG, 0L));
+        args.add(new Arg(ValueLayout.JAVA_LONG, 0L, true));
         return this;
     }
 
@@ -58,6 +63,12 @@ public final class KernelArgs {
 
     public int size() {
         return args.size();
+    }
+
+    /** The device address passed as argument i, or -1 when argument i is not a pointer (0 is a null pointer). */
+    long pointerAt(int i) {
+        Arg a = args.get(i);
+        return a.pointer() ? (Long) a.value() : -1;
     }
 
     /** The cuLaunchKernel form: a void*[] whose entries point at one cell per argument, all in the arena. */
