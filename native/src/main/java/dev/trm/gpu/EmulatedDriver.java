@@ -160,7 +160,7 @@ final class EmulatedDriver implements Driver {
     public void copyHostToDevice(long dst, MemorySegment src, long bytes, long stream) {
         nativeOnly(src, "cuMemcpyHtoDAsync");
         MemorySegment d = view(dst, bytes, "cuMemcpyHtoD");
-        submit(stream, () -> MemorySegment.copy(src, 0, d, 0, bytes));
+        submit(stream, () -> MemorySegment.copy(src, 0, live(d, "cuMemcpyHtoD"), 0, bytes));
     }
 
     @Override
@@ -168,19 +168,28 @@ final class EmulatedDriver implements Driver {
         notWhileCapturing("cuMemcpyDtoH (a read back)");
         nativeOnly(dst, "cuMemcpyDtoHAsync");
         MemorySegment s = view(src, bytes, "cuMemcpyDtoH");
-        submit(stream, () -> MemorySegment.copy(s, 0, dst, 0, bytes));
+        submit(stream, () -> MemorySegment.copy(live(s, "cuMemcpyDtoH"), 0, dst, 0, bytes));
     }
 
     @Override
     public void copyDeviceToDevice(long dst, long src, long bytes, long stream) {
         MemorySegment d = view(dst, bytes, "cuMemcpyDtoD"), s = view(src, bytes, "cuMemcpyDtoD");
-        submit(stream, () -> MemorySegment.copy(s, 0, d, 0, bytes));
+        submit(stream, () -> MemorySegment.copy(live(s, "cuMemcpyDtoD"), 0, live(d, "cuMemcpyDtoD"), 0, bytes));
     }
 
     @Override
     public void memset(long dst, byte value, long bytes, long stream) {
         MemorySegment d = view(dst, bytes, "cuMemsetD8");
-        submit(stream, () -> d.fill(value));
+        submit(stream, () -> live(d, "cuMemsetD8").fill(value));
+    }
+
+    /**
+     * A copy's device side checked again when it runs: one recorded in a graph runs at every replay, and a buffer
+     * freed since then must fail as the GPU would (an illegal address), not write into freed host memory.
+     */
+    private MemorySegment live(MemorySegment device, String what) {
+        memory.checkExtent(device.address(), device.byteSize(), what + " as it ran");
+        return device;
     }
 
     @Override

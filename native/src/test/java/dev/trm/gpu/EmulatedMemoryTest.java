@@ -15,8 +15,8 @@ import org.junit.jupiter.api.Test;
  * The emulated device's memory checks (EmulatedMemory), through emu_check_store (kernels/src/test/cuda/emu_checks.cu:
  * thread t stores out[offset + t] = t + 1 + src[0]), which can store anywhere, as a kernel with a missing guard does:
  * stores just past the end or before the start of a buffer fail by kernel name and byte range; a freed buffer passed
- * to a kernel, directly or in a replayed graph, is refused before the kernel runs; a GEMM operand beyond its
- * allocation is refused; fresh memory reads as poison, not as zeros.
+ * to a kernel, directly or in a replayed graph, is refused before the kernel runs, and so is a replayed copy into a
+ * freed buffer; a GEMM operand beyond its allocation is refused; fresh memory reads as poison, not as zeros.
  */
 @Tag("emulated")
 class EmulatedMemoryTest {
@@ -122,6 +122,25 @@ class EmulatedMemoryTest {
                 assertArrayEquals(new int[] {11, 12, 13, 14}, out.downloadInts());
                 src.close();
                 CudaException e = assertThrows(CudaException.class, () -> g.launch(s));
+                assertTrue(e.getMessage().contains("a use after free"), e.getMessage());
+            }
+        }
+    }
+
+    @Test
+    void aCopyInAGraphReplayedAfterItsBufferWasFreedIsRefused() {
+        Stream s = dev.defaultStream();
+        try (DeviceBuffer src = dev.alloc(DType.I32, 4).upload(new int[] {1, 2, 3, 4})) {
+            DeviceBuffer dst = dev.alloc(DType.I32, 4);
+            s.beginCapture();
+            dst.copyFrom(src, s);
+            try (Graph g = s.endCapture()) {
+                g.launch(s);
+                assertArrayEquals(new int[] {1, 2, 3, 4}, dst.downloadInts());
+                dst.close();
+                CudaException e = assertThrows(CudaException.class, () -> g.launch(s));
+                assertEquals("CUDA_ERROR_ILLEGAL_ADDRESS", e.statusName(), e.getMessage());
+                assertTrue(e.getMessage().contains("cuMemcpyDtoD as it ran"), e.getMessage());
                 assertTrue(e.getMessage().contains("a use after free"), e.getMessage());
             }
         }
