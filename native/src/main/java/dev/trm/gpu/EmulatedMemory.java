@@ -23,7 +23,8 @@ import java.util.TreeMap;
  *       there before (often zeros), never a promise of zeros: code that relies on them works here only by calling
  *       {@code DeviceBuffer.zero}, as it must on a GPU;</li>
  *   <li>every pointer argument of a kernel must lie inside a live allocation (or be null) when the kernel runs,
- *       a replayed graph's included: a freed buffer still in use fails by name ({@link #checkPointers}); and each
+ *       a replayed graph's included: a freed buffer still in use fails by name ({@link #checkPointers}), as does a
+ *       replayed copy's ({@link #checkExtent} when it runs); and each
  *       GEMM operand's whole extent, from its shape, leading dimension and batch stride, must lie inside one
  *       ({@link #checkExtent}).</li>
  * </ul>
