@@ -1,6 +1,7 @@
 package dev.trm.backend.gpu;
 
 import static dev.trm.backend.Backend.METRIC_FIELDS;
+import static dev.trm.backend.Backend.SCHEDULE_FIELDS;
 import static dev.trm.backend.gpu.KernelSelftest.TOL_BF16;
 import static dev.trm.backend.gpu.KernelSelftest.TOL_F32;
 import static dev.trm.backend.gpu.KernelSelftest.TOL_ONE_ROUNDING;
@@ -106,8 +107,8 @@ final class KernelEdgeShapesCheck {
         optimizers(1);
         optimizers(257);
         optimizersMulti(new int[] {1, 257, 13});
-        puzzleSignSgd(3, 5, new int[] {2});      // batch 1
-        puzzleSignSgd(3, 37, new int[] {2, 0, 2, 1, 2, 0, 1});  // 7 x 37 = 259 elements: one block and 3
+        puzzleSignSgd(3, 5, new int[] {2}, false);  // batch 1
+        puzzleSignSgd(3, 37, new int[] {2, 0, 2, 1, 2, 0, 1}, true);  // 7 x 37 = 259 elements: one block and 3
         act(1, 81, 97, 8, true, 16);
         act(1, 81, 97, 8, false, 1);
         act(3, 9, 13, 5, true, 16);
@@ -660,15 +661,20 @@ final class KernelEdgeShapesCheck {
         return m.i32(words);
     }
 
-    private void puzzleSignSgd(int rows, int dim, int[] slotIds) {
-        run("puzzle_sign_sgd ids " + rows + ", D " + dim + ", slots " + slotIds.length, () -> {
+    /** fromSchedule: lr read from a schedule row [SCHEDULE_FIELDS] at its field 3, as the captured training step. */
+    private void puzzleSignSgd(int rows, int dim, int[] slotIds, boolean fromSchedule) {
+        run("puzzle_sign_sgd ids " + rows + ", D " + dim + ", slots " + slotIds.length
+                + (fromSchedule ? ", lr from a schedule row" : ""), () -> {
             int batch = slotIds.length;
             float[] table = floats(rows * dim, 0.5), grads = floats(batch * dim, 1);
             Tensor ref = ct(table, rows, dim);
             cpu.puzzleSignSgd(ref, ci(slotIds, batch), ct(grads, batch, dim), 1e-2, 0.1);
             try (Bufs m = new Bufs()) {
                 DeviceBuffer bt = m.f32(table);
-                k.puzzleSignSgd(s, bt, dim, m.i32(slotIds), m.f32(grads), batch, 1e-2f, null, 0, 0.1f);
+                float[] sched = new float[SCHEDULE_FIELDS];
+                sched[3] = 1e-2f;
+                k.puzzleSignSgd(s, bt, dim, m.i32(slotIds), m.f32(grads), batch, fromSchedule ? 0f : 1e-2f,
+                        fromSchedule ? m.f32(sched) : null, fromSchedule ? 3L * Float.BYTES : 0, 0.1f);
                 s.synchronize();
                 expect("table", bt.downloadFloats(), cpu.read(ref), TOL_F32);
             }
