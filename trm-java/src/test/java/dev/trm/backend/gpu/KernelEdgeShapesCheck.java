@@ -98,10 +98,12 @@ final class KernelEdgeShapesCheck {
         haltingBce(3, 1);
         embedding(1, 81, 16, 24, 11, 3);
         embedding(3, 900, 16, 8, 12, 5);  // 2700 token rows: 11 chunks of 256, the last 140
+        embedding(2, 96, 1, 24, 11, 3);   // P = 1 (the smallest prefix TrmConfig takes): S = 97
         attention(1, 97, 1, 64, true, true);    // tensor cores: query and key tiles of 64 and 32, both partial
         attention(1, 97, 1, 64, true, false);   // the CUDA-core kernels at the same shape
         attention(1, 129, 1, 64, false, true);  // tensor cores: the last query tile 1 row
         attention(2, 97, 3, 6, false, false);   // hd 6: a padding pair in the staged tiles
+        attention(1, 97, 1, 62, true, false);   // hd 62: lanes 30, 31 own no second dimension (lane + 32 >= hd)
         attention(1, 916, 1, 2, true, false);   // S = 916: 29 tiles of 32, the last 20 rows
         elementwise();
         optimizers(1);
