@@ -132,7 +132,7 @@ final class KernelEdgeShapesCheck {
             body.run();
         } catch (AssertionError e) {
             failures.add(name + ": " + e.getMessage());
-        } catch (RuntimeException e) {  // the device's error (a store out of bounds: CUDA_ERROR_ILLEGAL_ADDRESS) or ours
+        } catch (RuntimeException e) {  // the device's (a store out of bounds: CUDA_ERROR_ILLEGAL_ADDRESS), or ours
             failures.add(name + ": " + e);
         }
         System.out.printf("[%s] %-60s %6.0f ms%n", dev.backend().label(), name, (System.nanoTime() - t0) / 1e6);
@@ -185,8 +185,9 @@ final class KernelEdgeShapesCheck {
         if (e <= tol) return;
         int nan = 0;
         while (nan < got.length && Float.isFinite(got[nan])) nan++;
-        throw new AssertionError(String.format("%s: error %.3e over %.0e%s", what, e, tol,
-                nan < got.length ? " (element " + nan + " of " + got.length + " is " + got[nan] + ": unwritten?)" : ""));
+        String where = nan == got.length ? ""
+                : " (element " + nan + " of " + got.length + " is " + got[nan] + ": unwritten?)";
+        throw new AssertionError(String.format("%s: error %.3e over %.0e%s", what, e, tol, where));
     }
 
     private static void expect(String what, float[] got, float[] ref, double tol) {
@@ -355,7 +356,8 @@ final class KernelEdgeShapesCheck {
 
     /** Every 7th label ignored; with B >= 3 sequence 1 has no valid label at all (its dlogits row must still be 0). */
     private void tokenLoss(boolean stablemax, int batch, int len, int vocab) {
-        run("token_loss " + (stablemax ? "stablemax" : "softmax") + " B " + batch + ", L " + len + ", V " + vocab, () -> {
+        String kind = stablemax ? "stablemax" : "softmax";
+        run("token_loss " + kind + " B " + batch + ", L " + len + ", V " + vocab, () -> {
             int rows = batch * len;
             float[] logits = bf(rows * vocab, 4);
             int[] labels = ints(rows, vocab);
