@@ -20,7 +20,8 @@ import org.junit.jupiter.api.Test;
  * against RefOps, and each kernel's outputs must equal the forward run's bit for bit (same seed, same inputs), since
  * a kernel whose every output element is computed by one thread (or warp) in a fixed order does not depend on the
  * order threads run in. The multi-tensor optimizer kernels (not in the selftest) are checked the same way through
- * {@link MultiTensorOptimizer}, which compares them bit for bit with the per-tensor kernels.
+ * {@link MultiTensorOptimizer}, which compares them bit for bit with the per-tensor kernels, and every kernel at the
+ * awkward shapes of {@link KernelEdgeShapesCheck} against the reference.
  */
 @Tag("emulated")
 class KernelSchedulesEmulatedTest {
@@ -73,6 +74,29 @@ class KernelSchedulesEmulatedTest {
                 EmulatedSchedule.set(schedule);
                 try (GpuBackend gpu = GpuBackend.open(Backend.EMULATED)) {
                     MultiTensorOptimizer.check(gpu);
+                } catch (AssertionError e) {
+                    throw new AssertionError("schedule " + schedule + ": " + e.getMessage(), e);
+                }
+            }
+        } finally {
+            EmulatedSchedule.set(before);
+        }
+    }
+
+    /**
+     * The awkward shapes of {@link KernelEdgeShapesCheck} (partial tiles and blocks, batch 1, S 97 and 916) under the
+     * other schedules, against the reference: a partial tile is where a thread that skips work can also skip a
+     * barrier, or a lane read a neighbour's shared-memory element before it is written.
+     */
+    @Test
+    void everyEdgeShapeCasePassesUnderTheOtherSchedules() {
+        TestDevices.assumeEmulated();
+        EmulatedSchedule before = EmulatedSchedule.current();
+        try {
+            for (EmulatedSchedule schedule : OTHER_SCHEDULES) {
+                EmulatedSchedule.set(schedule);
+                try {
+                    KernelEdgeShapesCheck.check(Backend.EMULATED);
                 } catch (AssertionError e) {
                     throw new AssertionError("schedule " + schedule + ": " + e.getMessage(), e);
                 }
