@@ -193,6 +193,8 @@ final class GpuOpsParity {
         attention(1, 97, 1, 64);  // the tensor-core kernels (tiles of 64), unless -Dtrm.attention.tc=false
         attention(1, 97, 2, 6);   // the CUDA-core kernels (tiles of 32)
         attention(2, 129, 3, 16);
+        attention(1, 129, 1, 64);  // tensor cores: two full tiles of 64, then one row
+        attention(1, 916, 1, 8);   // the longest sequence, at a head size the emulator runs quickly
     }
 
     void elementwise(int b, int seq, int d, int[] slots) {
@@ -410,6 +412,10 @@ final class GpuOpsParity {
         cpu.rmsNormBackward(out.c(), rstd.c(), dout.c(), dh.c());
         gpu.rmsNormBackward(out.g(), rstd.g(), dout.g(), dh.g());
         close("rmsNormBackward" + at, dh);
+        Pair g = act(1, b, seq, d);  // in place, as the model calls it: dh = dout
+        cpu.rmsNormBackward(out.c(), rstd.c(), g.c(), g.c());
+        gpu.rmsNormBackward(out.g(), rstd.g(), g.g(), g.g());
+        close("rmsNormBackward (in place)" + at, g);
         Pair rs = outF32(b, d), os = outAct(b, seq, d), dh2 = outAct(b, seq, d);
         cpu.rmsNormSeq(x.c(), r.c(), os.c(), rs.c(), 1e-5f);
         gpu.rmsNormSeq(x.g(), r.g(), os.g(), rs.g(), 1e-5f);
@@ -419,6 +425,9 @@ final class GpuOpsParity {
         cpu.rmsNormSeqBackward(os.c(), rs.c(), dout.c(), dh2.c());
         gpu.rmsNormSeqBackward(os.g(), rs.g(), dout.g(), dh2.g());
         close("rmsNormSeqBackward" + at, dh2);
+        cpu.rmsNormSeqBackward(os.c(), rs.c(), g.c(), g.c());
+        gpu.rmsNormSeqBackward(os.g(), rs.g(), g.g(), g.g());
+        close("rmsNormSeqBackward (in place)" + at, g);
     }
 
     /**
@@ -457,6 +466,9 @@ final class GpuOpsParity {
             close(name + " loss" + at, per);
             close(name + " dlogits" + at, dl);
             same(name + " seqCorrect" + at, correct);
+            cpu.crossEntropy(logits.c(), lab.c(), stablemax, 0.5, per.c(), correct.c(), logits.c());
+            gpu.crossEntropy(logits.g(), lab.g(), stablemax, 0.5, per.g(), correct.g(), logits.g());
+            close(name + " dlogits (over the logits)" + at, logits);
         }
         int[] targets = new int[b];
         for (int i = 0; i < b; i++) targets[i] = rnd.nextInt(2);
