@@ -528,6 +528,13 @@ final class GpuOpsParity {
         cpu.ema(shadow.c(), p.c(), 0.999);
         gpu.ema(shadow.g(), p.g(), 0.999);
         close("ema n " + n, shadow);
+        // the shadow of a GEMM weight gets a bf16 copy of its own, which evaluation multiplies by
+        Pair shadowW = f32(0.5, 1, n);
+        cpu.ema(shadowW.c(), w.c(), 0.9);
+        gpu.ema(shadowW.g(), w.g(), 0.9);
+        cpu.linear(x.c(), shadowW.c(), null, y.c());
+        gpu.linear(x.g(), shadowW.g(), null, y.g());
+        close("linear by an ema shadow n " + n, y);
     }
 
     /**
