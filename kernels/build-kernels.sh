@@ -5,7 +5,8 @@
 #   - nvcc: src/main/cuda/graph_control.cu -> graph_control.fatbin (same architectures), the kernel that sets graph
 #     conditional values; its own image because the driver must resolve cudaGraphSetConditional when it loads it
 #     (see the top of graph_control.cu), and a driver that cannot must not cost us the main module;
-#   - g++: the same sources against src/main/cuda/emu/cuda_emu.h -> the host emulation library.
+#   - g++: the same sources against src/main/cuda/emu/cuda_emu.h -> the host emulation library;
+#   - g++ -fsanitize=address: that library again, with AddressSanitizer, into target/emu-asan/ (tests only).
 # A missing compiler is not an error: the build passes and the device then reports "kernels not built".
 # Usage: build-kernels.sh <resource output dir> <target dir>
 set -euo pipefail
@@ -99,4 +100,29 @@ else
   "$CXX" -std=c++17 -O2 -fPIC -shared -Wall -Werror -I"$SRC" -x c++ "$SRC/trm_kernels.cu" \
     -x c++ "$SRC/graph_control.cu" -x c++ "$CHECKS" -x c++ "$SRC/emu/cuda_emu.cpp" -o "$EMU.tmp"
   mv "$EMU.tmp" "$EMU"
+fi
+
+# ---- g++ -fsanitize=address: the same library with AddressSanitizer, for tests only (never packaged) -------------
+# target/emu-asan/: libtrm_kernels_emu_asan.so and libasan.path (the runtime a JVM must preload to load it).
+# EmulatedAsanTest runs kernels under it in a child JVM, where every load and store of a kernel is checked. A g++
+# without libasan just skips it (TRM_EMU_ASAN=none skips it by choice).
+ASAN_DIR="$TARGET/emu-asan"
+ASAN_LIB="$ASAN_DIR/libtrm_kernels_emu_asan.so"
+if [ "${TRM_EMU_ASAN:-}" = none ] || ! command -v "$CXX" >/dev/null 2>&1; then
+  :
+elif newer_than "$ASAN_LIB" && [ -f "$ASAN_DIR/libasan.path" ]; then
+  echo "[kernels] emulation library with AddressSanitizer up to date"
+else
+  LIBASAN=$("$CXX" -print-file-name=libasan.so)
+  mkdir -p "$ASAN_DIR"
+  echo "[kernels] $CXX -fsanitize=address: the emulation library -> target/emu-asan/ (tests only)"
+  if [ -f "$LIBASAN" ] && "$CXX" -std=c++17 -O1 -g -fno-omit-frame-pointer -fsanitize=address -fPIC -shared -Wall \
+       -Werror -I"$SRC" -x c++ "$SRC/trm_kernels.cu" -x c++ "$SRC/graph_control.cu" -x c++ "$CHECKS" \
+       -x c++ "$SRC/emu/cuda_emu.cpp" -o "$ASAN_LIB.tmp" 2>"$ASAN_DIR/build.log"; then
+    mv "$ASAN_LIB.tmp" "$ASAN_LIB"
+    readlink -f "$LIBASAN" > "$ASAN_DIR/libasan.path"
+  else
+    rm -f "$ASAN_LIB.tmp" "$ASAN_LIB" "$ASAN_DIR/libasan.path"
+    echo "[kernels] WARNING: no AddressSanitizer build ($CXX lacks libasan, see target/emu-asan/build.log)"
+  fi
 fi

@@ -10,6 +10,20 @@
 #include <string>
 #include <vector>
 
+// AddressSanitizer builds (scripts/emu-asan; g++ -fsanitize=address defines __SANITIZE_ADDRESS__): every load and
+// store of a kernel is checked against the shadow memory, so a kernel that reads or writes past a device buffer
+// (whose red zones EmulatedMemory poisons through emu_asan_poison) stops with ASan's report, naming the kernel and
+// the source line. The fibers tell ASan which stack they run on (start/finish_switch_fiber), and a stack handed to a
+// new fiber is unpoisoned first (frames abandoned on it, by a thread that never returns to them, leave their
+// poison behind).
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#define EMU_ASAN 1
+#else
+#define EMU_ASAN 0
+#endif
+
 // Fiber switching. glibc's swapcontext/getcontext save and restore the signal mask with a system call each, which
 // made the switch (every barrier, every warp shuffle, every thread start) cost more than most kernels' work. On
 // x86-64 we switch with a few instructions of our own instead (emu_switch below): the psABI's callee-saved state is
@@ -160,8 +174,10 @@ EmuKernelEntry* registry = nullptr;
 #if EMU_FAST_FIBERS
 struct Context {
     void* sp = nullptr;  // the frame emu_switch left (or startFrame built) on its stack
+    const void* stackBottom = nullptr;  // EMU_ASAN: the stack this context runs on (the scheduler's: learnt)
+    size_t stackSize = 0;
 };
-inline void switchTo(Context& save, Context& load) { emu_switch(&save.sp, load.sp); }
+void switchStack(Context& save, Context& load) { emu_switch(&save.sp, load.sp); }
 
 // The control words a fresh fiber starts with: the scheduler's, read once per launch.
 thread_local uint64_t startCw, startMxcsr;
@@ -176,6 +192,11 @@ void captureControlWords() {
 // Prepares c so that switching to it runs body() on the given stack from the start: a frame as emu_switch leaves
 // it, returning into emu_fiber_entry with rsp = top (16-byte aligned) and body in r12. Nine stores, no syscall.
 void startFrame(Context& c, unsigned char* stack, size_t size, void (*body)()) {
+#if EMU_ASAN
+    ASAN_UNPOISON_MEMORY_REGION(stack, size);
+#endif
+    c.stackBottom = stack;
+    c.stackSize = size;
     uintptr_t top = (reinterpret_cast<uintptr_t>(stack) + size - 64) & ~uintptr_t(15);  // 64 bytes of headroom
     uint64_t* frame = reinterpret_cast<uint64_t*>(top) - 9;
     frame[0] = startCw;
@@ -189,10 +210,17 @@ void startFrame(Context& c, unsigned char* stack, size_t size, void (*body)()) {
 #else
 struct Context {
     ucontext_t uc;
+    const void* stackBottom = nullptr;  // as above
+    size_t stackSize = 0;
 };
-inline void switchTo(Context& save, Context& load) { swapcontext(&save.uc, &load.uc); }
+void switchStack(Context& save, Context& load) { swapcontext(&save.uc, &load.uc); }
 void captureControlWords() {}
 void startFrame(Context& c, unsigned char* stack, size_t size, void (*body)()) {
+#if EMU_ASAN
+    ASAN_UNPOISON_MEMORY_REGION(stack, size);
+#endif
+    c.stackBottom = stack;
+    c.stackSize = size;
     getcontext(&c.uc);
     c.uc.uc_stack.ss_sp = stack;
     c.uc.uc_stack.ss_size = size;
@@ -266,6 +294,30 @@ struct Scheduler {
 thread_local Scheduler sched{};
 thread_local std::string lastError;
 
+// A fiber that has just been switched to records where it came from: always the scheduler, whose stack (the OS
+// thread's) ASan must be told of when the fiber switches back.
+inline void arrivedInFiber() {
+#if EMU_ASAN
+    __sanitizer_finish_switch_fiber(nullptr, &sched.context.stackBottom, &sched.context.stackSize);
+#endif
+}
+
+// Switches from the context `save` (the one running) to `load`, telling ASan of the stack change (EMU_ASAN). No
+// fake stacks are kept across switches (run with detect_stack_use_after_return=0).
+inline void switchTo(Context& save, Context& load) {
+#if EMU_ASAN
+    __sanitizer_start_switch_fiber(nullptr, load.stackBottom, load.stackSize);
+#endif
+    switchStack(save, load);
+#if EMU_ASAN
+    if (&save == &sched.context) {
+        __sanitizer_finish_switch_fiber(nullptr, nullptr, nullptr);  // back in the scheduler
+    } else {
+        arrivedInFiber();  // a fiber resumed after a barrier
+    }
+#endif
+}
+
 void yieldToScheduler() { switchTo(sched.current->context, sched.context); }
 
 unsigned char* takeStack() {
@@ -282,6 +334,8 @@ unsigned char* takeStack() {
 void enter(Fiber& f, unsigned char* stack) {
     f.alive = true;
     f.stack = stack;
+    f.context.stackBottom = stack;  // where it runs: a thread started by a returning one has no startFrame of its own
+    f.context.stackSize = kStackBytes;
     sched.current = &f;
     emu_state.thread = &f.thread;
 }
@@ -315,6 +369,7 @@ void barrierWait(Barrier& b, int participants) {
 // sched.order, this is exactly the thread it would have started next), until a thread waits at a barrier or none is
 // left.
 [[noreturn]] void fiberMain() {
+    arrivedInFiber();  // a fresh fiber starts here, not after a switchTo
     Launch& l = *sched.launch;
     for (;;) {
         l.kernel(l.args);
@@ -569,6 +624,20 @@ std::string scheduleName(int mode, unsigned long long seed) {
 }  // namespace
 
 extern "C" {
+
+// AddressSanitizer builds only: marks [p, p + bytes) as not to be touched (poison != 0; a kernel's load or store
+// there stops the process with ASan's report) or as usable again (poison == 0). EmulatedMemory poisons the red zones
+// of every device allocation this way. Returns 1 where ASan is built in, 0 (and does nothing) otherwise.
+int emu_asan_poison(void* p, unsigned long long bytes, int poison) {
+#if EMU_ASAN
+    if (poison) ASAN_POISON_MEMORY_REGION(p, bytes);
+    else ASAN_UNPOISON_MEMORY_REGION(p, bytes);
+    return 1;
+#else
+    (void)p, (void)bytes, (void)poison;
+    return 0;
+#endif
+}
 
 // Returns 0 on success; otherwise a non-zero code and the reason in emu_last_error(): 1 no such kernel, 2 a launch
 // configuration the GPU refuses (CUDA_ERROR_INVALID_VALUE there), 3 a deadlock, 4 a kernel error (emu_fail, or a

@@ -29,7 +29,7 @@ final class EmulatedDriver implements Driver {
     private final MethodHandle emuLaunch, emuLastError, emuHasKernel, emuGemm;
     private final MethodHandle emuConditionalCreate, emuConditionalSet, emuConditionalGet, emuConditionalDestroy;
     private final DeviceInfo info;
-    private final EmulatedMemory memory = new EmulatedMemory();
+    private final EmulatedMemory memory;
     private final Map<Long, Arena> hostAllocations = new HashMap<>();  // "pinned" host memory: plain host memory here
     private long nextHandle = 1;
     private final Map<Long, List<Runnable>> capturing = new HashMap<>();  // stream -> work recorded so far
@@ -63,8 +63,27 @@ final class EmulatedDriver implements Driver {
                 FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG));
         emuConditionalDestroy = linker.downcallHandle(lib.findOrThrow("emu_conditional_destroy"),
                 FunctionDescriptor.ofVoid(ValueLayout.JAVA_LONG));
+        memory = new EmulatedMemory(asanPoison(linker, lib));
         info = new DeviceInfo(Backend.EMULATED, 0, "emulated device (host, one block at a time)", 8, 0, CAPACITY, 1,
                 "none (emulated)", null);
+    }
+
+    /** The library's emu_asan_poison as an EmulatedMemory hook, or null when the library is built without ASan. */
+    private static EmulatedMemory.AsanPoison asanPoison(Linker linker, SymbolLookup lib) {
+        MethodHandle h = linker.downcallHandle(lib.findOrThrow("emu_asan_poison"), FunctionDescriptor.of(
+                ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
+        try {
+            if ((int) h.invokeExact(MemorySegment.NULL, 0L, 0) == 0) return null;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+        return (zone, poisoned) -> {
+            try {
+                int ignored = (int) h.invokeExact(zone, zone.byteSize(), poisoned ? 1 : 0);
+            } catch (Throwable t) {
+                throw new IllegalStateException(t);
+            }
+        };
     }
 
     @Override

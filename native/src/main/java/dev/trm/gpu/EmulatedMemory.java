@@ -31,7 +31,10 @@ import java.util.TreeMap;
  * Not caught: an access further than {@code RED_ZONE} bytes from its allocation (it lands in host memory the
  * emulator does not own; a large overrun usually crashes the JVM instead, naming no kernel), and a load out of bounds
  * whose value never reaches an output (a tile row read past the end and then dropped by the store's guard): loads
- * are not instrumented, so only compute-sanitizer on a GPU sees those.
+ * are not instrumented. Except with the emulation library built with AddressSanitizer (kernels/target/emu-asan/,
+ * -Dtrm.emulated.library, the JVM started with libasan preloaded: EmulatedAsanTest), where the red zones are also
+ * ASan-poisoned ({@link AsanPoison}) and every load and store of a kernel is checked: the first one in a red zone
+ * stops the process with ASan's report, naming the kernel and its source line.
  */
 final class EmulatedMemory {
     /** Bytes of red zone on either side of every allocation: a multiple of 256, so the bytes asked for stay aligned. */
@@ -55,6 +58,16 @@ final class EmulatedMemory {
         }
     }
 
+    /**
+     * The emulation library's AddressSanitizer hook (emu_asan_poison), or null when it is built without ASan. With it,
+     * the red zones are also ASan-poisoned: any load or store of a kernel there stops the process with ASan's report.
+     */
+    interface AsanPoison {
+        void mark(MemorySegment zone, boolean poisoned);
+    }
+
+    private final AsanPoison asan;
+
     /** Poison from offset 0, with three bytes spare so a red zone at any phase (address % 4) compares with a slice. */
     private final MemorySegment pattern;
     private final Arena patternArena = Arena.ofShared();
@@ -63,7 +76,8 @@ final class EmulatedMemory {
     private final ArrayDeque<long[]> freed = new ArrayDeque<>();
     private long used;
 
-    EmulatedMemory() {
+    EmulatedMemory(AsanPoison asan) {
+        this.asan = asan;
         pattern = patternArena.allocate(RED_ZONE + 4, 4);
         for (int i = 0; i + 4 <= pattern.byteSize(); i += 4) pattern.set(ValueLayout.JAVA_INT_UNALIGNED, i, POISON);
     }
@@ -78,7 +92,12 @@ final class EmulatedMemory {
         MemorySegment whole = arena.allocate(RED_ZONE + bytes + RED_ZONE, 256);
         poison(whole);
         long address = whole.address() + RED_ZONE;
-        live.put(address, new Allocation(address, bytes, arena, whole));
+        Allocation a = new Allocation(address, bytes, arena, whole);
+        if (asan != null) {
+            asan.mark(a.front(), true);
+            asan.mark(a.back(), true);
+        }
+        live.put(address, a);
         used += bytes;
         return address;
     }
@@ -88,6 +107,7 @@ final class EmulatedMemory {
         Allocation a = live.remove(ptr);
         if (a == null) return false;
         used -= a.bytes();
+        if (asan != null) asan.mark(a.whole(), false);  // the memory goes back to malloc as it came
         a.arena().close();
         if (freed.size() == FREED_REMEMBERED) freed.removeFirst();
         freed.addLast(new long[] {a.address(), a.bytes()});
@@ -141,8 +161,13 @@ final class EmulatedMemory {
             int backPhase = (int) ((RED_ZONE + a.bytes()) % 4);
             String front = dirty(a.front(), 0, -RED_ZONE), back = dirty(a.back(), backPhase, a.bytes());
             if (front == null && back == null) continue;
+            if (asan != null) asan.mark(a.whole(), false);  // (under ASan the store itself stopped the process)
             poison(a.front());
             MemorySegment.copy(pattern, backPhase, a.back(), 0, RED_ZONE);
+            if (asan != null) {
+                asan.mark(a.front(), true);
+                asan.mark(a.back(), true);
+            }
             throw illegal(who + " stored outside its buffers: " + (back != null ? back + " past the end" : front
                     + " before the start") + " of the " + a.bytes() + "-byte allocation at 0x"
                     + Long.toHexString(a.address()) + " (an out-of-bounds store; on a GPU it faults or overwrites "
@@ -211,7 +236,10 @@ final class EmulatedMemory {
     }
 
     synchronized void close() {
-        for (Allocation a : live.values()) a.arena().close();
+        for (Allocation a : live.values()) {
+            if (asan != null) asan.mark(a.whole(), false);
+            a.arena().close();
+        }
         live.clear();
         freed.clear();
         used = 0;

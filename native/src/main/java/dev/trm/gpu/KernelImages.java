@@ -69,9 +69,20 @@ public final class KernelImages {
         return System.getProperty("os.name").toLowerCase().replace(' ', '-') + "-" + arch;
     }
 
-    /** The emulation library, extracted to a temporary file once; null when it was not built for this platform. */
+    /**
+     * The emulation library, extracted to a temporary file once; null when it was not built for this platform.
+     * -Dtrm.emulated.library=FILE takes that build instead (scripts/emu-asan: one with AddressSanitizer).
+     */
     public static synchronized Path emulationLibrary() {
         if (emuLibrary != null) return emuLibrary;
+        String override = System.getProperty("trm.emulated.library");
+        if (override != null && !override.isBlank()) {
+            Path p = Path.of(override);
+            if (!Files.isRegularFile(p)) {
+                throw new IllegalArgumentException("-Dtrm.emulated.library=" + override + ": no such file");
+            }
+            return emuLibrary = p;
+        }
         String res = BASE + platform() + "/libtrm_kernels_emu.so";
         try (InputStream in = KernelImages.class.getResourceAsStream(res)) {
             if (in == null) return null;

@@ -1,0 +1,86 @@
+package dev.trm.backend.gpu;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The kernels under AddressSanitizer: the emulation library built with -fsanitize=address (kernels/build-kernels.sh,
+ * into kernels/target/emu-asan/), in a child JVM started with that library's ASan runtime preloaded. There every load
+ * and store of a kernel is checked and the device buffers' red zones are ASan-poisoned (dev.trm.gpu.EmulatedMemory),
+ * so a load out of bounds, which the plain emulated device cannot see, stops the child with ASan's report naming the
+ * kernel. Skips where the build made no ASan library (a g++ without libasan; outside the Maven build).
+ */
+@Tag("emulated")
+class EmulatedAsanTest {
+    /**
+     * The JVM handles SIGSEGV, SIGBUS, SIGFPE and SIGILL itself (null checks, safepoints, division by zero), so ASan
+     * must leave them to it; leaks at exit are the JVM's; the fibers keep no fake stacks (see cuda_emu.cpp).
+     */
+    static final String ASAN_OPTIONS = "handle_segv=0:handle_sigbus=0:handle_sigfpe=0:handle_sigill=0:"
+            + "allow_user_segv_handler=1:detect_leaks=0:detect_stack_use_after_return=0";
+
+    /** A child that hangs (a deadlock the emulator failed to report) fails the test instead of holding CI. */
+    static final long CHILD_LIMIT_SECONDS = 600;
+
+    record Run(int exit, String output) {}
+
+    /** Runs EmulatedAsanChild with the mode in a child JVM under ASan; skips where there is no ASan library. */
+    static Run child(String mode) throws IOException, InterruptedException {
+        TestDevices.assumeEmulated();
+        String dir = System.getProperty("trm.test.emuAsanDir");
+        assumeTrue(dir != null, "trm.test.emuAsanDir not set (run through Maven)");
+        Path lib = Path.of(dir, "libtrm_kernels_emu_asan.so"), runtime = Path.of(dir, "libasan.path");
+        assumeTrue(Files.isRegularFile(lib) && Files.isRegularFile(runtime),
+                () -> "no AddressSanitizer build of the emulation library in " + dir + " (g++ without libasan?)");
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-native-access=ALL-UNNAMED", "--add-modules=jdk.incubator.vector", "-Xss4m",
+                "-Dtrm.emulated.library=" + lib, "-cp", System.getProperty("java.class.path"),
+                EmulatedAsanChild.class.getName(), mode));
+        Path log = Files.createTempFile("trm-asan-child", ".log");
+        try {
+            ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
+            pb.environment().put("LD_PRELOAD", Files.readString(runtime).strip());
+            pb.environment().put("ASAN_OPTIONS", ASAN_OPTIONS);
+            pb.environment().remove("TRM_EMU_SCHEDULE");
+            Process p = pb.start();
+            boolean exited = p.waitFor(CHILD_LIMIT_SECONDS, TimeUnit.SECONDS);
+            if (!exited) p.destroyForcibly().waitFor();
+            String text = Files.readString(log, StandardCharsets.UTF_8);
+            System.out.println(text.lines().map(l -> "[asan child] " + l).reduce("", (a, b) -> a + b + "\n"));
+            assertTrue(exited, "the child ran past " + CHILD_LIMIT_SECONDS + " s:\n" + text);
+            return new Run(p.exitValue(), text);
+        } finally {
+            Files.deleteIfExists(log);
+        }
+    }
+
+    @Test
+    void everyKernelPassesWithEveryLoadAndStoreChecked() throws Exception {
+        Run r = child("kernels");
+        assertTrue(!r.output().contains("AddressSanitizer"), r.output());
+        assertEquals(0, r.exit(), r.output());
+        assertTrue(r.output().contains("asan child: ok"), r.output());
+    }
+
+    @Test
+    void aLoadPastABufferStopsTheChildNamingTheKernel() throws Exception {
+        Run r = child("load-past-the-end");
+        assertNotEquals(0, r.exit(), r.output());
+        assertTrue(r.output().contains("ERROR: AddressSanitizer: use-after-poison"), r.output());
+        assertTrue(r.output().contains("READ of size 4"), r.output());
+        assertTrue(r.output().contains("in emu_check_store"), r.output());
+        assertTrue(!r.output().contains("not caught"), r.output());
+    }
+}
