@@ -116,9 +116,12 @@ else
   LIBASAN=$("$CXX" -print-file-name=libasan.so)
   mkdir -p "$ASAN_DIR"
   echo "[kernels] $CXX -fsanitize=address: the emulation library -> target/emu-asan/ (tests only)"
-  if [ -f "$LIBASAN" ] && "$CXX" -std=c++17 -O1 -g -fno-omit-frame-pointer -fsanitize=address -fPIC -shared -Wall \
-       -Werror -I"$SRC" -x c++ "$SRC/trm_kernels.cu" -x c++ "$SRC/graph_control.cu" -x c++ "$CHECKS" \
-       -x c++ "$SRC/emu/cuda_emu.cpp" -o "$ASAN_LIB.tmp" 2>"$ASAN_DIR/build.log"; then
+  # --param asan-use-after-return=0: no fake stacks in the code at all. The fibers switch stacks without saving them
+  # (cuda_emu.cpp), and GCC 13's libasan turns detect_stack_use_after_return on by default: with fake stacks compiled
+  # in, the JVM crashed in fiberMain (SIGSEGV) with that option on, so a by-hand run that omits it would crash.
+  if [ -f "$LIBASAN" ] && "$CXX" -std=c++17 -O1 -g -fno-omit-frame-pointer -fsanitize=address \
+       --param asan-use-after-return=0 -fPIC -shared -Wall -Werror -I"$SRC" -x c++ "$SRC/trm_kernels.cu" \
+       -x c++ "$SRC/graph_control.cu" -x c++ "$CHECKS" -x c++ "$SRC/emu/cuda_emu.cpp" -o "$ASAN_LIB.tmp" 2>"$ASAN_DIR/build.log"; then
     mv "$ASAN_LIB.tmp" "$ASAN_LIB"
     readlink -f "$LIBASAN" > "$ASAN_DIR/libasan.path"
   else

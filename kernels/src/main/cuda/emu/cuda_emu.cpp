@@ -303,7 +303,8 @@ inline void arrivedInFiber() {
 }
 
 // Switches from the context `save` (the one running) to `load`, telling ASan of the stack change (EMU_ASAN). No
-// fake stacks are kept across switches (run with detect_stack_use_after_return=0).
+// fake stacks are kept across switches: build-kernels.sh compiles with --param asan-use-after-return=0 (with fake
+// stacks on, a resumed fiber's frames pointed into a fake stack ASan had dropped, and the JVM crashed).
 inline void switchTo(Context& save, Context& load) {
 #if EMU_ASAN
     __sanitizer_start_switch_fiber(nullptr, load.stackBottom, load.stackSize);
