@@ -121,7 +121,8 @@ else
   # in, the JVM crashed in fiberMain (SIGSEGV) with that option on, so a by-hand run that omits it would crash.
   if [ -f "$LIBASAN" ] && "$CXX" -std=c++17 -O1 -g -fno-omit-frame-pointer -fsanitize=address \
        --param asan-use-after-return=0 -fPIC -shared -Wall -Werror -I"$SRC" -x c++ "$SRC/trm_kernels.cu" \
-       -x c++ "$SRC/graph_control.cu" -x c++ "$CHECKS" -x c++ "$SRC/emu/cuda_emu.cpp" -o "$ASAN_LIB.tmp" 2>"$ASAN_DIR/build.log"; then
+       -x c++ "$SRC/graph_control.cu" -x c++ "$CHECKS" -x c++ "$SRC/emu/cuda_emu.cpp" -o "$ASAN_LIB.tmp" \
+       2>"$ASAN_DIR/build.log"; then
     mv "$ASAN_LIB.tmp" "$ASAN_LIB"
     readlink -f "$LIBASAN" > "$ASAN_DIR/libasan.path"
   else
