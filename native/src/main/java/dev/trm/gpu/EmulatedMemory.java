@@ -121,6 +121,7 @@ final class EmulatedMemory {
         if (whole > QUARANTINE_BYTES) {
             release(a);
         } else {  // poisoned: what a kernel reads there is NaN; under ASan any access stops it
+            if (asan != null) asan.mark(a.whole(), false);  // (the fill may go through an intercepted memmove)
             poison(a.whole());
             if (asan != null) asan.mark(a.whole(), true);
             quarantine.addLast(a);
