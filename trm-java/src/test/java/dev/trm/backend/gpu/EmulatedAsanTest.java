@@ -43,7 +43,8 @@ class EmulatedAsanTest {
         assumeTrue(dir != null, "trm.test.emuAsanDir not set (run through Maven)");
         Path lib = Path.of(dir, "libtrm_kernels_emu_asan.so"), runtime = Path.of(dir, "libasan.path");
         assumeTrue(Files.isRegularFile(lib) && Files.isRegularFile(runtime),
-                () -> "no AddressSanitizer build of the emulation library in " + dir + " (g++ without libasan?)");
+                () -> "no AddressSanitizer build of the emulation library in " + dir
+                        + " (g++ without libasan, or see its build.log)");
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "--enable-native-access=ALL-UNNAMED", "--add-modules=jdk.incubator.vector", "-Xss4m",
                 "-Dtrm.emulated.library=" + lib, "-cp", System.getProperty("java.class.path"),
