@@ -10,12 +10,12 @@
 #include <string>
 #include <vector>
 
-// AddressSanitizer builds (scripts/emu-asan; g++ -fsanitize=address defines __SANITIZE_ADDRESS__): every load and
-// store of a kernel is checked against the shadow memory, so a kernel that reads or writes past a device buffer
-// (whose red zones EmulatedMemory poisons through emu_asan_poison) stops with ASan's report, naming the kernel and
-// the source line. The fibers tell ASan which stack they run on (start/finish_switch_fiber), and a stack handed to a
-// new fiber is unpoisoned first (frames abandoned on it, by a thread that never returns to them, leave their
-// poison behind).
+// AddressSanitizer builds (build-kernels.sh, into target/emu-asan/; g++ -fsanitize=address defines
+// __SANITIZE_ADDRESS__): every load and store of a kernel is checked against the shadow memory, so a kernel that
+// reads or writes past a device buffer (whose red zones EmulatedMemory poisons through emu_asan_poison) stops with
+// ASan's report, naming the kernel and the source line. The fibers tell ASan which stack they run on
+// (start/finish_switch_fiber), and a stack handed to a new fiber is unpoisoned first (frames abandoned on it, by a
+// thread that never returns to them, leave their poison behind).
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
@@ -303,7 +303,8 @@ inline void arrivedInFiber() {
 }
 
 // Switches from the context `save` (the one running) to `load`, telling ASan of the stack change (EMU_ASAN). No
-// fake stacks are kept across switches (run with detect_stack_use_after_return=0).
+// fake stacks are kept across switches: build-kernels.sh compiles with --param asan-use-after-return=0 (with fake
+// stacks on, a resumed fiber's frames pointed into a fake stack ASan had dropped, and the JVM crashed).
 inline void switchTo(Context& save, Context& load) {
 #if EMU_ASAN
     __sanitizer_start_switch_fiber(nullptr, load.stackBottom, load.stackSize);

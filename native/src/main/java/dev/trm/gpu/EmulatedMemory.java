@@ -24,7 +24,8 @@ import java.util.TreeMap;
  *       {@code DeviceBuffer.zero}, as it must on a GPU;</li>
  *   <li>every pointer argument of a kernel must lie inside a live allocation (or be null) when the kernel runs,
  *       a replayed graph's included: a freed buffer still in use fails by name ({@link #checkPointers}), as does a
- *       replayed copy's ({@link #checkExtent} when it runs); and each
+ *       replayed copy's ({@link #checkExtent} when it runs), also after new allocations, since freed memory is held
+ *       back ({@link #QUARANTINE_BYTES}) rather than handed to the next one of its size; and each
  *       GEMM operand's whole extent, from its shape, leading dimension and batch stride, must lie inside one
  *       ({@link #checkExtent}).</li>
  * </ul>
@@ -42,6 +43,12 @@ final class EmulatedMemory {
     /** The fill of red zones and fresh memory, as a little-endian int at every 4-byte boundary. */
     static final int POISON = 0xFFBFFFFF;
     private static final int FREED_REMEMBERED = 4096;
+    /**
+     * Freed allocations are held back, poisoned, up to this many bytes in all, before their memory goes back to malloc:
+     * malloc hands a freed block straight to the next request of its size, so without this a buffer freed and a new
+     * one of the same size got the same address, and a replayed graph still using the freed one passed every check.
+     */
+    static final long QUARANTINE_BYTES = 64L << 20;
 
     /** One device allocation: the address handed out, its size, and the whole segment with both red zones. */
     private record Allocation(long address, long bytes, Arena arena, MemorySegment whole) {
@@ -74,6 +81,9 @@ final class EmulatedMemory {
     private final TreeMap<Long, Allocation> live = new TreeMap<>();
     /** The last freed ranges {address, bytes}, to tell a use after free from a wild pointer in the error. */
     private final ArrayDeque<long[]> freed = new ArrayDeque<>();
+    /** Freed allocations not yet given back (oldest first), and their bytes with red zones. */
+    private final ArrayDeque<Allocation> quarantine = new ArrayDeque<>();
+    private long quarantined;
     private long used;
 
     EmulatedMemory(AsanPoison asan) {
@@ -107,8 +117,21 @@ final class EmulatedMemory {
         Allocation a = live.remove(ptr);
         if (a == null) return false;
         used -= a.bytes();
-        if (asan != null) asan.mark(a.whole(), false);  // the memory goes back to malloc as it came
-        a.arena().close();
+        long whole = a.whole().byteSize();
+        if (whole > QUARANTINE_BYTES) {
+            release(a);
+        } else {  // poisoned: what a kernel reads there is NaN; under ASan any access stops it
+            if (asan != null) asan.mark(a.whole(), false);  // (the fill may go through an intercepted memmove)
+            poison(a.whole());
+            if (asan != null) asan.mark(a.whole(), true);
+            quarantine.addLast(a);
+            quarantined += whole;
+            while (quarantined > QUARANTINE_BYTES) {
+                Allocation oldest = quarantine.removeFirst();
+                quarantined -= oldest.whole().byteSize();
+                release(oldest);
+            }
+        }
         if (freed.size() == FREED_REMEMBERED) freed.removeFirst();
         freed.addLast(new long[] {a.address(), a.bytes()});
         return true;
@@ -231,16 +254,22 @@ final class EmulatedMemory {
         }
     }
 
+    /** Gives an allocation's memory back to malloc, as it came (not ASan-poisoned). */
+    private void release(Allocation a) {
+        if (asan != null) asan.mark(a.whole(), false);
+        a.arena().close();
+    }
+
     private static CudaException illegal(String what) {
         return Errors.cuda(Errors.CUDA_ERROR_ILLEGAL_ADDRESS, what + " on the emulated device");
     }
 
     synchronized void close() {
-        for (Allocation a : live.values()) {
-            if (asan != null) asan.mark(a.whole(), false);
-            a.arena().close();
-        }
+        for (Allocation a : live.values()) release(a);
+        for (Allocation a : quarantine) release(a);
         live.clear();
+        quarantine.clear();
+        quarantined = 0;
         freed.clear();
         used = 0;
         patternArena.close();

@@ -71,7 +71,7 @@ public final class KernelImages {
 
     /**
      * The emulation library, extracted to a temporary file once; null when it was not built for this platform.
-     * -Dtrm.emulated.library=FILE takes that build instead (scripts/emu-asan: one with AddressSanitizer).
+     * -Dtrm.emulated.library=FILE takes that build instead (kernels/target/emu-asan/: one with AddressSanitizer).
      */
     public static synchronized Path emulationLibrary() {
         if (emuLibrary != null) return emuLibrary;

@@ -15,8 +15,9 @@ import org.junit.jupiter.api.Test;
  * The emulated device's memory checks (EmulatedMemory), through emu_check_store (kernels/src/test/cuda/emu_checks.cu:
  * thread t stores out[offset + t] = t + 1 + src[0]), which can store anywhere, as a kernel with a missing guard does:
  * stores just past the end or before the start of a buffer fail by kernel name and byte range; a freed buffer passed
- * to a kernel, directly or in a replayed graph, is refused before the kernel runs, and so is a replayed copy into a
- * freed buffer; a GEMM operand beyond its allocation is refused; fresh memory reads as poison, not as zeros.
+ * to a kernel, directly or in a replayed graph (also once a new buffer of its size exists), is refused before the
+ * kernel runs, and so is a replayed copy into a freed buffer; a GEMM operand beyond its allocation is refused; fresh
+ * memory reads as poison, not as zeros.
  */
 @Tag("emulated")
 class EmulatedMemoryTest {
@@ -123,6 +124,27 @@ class EmulatedMemoryTest {
                 src.close();
                 CudaException e = assertThrows(CudaException.class, () -> g.launch(s));
                 assertTrue(e.getMessage().contains("a use after free"), e.getMessage());
+            }
+        }
+    }
+
+    @Test
+    void aGraphReplayedAfterItsBufferWasFreedAndANewOneAllocatedIsRefused() {
+        // malloc hands a freed block to the next request of its size: without the quarantine the new buffer took the
+        // freed one's address and the replay read it as if nothing had happened
+        Stream s = dev.defaultStream();
+        try (DeviceBuffer out = dev.alloc(DType.I32, 4)) {
+            DeviceBuffer src = dev.alloc(DType.I32, 1).upload(new int[] {10});
+            long freedAddress = src.address();
+            s.beginCapture();
+            store(out, 0, 4, src);
+            try (Graph g = s.endCapture()) {
+                src.close();
+                try (DeviceBuffer next = dev.alloc(DType.I32, 1).upload(new int[] {20})) {
+                    assertTrue(next.address() != freedAddress, "the freed address was handed out again");
+                    CudaException e = assertThrows(CudaException.class, () -> g.launch(s));
+                    assertTrue(e.getMessage().contains("a use after free"), e.getMessage());
+                }
             }
         }
     }

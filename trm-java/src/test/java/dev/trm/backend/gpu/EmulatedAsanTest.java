@@ -43,14 +43,20 @@ class EmulatedAsanTest {
         assumeTrue(dir != null, "trm.test.emuAsanDir not set (run through Maven)");
         Path lib = Path.of(dir, "libtrm_kernels_emu_asan.so"), runtime = Path.of(dir, "libasan.path");
         assumeTrue(Files.isRegularFile(lib) && Files.isRegularFile(runtime),
-                () -> "no AddressSanitizer build of the emulation library in " + dir + " (g++ without libasan?)");
+                () -> "no AddressSanitizer build of the emulation library in " + dir
+                        + " (g++ without libasan, or see its build.log)");
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "--enable-native-access=ALL-UNNAMED", "--add-modules=jdk.incubator.vector", "-Xss4m",
                 "-Dtrm.emulated.library=" + lib, "-cp", System.getProperty("java.class.path"),
                 EmulatedAsanChild.class.getName(), mode));
-        Path log = Files.createTempFile("trm-asan-child", ".log");
+        // The child runs in a directory of its own, deleted after: a child JVM that crashes (a SIGSEGV, which ASan
+        // leaves to the JVM) writes hs_err_pid*.log into its working directory, which would otherwise be trm-java/
+        // (the JVM prints the report's head, the crashing frame, to the output kept here).
+        Path work = Files.createTempDirectory("trm-asan-child");
+        Path log = work.resolve("child.log");
         try {
-            ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
+            ProcessBuilder pb = new ProcessBuilder(cmd).directory(work.toFile()).redirectErrorStream(true)
+                    .redirectOutput(log.toFile());
             pb.environment().put("LD_PRELOAD", Files.readString(runtime).strip());
             pb.environment().put("ASAN_OPTIONS", ASAN_OPTIONS);
             pb.environment().remove("TRM_EMU_SCHEDULE");
@@ -62,7 +68,10 @@ class EmulatedAsanTest {
             assertTrue(exited, "the child ran past " + CHILD_LIMIT_SECONDS + " s:\n" + text);
             return new Run(p.exitValue(), text);
         } finally {
-            Files.deleteIfExists(log);
+            try (var files = Files.list(work)) {
+                for (Path f : files.toList()) Files.deleteIfExists(f);
+            }
+            Files.deleteIfExists(work);
         }
     }
 
