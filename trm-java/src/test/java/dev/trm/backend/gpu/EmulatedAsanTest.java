@@ -32,7 +32,7 @@ class EmulatedAsanTest {
             + "allow_user_segv_handler=1:detect_leaks=0:detect_stack_use_after_return=0";
 
     /** A child that hangs (a deadlock the emulator failed to report) fails the test instead of holding CI. */
-    static final long CHILD_LIMIT_SECONDS = 600;
+    static final long CHILD_LIMIT_SECONDS = 240;
 
     record Run(int exit, String output) {}
 
