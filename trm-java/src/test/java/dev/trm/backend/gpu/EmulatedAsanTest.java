@@ -39,8 +39,11 @@ class EmulatedAsanTest {
     /** Runs EmulatedAsanChild with the mode in a child JVM under ASan; skips where there is no ASan library. */
     static Run child(String mode) throws IOException, InterruptedException {
         TestDevices.assumeEmulated();
-        String dir = System.getProperty("trm.test.emuAsanDir");
-        assumeTrue(dir != null, "trm.test.emuAsanDir not set (run through Maven)");
+        // The root pom sets trm.test.emuAsanDir from the reactor's root; Maven started inside a module may set it
+        // elsewhere, and surefire runs in the module's folder, next to kernels/.
+        String set = System.getProperty("trm.test.emuAsanDir");
+        Path sibling = Path.of(System.getProperty("user.dir")).resolve("../kernels/target/emu-asan").normalize();
+        String dir = set != null && Files.isDirectory(Path.of(set)) ? set : sibling.toString();
         Path lib = Path.of(dir, "libtrm_kernels_emu_asan.so"), runtime = Path.of(dir, "libasan.path");
         assumeTrue(Files.isRegularFile(lib) && Files.isRegularFile(runtime),
                 () -> "no AddressSanitizer build of the emulation library in " + dir
