@@ -88,6 +88,10 @@ fi
 
 # ---- g++: the emulation library ---------------------------------------------------------------------------------
 CXX="${CXX:-g++}"
+# What both emulation libraries (plain, and with AddressSanitizer below) compile: the kernels, graph_control and the
+# emulator's own check kernels, as C++ against emu/cuda_emu.h.
+EMU_SOURCES=(-std=c++17 -fPIC -shared -Wall -I"$SRC" -x c++ "$SRC/trm_kernels.cu" -x c++ "$SRC/graph_control.cu"
+             -x c++ "$CHECKS" -x c++ "$SRC/emu/cuda_emu.cpp")
 PLATFORM="$(uname -s | tr 'A-Z' 'a-z')-$(uname -m)"
 EMU="$RES/$PLATFORM/libtrm_kernels_emu.so"
 if ! command -v "$CXX" >/dev/null 2>&1; then
@@ -97,8 +101,7 @@ elif newer_than "$EMU"; then
 else
   mkdir -p "$RES/$PLATFORM"
   echo "[kernels] $CXX: trm_kernels.cu + graph_control.cu + emu_checks.cu + cuda_emu.cpp -> $PLATFORM/libtrm_kernels_emu.so"
-  "$CXX" -std=c++17 -O2 -fPIC -shared -Wall -Werror -I"$SRC" -x c++ "$SRC/trm_kernels.cu" \
-    -x c++ "$SRC/graph_control.cu" -x c++ "$CHECKS" -x c++ "$SRC/emu/cuda_emu.cpp" -o "$EMU.tmp"
+  "$CXX" -O2 -Werror "${EMU_SOURCES[@]}" -o "$EMU.tmp"
   mv "$EMU.tmp" "$EMU"
 fi
 
@@ -125,10 +128,8 @@ else
   if [ ! -f "$LIBASAN" ]; then
     rm -f "$ASAN_LIB" "$ASAN_DIR/libasan.path"
     echo "[kernels] WARNING: $CXX has no libasan: no AddressSanitizer build (EmulatedAsanTest skips)"
-  elif "$CXX" -std=c++17 -O1 -g -fno-omit-frame-pointer -fsanitize=address \
-       --param asan-use-after-return=0 -fPIC -shared -Wall -I"$SRC" -x c++ "$SRC/trm_kernels.cu" \
-       -x c++ "$SRC/graph_control.cu" -x c++ "$CHECKS" -x c++ "$SRC/emu/cuda_emu.cpp" -o "$ASAN_LIB.tmp" \
-       2>"$ASAN_DIR/build.log"; then
+  elif "$CXX" -O1 -g -fno-omit-frame-pointer -fsanitize=address --param asan-use-after-return=0 \
+       "${EMU_SOURCES[@]}" -o "$ASAN_LIB.tmp" 2>"$ASAN_DIR/build.log"; then
     mv "$ASAN_LIB.tmp" "$ASAN_LIB"
     readlink -f "$LIBASAN" > "$ASAN_DIR/libasan.path"
   else

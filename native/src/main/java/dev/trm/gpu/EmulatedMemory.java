@@ -103,10 +103,7 @@ final class EmulatedMemory {
         poison(whole);
         long address = whole.address() + RED_ZONE;
         Allocation a = new Allocation(address, bytes, arena, whole);
-        if (asan != null) {
-            asan.mark(a.front(), true);
-            asan.mark(a.back(), true);
-        }
+        asanGuard(a);
         live.put(address, a);
         used += bytes;
         return address;
@@ -155,8 +152,7 @@ final class EmulatedMemory {
         Allocation a = containing(ptr);
         if (a == null || ptr + bytes > a.address() + a.bytes()) {
             String why = a == null ? where(ptr) : " (it runs " + (ptr + bytes - a.address() - a.bytes())
-                    + " bytes past the end of the " + a.bytes() + "-byte allocation at 0x"
-                    + Long.toHexString(a.address()) + ")";
+                    + " bytes past the end of " + describe(a) + ")";
             throw Errors.cuda(status, what + ": [0x" + Long.toHexString(ptr) + ", +" + bytes
                     + ") is not inside a live device allocation" + why + " on the emulated device");
         }
@@ -187,14 +183,10 @@ final class EmulatedMemory {
             if (asan != null) asan.mark(a.whole(), false);  // (under ASan the store itself stopped the process)
             poison(a.front());
             MemorySegment.copy(pattern, backPhase, a.back(), 0, RED_ZONE);
-            if (asan != null) {
-                asan.mark(a.front(), true);
-                asan.mark(a.back(), true);
-            }
+            asanGuard(a);
             throw illegal(who + " stored outside its buffers: " + (back != null ? back + " past the end" : front
-                    + " before the start") + " of the " + a.bytes() + "-byte allocation at 0x"
-                    + Long.toHexString(a.address()) + " (an out-of-bounds store; on a GPU it faults or overwrites "
-                    + "a neighbouring buffer)");
+                    + " before the start") + " of " + describe(a) + " (an out-of-bounds store; on a GPU it faults or "
+                    + "overwrites a neighbouring buffer)");
         }
     }
 
@@ -232,15 +224,25 @@ final class EmulatedMemory {
         }
         for (Allocation a : live.values()) {
             if (ptr >= a.address() - RED_ZONE && ptr < a.address()) {
-                return " (" + (a.address() - ptr) + " bytes before the " + a.bytes() + "-byte allocation at 0x"
-                        + Long.toHexString(a.address()) + ")";
+                return " (" + (a.address() - ptr) + " bytes before " + describe(a) + ")";
             }
             if (ptr > a.address() + a.bytes() && ptr < a.address() + a.bytes() + RED_ZONE) {
-                return " (" + (ptr - a.address() - a.bytes()) + " bytes past the end of the " + a.bytes()
-                        + "-byte allocation at 0x" + Long.toHexString(a.address()) + ")";
+                return " (" + (ptr - a.address() - a.bytes()) + " bytes past the end of " + describe(a) + ")";
             }
         }
         return "";
+    }
+
+    /** "the N-byte allocation at 0x...", as the errors name it. */
+    private static String describe(Allocation a) {
+        return "the " + a.bytes() + "-byte allocation at 0x" + Long.toHexString(a.address());
+    }
+
+    /** Under ASan: both red zones marked untouchable, so any kernel access there stops the process. */
+    private void asanGuard(Allocation a) {
+        if (asan == null) return;
+        asan.mark(a.front(), true);
+        asan.mark(a.back(), true);
     }
 
     /** Fills a segment that starts at a 4-byte boundary of its allocation with the poison. */

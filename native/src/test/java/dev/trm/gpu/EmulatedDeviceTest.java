@@ -2,7 +2,6 @@ package dev.trm.gpu;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -16,9 +15,7 @@ class EmulatedDeviceTest {
 
     @BeforeAll
     static void open() {
-        ProbeResult r = DeviceProbe.probe(Backend.EMULATED);
-        assumeTrue(r.available(), () -> "emulated device unavailable: " + r.reason());
-        dev = GpuDevice.open(Backend.EMULATED);
+        dev = EmulatedTestDevice.openOrSkip();
         assertEquals(Backend.EMULATED, dev.backend(), "this test must run on the emulated device");
     }
 

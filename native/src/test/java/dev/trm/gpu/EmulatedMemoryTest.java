@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -25,9 +24,7 @@ class EmulatedMemoryTest {
 
     @BeforeAll
     static void open() {
-        ProbeResult r = DeviceProbe.probe(Backend.EMULATED);
-        assumeTrue(r.available(), () -> "emulated device unavailable: " + r.reason());
-        dev = GpuDevice.open(Backend.EMULATED);
+        dev = EmulatedTestDevice.openOrSkip();
     }
 
     @AfterAll

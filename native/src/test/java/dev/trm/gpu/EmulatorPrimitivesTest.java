@@ -3,7 +3,6 @@ package dev.trm.gpu;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.util.List;
 
@@ -24,9 +23,7 @@ class EmulatorPrimitivesTest {
 
     @BeforeAll
     static void open() {
-        ProbeResult r = DeviceProbe.probe(Backend.EMULATED);
-        assumeTrue(r.available(), () -> "emulated device unavailable: " + r.reason());
-        dev = GpuDevice.open(Backend.EMULATED);
+        dev = EmulatedTestDevice.openOrSkip();
     }
 
     @AfterAll

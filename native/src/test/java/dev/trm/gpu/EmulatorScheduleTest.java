@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.util.Arrays;
 import org.junit.jupiter.api.AfterAll;
@@ -28,9 +27,7 @@ class EmulatorScheduleTest {
 
     @BeforeAll
     static void open() {
-        ProbeResult r = DeviceProbe.probe(Backend.EMULATED);
-        assumeTrue(r.available(), () -> "emulated device unavailable: " + r.reason());
-        dev = GpuDevice.open(Backend.EMULATED);
+        dev = EmulatedTestDevice.openOrSkip();
         before = EmulatedSchedule.current();
     }
 

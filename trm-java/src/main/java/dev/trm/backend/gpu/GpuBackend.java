@@ -772,31 +772,26 @@ public final class GpuBackend implements Backend {
             for (int i = 0; i < n && current; i++) current = halfOf(t(columns[0][i])) == tab.halves()[i];
             if (current) return tab;
         }
-        int fields = columns.length + 1;
-        long[] entries = new long[n * fields + n + 1];
+        // per tensor: the written tensor, its bf16 copy (0: none), then the other columns
+        long[][] addresses = new long[n][columns.length + 1];
+        long[] counts = new long[n];
         DeviceBuffer[] halves = new DeviceBuffer[n];
         long total = 0;
         for (int i = 0; i < n; i++) {
             GpuTensor w = t(columns[0][i]);
             long count = f32(w, op, "tensor " + i).count();
             halves[i] = halfOf(w);
-            entries[i * fields] = w.buf.address();
-            entries[i * fields + 1] = halves[i] == null ? 0 : halves[i].address();
+            addresses[i][0] = w.buf.address();
+            addresses[i][1] = halves[i] == null ? 0 : halves[i].address();
             for (int c = 1; c < columns.length; c++) {
                 DeviceBuffer other = f32(columns[c][i], op, "tensor " + i);
                 sameSize(count, other.count(), op);
-                entries[i * fields + 1 + c] = other.address();
+                addresses[i][1 + c] = other.address();
             }
-            entries[n * fields + i] = total;
+            counts[i] = count;
             total += count;
         }
-        entries[n * fields + n] = total;
-        // 64-bit entries as (low, high) int pairs: the device is little-endian
-        int[] words = new int[2 * entries.length];
-        for (int i = 0; i < entries.length; i++) {
-            words[2 * i] = (int) entries[i];
-            words[2 * i + 1] = (int) (entries[i] >>> 32);
-        }
+        int[] words = GpuKernels.multiTensorTable(addresses, counts);
         DeviceBuffer buf = tab != null ? tab.table() : alloc(DType.I32, words.length);  // same key, same size
         buf.upload(words);  // synchronous, so this must not happen while a graph is captured
         groupTableUploads++;

@@ -317,6 +317,31 @@ public final class GpuKernels {
                 .i64(total).ptr(sched).f32(wd).f32(beta1).f32(beta2));
     }
 
+    /**
+     * The table of the multi-tensor kernels as int32 words to upload: addresses[t] the fields of tensor t (0 for an
+     * absent one, e.g. no bf16 copy), all tensors with the same number of fields; counts[t] its elements. Laid out as
+     * the kernels read it: every tensor's fields in turn, then the prefix sums of the counts (tensors + 1 values, the
+     * last the total), each 64-bit value as a (low, high) pair of words, the device being little-endian.
+     */
+    public static int[] multiTensorTable(long[][] addresses, long[] counts) {
+        int tensors = addresses.length, fields = addresses[0].length;
+        long[] entries = new long[tensors * fields + tensors + 1];
+        for (int t = 0; t < tensors; t++) {
+            if (addresses[t].length != fields) {
+                throw new IllegalArgumentException("tensor " + t + " has " + addresses[t].length + " fields, not "
+                        + fields);
+            }
+            System.arraycopy(addresses[t], 0, entries, t * fields, fields);
+            entries[tensors * fields + t + 1] = entries[tensors * fields + t] + counts[t];
+        }
+        int[] words = new int[2 * entries.length];
+        for (int i = 0; i < entries.length; i++) {
+            words[2 * i] = (int) entries[i];
+            words[2 * i + 1] = (int) (entries[i] >>> 32);
+        }
+        return words;
+    }
+
     /** ema over many tensors in one launch: table as above with the fields shadow, shadowHalf (0: none), p. */
     public void emaMulti(Stream s, DeviceBuffer table, int tensors, long total, float rate) {
         k("ema_multi").launch(s, strideBlocks(total), BLOCK, 0,

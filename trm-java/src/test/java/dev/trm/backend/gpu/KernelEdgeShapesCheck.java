@@ -651,18 +651,13 @@ final class KernelEdgeShapesCheck {
     }
 
     private static DeviceBuffer table(Bufs m, DeviceBuffer[][] fields, int[] sizes) {
-        int tensors = fields.length, f = fields[0].length;
-        long[] entries = new long[tensors * f + tensors + 1];
-        for (int t = 0; t < tensors; t++) {
-            for (int i = 0; i < f; i++) entries[t * f + i] = fields[t][i] == null ? 0 : fields[t][i].address();
-            entries[tensors * f + t + 1] = entries[tensors * f + t] + sizes[t];
+        long[][] addresses = new long[fields.length][];
+        long[] counts = new long[fields.length];
+        for (int t = 0; t < fields.length; t++) {
+            addresses[t] = Arrays.stream(fields[t]).mapToLong(b -> b == null ? 0 : b.address()).toArray();
+            counts[t] = sizes[t];
         }
-        int[] words = new int[2 * entries.length];
-        for (int i = 0; i < entries.length; i++) {
-            words[2 * i] = (int) entries[i];
-            words[2 * i + 1] = (int) (entries[i] >>> 32);
-        }
-        return m.i32(words);
+        return m.i32(GpuKernels.multiTensorTable(addresses, counts));
     }
 
     /** fromSchedule: lr read from a schedule row [SCHEDULE_FIELDS] at its field 3, as the captured training step. */

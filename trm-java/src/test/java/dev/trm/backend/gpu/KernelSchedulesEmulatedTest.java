@@ -67,20 +67,11 @@ class KernelSchedulesEmulatedTest {
 
     @Test
     void multiTensorOptimizerKernelsMatchThePerTensorOnesUnderEverySchedule() {
-        TestDevices.assumeEmulated();
-        EmulatedSchedule before = EmulatedSchedule.current();
-        try {
-            for (EmulatedSchedule schedule : OTHER_SCHEDULES) {
-                EmulatedSchedule.set(schedule);
-                try (GpuBackend gpu = GpuBackend.open(Backend.EMULATED)) {
-                    MultiTensorOptimizer.check(gpu);
-                } catch (AssertionError e) {
-                    throw new AssertionError("schedule " + schedule + ": " + e.getMessage(), e);
-                }
+        underEachOtherSchedule(() -> {
+            try (GpuBackend gpu = GpuBackend.open(Backend.EMULATED)) {
+                MultiTensorOptimizer.check(gpu);
             }
-        } finally {
-            EmulatedSchedule.set(before);
-        }
+        });
     }
 
     /**
@@ -90,13 +81,18 @@ class KernelSchedulesEmulatedTest {
      */
     @Test
     void everyEdgeShapeCasePassesUnderTheOtherSchedules() {
+        underEachOtherSchedule(() -> KernelEdgeShapesCheck.check(Backend.EMULATED));
+    }
+
+    /** Runs a check under each of OTHER_SCHEDULES; a failure names the schedule. The schedule is restored after. */
+    private static void underEachOtherSchedule(Runnable check) {
         TestDevices.assumeEmulated();
         EmulatedSchedule before = EmulatedSchedule.current();
         try {
             for (EmulatedSchedule schedule : OTHER_SCHEDULES) {
                 EmulatedSchedule.set(schedule);
                 try {
-                    KernelEdgeShapesCheck.check(Backend.EMULATED);
+                    check.run();
                 } catch (AssertionError e) {
                     throw new AssertionError("schedule " + schedule + ": " + e.getMessage(), e);
                 }
