@@ -15,6 +15,7 @@ TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
     act_refill(const int* halted, const int* freshInputs, const int* freshLabels, const int* freshIds,
                int* inputs, int* labels, int* ids, int* steps, const float* hInit, const float* lInit,
                bf16* y, bf16* z, int batch, int len, int seq, int dim) {
+    trm_pdl_begin();
     long perSlot = (long)seq * dim;
     for (long i = (long)blockIdx.x * blockDim.x + threadIdx.x; i < (long)batch * perSlot;
          i += (long)gridDim.x * blockDim.x) {
@@ -39,6 +40,7 @@ TRM_EXPORT(act_refill, TRM_BLOCK)
 TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
     act_halt(const float* q, int qStride, const int* minSteps, int* steps, int* halted, int batch,
              int maxSteps) {
+    trm_pdl_begin();
     int b = blockIdx.x * blockDim.x + threadIdx.x;
     if (b >= batch) return;
     int s = steps[b] + 1;
@@ -57,6 +59,7 @@ TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
                   const int* seqCorrect, const float* q, int qStride, const float* perSeqLoss,
                   const float* qLoss, float* ring, int ringRows, int fields, int* cursor, int batch,
                   int len, int vocab) {
+    trm_pdl_begin();
     __shared__ float scratch[32];
     float lm = 0, qh = 0, count = 0, acc = 0, exact = 0, qAcc = 0, stepSum = 0;
     for (int b = threadIdx.x; b < batch; b += blockDim.x) {

@@ -131,6 +131,7 @@ __device__ __forceinline__ float att_unrotate(const float* g, int d, const float
 TRM_KERNEL void __launch_bounds__(ATT_THREADS)
     attention_forward(const bf16* __restrict__ qkv, bf16* __restrict__ out, float* __restrict__ lse,
                       const float* __restrict__ cos, const float* __restrict__ sin, int seq, int heads, int hd) {
+    trm_pdl_begin();
     // 8 + 16 + 16 + 8 = 48 KiB at most
     __shared__ TRM_ALIGN(16) float qs[ATT_TILE][ATT_MAX_HD];                  // own queries, rotated, * log2e/sqrt(hd)
     // K^T of the key tile, rotated; key k of dimension d sits in column k ^ (d % 32) (an XOR swizzle: rows of 64
@@ -229,6 +230,7 @@ TRM_EXPORT(attention_forward, ATT_THREADS)
 TRM_KERNEL void __launch_bounds__(ATT_DELTA_THREADS)
     attention_backward_delta(const bf16* __restrict__ out, const bf16* __restrict__ dout,
                              float* __restrict__ delta, int batch, int seq, int heads, int hd) {
+    trm_pdl_begin();
     long row = (long)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;  // (b * S + s) * H + h
     int lane = threadIdx.x % 32;
     if (row >= (long)batch * seq * heads) return;  // the whole warp leaves together; no barrier follows
@@ -248,6 +250,7 @@ TRM_KERNEL void __launch_bounds__(ATT_THREADS)
     attention_backward_dq(const bf16* __restrict__ qkv, const bf16* __restrict__ dout, const float* __restrict__ lse,
                           const float* __restrict__ delta, bf16* __restrict__ dqkv, const float* __restrict__ cos,
                           const float* __restrict__ sin, int seq, int heads, int hd) {
+    trm_pdl_begin();
     // 8 + 8 + 8.25 + 8.25 + 4 = 36.5 KiB
     __shared__ TRM_ALIGN(16) float qs[ATT_TILE][ATT_MAX_HD];               // own queries, rotated, * log2e/sqrt(hd)
     __shared__ TRM_ALIGN(16) float gs[ATT_TILE][ATT_MAX_HD];               // their dO rows
@@ -342,6 +345,7 @@ TRM_KERNEL void __launch_bounds__(ATT_THREADS)
     attention_backward_dkdv(const bf16* __restrict__ qkv, const bf16* __restrict__ dout,
                             const float* __restrict__ lse, const float* __restrict__ delta, bf16* __restrict__ dqkv,
                             const float* __restrict__ cos, const float* __restrict__ sin, int seq, int heads, int hd) {
+    trm_pdl_begin();
     // 8 + 8 + 8.25 + 8.25 + 0.25 + 4 = 36.75 KiB
     __shared__ TRM_ALIGN(16) float ks[ATT_TILE][ATT_MAX_HD];               // own keys, rotated
     __shared__ TRM_ALIGN(16) float vs[ATT_TILE][ATT_MAX_HD];               // their values

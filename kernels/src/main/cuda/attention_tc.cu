@@ -74,6 +74,7 @@ __device__ __forceinline__ void atc_load_tile(bf16* dst, bf16* lo, const bf16* s
 TRM_KERNEL void __launch_bounds__(ATC_THREADS)
     attention_forward_tc(const bf16* __restrict__ qkv, bf16* __restrict__ out, float* __restrict__ lse,
                          const float* __restrict__ cos, const float* __restrict__ sin, int seq, int heads, int hd) {
+    trm_pdl_begin();
     __shared__ TRM_ALIGN(32) bf16 ks[ATC_KEYS][ATC_LDH];                  // K of the key tile, rotated (hi)
     __shared__ TRM_ALIGN(32) bf16 kl[ATC_KEYS][ATC_LDH];                  // with RoPE: its lo part
     __shared__ TRM_ALIGN(32) bf16 vs[ATC_KEYS][ATC_LDH];                  // V of the key tile
@@ -341,6 +342,7 @@ TRM_KERNEL void __launch_bounds__(ATC_THREADS)
                              const float* __restrict__ lse, const float* __restrict__ delta, bf16* __restrict__ dqkv,
                              const float* __restrict__ cos, const float* __restrict__ sin, int seq, int heads,
                              int hd) {
+    trm_pdl_begin();
     __shared__ TRM_ALIGN(32) bf16 ks[ATC_KEYS][ATC_LDH];           // K of the key tile, rotated (hi)
     __shared__ TRM_ALIGN(32) bf16 kl[ATC_KEYS][ATC_LDH];           // with RoPE: its lo part
     __shared__ TRM_ALIGN(32) bf16 vs[ATC_KEYS][ATC_LDH];           // V of the key tile
@@ -410,6 +412,7 @@ TRM_KERNEL void __launch_bounds__(ATC_THREADS)
                                const float* __restrict__ lse, const float* __restrict__ delta,
                                bf16* __restrict__ dqkv, const float* __restrict__ cos, const float* __restrict__ sin,
                                int seq, int heads, int hd) {
+    trm_pdl_begin();
     __shared__ TRM_ALIGN(32) bf16 qs[ATC_KEYS][ATC_LDH];        // Q of the query tile, rotated, / sqrt(64) (hi)
     __shared__ TRM_ALIGN(32) bf16 ql[ATC_KEYS][ATC_LDH];        // with RoPE: its lo part
     __shared__ TRM_ALIGN(32) bf16 gs[ATC_KEYS][ATC_LDH];        // dO of the query tile

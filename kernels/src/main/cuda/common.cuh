@@ -33,6 +33,29 @@ typedef __nv_bfloat16 bf16;
 // TRM_BLOCK is GpuKernels.BLOCK, the block of its 1-D launches; change the two together.
 #define TRM_BLOCK 256
 
+// Programmatic dependent launch (PDL, sm_90 and newer). GpuDevice launches each of our kernels as a programmatic
+// dependent of the work before it on the stream (cuLaunchKernelEx with PROGRAMMATIC_STREAM_SERIALIZATION; captured
+// graphs keep it as a programmatic edge), so the GPU may start a kernel's blocks while the previous kernel still
+// runs: the launch latency between two small kernels, most of a batch-1 solve's time, overlaps the previous one.
+// The price is this call, first in every kernel, before any global memory is read or written:
+//   launch_dependents: the next kernel may launch once every block of this one got here (all of ours are resident
+//                      by then, so the next one's waiting blocks never take their place);
+//   wait:              blocks until the previous grid has completed and its memory is visible (and so, by
+//                      induction, everything before it on the stream).
+// Launched without PDL (older GPUs, -Dtrm.pdl=false) both do nothing. The fatbin's PTX is compute_90, so a GPU newer
+// than its SASS JIT-compiles this branch too. The emulated device runs kernels one after another, and fails a
+// programmatic launch in which a thread returns without this call (a kernel that forgot it).
+__device__ __forceinline__ void trm_pdl_begin() {
+#ifdef __CUDACC__
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+#else
+    emu_pdl_begin();
+#endif
+}
+
 __device__ __forceinline__ float warpReduceSum(float v) {
     for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
     return v;

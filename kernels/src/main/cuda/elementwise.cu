@@ -27,6 +27,7 @@ __device__ __forceinline__ void storeAny(void* p, int bf, long i, float v) {
 TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
     add3(const void* a, int aBf, const void* b, int bBf, const void* c, int cBf, void* out, int outBf,
          long n) {
+    trm_pdl_begin();
     GRID_STRIDE(i, n) {
         float v = loadAny(a, aBf, i) + loadAny(b, bBf, i);
         if (c != nullptr) v += loadAny(c, cBf, i);
@@ -37,18 +38,21 @@ TRM_EXPORT(add3, TRM_BLOCK)
 
 TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
     accumulate(void* acc, int accBf, const void* x, int xBf, long n) {
+    trm_pdl_begin();
     GRID_STRIDE(i, n) storeAny(acc, accBf, i, loadAny(acc, accBf, i) + loadAny(x, xBf, i));
 }
 TRM_EXPORT(accumulate, TRM_BLOCK)
 
 TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
     convert(const void* in, int inBf, void* out, int outBf, long n) {
+    trm_pdl_begin();
     GRID_STRIDE(i, n) storeAny(out, outBf, i, loadAny(in, inBf, i));
 }
 TRM_EXPORT(convert, TRM_BLOCK)
 
 TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
     broadcast_row(const float* row, void* dst, int dstBf, long rows, int dim) {
+    trm_pdl_begin();
     GRID_STRIDE(i, rows * dim) storeAny(dst, dstBf, i, row[i % dim]);
 }
 TRM_EXPORT(broadcast_row, TRM_BLOCK)
@@ -57,6 +61,7 @@ TRM_EXPORT(broadcast_row, TRM_BLOCK)
 TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
     broadcast_row_slots(const float* row, void* dst, int dstBf, const int* slots, int count, long per,
                         int dim) {
+    trm_pdl_begin();
     GRID_STRIDE(i, (long)count * per) {
         long slot = slots[i / per], j = i % per;
         storeAny(dst, dstBf, slot * per + j, row[j % dim]);
@@ -69,6 +74,7 @@ TRM_EXPORT(broadcast_row_slots, TRM_BLOCK)
 TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
     slice_seq(const void* src, int srcBf, void* dst, int dstBf, int batch, int seq, int n, int dim,
               int from, int accumulate) {
+    trm_pdl_begin();
     GRID_STRIDE(i, (long)batch * n * dim) {
         long b = i / ((long)n * dim), r = i % ((long)n * dim);
         long full = b * seq * dim + (long)from * dim + r;  // the same element in the [B, S, D] tensor

@@ -9,6 +9,7 @@
 TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
     embedding_forward(const int* tokens, const int* puzzleIds, const float* embed, const float* table,
                       bf16* x, int batch, int len, int dim, int prefix, float scale) {
+    trm_pdl_begin();
     long idx = (long)blockIdx.x * blockDim.x + threadIdx.x;
     int seq = prefix + len;
     long total = (long)batch * seq * dim;
@@ -39,6 +40,7 @@ TRM_EXPORT(embedding_forward, TRM_BLOCK)
 TRM_KERNEL void __launch_bounds__(TRM_BLOCK, 1)
     embedding_backward_tokens(const int* tokens, const float* dx, float* partial, int batch, int len,
                               int dim, int prefix, int vocab, int chunkRows, float scale) {
+    trm_pdl_begin();
     long rows = (long)batch * len;
     long chunks = (rows + chunkRows - 1) / chunkRows;
     long idx = (long)blockIdx.x * blockDim.x + threadIdx.x;
@@ -59,6 +61,7 @@ TRM_EXPORT(embedding_backward_tokens, TRM_BLOCK)
 
 TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
     embedding_backward_puzzle(const float* dx, float* dPuzzle, int batch, int seq, int dim, float scale) {
+    trm_pdl_begin();
     long idx = (long)blockIdx.x * blockDim.x + threadIdx.x;
     if (idx >= (long)batch * dim) return;
     long b = idx / dim, d = idx % dim;

@@ -90,6 +90,7 @@ __device__ __forceinline__ void gm_stage_x(bf16* tile, const bf16* src, int k0, 
 TRM_KERNEL void __launch_bounds__(GM_THREADS, 3)
     gemm_mix_swiglu(const bf16* __restrict__ w, const bf16* __restrict__ x, bf16* __restrict__ gu,
                     bf16* __restrict__ h, int seq, int dim, int inter) {
+    trm_pdl_begin();
     __shared__ TRM_ALIGN(32) unsigned char smem[GM_SMEM_BYTES];
     bf16* ag = reinterpret_cast<bf16*>(smem);    // gate rows of w [64][GM_LDA], matrix_a row-major
     bf16* au = ag + GM_BM * GM_LDA;              // up rows of w

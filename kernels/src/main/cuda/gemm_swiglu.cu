@@ -164,6 +164,7 @@ __device__ __forceinline__ void gs_swiglu_epilogue(float* cw, GsAcc (&g)[2][2], 
 TRM_KERNEL void __launch_bounds__(GS_THREADS)
     gemm_swiglu(const bf16* __restrict__ x, const bf16* __restrict__ w, bf16* __restrict__ gu, bf16* __restrict__ h,
                 int rows, int dim, int inter) {
+    trm_pdl_begin();
     __shared__ TRM_ALIGN(32) unsigned char smem[GS_SMEM_BYTES];
     bf16* as = reinterpret_cast<bf16*>(smem);  // x rows   [64][GS_LDK]
     bf16* bg = as + GS_BM * GS_LDK;              // gate rows of w [64][GS_LDK]: B = w^T, column-major

@@ -17,6 +17,7 @@
 
 TRM_KERNEL void __launch_bounds__(GRAPH_CONTROL_THREADS)
     graph_set_if_any_zero(cudaGraphConditionalHandle handle, const int* flags, int n) {
+    trm_pdl_begin();
     __shared__ int anyZero;
     if (threadIdx.x == 0) anyZero = 0;
     __syncthreads();

@@ -17,6 +17,7 @@
 TRM_KERNEL void __launch_bounds__(INFER_THREADS)
     solve_record(const bf16* logits, const float* q, int qStride, int step, int steps, int earlyHalt,
                  int* answers, float* qHalts, int* stepsUsed, int* halted, int len, int vocab) {
+    trm_pdl_begin();
     int b = blockIdx.x;
     int used = stepsUsed[b];
     __syncthreads();

@@ -7,6 +7,7 @@
 
 TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
     bias_add(void* y, int yBf, const float* bias, long rows, int n) {
+    trm_pdl_begin();
     for (long i = (long)blockIdx.x * blockDim.x + threadIdx.x; i < rows * n; i += (long)gridDim.x * blockDim.x) {
         if (yBf) {
             bf16* p = static_cast<bf16*>(y) + i;
@@ -20,6 +21,7 @@ TRM_EXPORT(bias_add, TRM_BLOCK)
 
 TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
     bias_grad(const void* dy, int dyBf, float* dbias, long rows, int n) {
+    trm_pdl_begin();
     int j = blockIdx.x * blockDim.x + threadIdx.x;
     if (j >= n) return;
     float acc = 0.0f;
@@ -33,6 +35,7 @@ TRM_EXPORT(bias_grad, TRM_BLOCK)
 
 TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
     sum_batches(const float* src, float* dst, int batch, long m) {
+    trm_pdl_begin();
     for (long i = (long)blockIdx.x * blockDim.x + threadIdx.x; i < m; i += (long)gridDim.x * blockDim.x) {
         float acc = 0.0f;
         for (int b = 0; b < batch; b++) acc += src[(long)b * m + i];

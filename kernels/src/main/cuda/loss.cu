@@ -23,6 +23,7 @@ __device__ __forceinline__ double warpReduceSumD(double v) {
 TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
     token_loss(int stablemax, const bf16* logits, const int* labels, float* perSeqLoss, int* seqCorrect,
                bf16* dlogits, int batch, int len, int vocab, float gradScale) {
+    trm_pdl_begin();
     __shared__ float scratch[32];
     __shared__ int wrong;
     int b = blockIdx.x;
@@ -101,6 +102,7 @@ TRM_EXPORT(token_loss, TRM_BLOCK)
 TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
     halting_bce(const float* q, int qStride, const int* target, float* loss, float* dq, int batch,
                 float gradScale) {
+    trm_pdl_begin();
     int b = blockIdx.x * blockDim.x + threadIdx.x;
     if (b >= batch) return;
     float x = q[(long)b * qStride], t = (float)target[b];

@@ -12,6 +12,7 @@
 TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
     rmsnorm_forward(const bf16* x, const bf16* r, bf16* out, float* rstd, int rows, int dim, float eps,
                     const bf16* a, const bf16* b, bf16* next) {
+    trm_pdl_begin();
     int warpsPerBlock = blockDim.x / 32;
     int row = blockIdx.x * warpsPerBlock + threadIdx.x / 32;
     int lane = threadIdx.x % 32;
@@ -43,6 +44,7 @@ TRM_EXPORT(rmsnorm_forward, TRM_BLOCK)
 
 TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
     rmsnorm_backward(const bf16* out, const float* rstd, const bf16* dout, bf16* dh, int rows, int dim) {
+    trm_pdl_begin();
     int warpsPerBlock = blockDim.x / 32;
     int row = blockIdx.x * warpsPerBlock + threadIdx.x / 32;
     int lane = threadIdx.x % 32;
@@ -62,6 +64,7 @@ TRM_EXPORT(rmsnorm_backward, TRM_BLOCK)
 TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
     rmsnorm_seq_forward(const bf16* x, const bf16* r, bf16* out, float* rstd, int batch, int seq, int dim,
                         float eps) {
+    trm_pdl_begin();
     long idx = (long)blockIdx.x * blockDim.x + threadIdx.x;  // over (b, d)
     if (idx >= (long)batch * dim) return;
     int b = (int)(idx / dim), d = (int)(idx % dim);
@@ -85,6 +88,7 @@ TRM_EXPORT(rmsnorm_seq_forward, TRM_BLOCK)
 TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
     rmsnorm_seq_backward(const bf16* out, const float* rstd, const bf16* dout, bf16* dh, int batch,
                          int seq, int dim) {
+    trm_pdl_begin();
     long idx = (long)blockIdx.x * blockDim.x + threadIdx.x;
     if (idx >= (long)batch * dim) return;
     int b = (int)(idx / dim), d = (int)(idx % dim);

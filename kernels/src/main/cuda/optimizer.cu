@@ -41,6 +41,7 @@ __device__ __forceinline__ void adamAtan2Element(float* p, bf16* pHalf, const fl
 TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
     adam_atan2(float* p, bf16* pHalf, const float* g, float* m, float* v, long n, const float* sched,
                float wd, float beta1, float beta2) {
+    trm_pdl_begin();
     float lr = sched[0], bc1 = sched[1], bc2Sqrt = sqrtf(sched[2]);
     for (long i = (long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long)gridDim.x * blockDim.x)
         adamAtan2Element(p, pHalf, g, m, v, i, lr, bc1, bc2Sqrt, wd, beta1, beta2);
@@ -56,6 +57,7 @@ __device__ __forceinline__ void emaElement(float* shadow, bf16* shadowHalf, cons
 
 TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
     ema(float* shadow, bf16* shadowHalf, const float* p, long n, float rate) {
+    trm_pdl_begin();
     for (long i = (long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long)gridDim.x * blockDim.x)
         emaElement(shadow, shadowHalf, p, i, rate);
 }
@@ -70,6 +72,7 @@ __device__ __forceinline__ T* tableAddress(unsigned long long a) {
 TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
     adam_atan2_multi(const unsigned long long* table, int tensors, long total, const float* sched,
                      float wd, float beta1, float beta2) {
+    trm_pdl_begin();
     const int F = 5;
     const unsigned long long* start = table + (long)tensors * F;
     float lr = sched[0], bc1 = sched[1], bc2Sqrt = sqrtf(sched[2]);
@@ -91,6 +94,7 @@ TRM_EXPORT(adam_atan2_multi, TRM_BLOCK)
 
 TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
     ema_multi(const unsigned long long* table, int tensors, long total, float rate) {
+    trm_pdl_begin();
     const int F = 3;
     const unsigned long long* start = table + (long)tensors * F;
     long stride = (long)gridDim.x * blockDim.x;
@@ -110,6 +114,7 @@ TRM_EXPORT(ema_multi, TRM_BLOCK)
 TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
     puzzle_sign_sgd(float* table, int dim, const int* ids, const float* slotGrads, int batch, float lr,
                     const float* lrPtr, float wd) {
+    trm_pdl_begin();
     if (lrPtr != nullptr) lr = *lrPtr;  // a schedule row in device memory (a captured step replays with each lr)
     long idx = (long)blockIdx.x * blockDim.x + threadIdx.x;
     if (idx >= (long)batch * dim) return;

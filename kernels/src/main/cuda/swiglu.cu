@@ -10,6 +10,7 @@ __device__ __forceinline__ float swiglu_value(float g, float u) { return g * sig
 
 TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
     swiglu_forward(const bf16* gu, bf16* out, int rows, int inter) {
+    trm_pdl_begin();
     long idx = (long)blockIdx.x * blockDim.x + threadIdx.x;
     if (idx >= (long)rows * inter) return;
     long row = idx / inter, j = idx % inter;
@@ -21,6 +22,7 @@ TRM_EXPORT(swiglu_forward, TRM_BLOCK)
 
 TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
     swiglu_backward(const bf16* gu, const bf16* dout, bf16* dgu, int rows, int inter) {
+    trm_pdl_begin();
     long idx = (long)blockIdx.x * blockDim.x + threadIdx.x;
     if (idx >= (long)rows * inter) return;
     long row = idx / inter, j = idx % inter;

@@ -8,6 +8,7 @@
 // Per thread, 7 ints at out[7 * t]: ballot(lane odd), any(lane == 5), all(lane < 31), shfl(lane * 10 from lane 3),
 // shfl_up(lane, 1), shfl_down(lane, 2), shfl_xor(lane, 1). Launch with one block of 64 threads (two warps).
 TRM_KERNEL void emu_check_warp(int* out) {
+    trm_pdl_begin();
     int t = threadIdx.x, lane = t % 32;
     int* o = out + 7 * t;
     o[0] = (int)__ballot_sync(0xffffffffu, lane & 1);
@@ -23,6 +24,7 @@ TRM_EXPORT(emu_check_warp)
 // Each block reverses its linear thread ids through dynamic shared memory across a barrier:
 // out[block * n + t] = (n - 1 - t) + 1000 * block, block = blockIdx.x + gridDim.x * blockIdx.y, n threads per block.
 TRM_KERNEL void emu_check_block(int* out) {
+    trm_pdl_begin();
     TRM_DYNAMIC_SHARED(int, buf);
     int t = threadIdx.x + blockDim.x * threadIdx.y;
     int n = blockDim.x * blockDim.y;
@@ -35,6 +37,7 @@ TRM_EXPORT(emu_check_block)
 
 // Every thread: counter += 1, fsum += 0.5, maxv = max(maxv, global thread id).
 TRM_KERNEL void emu_check_atomics(int* counter, float* fsum, int* maxv) {
+    trm_pdl_begin();
     atomicAdd(counter, 1);
     atomicAdd(fsum, 0.5f);
     atomicMax(maxv, (int)(threadIdx.x + blockIdx.x * blockDim.x));
@@ -44,6 +47,7 @@ TRM_EXPORT(emu_check_atomics)
 // A kernel bug: half the warp shuffles while the other half waits at __syncthreads. Neither can complete; the
 // emulator must report a deadlock instead of hanging.
 TRM_KERNEL void emu_check_deadlock(int* out) {
+    trm_pdl_begin();
     int lane = threadIdx.x % 32;
     int v = lane;
     if (lane < 16) {
@@ -60,6 +64,7 @@ TRM_EXPORT(emu_check_deadlock)
 // the others break one rule of the hardware, so the launch must fail: 1: A loaded with ldm 20 (not a multiple of 8
 // bf16), 2: A loaded 16 bytes past a 32-byte boundary, 3: D stored with ldm 18 (not a multiple of 4 floats).
 TRM_KERNEL void emu_check_wmma(int mode, const bf16* a, const bf16* b, const float* c, float* out) {
+    trm_pdl_begin();
     using namespace nvcuda;
     __shared__ __attribute__((aligned(32))) bf16 as[16 * 16 + 16];
     for (int t = threadIdx.x; t < 256; t += 32) as[t] = a[t];
@@ -86,6 +91,7 @@ __device__ __attribute__((noinline)) int emu_check_stack_aligned() {
     return (reinterpret_cast<uintptr_t>(&probe[0]) & 15) == 0;
 }
 TRM_KERNEL void emu_check_stress(int* out, int rounds) {
+    trm_pdl_begin();
     __shared__ unsigned buf[1024];
     int t = threadIdx.x, n = blockDim.x, lane = t % 32;
     int* o = out + (long)blockIdx.x * n + t;
@@ -118,6 +124,7 @@ TRM_EXPORT(emu_check_stress)
 // stacks on to threads that then wait, and (forward, n even) the return of the last thread, an odd one, is what
 // releases the barrier. block = the linear block index (x fastest), n threads per block, t the linear thread id.
 TRM_KERNEL void emu_check_order(int* counter, int* out, int barrier) {
+    trm_pdl_begin();
     int n = blockDim.x * blockDim.y * blockDim.z;
     int t = threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
     long block = blockIdx.x + (long)gridDim.x * (blockIdx.y + (long)gridDim.y * blockIdx.z);
@@ -134,6 +141,7 @@ TRM_EXPORT(emu_check_order)
 // between the write and the read left out (and no barrier anywhere). out[t] = stamp + t - 1 (t >= 1) when the writer
 // ran first, what an earlier launch left otherwise; out[0] = -1.
 TRM_KERNEL void emu_check_race(int* out, int stamp) {
+    trm_pdl_begin();
     __shared__ int buf[1024];
     int t = threadIdx.x;
     buf[t] = stamp + t;
@@ -146,6 +154,7 @@ TRM_EXPORT(emu_check_race)
 // whole tile and writes its sum to out[lane] (256 when it sees every store). sync = 0 leaves out the __syncwarp()
 // the GPU needs between the store and the reads of other lanes' elements.
 TRM_KERNEL void emu_check_wmma_store(int sync, float* out) {
+    trm_pdl_begin();
     using namespace nvcuda;
     __shared__ __attribute__((aligned(32))) float tile[256];
     for (int e = threadIdx.x; e < 256; e += 32) tile[e] = 0.0f;
@@ -162,12 +171,13 @@ TRM_KERNEL void emu_check_wmma_store(int sync, float* out) {
 TRM_EXPORT(emu_check_wmma_store)
 
 // A kernel with __launch_bounds__(64): out[t] = t. The emulator must refuse a launch of more than 64 threads.
-TRM_KERNEL void __launch_bounds__(64) emu_check_bounded(int* out) { out[threadIdx.x] = threadIdx.x; }
+TRM_KERNEL void __launch_bounds__(64) emu_check_bounded(int* out) { trm_pdl_begin(); out[threadIdx.x] = threadIdx.x; }
 TRM_EXPORT(emu_check_bounded, 64)
 
 // A float4-style load as the kernels write them (emulated branch: element by element after emu_check_aligned):
 // out[0..3] = p[0..3]; p must be 16-byte aligned.
 TRM_KERNEL void emu_check_vector(const float* p, float* out) {
+    trm_pdl_begin();
     emu_check_aligned(p, 16, "emu_check_vector (a float4 load)");
     for (int i = 0; i < 4; i++) out[i] = p[i];
 }
@@ -178,7 +188,18 @@ TRM_EXPORT(emu_check_vector)
 // out-of-bounds store a missing guard in a real kernel makes. src, when not null, is read as the kernel's input (a
 // pointer argument the memory check examines before the launch); *src is added to each stored value.
 TRM_KERNEL void emu_check_store(int* out, int offset, int n, const int* src) {
+    trm_pdl_begin();
     int t = threadIdx.x;
     if (t < n) out[offset + t] = t + 1 + (src != nullptr ? src[0] : 0);
 }
 TRM_EXPORT(emu_check_store)
+
+// A kernel bug under programmatic dependent launch: thread `skip` returns before trm_pdl_begin (as a kernel would
+// whose bounds check came first). Launched as a programmatic dependent, the emulated device must fail it, naming the
+// thread; skip < 0: every thread calls it. out[t] = t for each thread that got past the call.
+TRM_KERNEL void emu_check_pdl(int* out, int skip) {
+    if ((int)threadIdx.x == skip) return;
+    trm_pdl_begin();
+    out[threadIdx.x] = threadIdx.x;
+}
+TRM_EXPORT(emu_check_pdl)

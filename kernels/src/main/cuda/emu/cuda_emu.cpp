@@ -3,6 +3,7 @@
 // Limits: see the top of cuda_emu.h.
 #include "cuda_emu.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -268,6 +269,8 @@ struct Launch {
     std::vector<Warp> warps;
     bool deadlock = false;
     bool failed = false;  // a thread called emu_fail
+    bool programmatic = false;           // launched as a programmatic dependent (PDL): every thread must call
+    std::vector<unsigned char> pdlBegun; // trm_pdl_begin; per thread of the current block, whether it did
     std::string failure;
     int mode = kForward;           // the schedule, fixed for the launch
     unsigned long long rng = 0;    // shuffle: the current block's generator
@@ -505,6 +508,8 @@ void emu_fail(const char* what) {
     std::abort();
 }
 
+void emu_pdl_begin() { sched.launch->pdlBegun[emu_state.thread->linear] = 1; }
+
 void emu_syncthreads() { barrierWait(sched.launch->block, sched.launch->live); }
 
 int emu_warp_live_mask_size() { return sched.launch->warps[emu_state.thread->linear / 32].live; }
@@ -641,10 +646,11 @@ int emu_asan_poison(void* p, unsigned long long bytes, int poison) {
 }
 
 // Returns 0 on success; otherwise a non-zero code and the reason in emu_last_error(): 1 no such kernel, 2 a launch
-// configuration the GPU refuses (CUDA_ERROR_INVALID_VALUE there), 3 a deadlock, 4 a kernel error (emu_fail, or a
-// misaligned pointer argument).
+// configuration the GPU refuses (CUDA_ERROR_INVALID_VALUE there), 3 a deadlock, 4 a kernel error (emu_fail, a
+// misaligned pointer argument, or, when programmatic != 0, a thread that returned without trm_pdl_begin: on a GPU
+// that thread could read its inputs before the previous kernel wrote them).
 int emu_launch(const char* name, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
-               unsigned sharedBytes, void** args) {
+               unsigned sharedBytes, void** args, int programmatic) {
     EmuKernelEntry* e = registry;
     while (e != nullptr && std::strcmp(e->name, name) != 0) e = e->next;
     if (e == nullptr) {
@@ -678,6 +684,8 @@ int emu_launch(const char* name, unsigned gx, unsigned gy, unsigned gz, unsigned
     l.kernel = e->call;
     l.args = args;
     l.threads = (int)threads;
+    l.programmatic = programmatic != 0;
+    l.pdlBegun.assign(l.threads, 0);
     l.mode = scheduleMode.load();
     const unsigned long long scheduleSeedNow = scheduleSeed.load();
     l.seed = scheduleSeedNow ^ nameHash(name);
@@ -717,6 +725,7 @@ int emu_launch(const char* name, unsigned gx, unsigned gy, unsigned gz, unsigned
         if (l.mode != kForward) layOutWarps(l, b);
         sched.nextStart = 0;
         *sched.freeStacks = *sched.stacks;
+        std::fill(l.pdlBegun.begin(), l.pdlBegun.end(), 0);
         if (!runBlock(l.threads) && l.failed) {
             lastError = "kernel error in " + std::string(name) + ": " + l.failure;
             rc = 4;
@@ -724,6 +733,18 @@ int emu_launch(const char* name, unsigned gx, unsigned gy, unsigned gz, unsigned
             lastError = std::string("deadlock in ") + name + ": every live thread of block (" + std::to_string(x) +
                         "," + std::to_string(y) + "," + std::to_string(z) + ") waits at a barrier the others never reach";
             rc = 3;
+        } else if (l.programmatic) {
+            for (int t = 0; t < l.threads; t++) {
+                if (l.pdlBegun[t]) continue;
+                const dim3& ti = fs[t].thread.index;
+                lastError = "kernel error in " + std::string(name) + ": launched as a programmatic dependent, but " +
+                            "thread (" + std::to_string(ti.x) + "," + std::to_string(ti.y) + "," +
+                            std::to_string(ti.z) + ") of block (" + std::to_string(x) + "," + std::to_string(y) +
+                            "," + std::to_string(z) + ") returned without calling trm_pdl_begin() (common.cuh): on " +
+                            "a GPU it could read its inputs before the previous kernel wrote them";
+                rc = 4;
+                break;
+            }
         }
     }
     if (rc != 0 && l.mode != kForward) lastError += " (schedule " + scheduleName(l.mode, scheduleSeedNow) + ")";

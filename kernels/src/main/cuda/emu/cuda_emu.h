@@ -104,6 +104,8 @@ extern thread_local EmuState emu_state __attribute__((visibility("hidden")));  /
 void emu_syncthreads();
 void emu_warp_exchange(uint64_t value, uint64_t* lanes_out);  // every lane publishes value, reads all 32
 int emu_warp_live_mask_size();
+// trm_pdl_begin (common.cuh) of the calling thread: counted, so a programmatic launch can require it of every thread.
+void emu_pdl_begin();
 
 // A kernel bug the emulator detected (e.g. a misaligned WMMA load): ends the launch, which then fails with `what`.
 [[noreturn]] void emu_fail(const char* what);

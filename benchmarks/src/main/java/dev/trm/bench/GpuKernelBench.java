@@ -74,18 +74,32 @@ public final class GpuKernelBench {
         }
     }
 
+    /**
+     * The cost of one small kernel in a chain of dependent ones (each ema reads the y the one before wrote), launched
+     * one by one from Java and as one graph, with plain launches and, where the device has it, as programmatic
+     * dependents (PDL: the next kernel launches while the one before runs). The graph rows against the batch-1 GEMM
+     * rows say how much of a batch-1 solve's ~4,800 ops is launch latency.
+     */
     private void launchOverhead() {
         int launches = Math.max(8, 4000 / scale);
+        boolean initial = dev.programmaticLaunch();
         try (DeviceBuffer x = dev.alloc(DType.F32, 32); DeviceBuffer y = dev.alloc(DType.F32, 32)) {
             Runnable one = () -> dev.kernel("ema").launch(s, 1, 32, 0, KernelArgs.of().ptr(x).nullPtr().ptr(y).i64(32).f32(0.5f));
-            double direct = time(launches, one);
-            rows.add(new Row("launch (direct, FFM)", "ema n=32", direct, ""));
-            s.beginCapture();
-            for (int i = 0; i < launches; i++) one.run();
-            try (Graph g = s.endCapture()) {
-                double perGraph = time(3, () -> g.launch(s));
-                rows.add(new Row("launch (in a graph)", "ema n=32 x" + launches, perGraph / launches, ""));
+            for (boolean pdl : dev.programmaticLaunchUnsupportedReason() == null ? new boolean[] {false, true}
+                    : new boolean[] {false}) {
+                dev.programmaticLaunch(pdl);
+                String how = pdl ? ", PDL" : "";
+                double direct = time(launches, one);
+                rows.add(new Row("launch (direct, FFM" + how + ")", "ema n=32", direct, ""));
+                s.beginCapture();
+                for (int i = 0; i < launches; i++) one.run();
+                try (Graph g = s.endCapture()) {
+                    double perGraph = time(3, () -> g.launch(s));
+                    rows.add(new Row("launch (in a graph" + how + ")", "ema n=32 x" + launches, perGraph / launches, ""));
+                }
             }
+        } finally {
+            dev.programmaticLaunch(initial);
         }
     }
 

@@ -7,6 +7,9 @@ import dev.trm.bindings.cublas.cublas_h;
 import dev.trm.bindings.cuda.CUDA_CONDITIONAL_NODE_PARAMS;
 import dev.trm.bindings.cuda.CUgraphEdgeData_st;
 import dev.trm.bindings.cuda.CUgraphNodeParams_st;
+import dev.trm.bindings.cuda.CUlaunchAttributeValue_union;
+import dev.trm.bindings.cuda.CUlaunchAttribute_st;
+import dev.trm.bindings.cuda.CUlaunchConfig_st;
 import dev.trm.bindings.cuda.cuda_h;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -231,12 +234,42 @@ final class CudaDriver implements Driver {
 
     @Override
     public void launch(long function, int gx, int gy, int gz, int bx, int by, int bz, int sharedBytes, long stream,
-                       KernelArgs args) {
+                       KernelArgs args, boolean programmatic) {
         current();
-        try (Arena a = Arena.ofConfined()) {  // cuLaunchKernel copies the argument values before it returns
-            checkCuda(cuda_h.cuLaunchKernel(h(function), gx, gy, gz, bx, by, bz, sharedBytes, h(stream), args.pack(a),
-                    MemorySegment.NULL), "cuLaunchKernel");
+        try (Arena a = Arena.ofConfined()) {  // both calls copy the argument values before they return
+            if (!programmatic) {
+                checkCuda(cuda_h.cuLaunchKernel(h(function), gx, gy, gz, bx, by, bz, sharedBytes, h(stream),
+                        args.pack(a), MemorySegment.NULL), "cuLaunchKernel");
+                return;
+            }
+            // cuLaunchKernelEx with one attribute: PROGRAMMATIC_STREAM_SERIALIZATION = 1, this kernel may start
+            // before the previous one on the stream completes (it waits in trm_pdl_begin, common.cuh).
+            MemorySegment attr = CUlaunchAttribute_st.allocate(a);
+            CUlaunchAttribute_st.id(attr, cuda_h.CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION());
+            CUlaunchAttributeValue_union.programmaticStreamSerializationAllowed(CUlaunchAttribute_st.value(attr), 1);
+            MemorySegment config = CUlaunchConfig_st.allocate(a);
+            CUlaunchConfig_st.gridDimX(config, gx);
+            CUlaunchConfig_st.gridDimY(config, gy);
+            CUlaunchConfig_st.gridDimZ(config, gz);
+            CUlaunchConfig_st.blockDimX(config, bx);
+            CUlaunchConfig_st.blockDimY(config, by);
+            CUlaunchConfig_st.blockDimZ(config, bz);
+            CUlaunchConfig_st.sharedMemBytes(config, sharedBytes);
+            CUlaunchConfig_st.hStream(config, h(stream));
+            CUlaunchConfig_st.attrs(config, attr);
+            CUlaunchConfig_st.numAttrs(config, 1);
+            checkCuda(cuda_h.cuLaunchKernelEx(config, h(function), args.pack(a), MemorySegment.NULL),
+                    "cuLaunchKernelEx (programmatic dependent launch)");
         }
+    }
+
+    @Override
+    public String programmaticLaunchUnsupportedReason() {
+        if (info.ccMajor() < 9) {
+            return "compute capability " + info.ccMajor() + "." + info.ccMinor() + " (programmatic dependent launch "
+                    + "needs 9.0 or newer)";
+        }
+        return null;
     }
 
     @Override

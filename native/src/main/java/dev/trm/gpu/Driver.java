@@ -62,9 +62,16 @@ interface Driver extends AutoCloseable {
 
     long moduleFunction(long module, String name);
 
-    /** Enqueues a kernel; the arguments are packed by the driver (and kept, when a graph is being captured). */
+    /**
+     * Enqueues a kernel; the arguments are packed by the driver (and kept, when a graph is being captured). With
+     * programmatic, as a programmatic dependent of the work before it on the stream (PDL: it may start before that
+     * completes; the kernel waits in trm_pdl_begin, common.cuh).
+     */
     void launch(long function, int gx, int gy, int gz, int bx, int by, int bz, int sharedBytes, long stream,
-                KernelArgs args);
+                KernelArgs args, boolean programmatic);
+
+    /** Why this device cannot launch kernels as programmatic dependents, or null when it can (as far as it knows). */
+    String programmaticLaunchUnsupportedReason();
 
     void beginCapture(long stream);
 

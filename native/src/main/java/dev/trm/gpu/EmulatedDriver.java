@@ -44,7 +44,7 @@ final class EmulatedDriver implements Driver {
         emuLaunch = linker.downcallHandle(lib.findOrThrow("emu_launch"), FunctionDescriptor.of(ValueLayout.JAVA_INT,
                 ValueLayout.ADDRESS, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT,
                 ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT,
-                ValueLayout.ADDRESS));
+                ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
         emuLastError = linker.downcallHandle(lib.findOrThrow("emu_last_error"), FunctionDescriptor.of(
                 ValueLayout.ADDRESS.withTargetLayout(java.lang.foreign.MemoryLayout.sequenceLayout(4096, ValueLayout.JAVA_BYTE))));
         emuHasKernel = linker.downcallHandle(lib.findOrThrow("emu_has_kernel"),
@@ -321,7 +321,7 @@ final class EmulatedDriver implements Driver {
 
     @Override
     public void launch(long function, int gx, int gy, int gz, int bx, int by, int bz, int sharedBytes, long stream,
-                       KernelArgs args) {
+                       KernelArgs args, boolean programmatic) {
         String name;
         MemorySegment cName;
         synchronized (this) {
@@ -332,7 +332,8 @@ final class EmulatedDriver implements Driver {
             kernelsRun.incrementAndGet();
             memory.checkPointers(name, args);  // here, not at submit: a replayed graph may outlive a buffer
             try (Arena a = Arena.ofConfined()) {
-                int rc = (int) emuLaunch.invokeExact(cName, gx, gy, gz, bx, by, bz, sharedBytes, args.pack(a));
+                int rc = (int) emuLaunch.invokeExact(cName, gx, gy, gz, bx, by, bz, sharedBytes, args.pack(a),
+                        programmatic ? 1 : 0);
                 if (rc != 0) {
                     int status = rc == 1 ? Errors.CUDA_ERROR_NOT_FOUND : rc == 2 ? Errors.CUDA_ERROR_INVALID_VALUE
                             : Errors.CUDA_ERROR_LAUNCH_FAILED;
@@ -399,6 +400,16 @@ final class EmulatedDriver implements Driver {
 
     @Override
     public String conditionalGraphsUnsupportedReason() {
+        return null;
+    }
+
+    /**
+     * Kernels run one after another here, so a programmatic launch changes no order; the emulation library instead
+     * fails one in which a thread returned without trm_pdl_begin (the check a GPU cannot make: there the kernel would
+     * race with the one before it).
+     */
+    @Override
+    public String programmaticLaunchUnsupportedReason() {
         return null;
     }
 

@@ -1,6 +1,7 @@
 package dev.trm.gpu;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -23,6 +24,11 @@ public final class GpuDevice implements AutoCloseable {
     private String conditionalsUnsupported;  // null: not checked yet; "" after the check passed, else the reason
     private long graphControlModule;         // graph_control.fatbin, loaded by the check; 0 when not loaded
     private Kernel graphControlKernel;
+    private final String programmaticUnsupported;  // null where kernels can launch as programmatic dependents
+    private boolean programmatic;                   // whether they do now
+
+    /** The system property that switches programmatic dependent launch off for a run: -Dtrm.pdl=false. */
+    public static final String PDL_PROPERTY = "trm.pdl";
 
     private GpuDevice(Driver driver) {
         this.driver = driver;
@@ -30,10 +36,86 @@ public final class GpuDevice implements AutoCloseable {
             byte[] image = driver.backend() == Backend.CUDA ? KernelImages.fatbin() : new byte[0];
             this.module = driver.moduleLoad(image);
             this.defaultStream = new Stream(this, driver.streamCreate());
+            String why = driver.programmaticLaunchUnsupportedReason();
+            this.programmaticUnsupported = why != null ? why : probeProgrammaticLaunch();
+            this.programmatic = programmaticUnsupported == null && pdlProperty();
         } catch (RuntimeException e) {
             driver.close();
             throw e;
         }
+    }
+
+    private static boolean pdlProperty() {
+        String v = System.getProperty(PDL_PROPERTY, "true");
+        if (!v.equals("true") && !v.equals("false")) {
+            throw new IllegalArgumentException("-D" + PDL_PROPERTY + " must be true or false, not '" + v + "'");
+        }
+        return v.equals("true");
+    }
+
+    /**
+     * Two programmatic launches on the default stream, then the same two captured into a graph and replayed: a copy
+     * a -> b -> c through the convert kernel, whose result must arrive. Null when all of it worked, else what failed
+     * (a driver that refuses the attribute or its capture). Errors of a refused launch are not sticky, so the device
+     * stays usable with plain launches.
+     */
+    private String probeProgrammaticLaunch() {
+        int n = 1000;
+        float[] values = new float[n];
+        for (int i = 0; i < n; i++) values[i] = i + 0.5f;
+        Kernel convert = new Kernel(this, "convert", driver.moduleFunction(module, "convert"));
+        try (DeviceBuffer a = alloc(DType.F32, n).upload(values); DeviceBuffer b = alloc(DType.F32, n);
+             DeviceBuffer c = alloc(DType.F32, n)) {
+            Stream s = defaultStream;
+            Runnable copies = () -> {
+                convert.launch(s, Kernel.blocks(n, 256), 256, 0, KernelArgs.of().ptr(a).i32(0).ptr(b).i32(0).i64(n), true);
+                convert.launch(s, Kernel.blocks(n, 256), 256, 0, KernelArgs.of().ptr(b).i32(0).ptr(c).i32(0).i64(n), true);
+            };
+            copies.run();
+            s.synchronize();
+            if (!Arrays.equals(c.downloadFloats(), values)) return "the probe's two launches lost the data";
+            c.zero(s);
+            b.zero(s);
+            s.beginCapture();
+            RuntimeException captureFailed = null;
+            try {
+                copies.run();
+            } catch (RuntimeException e) {
+                captureFailed = e;  // the capture must still end
+            }
+            try (Graph g = s.endCapture()) {
+                if (captureFailed != null) throw captureFailed;
+                g.launch(s);
+                s.synchronize();
+            }
+            if (!Arrays.equals(c.downloadFloats(), values)) return "the probe graph's two launches lost the data";
+            return null;
+        } catch (CudaException e) {
+            return "the programmatic launch probe failed: " + e.getMessage();
+        }
+    }
+
+    /**
+     * Whether kernels launch as programmatic dependents of the work before them on their stream (PDL, see
+     * trm_pdl_begin in common.cuh): on by default where {@link #programmaticLaunchUnsupportedReason()} is null, off
+     * with -Dtrm.pdl=false. A graph keeps the launches as they were captured.
+     */
+    public boolean programmaticLaunch() {
+        return programmatic;
+    }
+
+    /** Why kernels cannot launch as programmatic dependents here (compute capability below 9.0, a failed probe). */
+    public String programmaticLaunchUnsupportedReason() {
+        return programmaticUnsupported;
+    }
+
+    /** Switches programmatic dependent launch on or off for the launches that follow (benchmarks compare the two). */
+    public void programmaticLaunch(boolean on) {
+        checkOpen();
+        if (on && programmaticUnsupported != null) {
+            throw new UnsupportedOperationException("programmatic dependent launch is unsupported: " + programmaticUnsupported);
+        }
+        programmatic = on;
     }
 
     /** Opens the first usable device of the backend, or throws {@link GpuUnavailableException} saying why not. */

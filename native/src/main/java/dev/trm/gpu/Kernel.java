@@ -21,14 +21,24 @@ public final class Kernel {
         launch(stream, grid, 1, 1, block, 1, 1, sharedBytes, args);
     }
 
+    /** A launch as a programmatic dependent of the work before it when the device launches so (the default). */
     public void launch(Stream stream, int gx, int gy, int gz, int bx, int by, int bz, int sharedBytes,
                        KernelArgs args) {
+        launch(stream, gx, gy, gz, bx, by, bz, sharedBytes, args, device.programmaticLaunch());
+    }
+
+    void launch(Stream stream, int grid, int block, int sharedBytes, KernelArgs args, boolean programmatic) {
+        launch(stream, grid, 1, 1, block, 1, 1, sharedBytes, args, programmatic);
+    }
+
+    private void launch(Stream stream, int gx, int gy, int gz, int bx, int by, int bz, int sharedBytes,
+                        KernelArgs args, boolean programmatic) {
         device.checkOpen();
         if (gx < 1 || gy < 1 || gz < 1 || bx < 1 || by < 1 || bz < 1 || (long) bx * by * bz > 1024) {
             throw new IllegalArgumentException("bad launch of " + name + ": grid " + gx + "x" + gy + "x" + gz
                     + ", block " + bx + "x" + by + "x" + bz);
         }
-        device.driver.launch(function, gx, gy, gz, bx, by, bz, sharedBytes, stream.handle(), args);
+        device.driver.launch(function, gx, gy, gz, bx, by, bz, sharedBytes, stream.handle(), args, programmatic);
     }
 
     /** Blocks needed to cover n items with `block` threads each. */

@@ -9,6 +9,9 @@ import dev.trm.bindings.cublas.cublas_h;
 import dev.trm.bindings.cuda.CUDA_CONDITIONAL_NODE_PARAMS;
 import dev.trm.bindings.cuda.CUgraphEdgeData_st;
 import dev.trm.bindings.cuda.CUgraphNodeParams_st;
+import dev.trm.bindings.cuda.CUlaunchAttributeValue_union;
+import dev.trm.bindings.cuda.CUlaunchAttribute_st;
+import dev.trm.bindings.cuda.CUlaunchConfig_st;
 import dev.trm.bindings.cuda.cuda_h;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -52,6 +55,21 @@ class BindingsAndStatusTest {
         assertEquals(13, cuda_h.CU_GRAPH_NODE_TYPE_CONDITIONAL());
         assertEquals(1, cuda_h.CU_GRAPH_COND_ASSIGN_DEFAULT());
         assertEquals(1, cuda_h.CU_STREAM_CAPTURE_STATUS_ACTIVE());
+    }
+
+    /** The programmatic launch's structs as CudaDriver fills them: gcc's sizeof/offsetof over cuda.h of CUDA 13.0. */
+    @Test
+    void launchConfigLayoutsMatchCudaH() {
+        assertEquals(56, CUlaunchConfig_st.layout().byteSize());
+        assertEquals(24, CUlaunchConfig_st.sharedMemBytes$offset());
+        assertEquals(32, CUlaunchConfig_st.hStream$offset());
+        assertEquals(40, CUlaunchConfig_st.attrs$offset());
+        assertEquals(48, CUlaunchConfig_st.numAttrs$offset());
+        assertEquals(72, CUlaunchAttribute_st.layout().byteSize());
+        assertEquals(8, CUlaunchAttribute_st.value$offset());
+        assertEquals(64, CUlaunchAttributeValue_union.layout().byteSize());
+        assertEquals(0, CUlaunchAttributeValue_union.programmaticStreamSerializationAllowed$offset());
+        assertEquals(6, cuda_h.CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION());
     }
 
     /**

@@ -96,4 +96,14 @@ class CudaDeviceTest {
     void cudaGraphBuilderMisuseIsRefusedAndCloseAbandons() {
         ConditionalGraphContract.misuseIsRefusedAndCloseAbandons(dev);
     }
+
+    @Test
+    void cudaProgrammaticLaunchIsOnWhereSupported() {
+        ProgrammaticLaunchContract.onWhereSupported(dev);
+    }
+
+    @Test
+    void cudaProgrammaticLaunchChainsKeepTheirOrder() {
+        ProgrammaticLaunchContract.chainsKeepTheirOrder(dev);
+    }
 }

@@ -125,4 +125,14 @@ class EmulatedDeviceTest {
         assertEquals(0, d.openResources());
         assertThrows(IllegalStateException.class, () -> d.alloc(DType.F32, 1));
     }
+
+    @Test
+    void emulatedProgrammaticLaunchIsOnWhereSupported() {
+        ProgrammaticLaunchContract.onWhereSupported(dev);
+    }
+
+    @Test
+    void emulatedProgrammaticLaunchChainsKeepTheirOrder() {
+        ProgrammaticLaunchContract.chainsKeepTheirOrder(dev);
+    }
 }

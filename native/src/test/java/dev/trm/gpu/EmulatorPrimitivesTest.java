@@ -320,4 +320,37 @@ class EmulatorPrimitivesTest {
             return new float[][] {out.downloadFloats(), want};
         }
     }
+
+    /**
+     * Under programmatic dependent launch a thread must not touch memory before trm_pdl_begin (on a GPU it would race
+     * with the kernel before it): a thread that returns without calling it fails the launch, by thread and block.
+     * A plain launch (PDL off) has nothing to wait for and lets it.
+     */
+    @Test
+    void emulatedProgrammaticLaunchNeedsTrmPdlBeginInEveryThread() {
+        Stream s = dev.defaultStream();
+        Kernel k = dev.kernel("emu_check_pdl");
+        try (DeviceBuffer out = dev.alloc(DType.I32, 64)) {
+            assertTrue(dev.programmaticLaunch(), "the emulated device launches programmatically by default");
+            CudaException e = assertThrows(CudaException.class,
+                    () -> k.launch(s, 2, 64, 0, KernelArgs.of().ptr(out).i32(37)));
+            assertTrue(e.getMessage().contains("emu_check_pdl: launched as a programmatic dependent, but thread "
+                    + "(37,0,0) of block (0,0,0) returned without calling trm_pdl_begin()"), e.getMessage());
+
+            k.launch(s, 1, 64, 0, KernelArgs.of().ptr(out).i32(-1));
+            int[] o = out.downloadInts();
+            for (int t = 0; t < 64; t++) assertEquals(t, o[t], "every thread past trm_pdl_begin");
+
+            dev.programmaticLaunch(false);
+            try {
+                out.zero(s);
+                k.launch(s, 1, 64, 0, KernelArgs.of().ptr(out).i32(37));
+                o = out.downloadInts();
+                assertEquals(0, o[37], "thread 37 returned early");
+                assertEquals(36, o[36]);
+            } finally {
+                dev.programmaticLaunch(true);
+            }
+        }
+    }
 }

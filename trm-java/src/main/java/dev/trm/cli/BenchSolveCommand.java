@@ -75,7 +75,8 @@ public final class BenchSolveCommand implements Runnable {
         out.printf("bench solve: preset %s, %d supervision steps x %d net calls per puzzle (%.0f GFLOP), backend %s, %s%n",
                 preset, c.haltMaxSteps(), c.netCallsPerStep(), flopsPerPuzzle / 1e9, be.name(),
                 gpu == null ? CpuParallel.shared().threads() + " threads" : gpu.device().info().name()
-                        + ", one CUDA graph launch per solve" + (earlyHalt ? conditionalNote(gpu) : ""));
+                        + ", one CUDA graph launch per solve" + (earlyHalt ? conditionalNote(gpu) : "") + ", "
+                        + Devices.launchNote(gpu.device()));
         out.flush();
         double first = Double.NaN;
         try (TrmSolver solver = TrmSolver.of(c, null, weights, be)) {

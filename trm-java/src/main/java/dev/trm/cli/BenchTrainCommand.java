@@ -88,8 +88,8 @@ public final class BenchTrainCommand implements Runnable {
                     peak.allThreadsGflops(), peak.threads(), peak.singleThreadGflops());
             peakGflops = peak.allThreadsGflops();
         } else {
-            out.printf("bench train: preset %s, batch %d, backend %s (%s)%n", preset, batch, be.name(),
-                    gpu.device().info().name());
+            out.printf("bench train: preset %s, batch %d, backend %s (%s), %s%n", preset, batch, be.name(),
+                    gpu.device().info().name(), Devices.launchNote(gpu.device()));
             // The emulated device is a host loop: a small GEMM keeps the measurement short; it is no GPU figure.
             int n = gpu.device().backend() == dev.trm.gpu.Backend.CUDA ? 8192 : 128;
             peakGflops = gpu.measureGemmTflops(n, 5) * 1e3;

@@ -4,6 +4,7 @@ import dev.trm.backend.Backend;
 import dev.trm.backend.cpu.CpuBackend;
 import dev.trm.backend.gpu.GpuBackend;
 import dev.trm.gpu.DeviceProbe;
+import dev.trm.gpu.GpuDevice;
 import dev.trm.gpu.GpuUnavailableException;
 
 /**
@@ -30,5 +31,12 @@ final class Devices {
         } catch (GpuUnavailableException e) {
             throw new CliException("--device " + device + ": " + e.getMessage());
         }
+    }
+
+    /** How the device launches our kernels, for the benchmarks' headers: as programmatic dependents (PDL), or why not. */
+    static String launchNote(GpuDevice d) {
+        if (d.programmaticLaunch()) return "kernels launched as programmatic dependents (PDL; -Dtrm.pdl=false: plain)";
+        String why = d.programmaticLaunchUnsupportedReason();
+        return "plain kernel launches (" + (why != null ? "no PDL: " + why : "PDL off: -Dtrm.pdl=false") + ")";
     }
 }

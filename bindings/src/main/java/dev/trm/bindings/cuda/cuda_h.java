@@ -170,6 +170,15 @@ public class cuda_h extends cuda_h$shared {
     public static int CU_GRAPH_NODE_TYPE_CONDITIONAL() {
         return CU_GRAPH_NODE_TYPE_CONDITIONAL;
     }
+    private static final int CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = (int)6L;
+    /**
+     * {@snippet lang=c :
+     * enum CUlaunchAttributeID_enum.CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6
+     * }
+     */
+    public static int CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION() {
+        return CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
+    }
     private static final int CU_STREAM_CAPTURE_STATUS_ACTIVE = (int)1L;
     /**
      * {@snippet lang=c :
@@ -3753,6 +3762,69 @@ public class cuda_h extends cuda_h$shared {
                 traceDowncall("cuLaunchKernel", f, gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY, blockDimZ, sharedMemBytes, hStream, kernelParams, extra);
             }
             return (int)mh$.invokeExact(f, gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY, blockDimZ, sharedMemBytes, hStream, kernelParams, extra);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cuLaunchKernelEx {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            cuda_h.C_INT,
+            cuda_h.C_POINTER,
+            cuda_h.C_POINTER,
+            cuda_h.C_POINTER,
+            cuda_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("cuLaunchKernelEx");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * CUresult cuLaunchKernelEx(const CUlaunchConfig *config, CUfunction f, void **kernelParams, void **extra)
+     * }
+     */
+    public static FunctionDescriptor cuLaunchKernelEx$descriptor() {
+        return cuLaunchKernelEx.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * CUresult cuLaunchKernelEx(const CUlaunchConfig *config, CUfunction f, void **kernelParams, void **extra)
+     * }
+     */
+    public static MethodHandle cuLaunchKernelEx$handle() {
+        return cuLaunchKernelEx.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * CUresult cuLaunchKernelEx(const CUlaunchConfig *config, CUfunction f, void **kernelParams, void **extra)
+     * }
+     */
+    public static MemorySegment cuLaunchKernelEx$address() {
+        return cuLaunchKernelEx.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * CUresult cuLaunchKernelEx(const CUlaunchConfig *config, CUfunction f, void **kernelParams, void **extra)
+     * }
+     */
+    public static int cuLaunchKernelEx(MemorySegment config, MemorySegment f, MemorySegment kernelParams, MemorySegment extra) {
+        var mh$ = cuLaunchKernelEx.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cuLaunchKernelEx", config, f, kernelParams, extra);
+            }
+            return (int)mh$.invokeExact(config, f, kernelParams, extra);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
