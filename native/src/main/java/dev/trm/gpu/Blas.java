@@ -37,6 +37,7 @@ public final class Blas extends Owned {
         device.driver.gemm(handle, engine, stream.handle(), transB, transA, n, m, k, alpha, b.address(),
                 b.type().cudaDataType(), ldb, strideB, a.address(), a.type().cudaDataType(), lda, strideA, beta,
                 c.address(), c.type().cudaDataType(), ldc, strideC, batch);
+        device.gemmsEnqueued++;
     }
 
     /**
@@ -55,6 +56,7 @@ public final class Blas extends Owned {
                 b.address() + offB * b.type().bytes(), b.type().cudaDataType(), ldb, strideB,
                 a.address() + offA * a.type().bytes(), a.type().cudaDataType(), lda, strideA, beta,
                 c.address() + offC * c.type().bytes(), c.type().cudaDataType(), ldc, strideC, batch);
+        device.gemmsEnqueued++;
     }
 
     private static void checkFits(String what, DeviceBuffer buf, long off, int rows, int cols, int ld, long stride,

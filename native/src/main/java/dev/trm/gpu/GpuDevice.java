@@ -26,6 +26,7 @@ public final class GpuDevice implements AutoCloseable {
     private Kernel graphControlKernel;
     private final String programmaticUnsupported;  // null where kernels can launch as programmatic dependents
     private boolean programmatic;                   // whether they do now
+    long kernelsEnqueued, gemmsEnqueued;            // counted by Kernel and Blas
 
     /** The system property that switches programmatic dependent launch off for a run: -Dtrm.pdl=false. */
     public static final String PDL_PROPERTY = "trm.pdl";
@@ -189,6 +190,22 @@ public final class GpuDevice implements AutoCloseable {
     public Kernel kernel(String name) {
         checkOpen();
         return kernels.computeIfAbsent(name, n -> new Kernel(this, n, driver.moduleFunction(module, n)));
+    }
+
+    /**
+     * Kernels of ours enqueued through this device so far, captured ones included (a graph launch adds none): the
+     * count before and after some work says how many kernel launches it is, or how many kernel nodes its graph has.
+     */
+    public long kernelsEnqueued() {
+        return kernelsEnqueued;
+    }
+
+    /**
+     * GEMMs enqueued through this device's BLAS handles so far, counted as {@link #kernelsEnqueued()} is (cuBLAS may
+     * run more than one kernel for one GEMM).
+     */
+    public long gemmsEnqueued() {
+        return gemmsEnqueued;
     }
 
     /**

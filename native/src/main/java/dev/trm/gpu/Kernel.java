@@ -39,6 +39,7 @@ public final class Kernel {
                     + ", block " + bx + "x" + by + "x" + bz);
         }
         device.driver.launch(function, gx, gy, gz, bx, by, bz, sharedBytes, stream.handle(), args, programmatic);
+        device.kernelsEnqueued++;
     }
 
     /** Blocks needed to cover n items with `block` threads each. */

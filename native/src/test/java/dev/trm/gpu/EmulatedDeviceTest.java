@@ -135,4 +135,28 @@ class EmulatedDeviceTest {
     void emulatedProgrammaticLaunchChainsKeepTheirOrder() {
         ProgrammaticLaunchContract.chainsKeepTheirOrder(dev);
     }
+
+    /** Launches and GEMMs count once each when enqueued or captured, never when a graph replays them. */
+    @Test
+    void emulatedKernelsAndGemmsAreCountedWhenEnqueued() {
+        Stream s = dev.defaultStream();
+        try (DeviceBuffer a = dev.alloc(DType.F32, 4).upload(new float[] {1, 2, 3, 4});
+             DeviceBuffer c = dev.alloc(DType.F32, 4); Blas blas = dev.newBlas(s)) {
+            long kernels = dev.kernelsEnqueued(), gemms = dev.gemmsEnqueued();
+            Runnable work = () -> {
+                dev.kernel("accumulate").launch(s, 1, 32, 0, KernelArgs.of().ptr(a).i32(0).ptr(a).i32(0).i64(4));
+                blas.gemm(s, false, false, 2, 2, 2, 1f, a, 2, a, 2, 0f, c, 2);  // c = a a, 2 x 2
+            };
+            work.run();
+            s.beginCapture();
+            work.run();
+            try (Graph g = s.endCapture()) {
+                g.launch(s);
+                g.launch(s);
+            }
+            assertEquals(kernels + 2, dev.kernelsEnqueued(), "one launch run, one captured");
+            assertEquals(gemms + 2, dev.gemmsEnqueued(), "one GEMM run, one captured");
+            assertEquals(8f, a.downloadFloats()[0], "a doubled once run, twice replayed: 1 -> 8");
+        }
+    }
 }

@@ -5,6 +5,7 @@ import dev.trm.backend.ProfiledBackend;
 import dev.trm.backend.gpu.GpuBackend;
 import dev.trm.backend.cpu.CpuParallel;
 import dev.trm.checkpoint.Checkpoint;
+import dev.trm.gpu.GpuDevice;
 import dev.trm.infer.Solution;
 import dev.trm.infer.SolveOptions;
 import dev.trm.infer.SolveResult;
@@ -126,11 +127,19 @@ public final class BenchSolveCommand implements Runnable {
             try (TrmSolver solver = TrmSolver.of(c, null, weights, pbe)) {
                 solver.solve(inputs, ids, o);
                 prof.clear();
+                GpuDevice dev = be instanceof GpuBackend g ? g.device() : null;
+                long kernels = dev == null ? 0 : dev.kernelsEnqueued(), gemms = dev == null ? 0 : dev.gemmsEnqueued();
                 solver.solve(inputs, ids, o);
                 // read before the solver's close, whose frees are no part of a solve
                 out.printf("profile of one solve of %d puzzles, step by step (%s):%n", inputs.length,
                         prof.onDevice() ? "device time per op from CUDA events" : "wall time per op");
                 out.print(prof.table());
+                if (dev != null) {
+                    // the launches behind those ops (the profiler's own event records not counted): a solve's graph
+                    // holds as many, less the eager path's read-backs
+                    out.printf("launches per solve: %d kernels of ours + %d cuBLAS GEMMs%n",
+                            dev.kernelsEnqueued() - kernels, dev.gemmsEnqueued() - gemms);
+                }
                 out.flush();
             }
         }
