@@ -37,9 +37,14 @@ public final class GpuDevice implements AutoCloseable {
             byte[] image = driver.backend() == Backend.CUDA ? KernelImages.fatbin() : new byte[0];
             this.module = driver.moduleLoad(image);
             this.defaultStream = new Stream(this, driver.streamCreate());
+            // -Dtrm.pdl=false is the way out where programmatic launches misbehave on a device: then not even the
+            // probe below launches one (a probe that faulted would leave the context unusable for plain launches too).
             String why = driver.programmaticLaunchUnsupportedReason();
+            if (why == null && !pdlProperty()) {
+                why = "switched off for this run by -D" + PDL_PROPERTY + "=false (not probed)";
+            }
             this.programmaticUnsupported = why != null ? why : probeProgrammaticLaunch();
-            this.programmatic = programmaticUnsupported == null && pdlProperty();
+            this.programmatic = programmaticUnsupported == null;
         } catch (RuntimeException e) {
             driver.close();
             throw e;
@@ -98,14 +103,17 @@ public final class GpuDevice implements AutoCloseable {
 
     /**
      * Whether kernels launch as programmatic dependents of the work before them on their stream (PDL, see
-     * trm_pdl_begin in common.cuh): on by default where {@link #programmaticLaunchUnsupportedReason()} is null, off
-     * with -Dtrm.pdl=false. A graph keeps the launches as they were captured.
+     * trm_pdl_begin in common.cuh): on by default where {@link #programmaticLaunchUnsupportedReason()} is null (which
+     * -Dtrm.pdl=false makes it not). A graph keeps the launches as they were captured.
      */
     public boolean programmaticLaunch() {
         return programmatic;
     }
 
-    /** Why kernels cannot launch as programmatic dependents here (compute capability below 9.0, a failed probe). */
+    /**
+     * Why kernels cannot launch as programmatic dependents here (compute capability below 9.0, a failed probe, or
+     * -Dtrm.pdl=false, which skips the probe), or null.
+     */
     public String programmaticLaunchUnsupportedReason() {
         return programmaticUnsupported;
     }

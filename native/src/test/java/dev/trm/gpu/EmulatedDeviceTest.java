@@ -1,7 +1,9 @@
 package dev.trm.gpu;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -157,6 +159,31 @@ class EmulatedDeviceTest {
             assertEquals(kernels + 2, dev.kernelsEnqueued(), "one launch run, one captured");
             assertEquals(gemms + 2, dev.gemmsEnqueued(), "one GEMM run, one captured");
             assertEquals(8f, a.downloadFloats()[0], "a doubled once run, twice replayed: 1 -> 8");
+        }
+    }
+
+    /**
+     * -Dtrm.pdl=false is the way out where programmatic launches misbehave on a device, so nothing may launch
+     * programmatically, not even GpuDevice's probe at open: no kernel has run once the device is open, switching PDL
+     * on is refused with the property as the reason, and a kernel one of whose threads skips trm_pdl_begin runs.
+     */
+    @Test
+    void emulatedPdlPropertyFalseLaunchesNothingProgrammaticallyNotEvenTheProbe() {
+        String before = System.getProperty(GpuDevice.PDL_PROPERTY);
+        System.setProperty(GpuDevice.PDL_PROPERTY, "false");
+        try (GpuDevice d = GpuDevice.open(Backend.EMULATED)) {
+            assertEquals(0, d.kernelsRun(), "kernels launched while the device opened (the PDL probe?)");
+            assertFalse(d.programmaticLaunch());
+            String why = d.programmaticLaunchUnsupportedReason();
+            assertTrue(why != null && why.contains("-Dtrm.pdl=false"), "reason: " + why);
+            assertThrows(UnsupportedOperationException.class, () -> d.programmaticLaunch(true));
+            try (DeviceBuffer out = d.alloc(DType.I32, 64)) {
+                d.kernel("emu_check_pdl").launch(d.defaultStream(), 1, 64, 0, KernelArgs.of().ptr(out).i32(37));
+                assertEquals(36, out.downloadInts()[36]);
+            }
+        } finally {
+            if (before == null) System.clearProperty(GpuDevice.PDL_PROPERTY);
+            else System.setProperty(GpuDevice.PDL_PROPERTY, before);
         }
     }
 }

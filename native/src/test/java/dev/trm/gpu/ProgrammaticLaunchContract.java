@@ -19,8 +19,8 @@ final class ProgrammaticLaunchContract {
     static void onWhereSupported(GpuDevice dev) {
         boolean supported = dev.backend() == Backend.EMULATED || dev.info().ccMajor() >= 9;
         if (supported) {
-            assertNull(dev.programmaticLaunchUnsupportedReason(), "the probe failed");
-            assertTrue(dev.programmaticLaunch(), "on by default (is -Dtrm.pdl=false set for the tests?)");
+            assertNull(dev.programmaticLaunchUnsupportedReason(), "the probe failed, or -Dtrm.pdl=false is set");
+            assertTrue(dev.programmaticLaunch(), "on by default");
         } else {
             assertNotNull(dev.programmaticLaunchUnsupportedReason());
             assertFalse(dev.programmaticLaunch());

@@ -37,6 +37,6 @@ final class Devices {
     static String launchNote(GpuDevice d) {
         if (d.programmaticLaunch()) return "kernels launched as programmatic dependents (PDL; -Dtrm.pdl=false: plain)";
         String why = d.programmaticLaunchUnsupportedReason();
-        return "plain kernel launches (" + (why != null ? "no PDL: " + why : "PDL off: -Dtrm.pdl=false") + ")";
+        return "plain kernel launches (" + (why != null ? "no PDL: " + why : "PDL switched off") + ")";
     }
 }
