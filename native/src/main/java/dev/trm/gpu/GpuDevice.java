@@ -24,7 +24,7 @@ public final class GpuDevice implements AutoCloseable {
     private String conditionalsUnsupported;  // null: not checked yet; "" after the check passed, else the reason
     private long graphControlModule;         // graph_control.fatbin, loaded by the check; 0 when not loaded
     private Kernel graphControlKernel;
-    private final String programmaticUnsupported;  // null where kernels can launch as programmatic dependents
+    private String programmaticUnsupported;  // null where kernels can launch as programmatic dependents
     private boolean programmatic;                   // whether they do now
     long kernelsEnqueued, gemmsEnqueued;            // counted by Kernel and Blas
 
@@ -60,10 +60,12 @@ public final class GpuDevice implements AutoCloseable {
     }
 
     /**
-     * Two programmatic launches on the default stream, then the same two captured into a graph and replayed: a copy
-     * a -> b -> c through the convert kernel, whose result must arrive. Null when all of it worked, else what failed
-     * (a driver that refuses the attribute or its capture). Errors of a refused launch are not sticky, so the device
-     * stays usable with plain launches.
+     * Two programmatic launches on the default stream with a memset between them, then the same captured into a graph
+     * and replayed: a copy a -> b -> c through the convert kernel, whose result must arrive. The memset makes the
+     * second kernel a programmatic launch whose predecessor is no kernel, as in the training step's graph (gradients
+     * zeroed between kernels); the conditional graph check covers one after an IF node. Null when all of it worked,
+     * else what failed (a driver that refuses the attribute or its capture). Errors of a refused launch are not
+     * sticky, so the device stays usable with plain launches.
      */
     private String probeProgrammaticLaunch() {
         int n = 1000;
@@ -71,10 +73,11 @@ public final class GpuDevice implements AutoCloseable {
         for (int i = 0; i < n; i++) values[i] = i + 0.5f;
         Kernel convert = new Kernel(this, "convert", driver.moduleFunction(module, "convert"));
         try (DeviceBuffer a = alloc(DType.F32, n).upload(values); DeviceBuffer b = alloc(DType.F32, n);
-             DeviceBuffer c = alloc(DType.F32, n)) {
+             DeviceBuffer c = alloc(DType.F32, n); DeviceBuffer d = alloc(DType.F32, n)) {
             Stream s = defaultStream;
             Runnable copies = () -> {
                 convert.launch(s, Kernel.blocks(n, 256), 256, 0, KernelArgs.of().ptr(a).i32(0).ptr(b).i32(0).i64(n), true);
+                d.zero(s);
                 convert.launch(s, Kernel.blocks(n, 256), 256, 0, KernelArgs.of().ptr(b).i32(0).ptr(c).i32(0).i64(n), true);
             };
             copies.run();
@@ -265,8 +268,27 @@ public final class GpuDevice implements AutoCloseable {
             graphControlModule = driver.moduleLoad(image);
             graphControlKernel = new Kernel(this, "graph_set_if_any_zero",
                     driver.moduleFunction(graphControlModule, "graph_set_if_any_zero"));
-            String probe = probeConditionalGraph();
-            return probe == null ? "" : probe;
+        } catch (CudaException | UnsupportedOperationException | IllegalStateException | LinkageError
+                 | java.util.NoSuchElementException e) {
+            return "the conditional graph check failed: " + e;
+        }
+        String probe = probeConditionalGraphOrWhy();
+        if (probe != null && programmatic) {
+            // Programmatic launch has not run on hardware before conditional graphs here: if the probe fails with it
+            // and passes without, early halting keeps its conditional nodes and the device gives up PDL instead.
+            programmatic = false;
+            if (probeConditionalGraphOrWhy() == null) {
+                programmaticUnsupported = "conditional graphs failed with programmatic launches (" + probe + ")";
+                return "";
+            }
+            programmatic = true;
+        }
+        return probe == null ? "" : probe;
+    }
+
+    private String probeConditionalGraphOrWhy() {
+        try {
+            return probeConditionalGraph();
         } catch (CudaException | UnsupportedOperationException | IllegalStateException | LinkageError
                  | java.util.NoSuchElementException e) {
             return "the conditional graph check failed: " + e;
@@ -275,10 +297,13 @@ public final class GpuDevice implements AutoCloseable {
 
     /**
      * One flag, one IF: the body writes 1 into `out` when the flag is 0 (setIfAnyZero gives 1); launched with the
-     * flag 0 (body runs), then 1 (body skipped). Null when both launches did what they should, else what went wrong.
+     * flag 0 (body runs), then 1 (body skipped). After the IF node a kernel adds 1 to `after` (a kernel launched,
+     * programmatically where the device does, right after an IF node, as the early-halt solve's next step is). Null
+     * when both launches did what they should, else what went wrong.
      */
     private String probeConditionalGraph() {
-        try (Stream s = newStream(); DeviceBuffer flag = alloc(DType.I32, 1); DeviceBuffer out = alloc(DType.I32, 1)) {
+        try (Stream s = newStream(); DeviceBuffer flag = alloc(DType.I32, 1); DeviceBuffer out = alloc(DType.I32, 1);
+             DeviceBuffer after = alloc(DType.F32, 1); DeviceBuffer one = alloc(DType.F32, 1).upload(new float[] {1f})) {
             Graph g;
             try (GraphBuilder b = GraphBuilder.begin(this, s, graphControlKernel)) {
                 GraphConditional c = b.conditional(0);
@@ -286,20 +311,28 @@ public final class GpuDevice implements AutoCloseable {
                 b.beginIf(c);
                 driver.memset(out.address(), (byte) 1, 1, s.handle());  // out = 1 (its low byte, the others are 0)
                 b.endIf();
+                kernel("accumulate").launch(s, 1, 32, 0, KernelArgs.of().ptr(after).i32(0).ptr(one).i32(0).i64(1));
                 g = b.end();
             }
             try (g) {
                 int[] ran = new int[2];
+                float[] afterRan = new float[2];
                 for (int flagValue = 0; flagValue < 2; flagValue++) {
                     flag.upload(new int[] {flagValue});
                     out.upload(new int[] {0});
+                    after.upload(new float[] {0f});
                     g.launch(s);
                     s.synchronize();
                     ran[flagValue] = out.downloadInts()[0];
+                    afterRan[flagValue] = after.downloadFloats()[0];
                 }
                 if (ran[0] != 1 || ran[1] != 0) {
                     return "the probe graph's IF body ran " + (ran[0] == 1 ? "" : "not ") + "with the flag 0 and "
                             + (ran[1] == 1 ? "" : "not ") + "with the flag 1";
+                }
+                if (afterRan[0] != 1f || afterRan[1] != 1f) {
+                    return "the kernel after the probe graph's IF node added " + afterRan[0] + " and " + afterRan[1]
+                            + ", not 1 each time";
                 }
                 return null;
             }
