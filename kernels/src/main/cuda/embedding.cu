@@ -1,6 +1,9 @@
 // embedding.cu: the input embedding (spec 1.2), forward and backward.
 //   tokens [B, L] int, puzzleIds [B] int, embed [V, D] fp32, table [numIds, D] fp32 -> x [B, P + L, D] bf16
 //   x[b,0,:] = table[pid[b],:] * scale;  x[b,1..P-1,:] = 0;  x[b,P+t,:] = embed[tokens[b,t],:] * scale
+//   with next != nullptr also next [B, P + L, D] bf16 = (injA + injB) + x, both [B, P + L, D] bf16: the first recursion
+//   call's injected input z + y + x, in the same pass (x as stored, rounded to bf16, and summed in add3's order, so
+//   the result is the bits of embedding_forward followed by add3).
 // Backward: dx [B, P + L, D] fp32 (the gradient summed over every recursion call that injected x);
 //   dEmbed [V, D] += (a parameter gradient: accumulates; tokens repeat, see below for how without atomics);
 //   dPuzzle [B, D] = dx[b,0,:] * scale (per slot; the sign-SGD step sums rows per id).
@@ -8,7 +11,8 @@
 
 TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
     embedding_forward(const int* tokens, const int* puzzleIds, const float* embed, const float* table,
-                      bf16* x, int batch, int len, int dim, int prefix, float scale) {
+                      bf16* x, int batch, int len, int dim, int prefix, float scale, const bf16* injA,
+                      const bf16* injB, bf16* next) {
     trm_pdl_begin();
     long idx = (long)blockIdx.x * blockDim.x + threadIdx.x;
     int seq = prefix + len;
@@ -25,7 +29,10 @@ TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
     } else {
         v = embed[(long)tokens[b * len + (s - prefix)] * dim + d];
     }
-    x[idx] = __float2bfloat16(v * scale);
+    const bf16 xv = __float2bfloat16(v * scale);
+    x[idx] = xv;
+    if (next != nullptr)
+        next[idx] = __float2bfloat16(__bfloat162float(injA[idx]) + __bfloat162float(injB[idx]) + __bfloat162float(xv));
 }
 TRM_EXPORT(embedding_forward, TRM_BLOCK)
 

@@ -78,6 +78,16 @@ public interface Backend extends AutoCloseable {
      */
     void embed(IntTensor tokens, IntTensor puzzleIds, Tensor embed, Tensor table, Tensor x, float scale);
 
+    /**
+     * {@link #embed}, then next = a + b + x (all [B, S, D]): the step's first injected input z + y + x, which a GPU
+     * writes in the same pass as x (never a separate pass over memory). Here: the two ops.
+     */
+    default void embedInject(IntTensor tokens, IntTensor puzzleIds, Tensor embed, Tensor table, Tensor x, float scale,
+                             Tensor a, Tensor b, Tensor next) {
+        embed(tokens, puzzleIds, embed, table, x, scale);
+        add(a, b, x, next);
+    }
+
     /** dEmbed [V, D] +=; dPuzzleSlots [B, D] = the gradient of each slot's puzzle row. */
     void embedBackward(IntTensor tokens, Tensor dx, Tensor dEmbed, Tensor dPuzzleSlots, float scale);
 

@@ -189,8 +189,9 @@ public final class TrmModel {
      */
     public void forward(Batch batch, Carry carry) {
         Workspace w = workspace(batch.size());
-        be.embed(batch.inputs(), batch.puzzleIds(), p.embed().value(), p.puzzleTable(), w.x, embedScale);
-        be.add(carry.z(), carry.y(), w.x, w.scratch.input);  // the first call's input; each call writes the next's
+        // x, and the first call's input z + y + x in the same pass; each call then writes the next one's input
+        be.embedInject(batch.inputs(), batch.puzzleIds(), p.embed().value(), p.puzzleTable(), w.x, embedScale,
+                carry.z(), carry.y(), w.scratch.input);
         for (int cycle = 0; cycle < c.hCycles(); cycle++) {
             recursionNoGrad(w, carry, cycle < c.hCycles() - 1 ? w.scratch.input : null);
         }
@@ -216,16 +217,12 @@ public final class TrmModel {
         int b = batch.size();
         Workspace w = workspace(b);
         Training t = w.training();
-        be.embed(batch.inputs(), batch.puzzleIds(), p.embed().value(), p.puzzleTable(), w.x, embedScale);
         int n = c.lCycles();
-        // Each call's last norm writes the next call's injected input; only the first input is a separate add.
-        if (c.hCycles() > 1) {
-            be.add(carry.z(), carry.y(), w.x, w.scratch.input);
-            for (int cycle = 0; cycle < c.hCycles() - 1; cycle++) {
-                recursionNoGrad(w, carry, cycle < c.hCycles() - 2 ? w.scratch.input : t.saved[0].input);
-            }
-        } else {
-            be.add(carry.z(), carry.y(), w.x, t.saved[0].input);
+        // Each call's last norm writes the next call's injected input; the first input (z + y + x) comes with x.
+        be.embedInject(batch.inputs(), batch.puzzleIds(), p.embed().value(), p.puzzleTable(), w.x, embedScale,
+                carry.z(), carry.y(), c.hCycles() > 1 ? w.scratch.input : t.saved[0].input);
+        for (int cycle = 0; cycle < c.hCycles() - 1; cycle++) {
+            recursionNoGrad(w, carry, cycle < c.hCycles() - 2 ? w.scratch.input : t.saved[0].input);
         }
 
         // The process with gradient: z_{i+1} = net(z_i + y + x) into saved[i], y' = net(y + z_n) into saved[n].

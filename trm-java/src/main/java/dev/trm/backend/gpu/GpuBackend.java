@@ -303,6 +303,20 @@ public final class GpuBackend implements Backend {
     }
 
     @Override
+    public void embedInject(IntTensor tokens, IntTensor puzzleIds, Tensor embed, Tensor table, Tensor x, float scale,
+                            Tensor a, Tensor bb, Tensor next) {
+        int len = tokens.dim(1);
+        long n = t(x).buf.count();
+        sameSize(t(a).buf.count(), n, "embedInject");
+        sameSize(t(bb).buf.count(), n, "embedInject");
+        sameSize(t(next).buf.count(), n, "embedInject");
+        k.embeddingForward(s, b(tokens), b(puzzleIds), f32(embed, "embedInject", "embed"),
+                f32(table, "embedInject", "table"), bf16(x, "embedInject", "x"), x.dim(0), len, x.dim(2),
+                x.dim(1) - len, scale, bf16(a, "embedInject", "a"), bf16(bb, "embedInject", "b"),
+                bf16(next, "embedInject", "next"));
+    }
+
+    @Override
     public void embedBackward(IntTensor tokens, Tensor dx, Tensor dEmbed, Tensor dPuzzleSlots, float scale) {
         int len = tokens.dim(1), batch = dx.dim(0), dim = dx.dim(2), vocab = dEmbed.dim(0);
         long need = GpuKernels.embeddingPartialFloats(batch, len, vocab, dim);

@@ -39,9 +39,20 @@ public final class GpuKernels {
     public void embeddingForward(Stream s, DeviceBuffer tokens, DeviceBuffer puzzleIds, DeviceBuffer embed,
                                  DeviceBuffer table, DeviceBuffer x, int batch, int len, int dim, int prefix,
                                  float scale) {
+        embeddingForward(s, tokens, puzzleIds, embed, table, x, batch, len, dim, prefix, scale, null, null, null);
+    }
+
+    /** As above, and with next non-null also next = (a + b) + x, all [B, P+L, D] bf16 (the first injected input). */
+    public void embeddingForward(Stream s, DeviceBuffer tokens, DeviceBuffer puzzleIds, DeviceBuffer embed,
+                                 DeviceBuffer table, DeviceBuffer x, int batch, int len, int dim, int prefix,
+                                 float scale, DeviceBuffer a, DeviceBuffer b, DeviceBuffer next) {
         long total = (long) batch * (prefix + len) * dim;
-        k("embedding_forward").launch(s, Kernel.blocks(total, BLOCK), BLOCK, 0, KernelArgs.of().ptr(tokens)
-                .ptr(puzzleIds).ptr(embed).ptr(table).ptr(x).i32(batch).i32(len).i32(dim).i32(prefix).f32(scale));
+        if (next != null && (a == null || b == null)) throw new IllegalArgumentException("embedding inject needs a and b");
+        KernelArgs args = KernelArgs.of().ptr(tokens).ptr(puzzleIds).ptr(embed).ptr(table).ptr(x).i32(batch).i32(len)
+                .i32(dim).i32(prefix).f32(scale);
+        if (next == null) args.nullPtr().nullPtr().nullPtr();
+        else args.ptr(a).ptr(b).ptr(next);
+        k("embedding_forward").launch(s, Kernel.blocks(total, BLOCK), BLOCK, 0, args);
     }
 
     /** Token rows per chunk of the embedding backward: at most 256 chunks, so the partial sums stay small. */

@@ -120,15 +120,25 @@ public final class KernelSelftest {
         double[] xRef = new double[B * seq * D], dEmbedRef = d(dEmbed0), dPuzzleRef = new double[B * D];
         RefOps.embedForward(tokens, pids, d(embed), d(table), xRef, B, L, D, P, scale);
         RefOps.embedBackward(tokens, d(dx), dEmbedRef, dPuzzleRef, B, L, D, P, scale);
+        // the injected variant: next = (a + b) + x, the step's first recursion input z + y + x, from x as stored
+        // (bf16: as add3 reads it after embedding_forward), so that only next's own rounding is left to measure
+        float[] a = bf(B * seq * D, 2.0), bb = bf(B * seq * D, 2.0);
+        double[] nextRef = new double[B * seq * D];
+        for (int i = 0; i < nextRef.length; i++) nextRef[i] = a[i] + bb[i] + Bf16.round((float) xRef[i]);
         try (DeviceBuffer tk = i32(tokens); DeviceBuffer pd = i32(pids); DeviceBuffer em = f32(embed);
              DeviceBuffer tb = f32(table); DeviceBuffer x = dev.alloc(DType.BF16, B * seq * D);
-             DeviceBuffer gx = f32(dx); DeviceBuffer gE = f32(dEmbed0); DeviceBuffer gP = dev.alloc(DType.F32, B * D)) {
+             DeviceBuffer gx = f32(dx); DeviceBuffer gE = f32(dEmbed0); DeviceBuffer gP = dev.alloc(DType.F32, B * D);
+             DeviceBuffer ga = bf16(a); DeviceBuffer gb = bf16(bb); DeviceBuffer x2 = dev.alloc(DType.BF16, B * seq * D);
+             DeviceBuffer next = dev.alloc(DType.BF16, B * seq * D)) {
             kernels.embeddingForward(s, tk, pd, em, tb, x, B, L, D, P, scale);
+            kernels.embeddingForward(s, tk, pd, em, tb, x2, B, L, D, P, scale, ga, gb, next);
             try (DeviceBuffer partial = dev.alloc(DType.F32, GpuKernels.embeddingPartialFloats(B, L, V, D))) {
                 kernels.embeddingBackward(s, tk, gx, gE, gP, partial, B, L, D, P, V, scale);
                 s.synchronize();  // before the scratch is freed
             }
             return List.of(check("embedding_forward", measured(x.downloadBf16(), xRef), TOL_BF16),
+                    check("embedding_forward inject", Math.max(measured(x2.downloadBf16(), xRef),
+                            measured(next.downloadBf16(), nextRef)), TOL_BF16),
                     check("embedding_backward", Math.max(measured(gE.downloadFloats(), dEmbedRef),
                             measured(gP.downloadFloats(), dPuzzleRef)), TOL_F32));
         }

@@ -496,6 +496,12 @@ final class GpuOpsParity {
         cpu.embed(tok.c(), id.c(), embed.c(), table.c(), x.c(), 3.5f);
         gpu.embed(tok.g(), id.g(), embed.g(), table.g(), x.g(), 3.5f);
         close("embed" + at, x);
+        // the step's first injected input z + y + x, written with x (GpuBackend: in the same kernel)
+        Pair z = act(1, b, len + p, d), y = act(1, b, len + p, d), x2 = outAct(b, len + p, d), next = outAct(b, len + p, d);
+        cpu.embedInject(tok.c(), id.c(), embed.c(), table.c(), x2.c(), 3.5f, z.c(), y.c(), next.c());
+        gpu.embedInject(tok.g(), id.g(), embed.g(), table.g(), x2.g(), 3.5f, z.g(), y.g(), next.g());
+        close("embedInject x" + at, x2);
+        close("embedInject next" + at, next);
         Pair dx = f32(1, b, len + p, d), de = f32(1, v, d), dp = outF32(b, d);
         cpu.embedBackward(tok.c(), dx.c(), de.c(), dp.c(), 3.5f);
         gpu.embedBackward(tok.g(), dx.g(), de.g(), dp.g(), 3.5f);

@@ -15,6 +15,7 @@ import dev.trm.backend.IntTensor;
 import dev.trm.backend.Tensor;
 import dev.trm.backend.cpu.CpuBackend;
 import dev.trm.backend.ref.RefOps;
+import dev.trm.gpu.Bf16;
 import dev.trm.gpu.Backend;
 import dev.trm.gpu.DType;
 import dev.trm.gpu.DeviceBuffer;
@@ -418,10 +419,17 @@ final class KernelEdgeShapesCheck {
                 DeviceBuffer tk = m.i32(tokens), x = m.out(BF16, xRef.length), dE = m.f32(dEmbed0);
                 DeviceBuffer dP = m.out(F32, batch * dim);
                 DeviceBuffer partial = m.out(F32, (int) GpuKernels.embeddingPartialFloats(batch, len, vocab, dim));
-                k.embeddingForward(s, tk, m.i32(pids), m.f32(embed), m.f32(table), x, batch, len, dim, prefix, scale);
+                float[] a = bf(xRef.length, 2), b = bf(xRef.length, 2);
+                double[] nextRef = new double[xRef.length];
+                // from x as stored (bf16), as add3 would read it: only next's own rounding is measured
+                for (int i = 0; i < nextRef.length; i++) nextRef[i] = a[i] + b[i] + Bf16.round((float) xRef[i]);
+                DeviceBuffer next = m.out(BF16, xRef.length);
+                k.embeddingForward(s, tk, m.i32(pids), m.f32(embed), m.f32(table), x, batch, len, dim, prefix, scale,
+                        m.bf16(a), m.bf16(b), next);
                 k.embeddingBackward(s, tk, m.f32(dx), dE, dP, partial, batch, len, dim, prefix, vocab, scale);
                 s.synchronize();
                 expect("x", x.downloadBf16(), xRef, TOL_BF16);
+                expect("next = a + b + x", next.downloadBf16(), nextRef, TOL_BF16);
                 expect("dEmbed", dE.downloadFloats(), dEmbedRef, TOL_F32);
                 expect("dPuzzle", dP.downloadFloats(), dPuzzleRef, TOL_F32);
             }
