@@ -25,8 +25,8 @@ public final class GpuDevice implements AutoCloseable {
     private long graphControlModule;         // graph_control.fatbin, loaded by the check; 0 when not loaded
     private Kernel graphControlKernel;
     private String programmaticUnsupported;  // null where kernels can launch as programmatic dependents
-    private boolean programmatic;                   // whether they do now
-    long kernelsEnqueued, gemmsEnqueued;            // counted by Kernel and Blas
+    private boolean programmatic;            // whether they do now
+    long kernelsEnqueued, gemmsEnqueued;     // counted by Kernel and Blas
 
     /** The system property that switches programmatic dependent launch off for a run: -Dtrm.pdl=false. */
     public static final String PDL_PROPERTY = "trm.pdl";
