@@ -139,3 +139,48 @@ else
     echo "[kernels] WARNING: the AddressSanitizer build failed (target/emu-asan/build.log): EmulatedAsanTest skips"
   fi
 fi
+
+# ---- g++: a FAKE CUDA driver, cuBLAS and cuBLASLt, for tests only (never packaged) -------------------------------
+# target/fake-cuda/: libcuda.so.1, libcublas.so.13, libcublasLt.so.13 from src/test/fake-cuda/ (see fake_cuda.cpp):
+# the driver API that dev.trm.gpu.CudaDriver calls, over host memory, running kernels through the emulation library
+# above (the env var TRM_FAKE_CUDA_EMU names it). FakeCudaDriverTest (native) runs the CUDA path on it in a child JVM.
+# Needs cuda.h (the toolkit's headers; no nvcc): without it, or when the build fails (target/fake-cuda/build.log),
+# the test skips. TRM_FAKE_CUDA=none skips it by choice.
+FAKE_SRC="$HERE/src/test/fake-cuda"
+FAKE_DIR="$TARGET/fake-cuda"
+FAKE_INCLUDE=""
+for d in "${CUDA_HOME:-/nonexistent}/include" /usr/local/cuda/include; do
+  [ -f "$d/cuda.h" ] && { FAKE_INCLUDE="$d"; break; }
+done
+fake_current() {  # true when every fake library is newer than its sources and this script
+  for f in libcuda.so.1 libcublas.so.13 libcublasLt.so.13; do
+    [ -f "$FAKE_DIR/$f" ] && [ -z "$(find "$FAKE_SRC" "$HERE/build-kernels.sh" -newer "$FAKE_DIR/$f" -print -quit)" ] \
+      || return 1
+  done
+}
+if [ "${TRM_FAKE_CUDA:-}" = none ] || ! command -v "$CXX" >/dev/null 2>&1; then
+  :
+elif [ -z "$FAKE_INCLUDE" ]; then
+  rm -rf "$FAKE_DIR"
+  echo "[kernels] WARNING: no cuda.h (set CUDA_HOME): the fake CUDA driver is not built (FakeCudaDriverTest skips)"
+elif fake_current; then
+  echo "[kernels] fake CUDA driver up to date"
+else
+  mkdir -p "$FAKE_DIR"
+  echo "[kernels] $CXX: src/test/fake-cuda -> target/fake-cuda/ (fake libcuda, cuBLAS, cuBLASLt; tests only)"
+  # The fake cuBLAS libraries link against the fake libcuda by its soname (RUNPATH $ORIGIN): in the JVM that is the
+  # copy TRM_LIBCUDA already loaded, so their GEMMs go into its streams and captures.
+  FAKE_FLAGS=(-O2 -std=c++17 -fPIC -shared -Wall -Werror -I"$FAKE_INCLUDE" -I"$FAKE_SRC")
+  if "$CXX" "${FAKE_FLAGS[@]}" -Wl,-soname,libcuda.so.1 "$FAKE_SRC/fake_cuda.cpp" -o "$FAKE_DIR/libcuda.so.1" -ldl \
+       2>"$FAKE_DIR/build.log" \
+     && "$CXX" "${FAKE_FLAGS[@]}" -Wl,-soname,libcublasLt.so.13 -DFAKE_CUBLASLT "$FAKE_SRC/fake_cublas.cpp" \
+       -o "$FAKE_DIR/libcublasLt.so.13" -L"$FAKE_DIR" -l:libcuda.so.1 -Wl,-rpath,'$ORIGIN' 2>>"$FAKE_DIR/build.log" \
+     && "$CXX" "${FAKE_FLAGS[@]}" -Wl,-soname,libcublas.so.13 "$FAKE_SRC/fake_cublas.cpp" \
+       -o "$FAKE_DIR/libcublas.so.13" -L"$FAKE_DIR" -l:libcuda.so.1 -Wl,-rpath,'$ORIGIN' 2>>"$FAKE_DIR/build.log"; then
+    :
+  else
+    rm -f "$FAKE_DIR"/lib*.so*
+    tail -n 20 "$FAKE_DIR/build.log"
+    echo "[kernels] WARNING: the fake CUDA driver build failed (target/fake-cuda/build.log): FakeCudaDriverTest skips"
+  fi
+fi

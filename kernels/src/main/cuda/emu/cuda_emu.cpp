@@ -776,6 +776,18 @@ int emu_has_kernel(const char* name) {
     return 0;
 }
 
+// The number of parameters of a kernel, with the size in bytes of each in sizes[0 .. min(count, max) - 1]; -1 when
+// there is no such kernel. A CUDA driver knows these from the module (it copies each kernelParams[i] at launch); the
+// fake libcuda (src/test/fake-cuda) has no module metadata and asks here, to copy the arguments of captured launches.
+int emu_kernel_params(const char* name, unsigned* sizes, int max) {
+    for (EmuKernelEntry* e = registry; e != nullptr; e = e->next) {
+        if (std::strcmp(e->name, name) != 0) continue;
+        for (int i = 0; i < e->paramCount && i < max; i++) sizes[i] = e->paramSizes[i];
+        return e->paramCount;
+    }
+    return -1;
+}
+
 // The plain reference GEMM behind the emulated cuBLAS: column-major, cublasGemmStridedBatchedEx semantics with
 // fp32 accumulation. Types: 0 = fp32, 1 = bf16. C = alpha * op(A) op(B) + beta * C, per batch.
 //

@@ -351,6 +351,8 @@ struct EmuKernelEntry {
     EmuTrampoline call;
     EmuArgCheck checkArgs;  // the pointer arguments' alignment, once per launch
     long maxThreads;        // the kernel's __launch_bounds__ (1024 without)
+    const unsigned* paramSizes;  // sizeof each parameter, in order (what a CUDA driver reads from the module's
+    int paramCount;              // metadata to copy kernelParams at launch: the fake libcuda's captures need it)
     EmuKernelEntry* next;
 };
 void emu_register(EmuKernelEntry* entry);
@@ -390,6 +392,13 @@ inline bool emu_check_args(void (*f)(A...), void** args, char* msg, std::size_t 
     return emu_args_aligned(f, args, msg, size, std::index_sequence_for<A...>{});
 }
 constexpr long emu_max_threads(long bound = 1024) { return bound; }
+template <typename... A>
+struct EmuParamSizes {
+    static constexpr unsigned sizes[sizeof...(A) + 1] = {(unsigned)sizeof(A)..., 0u};  // + 1: no empty array
+    static constexpr int count = (int)sizeof...(A);
+};
+template <typename... A>
+constexpr EmuParamSizes<A...> emu_param_sizes(void (*)(A...)) { return {}; }
 // TRM_EXPORT(name) or TRM_EXPORT(name, maxThreads): maxThreads repeats the kernel's __launch_bounds__ (which the
 // emulator cannot read from the declaration), so that a launch with a bigger block fails here as on the GPU.
 #define TRM_EXPORT(name, ...)                                                                                \
@@ -398,7 +407,9 @@ constexpr long emu_max_threads(long bound = 1024) { return bound; }
         return emu_check_args(&name, args, msg, size);                                                      \
     }                                                                                                       \
     static EmuKernelEntry emu_entry_##name{#name, &emu_trampoline_##name, &emu_check_##name,                \
-                                           emu_max_threads(__VA_ARGS__), nullptr};                          \
+                                           emu_max_threads(__VA_ARGS__),                                    \
+                                           decltype(emu_param_sizes(&name))::sizes,                         \
+                                           decltype(emu_param_sizes(&name))::count, nullptr};               \
     static struct EmuRegister_##name {                                                                      \
         EmuRegister_##name() { emu_register(&emu_entry_##name); }                                           \
     } emu_register_##name;

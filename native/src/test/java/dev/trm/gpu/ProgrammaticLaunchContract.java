@@ -38,7 +38,11 @@ final class ProgrammaticLaunchContract {
      */
     static void chainsKeepTheirOrder(GpuDevice dev) {
         boolean emulated = dev.backend() == Backend.EMULATED;
-        int n = emulated ? 2048 : 1 << 20, links = emulated ? 40 : 2000;
+        chainsKeepTheirOrder(dev, emulated ? 2048 : 1 << 20, emulated ? 40 : 2000);
+    }
+
+    /** As above at a given size: the fake CUDA driver (FakeCudaDriverTest) runs kernels on the host, as emulated. */
+    static void chainsKeepTheirOrder(GpuDevice dev, int n, int links) {
         boolean initial = dev.programmaticLaunch();
         try {
             for (boolean pdl : initial ? new boolean[] {true, false} : new boolean[] {false}) {

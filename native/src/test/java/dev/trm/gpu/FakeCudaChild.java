@@ -1,0 +1,187 @@
+package dev.trm.gpu;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+
+/**
+ * What {@link FakeCudaDriverTest} runs in a child JVM whose TRM_LIBCUDA and TRM_LIBCUBLAS are the fake driver and
+ * cuBLAS (kernels/target/fake-cuda/): GpuDevice.open(CUDA) through {@link CudaDriver}, then the device contracts and
+ * GEMMs through both engines, each check on its own. Prints "fake child: ok" and exits 0 when all pass; otherwise
+ * each failure with its stack trace, and exits 1.
+ */
+public final class FakeCudaChild {
+    private FakeCudaChild() {}
+
+    private interface Check {
+        void run(GpuDevice dev) throws Exception;
+    }
+
+    public static void main(String[] args) {
+        ProbeResult probe = DeviceProbe.probe(Backend.CUDA);
+        if (!probe.available()) {
+            System.out.println("fake child: no CUDA device: " + probe.reason());
+            System.exit(3);
+        }
+        List<String> failures = new ArrayList<>();
+        long t0 = System.nanoTime();
+        try (GpuDevice dev = GpuDevice.open(Backend.CUDA)) {
+            System.out.println("fake child: opened " + dev.info().describe() + " in " + ms(t0) + " ms");
+            List<Object[]> checks = List.of(
+                    new Object[] {"the fake says what it is", (Check) FakeCudaChild::isTheFake},
+                    new Object[] {"transfersRoundTrip", (Check) DeviceContract::transfersRoundTrip},
+                    new Object[] {"ownershipIsDeterministic", (Check) DeviceContract::ownershipIsDeterministic},
+                    new Object[] {"outOfMemorySaysBytesAskedAndFree", (Check) DeviceContract::outOfMemorySaysBytesAskedAndFree},
+                    new Object[] {"unknownKernelIsANamedError", (Check) DeviceContract::unknownKernelIsANamedError},
+                    new Object[] {"graphCaptureRecordsAndReplays", (Check) DeviceContract::graphCaptureRecordsAndReplays},
+                    new Object[] {"eventRecordedInACaptureCannotBeWaitedOn",
+                            (Check) DeviceContract::eventRecordedInACaptureCannotBeWaitedOn},
+                    new Object[] {"pinnedMemoryUploadsAsync", (Check) DeviceContract::pinnedMemoryUploadsAsync},
+                    new Object[] {"programmatic launch on (cc 9.0)", (Check) ProgrammaticLaunchContract::onWhereSupported},
+                    new Object[] {"programmatic chains keep their order",
+                            (Check) d -> ProgrammaticLaunchContract.chainsKeepTheirOrder(d, 2048, 40)},
+                    new Object[] {"conditional graphs: supported, or refused in words", (Check) FakeCudaChild::conditionals},
+                    new Object[] {"gemm, cuBLAS", (Check) d -> gemms(d, GemmEngine.CUBLAS)},
+                    new Object[] {"gemm, cuBLASLt", (Check) d -> gemms(d, GemmEngine.CUBLASLT)});
+            for (Object[] c : checks) {
+                long t = System.nanoTime();
+                try {
+                    ((Check) c[1]).run(dev);
+                    System.out.println("fake child: " + c[0] + ": ok (" + ms(t) + " ms)");
+                } catch (Throwable e) {
+                    java.io.StringWriter w = new java.io.StringWriter();
+                    e.printStackTrace(new java.io.PrintWriter(w));
+                    failures.add(c[0] + ": " + w);
+                    System.out.println("fake child: " + c[0] + ": FAILED: " + e);
+                }
+            }
+            if (dev.openResources() != 1) failures.add("resources left open: " + dev.openResources() + " (want 1, the default stream)");
+        } catch (Throwable e) {
+            java.io.StringWriter w = new java.io.StringWriter();
+            e.printStackTrace(new java.io.PrintWriter(w));
+            failures.add("open or close: " + w);
+        }
+        if (!failures.isEmpty()) {
+            System.out.println("fake child: failed\n" + String.join("\n", failures));
+            System.exit(1);
+        }
+        System.out.println("fake child: ok (" + ms(t0) + " ms)");
+    }
+
+    private static long ms(long since) {
+        return (System.nanoTime() - since) / 1_000_000;
+    }
+
+    private static void check(boolean ok, String what) {
+        if (!ok) throw new AssertionError(what);
+    }
+
+    private static void isTheFake(GpuDevice dev) {
+        check(dev.backend() == Backend.CUDA, "backend " + dev.backend());
+        check(dev.info().name().startsWith("FAKE CUDA device"), "name " + dev.info().name());
+        check(dev.info().ccMajor() == 9 && dev.info().ccMinor() == 0, "cc " + dev.info().ccMajor() + "." + dev.info().ccMinor());
+        check(dev.kernelsRun() == -1, "kernelsRun on CUDA is -1");
+    }
+
+    /** Where the fake has no conditional nodes (it offers no cuGraphCreate), the device must say so and not throw. */
+    private static void conditionals(GpuDevice dev) {
+        if (dev.supportsConditionalGraphs()) {
+            ConditionalGraphContract.ifBodiesRunUntilEverySlotHalted(dev);
+            ConditionalGraphContract.defaultsAreReappliedAtEveryLaunch(dev);
+            ConditionalGraphContract.gemmInsideAnIfBody(dev);
+            ConditionalGraphContract.misuseIsRefusedAndCloseAbandons(dev);
+        } else {
+            String why = dev.conditionalGraphsUnsupportedReason();
+            check(why != null && why.contains("cuGraphCreate"), "reason: " + why);
+            check(dev.programmaticLaunch(), "PDL stays on when conditional graphs are unsupported");
+        }
+    }
+
+    /**
+     * Row-major GEMMs through Blas (every transpose pair, fp32 and bf16 inputs, batched, at element offsets, and one
+     * captured into a graph and replayed), against a double-precision reference on the same (bf16-rounded) inputs.
+     */
+    private static void gemms(GpuDevice dev, GemmEngine engine) {
+        Random r = new Random(7);
+        int m = 5, n = 7, k = 3, batch = 2;
+        try (Stream s = dev.newStream(); Blas blas = dev.newBlas(s, engine)) {
+            check(blas.engine() == engine, "engine");
+            for (DType in : new DType[] {DType.F32, DType.BF16}) {
+                for (int t = 0; t < 4; t++) {
+                    boolean ta = (t & 1) != 0, tb = (t & 2) != 0;
+                    int lda = (ta ? m : k) + 1, ldb = (tb ? k : n) + 2, ldc = n + 3;  // padded rows
+                    long sa = (long) (ta ? k : m) * lda + 4, sb = (long) (tb ? n : k) * ldb, sc = (long) m * ldc + 1;
+                    long offA = in == DType.BF16 ? 1 : 3, offB = 2, offC = 4;  // element offsets (alignment)
+                    float[] a = values(r, (int) (offA + batch * sa), in), b = values(r, (int) (offB + batch * sb), in);
+                    float[] c = values(r, (int) (offC + batch * sc), DType.F32);
+                    float alpha = 0.75f, beta = t == 3 ? 0f : 0.5f;
+                    double[] want = reference(ta, tb, m, n, k, alpha, a, offA, lda, sa, b, offB, ldb, sb, beta, c,
+                            offC, ldc, sc, batch);
+                    try (DeviceBuffer da = upload(dev, in, a); DeviceBuffer db = upload(dev, in, b);
+                         DeviceBuffer dc = dev.alloc(DType.F32, c.length).upload(c)) {
+                        blas.gemmStridedBatchedAt(s, ta, tb, m, n, k, alpha, da, offA, lda, sa, db, offB, ldb, sb,
+                                beta, dc, offC, ldc, sc, batch);
+                        s.synchronize();
+                        compare(dc.downloadFloats(), want, engine + " " + in + (ta ? " T" : " N") + (tb ? "T" : "N"));
+                        // the same GEMM captured, then replayed onto the original C: the same result
+                        dc.upload(c);
+                        s.beginCapture();
+                        blas.gemmStridedBatchedAt(s, ta, tb, m, n, k, alpha, da, offA, lda, sa, db, offB, ldb, sb,
+                                beta, dc, offC, ldc, sc, batch);
+                        try (Graph g = s.endCapture()) {
+                            check(java.util.Arrays.equals(dc.downloadFloats(), c), "capturing ran the GEMM");
+                            g.launch(s);
+                            s.synchronize();
+                        }
+                        compare(dc.downloadFloats(), want, engine + " " + in + " captured");
+                    }
+                }
+            }
+        }
+    }
+
+    private static float[] values(Random r, int count, DType type) {
+        float[] v = new float[count];
+        for (int i = 0; i < count; i++) {
+            v[i] = (float) r.nextGaussian();
+            if (type == DType.BF16) v[i] = Bf16.round(v[i]);
+        }
+        return v;
+    }
+
+    private static DeviceBuffer upload(GpuDevice dev, DType type, float[] v) {
+        DeviceBuffer b = dev.alloc(type, v.length);
+        return type == DType.BF16 ? b.uploadBf16(v) : b.upload(v);
+    }
+
+    /** C[m, n] = alpha op(A) op(B) + beta C, row-major, per batch; elements of C outside the m x n blocks kept. */
+    private static double[] reference(boolean ta, boolean tb, int m, int n, int k, float alpha, float[] a, long offA,
+                                      int lda, long sa, float[] b, long offB, int ldb, long sb, float beta, float[] c,
+                                      long offC, int ldc, long sc, int batch) {
+        double[] out = new double[c.length];
+        for (int i = 0; i < c.length; i++) out[i] = c[i];
+        for (int p = 0; p < batch; p++) {
+            for (int i = 0; i < m; i++) {
+                for (int j = 0; j < n; j++) {
+                    double sum = 0;
+                    for (int l = 0; l < k; l++) {
+                        double x = a[(int) (offA + p * sa + (ta ? (long) l * lda + i : (long) i * lda + l))];
+                        double y = b[(int) (offB + p * sb + (tb ? (long) j * ldb + l : (long) l * ldb + j))];
+                        sum += x * y;
+                    }
+                    int at = (int) (offC + p * sc + (long) i * ldc + j);
+                    out[at] = alpha * sum + (beta == 0 ? 0 : beta * c[at]);
+                }
+            }
+        }
+        return out;
+    }
+
+    private static void compare(float[] got, double[] want, String what) {
+        for (int i = 0; i < want.length; i++) {
+            if (Math.abs(got[i] - want[i]) > 1e-4 * (1 + Math.abs(want[i]))) {
+                throw new AssertionError(what + ": element " + i + " is " + got[i] + ", want " + want[i]);
+            }
+        }
+    }
+}
