@@ -22,6 +22,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <memory>
+#include <queue>
 #include <mutex>
 #include <set>
 #include <string>
@@ -42,6 +44,12 @@ struct Emu {
     int (*hasKernel)(const char*);
     int (*kernelParams)(const char*, unsigned*, int);
     const char* (*lastError)();
+    // The table of graph conditional values, which cudaGraphSetConditional (graph_control.cu, compiled into the
+    // emulation library) writes: a CUgraphConditionalHandle of this driver IS a handle of that table.
+    unsigned long long (*condCreate)(unsigned);
+    int (*condSet)(unsigned long long, unsigned);
+    long long (*condGet)(unsigned long long);
+    void (*condDestroy)(unsigned long long);
 } emu;
 
 CUresult fail(CUresult r, const char* fmt, ...) {
@@ -57,8 +65,49 @@ CUresult fail(CUresult r, const char* fmt, ...) {
 // ---- the objects behind the handles ------------------------------------------------------------------------------
 using Op = std::function<CUresult()>;
 
+struct Graph;
+
+// A conditional handle (cuGraphConditionalHandleCreate): its value lives in the emulation library's table. Shared by
+// the graph that made it and every executable graph instantiated from it; the table entry goes with the last one.
+struct Conditional {
+    unsigned long long handle = 0;
+    unsigned defaultValue = 0, flags = 0;
+    Graph* graph = nullptr;  // the graph it was made for: its node must be there or in a body below it
+    bool used = false;       // a conditional node uses it (one node per handle)
+    ~Conditional() {
+        if (emu.condDestroy != nullptr) emu.condDestroy(handle);
+    }
+};
+
+// A node: a captured operation (op), or a conditional node (cond set, op empty) owning its body graphs.
+struct Node {
+    Graph* graph = nullptr;
+    size_t index = 0;  // creation order in its graph
+    std::vector<Node*> deps;
+    Op op;
+    std::shared_ptr<Conditional> cond;
+    std::vector<Graph*> bodies;  // CUDA-owned; phGraph_out points at `bodyHandles`
+    std::vector<CUgraph> bodyHandles;
+};
+
 struct Graph {
-    std::vector<Op> ops;  // in the order they were captured (one stream: a chain)
+    Node* parent = nullptr;  // the conditional node whose body this is; null for a top-level graph
+    std::vector<std::unique_ptr<Node>> nodes;
+    std::vector<std::shared_ptr<Conditional>> conditionals;  // made for this graph
+    int executables = 0;     // live instantiations (a graph with conditional nodes may have one at a time)
+};
+
+// An executable graph: the nodes in one order their dependencies allow, each conditional node with its bodies.
+struct Exec;
+struct Step {
+    Op op;
+    std::shared_ptr<Conditional> cond;
+    std::vector<Exec> bodies;
+};
+struct Exec {
+    std::vector<Step> steps;
+    std::vector<std::shared_ptr<Conditional>> conditionals;  // of the whole graph: defaults applied at each launch
+    Graph* source = nullptr;  // the graph it came from while that lives (its instantiation count)
 };
 
 struct Stream {
@@ -66,7 +115,16 @@ struct Stream {
     bool capturing = false, invalidated = false;
     CUstreamCaptureMode mode = CU_STREAM_CAPTURE_MODE_GLOBAL;
     std::thread::id owner;  // the thread that began the capture
-    Graph* graph = nullptr;
+    Graph* graph = nullptr;  // the graph captured into
+    bool ownsGraph = false;  // cuStreamBeginCapture's own graph (else the caller's, cuStreamBeginCaptureToGraph)
+    unsigned long long captureId = 0;
+    // What the next captured node will depend on (the capture's leaves: one stream is a chain) and with which edges.
+    std::vector<Node*> leaves;
+    std::vector<CUgraphEdgeData> leafEdges;
+    // The arrays cuStreamGetCaptureInfo hands out: valid only until the next call on the stream, so that call
+    // overwrites them with garbage (a caller that kept the pointer reads unknown node handles, not stale ones).
+    std::vector<CUgraphNode> infoDeps;
+    std::vector<CUgraphEdgeData> infoEdges;
 };
 
 struct Event {
@@ -83,6 +141,7 @@ struct Function {
 };
 struct Module {
     std::vector<Function*> functions;
+    std::string image;  // the fatbin's bytes: a kernel must be named in its own module's image
 };
 
 struct Context {
@@ -102,7 +161,11 @@ std::set<Stream*> streams;
 std::set<Event*> events;
 std::set<Module*> modules;
 std::set<Function*> functions;
-std::set<Graph*> graphs, execs;
+std::set<Graph*> graphs;  // every live graph: top-level ones, capture-owned ones, conditional bodies
+std::set<Node*> nodes;
+std::map<unsigned long long, Conditional*> conditionals;  // handles of live graphs
+std::set<Exec*> execs;
+unsigned long long captureIds = 0;
 
 using Guard = std::lock_guard<std::recursive_mutex>;
 
@@ -165,9 +228,100 @@ CUresult hostArg(const void* p, size_t bytes, const char* what) {
     return CUDA_SUCCESS;
 }
 
+// ---- graphs ------------------------------------------------------------------------------------------------------
+
+Graph* newGraph(Node* parent) {
+    Graph* g = new Graph();
+    g->parent = parent;
+    graphs.insert(g);
+    return g;
+}
+
+// Frees a graph with its nodes, their bodies and its conditional handles (the handles' values stay while an
+// executable graph still uses them).
+void destroyGraph(Graph* g) {
+    for (auto& n : g->nodes) {
+        for (Graph* b : n->bodies) destroyGraph(b);
+        nodes.erase(n.get());
+    }
+    for (auto& c : g->conditionals) conditionals.erase(c->handle);
+    for (Exec* x : execs) {
+        if (x->source == g) x->source = nullptr;
+    }
+    graphs.erase(g);
+    delete g;
+}
+
+Graph* root(Graph* g) {
+    while (g->parent != nullptr) g = g->parent->graph;
+    return g;
+}
+
+Node* newNode(Graph* g, std::vector<Node*> deps) {
+    g->nodes.push_back(std::make_unique<Node>());
+    Node* n = g->nodes.back().get();
+    n->graph = g;
+    n->index = g->nodes.size() - 1;
+    n->deps = std::move(deps);
+    nodes.insert(n);
+    return n;
+}
+
+// The edge data the fake accepts: full completion (from_port 0) or a kernel's programmatic ports, to_port 0 (no node
+// type defines another), a known dependency type, zeroed reserved bytes.
+bool validEdge(const CUgraphEdgeData& e) {
+    for (unsigned char b : e.reserved) {
+        if (b != 0) return false;
+    }
+    return e.to_port == 0 && e.from_port <= CU_GRAPH_KERNEL_NODE_PORT_LAUNCH_ORDER &&
+           (e.type == CU_GRAPH_DEPENDENCY_TYPE_DEFAULT || e.type == CU_GRAPH_DEPENDENCY_TYPE_PROGRAMMATIC);
+}
+
+// Checks a dependency list for graph g (every node in g, no duplicates, valid edge data); fills deps and edges.
+CUresult dependencyList(Graph* g, const CUgraphNode* list, const CUgraphEdgeData* data, size_t n, const char* what,
+                      std::vector<Node*>* deps, std::vector<CUgraphEdgeData>* edges) {
+    if (n > 0 && list == nullptr) return fail(CUDA_ERROR_INVALID_VALUE, "%s: %zu dependencies at NULL", what, n);
+    for (size_t i = 0; i < n; i++) {
+        Node* d = reinterpret_cast<Node*>(list[i]);
+        if (!nodes.count(d) || d->graph != g) {
+            return fail(CUDA_ERROR_INVALID_VALUE, "%s: dependency %zu (%p) is not a node of graph %p", what, i,
+                        (void*)list[i], (void*)g);
+        }
+        for (Node* e : *deps) {
+            if (e == d) return fail(CUDA_ERROR_INVALID_VALUE, "%s: dependency %p listed twice", what, (void*)d);
+        }
+        CUgraphEdgeData e{};
+        if (data != nullptr) {
+            e = data[i];
+            if (!validEdge(e)) {
+                return fail(CUDA_ERROR_INVALID_VALUE, "%s: edge data %zu (from_port %u, to_port %u, type %u) is "
+                            "invalid", what, i, e.from_port, e.to_port, e.type);
+            }
+        }
+        deps->push_back(d);
+        edges->push_back(e);
+    }
+    return CUDA_SUCCESS;
+}
+
+// The capture info arrays handed out before are valid only until the next call on the stream: spoil them.
+void touch(Stream* s) {
+    std::memset(static_cast<void*>(s->infoDeps.data()), 0xab, s->infoDeps.size() * sizeof(CUgraphNode));
+    std::memset(static_cast<void*>(s->infoEdges.data()), 0xab, s->infoEdges.size() * sizeof(CUgraphEdgeData));
+}
+
+// Whether a stream captures into g or into a graph inside it (a body of one of its conditional nodes).
+Stream* capturedBy(Graph* g) {
+    for (Stream* s : streams) {
+        if (s->capturing && root(s->graph) == g) return s;
+    }
+    return nullptr;
+}
+
 CUresult enqueueOn(CUstream h, Op op) {
     Stream* s;
     if (CUresult r = stream(h, &s)) return r;
+    touch(s);
     if (s == &legacy) {
         // The legacy stream synchronises with every blocking stream: one that is capturing cannot be joined.
         for (Stream* o : streams) {
@@ -180,7 +334,10 @@ CUresult enqueueOn(CUstream h, Op op) {
     }
     if (s->capturing) {
         if (s->invalidated) return fail(CUDA_ERROR_STREAM_CAPTURE_INVALIDATED, "the stream's capture was invalidated");
-        s->graph->ops.push_back(std::move(op));
+        Node* n = newNode(s->graph, s->leaves);
+        n->op = std::move(op);
+        s->leaves = {n};
+        s->leafEdges = {CUgraphEdgeData{}};
         return CUDA_SUCCESS;
     }
     return op();
@@ -249,10 +406,7 @@ void resetContext() {  // the primary context's last release: everything in it g
     allocated = 0;
     for (void* p : hostAllocs) std::free(p);
     hostAllocs.clear();
-    for (Stream* s : streams) {
-        delete s->graph;
-        delete s;
-    }
+    for (Stream* s : streams) delete s;
     streams.clear();
     for (Event* e : events) delete e;
     events.clear();
@@ -260,10 +414,9 @@ void resetContext() {  // the primary context's last release: everything in it g
     functions.clear();
     for (Module* m : modules) delete m;
     modules.clear();
-    for (Graph* g : graphs) delete g;
-    graphs.clear();
-    for (Graph* g : execs) delete g;
+    for (Exec* x : execs) delete x;
     execs.clear();
+    while (!graphs.empty()) destroyGraph(root(*graphs.begin()));
     sticky = CUDA_SUCCESS;
 }
 
@@ -307,9 +460,14 @@ CUresult cuInit(unsigned int flags) {
     emu.hasKernel = reinterpret_cast<decltype(emu.hasKernel)>(dlsym(emu.lib, "emu_has_kernel"));
     emu.kernelParams = reinterpret_cast<decltype(emu.kernelParams)>(dlsym(emu.lib, "emu_kernel_params"));
     emu.lastError = reinterpret_cast<decltype(emu.lastError)>(dlsym(emu.lib, "emu_last_error"));
-    if (!emu.launch || !emu.hasKernel || !emu.kernelParams || !emu.lastError) {
-        return fail(CUDA_ERROR_NO_DEVICE, "%s lacks emu_launch, emu_has_kernel, emu_kernel_params or emu_last_error",
-                    path);
+    emu.condCreate = reinterpret_cast<decltype(emu.condCreate)>(dlsym(emu.lib, "emu_conditional_create"));
+    emu.condSet = reinterpret_cast<decltype(emu.condSet)>(dlsym(emu.lib, "emu_conditional_set"));
+    emu.condGet = reinterpret_cast<decltype(emu.condGet)>(dlsym(emu.lib, "emu_conditional_get"));
+    emu.condDestroy = reinterpret_cast<decltype(emu.condDestroy)>(dlsym(emu.lib, "emu_conditional_destroy"));
+    if (!emu.launch || !emu.hasKernel || !emu.kernelParams || !emu.lastError || !emu.condCreate || !emu.condSet ||
+        !emu.condGet || !emu.condDestroy) {
+        return fail(CUDA_ERROR_NO_DEVICE, "%s lacks emu_launch, emu_has_kernel, emu_kernel_params, emu_last_error or "
+                    "emu_conditional_*", path);
     }
     initialized = true;
     return CUDA_SUCCESS;
@@ -546,7 +704,7 @@ CUresult cuStreamDestroy(CUstream h) {
     if (CUresult r = ready()) return r;
     Stream* s = reinterpret_cast<Stream*>(h);
     if (!streams.erase(s)) return fail(CUDA_ERROR_INVALID_HANDLE, "cuStreamDestroy: unknown stream %p", (void*)h);
-    delete s->graph;
+    if (s->capturing && s->ownsGraph) destroyGraph(s->graph);
     delete s;
     return CUDA_SUCCESS;
 }
@@ -659,7 +817,17 @@ CUresult cuModuleLoadData(CUmodule* module, const void* image) {
     unsigned magic;
     std::memcpy(&magic, image, 4);
     if (magic != 0xBA55ED50u) return fail(CUDA_ERROR_INVALID_IMAGE, "cuModuleLoadData: not a fatbin (0x%08x)", magic);
+    // Its size, from the header: u32 magic, u16 version, u16 header size, u64 size of what follows the header.
+    unsigned short headerSize;
+    unsigned long long fatSize;
+    std::memcpy(&headerSize, (const char*)image + 6, 2);
+    std::memcpy(&fatSize, (const char*)image + 8, 8);
+    if (headerSize < 16 || fatSize > (1ull << 32)) {
+        return fail(CUDA_ERROR_INVALID_IMAGE, "cuModuleLoadData: fatbin header size %u, body %llu bytes", headerSize,
+                    fatSize);
+    }
     Module* m = new Module();
+    m->image.assign((const char*)image, headerSize + fatSize);
     modules.insert(m);
     *module = reinterpret_cast<CUmodule>(m);
     return CUDA_SUCCESS;
@@ -690,7 +858,14 @@ CUresult cuModuleGetFunction(CUfunction* hf, CUmodule hm, const char* name) {
             return CUDA_SUCCESS;
         }
     }
-    if (!emu.hasKernel(name)) return CUDA_ERROR_NOT_FOUND;
+    // The kernel's symbol must be in this module's image (its ELF string tables hold "\0name\0" or ".text.name\0";
+    // the images are not compressed), and the emulation library must have it.
+    std::string symbol = std::string(name) + '\0';
+    bool named = false;
+    for (size_t at = m->image.find(symbol); at != std::string::npos && !named; at = m->image.find(symbol, at + 1)) {
+        named = at > 0 && (m->image[at - 1] == '\0' || m->image[at - 1] == '.');
+    }
+    if (!named || !emu.hasKernel(name)) return CUDA_ERROR_NOT_FOUND;
     Function* f = new Function{name, m, {}};
     int n = emu.kernelParams(name, nullptr, 0);
     f->paramSizes.resize((size_t)n);
@@ -731,23 +906,184 @@ CUresult cuLaunchKernelEx(const CUlaunchConfig* config, CUfunction f, void** par
 }
 
 // ---- stream capture and graphs -----------------------------------------------------------------------------------
+// A capture adds one node per operation to the graph it captures into, each depending on the capture's leaves (one
+// stream: the node before, or the dependencies the capture began with). An executable graph runs its nodes in an
+// order their dependencies allow, preferring the LATEST made among the ready ones: a chain runs as captured, but a
+// missing edge (a node that should have waited for earlier work) runs too early and shows.
 
-CUresult cuStreamBeginCapture(CUstream h, CUstreamCaptureMode mode) {
-    Guard g(lock);
-    if (CUresult r = ready()) return r;
+}  // extern "C"
+
+namespace {
+
+CUresult beginCapture(CUstream h, Graph* g, bool owns, std::vector<Node*> deps, std::vector<CUgraphEdgeData> edges,
+                      CUstreamCaptureMode mode, const char* what) {
     Stream* s;
     if (CUresult r = stream(h, &s)) return r;
-    if (s == &legacy) return fail(CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED, "cuStreamBeginCapture on the legacy stream");
+    if (s == &legacy) return fail(CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED, "%s on the legacy stream", what);
     if (mode != CU_STREAM_CAPTURE_MODE_GLOBAL && mode != CU_STREAM_CAPTURE_MODE_THREAD_LOCAL &&
         mode != CU_STREAM_CAPTURE_MODE_RELAXED) {
-        return fail(CUDA_ERROR_INVALID_VALUE, "cuStreamBeginCapture: mode %d", (int)mode);
+        return fail(CUDA_ERROR_INVALID_VALUE, "%s: mode %d", what, (int)mode);
     }
-    if (s->capturing) return fail(CUDA_ERROR_ILLEGAL_STATE, "cuStreamBeginCapture: the stream already captures");
+    if (s->capturing) return fail(CUDA_ERROR_ILLEGAL_STATE, "%s: the stream already captures", what);
+    touch(s);
     s->capturing = true;
     s->invalidated = false;
     s->mode = mode;
     s->owner = std::this_thread::get_id();
-    s->graph = new Graph();
+    s->graph = g;
+    s->ownsGraph = owns;
+    s->captureId = ++captureIds;
+    s->leaves = std::move(deps);
+    s->leafEdges = std::move(edges);
+    return CUDA_SUCCESS;
+}
+
+// The nodes of g in an order their dependencies allow, the latest made first among those ready.
+std::vector<Node*> runOrder(const Graph* g) {
+    std::vector<size_t> waiting(g->nodes.size());
+    std::vector<std::vector<size_t>> dependents(g->nodes.size());
+    for (const auto& n : g->nodes) {
+        waiting[n->index] = n->deps.size();
+        for (Node* d : n->deps) dependents[d->index].push_back(n->index);
+    }
+    std::priority_queue<size_t> ready;  // the largest index first
+    for (size_t i = 0; i < waiting.size(); i++) {
+        if (waiting[i] == 0) ready.push(i);
+    }
+    std::vector<Node*> order;
+    while (!ready.empty()) {
+        size_t i = ready.top();
+        ready.pop();
+        order.push_back(g->nodes[i].get());
+        for (size_t j : dependents[i]) {
+            if (--waiting[j] == 0) ready.push(j);
+        }
+    }
+    return order;  // all nodes: dependencies always point at earlier nodes, so there is no cycle
+}
+
+void compile(const Graph* g, Exec* x) {
+    for (Node* n : runOrder(g)) {
+        Step step;
+        step.op = n->op;
+        step.cond = n->cond;
+        for (Graph* b : n->bodies) {
+            step.bodies.emplace_back();
+            compile(b, &step.bodies.back());
+        }
+        x->steps.push_back(std::move(step));
+    }
+}
+
+// Every conditional handle made for g or a graph inside it; whether one guards no node (*unused).
+void collectConditionals(const Graph* g, std::vector<std::shared_ptr<Conditional>>* out, bool* hasNode,
+                         const Conditional** unused) {
+    for (const auto& c : g->conditionals) {
+        out->push_back(c);
+        if (!c->used && *unused == nullptr) *unused = c.get();
+    }
+    for (const auto& n : g->nodes) {
+        if (n->cond) *hasNode = true;
+        for (Graph* b : n->bodies) collectConditionals(b, out, hasNode, unused);
+    }
+}
+
+CUresult run(const Exec& x) {
+    for (const Step& step : x.steps) {
+        if (!step.cond) {
+            if (CUresult r = step.op()) return r;
+            continue;
+        }
+        // An IF node: body 0 when the value is nonzero at this point of the launch, body 1 (an ELSE) when zero.
+        long long value = emu.condGet(step.cond->handle);
+        if (value < 0) return fail(CUDA_ERROR_INVALID_HANDLE, "conditional 0x%llx has no value", step.cond->handle);
+        size_t body = value != 0 ? 0 : 1;
+        if (body < step.bodies.size()) {
+            if (CUresult r = run(step.bodies[body])) return r;
+        }
+    }
+    return CUDA_SUCCESS;
+}
+
+}  // namespace
+
+extern "C" {
+
+CUresult cuStreamBeginCapture(CUstream h, CUstreamCaptureMode mode) {
+    Guard g(lock);
+    if (CUresult r = ready()) return r;
+    Graph* graph = newGraph(nullptr);
+    CUresult r = beginCapture(h, graph, true, {}, {}, mode, "cuStreamBeginCapture");
+    if (r != CUDA_SUCCESS) destroyGraph(graph);
+    return r;
+}
+
+CUresult cuStreamBeginCaptureToGraph(CUstream h, CUgraph hGraph, const CUgraphNode* dependencies,
+                                     const CUgraphEdgeData* dependencyData, size_t numDependencies,
+                                     CUstreamCaptureMode mode) {
+    Guard g(lock);
+    if (CUresult r = ready()) return r;
+    Graph* graph = reinterpret_cast<Graph*>(hGraph);
+    if (!graphs.count(graph)) return fail(CUDA_ERROR_INVALID_VALUE, "cuStreamBeginCaptureToGraph: unknown graph %p", (void*)hGraph);
+    for (Stream* s : streams) {
+        if (s->capturing && s->graph == graph) {
+            return fail(CUDA_ERROR_NOT_SUPPORTED, "cuStreamBeginCaptureToGraph: stream %p already captures into graph "
+                        "%p (captures of several streams into one graph are not modelled by the fake)", (void*)s,
+                        (void*)graph);
+        }
+    }
+    std::vector<Node*> deps;
+    std::vector<CUgraphEdgeData> edges;
+    if (CUresult r = dependencyList(graph, dependencies, dependencyData, numDependencies, "cuStreamBeginCaptureToGraph",
+                                  &deps, &edges)) {
+        return r;
+    }
+    return beginCapture(h, graph, false, std::move(deps), std::move(edges), mode, "cuStreamBeginCaptureToGraph");
+}
+
+CUresult cuStreamGetCaptureInfo(CUstream h, CUstreamCaptureStatus* captureStatus_out, cuuint64_t* id_out,
+                                CUgraph* graph_out, const CUgraphNode** dependencies_out,
+                                const CUgraphEdgeData** edgeData_out, size_t* numDependencies_out) {
+    Guard g(lock);
+    if (CUresult r = ready()) return r;
+    if (captureStatus_out == nullptr) return fail(CUDA_ERROR_INVALID_VALUE, "cuStreamGetCaptureInfo: captureStatus_out is NULL");
+    if (edgeData_out != nullptr && dependencies_out == nullptr) {
+        return fail(CUDA_ERROR_INVALID_VALUE, "cuStreamGetCaptureInfo: edgeData_out without dependencies_out");
+    }
+    Stream* s;
+    if (CUresult r = stream(h, &s)) return r;
+    if (s == &legacy) {
+        for (Stream* o : streams) {
+            if (o->capturing && !(o->flags & CU_STREAM_NON_BLOCKING)) {
+                return fail(CUDA_ERROR_STREAM_CAPTURE_IMPLICIT, "cuStreamGetCaptureInfo on the legacy stream while "
+                            "blocking stream %p captures", (void*)o);
+            }
+        }
+    }
+    touch(s);
+    if (!s->capturing || s->invalidated) {
+        *captureStatus_out = s->capturing ? CU_STREAM_CAPTURE_STATUS_INVALIDATED : CU_STREAM_CAPTURE_STATUS_NONE;
+        return CUDA_SUCCESS;  // nothing else is valid
+    }
+    *captureStatus_out = CU_STREAM_CAPTURE_STATUS_ACTIVE;
+    if (id_out != nullptr) *id_out = s->captureId;
+    if (graph_out != nullptr) *graph_out = reinterpret_cast<CUgraph>(s->graph);
+    s->infoDeps.assign(s->leaves.size(), nullptr);
+    for (size_t i = 0; i < s->leaves.size(); i++) s->infoDeps[i] = reinterpret_cast<CUgraphNode>(s->leaves[i]);
+    s->infoEdges = s->leafEdges;
+    if (dependencies_out != nullptr) {
+        if (edgeData_out == nullptr) {
+            for (const CUgraphEdgeData& e : s->leafEdges) {
+                CUgraphEdgeData zero{};
+                if (std::memcmp(&e, &zero, sizeof e) != 0) {
+                    return fail(CUDA_ERROR_LOSSY_QUERY, "cuStreamGetCaptureInfo: edge data without edgeData_out");
+                }
+            }
+        }
+        *dependencies_out = s->infoDeps.data();
+        if (edgeData_out != nullptr) *edgeData_out = s->infoEdges.data();
+    }
+    if (numDependencies_out != nullptr) *numDependencies_out = s->infoDeps.size();
     return CUDA_SUCCESS;
 }
 
@@ -761,16 +1097,125 @@ CUresult cuStreamEndCapture(CUstream h, CUgraph* phGraph) {
     if (s->mode != CU_STREAM_CAPTURE_MODE_RELAXED && s->owner != std::this_thread::get_id()) {
         return fail(CUDA_ERROR_STREAM_CAPTURE_WRONG_THREAD, "cuStreamEndCapture from another thread");
     }
+    touch(s);
     s->capturing = false;
     Graph* graph = s->graph;
     s->graph = nullptr;
+    s->leaves.clear();
+    s->leafEdges.clear();
     if (s->invalidated) {
-        delete graph;
+        if (s->ownsGraph) destroyGraph(graph);  // a graph of the caller's (captured into) stays theirs
         *phGraph = nullptr;
         return fail(CUDA_ERROR_STREAM_CAPTURE_INVALIDATED, "cuStreamEndCapture: the capture was invalidated");
     }
-    graphs.insert(graph);
     *phGraph = reinterpret_cast<CUgraph>(graph);
+    return CUDA_SUCCESS;
+}
+
+CUresult cuGraphCreate(CUgraph* phGraph, unsigned int flags) {
+    Guard g(lock);
+    if (CUresult r = ready()) return r;
+    if (phGraph == nullptr) return fail(CUDA_ERROR_INVALID_VALUE, "cuGraphCreate: NULL");
+    if (flags != 0) return fail(CUDA_ERROR_INVALID_VALUE, "cuGraphCreate: flags must be 0, not %u", flags);
+    *phGraph = reinterpret_cast<CUgraph>(newGraph(nullptr));
+    return CUDA_SUCCESS;
+}
+
+CUresult cuGraphConditionalHandleCreate(CUgraphConditionalHandle* pHandle_out, CUgraph hGraph, CUcontext ctx,
+                                        unsigned int defaultLaunchValue, unsigned int flags) {
+    Guard g(lock);
+    if (CUresult r = ready()) return r;
+    if (pHandle_out == nullptr) return fail(CUDA_ERROR_INVALID_VALUE, "cuGraphConditionalHandleCreate: NULL");
+    Graph* graph = reinterpret_cast<Graph*>(hGraph);
+    if (!graphs.count(graph)) {
+        return fail(CUDA_ERROR_INVALID_VALUE, "cuGraphConditionalHandleCreate: unknown graph %p", (void*)hGraph);
+    }
+    if (ctx != reinterpret_cast<CUcontext>(&primary) || primary.refs == 0) {
+        return fail(CUDA_ERROR_INVALID_CONTEXT, "cuGraphConditionalHandleCreate: %p is not a live context", (void*)ctx);
+    }
+    if (flags != 0 && flags != CU_GRAPH_COND_ASSIGN_DEFAULT) {
+        return fail(CUDA_ERROR_INVALID_VALUE, "cuGraphConditionalHandleCreate: flags %u (0 or CU_GRAPH_COND_ASSIGN_DEFAULT)",
+                    flags);
+    }
+    auto c = std::make_shared<Conditional>();
+    c->handle = emu.condCreate(defaultLaunchValue);
+    c->defaultValue = defaultLaunchValue;
+    c->flags = flags;
+    c->graph = graph;
+    graph->conditionals.push_back(c);
+    conditionals[c->handle] = c.get();
+    *pHandle_out = c->handle;
+    return CUDA_SUCCESS;
+}
+
+CUresult cuGraphAddNode(CUgraphNode* phGraphNode, CUgraph hGraph, const CUgraphNode* dependencies,
+                        const CUgraphEdgeData* dependencyData, size_t numDependencies, CUgraphNodeParams* nodeParams) {
+    Guard g(lock);
+    if (CUresult r = ready()) return r;
+    if (phGraphNode == nullptr || nodeParams == nullptr) return fail(CUDA_ERROR_INVALID_VALUE, "cuGraphAddNode: NULL");
+    Graph* graph = reinterpret_cast<Graph*>(hGraph);
+    if (!graphs.count(graph)) return fail(CUDA_ERROR_INVALID_VALUE, "cuGraphAddNode: unknown graph %p", (void*)hGraph);
+    if (nodeParams->type != CU_GRAPH_NODE_TYPE_CONDITIONAL) {
+        return fail((unsigned)nodeParams->type <= CU_GRAPH_NODE_TYPE_CONDITIONAL ? CUDA_ERROR_NOT_SUPPORTED
+                                                                                 : CUDA_ERROR_INVALID_VALUE,
+                    "cuGraphAddNode: node type %d (the fake models conditional nodes only)", (int)nodeParams->type);
+    }
+    // Unused bytes must be zero: reserved0, the union past the conditional member, reserved2.
+    const unsigned char* bytes = reinterpret_cast<const unsigned char*>(nodeParams);
+    size_t unionAt = offsetof(CUgraphNodeParams, conditional), used = sizeof(CUDA_CONDITIONAL_NODE_PARAMS);
+    for (size_t i = offsetof(CUgraphNodeParams, reserved0); i < sizeof(CUgraphNodeParams); i++) {
+        bool member = i >= unionAt && i < unionAt + used;
+        if (!member && bytes[i] != 0) {
+            return fail(CUDA_ERROR_INVALID_VALUE, "cuGraphAddNode: byte %zu of the params is not zero (reserved or "
+                        "past the conditional member)", i);
+        }
+    }
+    CUDA_CONDITIONAL_NODE_PARAMS& p = nodeParams->conditional;
+    auto found = conditionals.find(p.handle);
+    if (found == conditionals.end()) {
+        return fail(CUDA_ERROR_INVALID_VALUE, "cuGraphAddNode: unknown conditional handle 0x%llx", p.handle);
+    }
+    Conditional* c = found->second;
+    bool mine = false;  // made for this graph or one it is inside (a conditional body)
+    for (Graph* at = graph; at != nullptr && !mine; at = at->parent ? at->parent->graph : nullptr) mine = at == c->graph;
+    if (!mine) {
+        return fail(CUDA_ERROR_INVALID_VALUE, "cuGraphAddNode: conditional handle 0x%llx belongs to graph %p, not to "
+                    "graph %p or a graph it is inside", p.handle, (void*)c->graph, (void*)graph);
+    }
+    if (c->used) return fail(CUDA_ERROR_INVALID_VALUE, "cuGraphAddNode: conditional handle 0x%llx already has its node", p.handle);
+    if (p.ctx != nullptr && p.ctx != reinterpret_cast<CUcontext>(&primary)) {
+        return fail(CUDA_ERROR_INVALID_CONTEXT, "cuGraphAddNode: ctx %p is not the handle's context", (void*)p.ctx);
+    }
+    if (p.type == CU_GRAPH_COND_TYPE_WHILE || p.type == CU_GRAPH_COND_TYPE_SWITCH) {
+        return fail(CUDA_ERROR_NOT_SUPPORTED, "cuGraphAddNode: conditional type %d is not modelled by the fake (IF only)",
+                    (int)p.type);
+    }
+    if (p.type != CU_GRAPH_COND_TYPE_IF || p.size < 1 || p.size > 2) {
+        return fail(CUDA_ERROR_INVALID_VALUE, "cuGraphAddNode: conditional type %d, size %u (IF: size 1 or 2)",
+                    (int)p.type, p.size);
+    }
+    std::vector<Node*> deps;
+    std::vector<CUgraphEdgeData> edges;
+    if (CUresult r = dependencyList(graph, dependencies, dependencyData, numDependencies, "cuGraphAddNode", &deps, &edges)) {
+        return r;
+    }
+    for (const CUgraphEdgeData& e : edges) {
+        if (e.type != CU_GRAPH_DEPENDENCY_TYPE_DEFAULT || e.from_port != CU_GRAPH_KERNEL_NODE_PORT_DEFAULT) {
+            return fail(CUDA_ERROR_INVALID_VALUE, "cuGraphAddNode: a programmatic edge into a conditional node (only "
+                        "kernel nodes take them)");
+        }
+    }
+    Node* n = newNode(graph, std::move(deps));
+    for (auto& owned : c->graph->conditionals) {  // the handle's shared pointer, held by the graph that made it
+        if (owned.get() == c) n->cond = owned;
+    }
+    c->used = true;
+    for (unsigned i = 0; i < p.size; i++) {
+        n->bodies.push_back(newGraph(n));
+        n->bodyHandles.push_back(reinterpret_cast<CUgraph>(n->bodies.back()));
+    }
+    p.phGraph_out = n->bodyHandles.data();  // CUDA-owned, valid while the node lives
+    *phGraphNode = reinterpret_cast<CUgraphNode>(n);
     return CUDA_SUCCESS;
 }
 
@@ -780,34 +1225,62 @@ CUresult cuGraphInstantiateWithFlags(CUgraphExec* phExec, CUgraph hg, unsigned l
     Graph* graph = reinterpret_cast<Graph*>(hg);
     if (phExec == nullptr || !graphs.count(graph)) return fail(CUDA_ERROR_INVALID_VALUE, "cuGraphInstantiate: NULL or unknown graph");
     if (flags != 0) return fail(CUDA_ERROR_NOT_SUPPORTED, "cuGraphInstantiate: flags %llu are not modelled", flags);
-    Graph* exec = new Graph(*graph);  // independent of the graph from now on
-    execs.insert(exec);
-    *phExec = reinterpret_cast<CUgraphExec>(exec);
+    if (graph->parent != nullptr) {
+        return fail(CUDA_ERROR_INVALID_VALUE, "cuGraphInstantiate: graph %p is the body of a conditional node", (void*)hg);
+    }
+    if (Stream* s = capturedBy(graph)) {
+        return fail(CUDA_ERROR_ILLEGAL_STATE, "cuGraphInstantiate: stream %p still captures into graph %p (end the "
+                    "capture first)", (void*)s, (void*)hg);
+    }
+    auto* x = new Exec();
+    bool hasConditionalNode = false;
+    const Conditional* unused = nullptr;
+    collectConditionals(graph, &x->conditionals, &hasConditionalNode, &unused);
+    CUresult r = CUDA_SUCCESS;
+    if (unused != nullptr) {
+        r = fail(CUDA_ERROR_INVALID_VALUE, "cuGraphInstantiate: conditional handle 0x%llx guards no node", unused->handle);
+    } else if (hasConditionalNode && graph->executables > 0) {
+        r = fail(CUDA_ERROR_INVALID_VALUE, "cuGraphInstantiate: a graph with conditional nodes may have one "
+                 "instantiation at a time");
+    }
+    if (r != CUDA_SUCCESS) {
+        delete x;
+        return r;
+    }
+    compile(graph, x);  // independent of the graph from now on
+    x->source = graph;
+    graph->executables++;
+    execs.insert(x);
+    *phExec = reinterpret_cast<CUgraphExec>(x);
     return CUDA_SUCCESS;
 }
 
 CUresult cuGraphLaunch(CUgraphExec he, CUstream h) {
     Guard g(lock);
     if (CUresult r = ready()) return r;
-    Graph* exec = reinterpret_cast<Graph*>(he);
-    if (!execs.count(exec)) return fail(CUDA_ERROR_INVALID_VALUE, "cuGraphLaunch: unknown executable graph %p", (void*)he);
+    Exec* x = reinterpret_cast<Exec*>(he);
+    if (!execs.count(x)) return fail(CUDA_ERROR_INVALID_VALUE, "cuGraphLaunch: unknown executable graph %p", (void*)he);
     Stream* s;
     if (CUresult r = stream(h, &s)) return r;
     if (s->capturing) return fail(CUDA_ERROR_NOT_SUPPORTED, "cuGraphLaunch into a capture is not modelled by the fake");
-    return enqueueOn(h, [exec] {
-        for (Op& op : exec->ops) {
-            if (CUresult r = op()) return r;
+    return enqueueOn(h, [x] {
+        // CU_GRAPH_COND_ASSIGN_DEFAULT: every launch starts from the defaults.
+        for (const auto& c : x->conditionals) {
+            if ((c->flags & CU_GRAPH_COND_ASSIGN_DEFAULT) && emu.condSet(c->handle, c->defaultValue) != 0) {
+                return fail(CUDA_ERROR_INVALID_HANDLE, "conditional 0x%llx has no value", c->handle);
+            }
         }
-        return CUDA_SUCCESS;
+        return run(*x);
     });
 }
 
 CUresult cuGraphExecDestroy(CUgraphExec he) {
     Guard g(lock);
     if (CUresult r = ready()) return r;
-    Graph* exec = reinterpret_cast<Graph*>(he);
-    if (!execs.erase(exec)) return fail(CUDA_ERROR_INVALID_VALUE, "cuGraphExecDestroy: unknown %p", (void*)he);
-    delete exec;
+    Exec* x = reinterpret_cast<Exec*>(he);
+    if (!execs.erase(x)) return fail(CUDA_ERROR_INVALID_VALUE, "cuGraphExecDestroy: unknown %p", (void*)he);
+    if (x->source != nullptr) x->source->executables--;
+    delete x;
     return CUDA_SUCCESS;
 }
 
@@ -815,8 +1288,16 @@ CUresult cuGraphDestroy(CUgraph hg) {
     Guard g(lock);
     if (CUresult r = ready()) return r;
     Graph* graph = reinterpret_cast<Graph*>(hg);
-    if (!graphs.erase(graph)) return fail(CUDA_ERROR_INVALID_VALUE, "cuGraphDestroy: unknown %p", (void*)hg);
-    delete graph;
+    if (!graphs.count(graph)) return fail(CUDA_ERROR_INVALID_VALUE, "cuGraphDestroy: unknown %p", (void*)hg);
+    if (graph->parent != nullptr) {
+        return fail(CUDA_ERROR_INVALID_VALUE, "cuGraphDestroy: graph %p is a conditional node's body (CUDA owns it)",
+                    (void*)hg);
+    }
+    if (Stream* s = capturedBy(graph)) {
+        // cuStreamGetCaptureInfo: "all operations other than destroy and node removal are permitted" during capture.
+        return fail(CUDA_ERROR_ILLEGAL_STATE, "cuGraphDestroy: stream %p captures into graph %p", (void*)s, (void*)hg);
+    }
+    destroyGraph(graph);
     return CUDA_SUCCESS;
 }
 

@@ -40,7 +40,9 @@ public final class FakeCudaChild {
                     new Object[] {"programmatic launch on (cc 9.0)", (Check) ProgrammaticLaunchContract::onWhereSupported},
                     new Object[] {"programmatic chains keep their order",
                             (Check) d -> ProgrammaticLaunchContract.chainsKeepTheirOrder(d, 2048, 40)},
-                    new Object[] {"conditional graphs: supported, or refused in words", (Check) FakeCudaChild::conditionals},
+                    new Object[] {"conditional graphs: supported, the contract passes", (Check) FakeCudaChild::conditionals},
+                    new Object[] {"conditional graphs: the driver refuses misuse",
+                            (Check) FakeCudaChild::driverRefusesConditionalMisuse},
                     new Object[] {"gemm, cuBLAS", (Check) d -> gemms(d, GemmEngine.CUBLAS)},
                     new Object[] {"gemm, cuBLASLt", (Check) d -> gemms(d, GemmEngine.CUBLASLT)});
             for (Object[] c : checks) {
@@ -83,18 +85,60 @@ public final class FakeCudaChild {
         check(dev.kernelsRun() == -1, "kernelsRun on CUDA is -1");
     }
 
-    /** Where the fake has no conditional nodes (it offers no cuGraphCreate), the device must say so and not throw. */
+    /**
+     * The fake models conditional IF nodes (cuGraphCreate, capture into a graph, capture info v3, cuGraphAddNode of a
+     * CONDITIONAL node, cuGraphConditionalHandleCreate): the device must find them supported (its probe graph ran
+     * through CudaDriver) and pass the whole contract on them.
+     */
     private static void conditionals(GpuDevice dev) {
-        if (dev.supportsConditionalGraphs()) {
-            ConditionalGraphContract.ifBodiesRunUntilEverySlotHalted(dev);
-            ConditionalGraphContract.defaultsAreReappliedAtEveryLaunch(dev);
-            ConditionalGraphContract.gemmInsideAnIfBody(dev);
-            ConditionalGraphContract.misuseIsRefusedAndCloseAbandons(dev);
-        } else {
-            String why = dev.conditionalGraphsUnsupportedReason();
-            check(why != null && why.contains("cuGraphCreate"), "reason: " + why);
-            check(dev.programmaticLaunch(), "PDL stays on when conditional graphs are unsupported");
+        check(dev.supportsConditionalGraphs(), "conditional graphs unsupported: " + dev.conditionalGraphsUnsupportedReason());
+        check(dev.programmaticLaunch(), "PDL stays on: the probe graph passed with programmatic launches");
+        ConditionalGraphContract.ifBodiesRunUntilEverySlotHalted(dev);
+        ConditionalGraphContract.defaultsAreReappliedAtEveryLaunch(dev);
+        ConditionalGraphContract.gemmInsideAnIfBody(dev);
+        ConditionalGraphContract.misuseIsRefusedAndCloseAbandons(dev);
+    }
+
+    /**
+     * What GraphBuilder never does but the driver must refuse, straight through CudaDriver: an IF node on a handle of
+     * another graph, a second IF node on one handle, and instantiating a graph with a handle that guards no node
+     * (all CUDA_ERROR_INVALID_VALUE). Each refused graph is abandoned; the streams capture nothing afterwards.
+     */
+    private static void driverRefusesConditionalMisuse(GpuDevice dev) {
+        Driver d = dev.driver;
+        try (Stream sa = dev.newStream(); Stream sb = dev.newStream()) {
+            long ga = d.graphBuildBegin(sa.handle()), gb = d.graphBuildBegin(sb.handle());
+            try {
+                long ca = d.conditionalCreate(ga, 0);
+                expectInvalidValue(() -> d.graphBuildIfBegin(gb, sb.handle(), ca), "an IF node on another graph's handle");
+                // the failed call ended sb's capture before adding the node: the graph is abandoned below
+                long node = d.graphBuildIfBegin(ga, sa.handle(), ca);
+                d.graphBuildIfEnd(ga, sa.handle(), node);
+                expectInvalidValue(() -> d.graphBuildIfBegin(ga, sa.handle(), ca), "a second IF node on one handle");
+            } finally {
+                d.graphBuildAbandon(ga, sa.handle());
+                d.graphBuildAbandon(gb, sb.handle());
+            }
+            long g = d.graphBuildBegin(sa.handle());
+            try {
+                d.conditionalCreate(g, 1);
+                expectInvalidValue(() -> d.graphBuildEnd(g, sa.handle()), "a handle that guards no node");
+            } finally {
+                d.graphBuildAbandon(g, sa.handle());
+            }
+            sa.synchronize();
+            sb.synchronize();  // not capturing any more: a capturing stream refuses to synchronise
         }
+    }
+
+    private static void expectInvalidValue(Runnable call, String what) {
+        try {
+            call.run();
+        } catch (CudaException e) {
+            check(e.status() == 1, what + ": " + e.statusName() + " (want CUDA_ERROR_INVALID_VALUE): " + e.getMessage());
+            return;
+        }
+        throw new AssertionError(what + ": the driver accepted it");
     }
 
     /**
