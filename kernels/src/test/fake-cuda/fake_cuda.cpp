@@ -153,6 +153,7 @@ std::recursive_mutex lock;
 bool initialized = false;
 thread_local CUcontext current = nullptr;
 CUresult sticky = CUDA_SUCCESS;  // a kernel fault ruins the context, as on a GPU
+long long kernelsRun = 0;         // kernels run so far (graph launches included): fake_cuda_kernels_run
 std::map<uintptr_t, size_t> deviceAllocs;  // start -> bytes
 size_t allocated = 0;
 std::set<void*> hostAllocs;
@@ -348,6 +349,7 @@ CUresult runKernel(const Function* f, unsigned gx, unsigned gy, unsigned gz, uns
                    int programmatic) {
     std::vector<void*> args(offsets.size() + 1);
     for (size_t i = 0; i < offsets.size(); i++) args[i] = const_cast<unsigned char*>(values.data()) + offsets[i];
+    kernelsRun++;
     int rc = emu.launch(f->name.c_str(), gx, gy, gz, bx, by, bz, shared, args.data(), programmatic);
     if (rc == 0) return CUDA_SUCCESS;
     const char* why = emu.lastError();
@@ -442,6 +444,14 @@ bool ready() {
     return ::ready() == CUDA_SUCCESS;
 }
 }  // namespace fakecuda
+
+// ---- for tests: not part of any CUDA API -------------------------------------------------------------------------
+// Kernels this fake has run (eager, and inside graph launches; not cuBLAS GEMMs), so that a test can see what a
+// conditional graph skipped on the CUDA path (GpuDevice.kernelsRun() is -1 on CUDA).
+extern "C" long long fake_cuda_kernels_run(void) {
+    Guard g(lock);
+    return kernelsRun;
+}
 
 // ---- the driver API ------------------------------------------------------------------------------------------------
 extern "C" {

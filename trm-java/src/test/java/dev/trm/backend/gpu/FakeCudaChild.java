@@ -17,6 +17,18 @@ public final class FakeCudaChild {
         void run() throws Exception;
     }
 
+    /** Kernels the fake driver has run (its test-only export fake_cuda_kernels_run; libcuda is loaded by now). */
+    static long fakeKernelsRun() {
+        java.lang.foreign.MemorySegment f = java.lang.foreign.SymbolLookup.loaderLookup().find("fake_cuda_kernels_run")
+                .orElseThrow(() -> new AssertionError("the fake libcuda has no fake_cuda_kernels_run"));
+        try {
+            return (long) java.lang.foreign.Linker.nativeLinker().downcallHandle(f,
+                    java.lang.foreign.FunctionDescriptor.of(java.lang.foreign.ValueLayout.JAVA_LONG)).invokeExact();
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
     public static void main(String[] args) {
         List<String> failures = new ArrayList<>();
         List<Object[]> checks = List.of(
@@ -35,9 +47,16 @@ public final class FakeCudaChild {
                         ProfiledGpuCheck.check(gpu);
                     }
                 }},
-                new Object[] {"graph solves match step-by-step solves", (Check) () -> {
+                new Object[] {"graph solves match step-by-step solves, early halting through conditional nodes",
+                        (Check) () -> {
                     try (GpuBackend gpu = GpuBackend.open(Backend.CUDA)) {
-                        GpuSolveGraph.check(gpu, false);
+                        // The fake models conditional IF nodes: early-halting solves must take that path (and, by
+                        // the fake's kernel count, skip the steps after every puzzle halted).
+                        if (!gpu.device().supportsConditionalGraphs()) {
+                            throw new AssertionError("conditional graphs unsupported on the fake: "
+                                    + gpu.device().conditionalGraphsUnsupportedReason());
+                        }
+                        GpuSolveGraph.check(gpu, false, FakeCudaChild::fakeKernelsRun);
                     }
                 }});
         for (Object[] c : checks) {

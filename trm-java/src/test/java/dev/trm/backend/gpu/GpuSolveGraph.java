@@ -43,6 +43,14 @@ final class GpuSolveGraph {
      *     GEMM does not depend on the row count; cuBLAS may pick another kernel for another shape)
      */
     static void check(GpuBackend gpu, boolean exact) {
+        check(gpu, exact, () -> gpu.device().kernelsRun());
+    }
+
+    /**
+     * @param kernelsRun kernels the device has run so far, or -1 where unknown (GpuDevice.kernelsRun(); a test on the
+     *     fake CUDA driver passes the fake's own count, since the CUDA device cannot count)
+     */
+    static void check(GpuBackend gpu, boolean exact, java.util.function.LongSupplier kernelsRun) {
         try (TrmSolver solver = TrmSolver.of(CONFIG, null, weights(5, -4.5f), gpu)) {
             for (boolean early : new boolean[] {false, true}) {
                 SolveOptions o = SolveOptions.defaults().withSteps(K).withEarlyHalt(early).withBatchSize(8);
@@ -78,11 +86,12 @@ final class GpuSolveGraph {
                 assertTrue(s.halted());
             }
             assertSame(solver.solve(a, ids(4), o.withRecordSteps(true)), graphed, "all halt at step 1");
-            // Where the device counts the kernels it runs (emulated) and its graphs have conditional nodes, a
-            // replay must skip the K - 1 steps after everyone halted: it runs well under half a full solve's kernels.
+            // Where the kernels run are counted (the emulated device, the fake CUDA driver) and graphs have
+            // conditional nodes, a replay must skip the K - 1 steps after everyone halted: it runs well under half a
+            // full solve's kernels.
             SolveResult[] skipped = new SolveResult[1];
-            long perFull = kernelsOf(gpu, () -> solver.solve(a, ids(4), o.withEarlyHalt(false)));
-            long perEarly = kernelsOf(gpu, () -> skipped[0] = solver.solve(a, ids(4), o));
+            long perFull = kernelsOf(kernelsRun, () -> solver.solve(a, ids(4), o.withEarlyHalt(false)));
+            long perEarly = kernelsOf(kernelsRun, () -> skipped[0] = solver.solve(a, ids(4), o));
             assertSame(graphed, skipped[0], "a replay that skipped steps");
             if (perFull >= 0 && gpu.device().supportsConditionalGraphs()) {
                 assertTrue(perEarly * 2 < perFull, "a replay where all halted at step 1 ran " + perEarly
@@ -92,11 +101,11 @@ final class GpuSolveGraph {
     }
 
     /** Kernels the device ran for one call (after a first call that captures its graph), or -1 if unknown. */
-    private static long kernelsOf(GpuBackend gpu, Runnable solve) {
+    private static long kernelsOf(java.util.function.LongSupplier kernelsRun, Runnable solve) {
         solve.run();
-        long before = gpu.device().kernelsRun();
+        long before = kernelsRun.getAsLong();
         solve.run();
-        return before < 0 ? -1 : gpu.device().kernelsRun() - before;
+        return before < 0 ? -1 : kernelsRun.getAsLong() - before;
     }
 
     private static void assertSame(SolveResult want, SolveResult got, String what) {
