@@ -9,9 +9,23 @@
 // handles fail, device ranges must lie inside one allocation, calls CUDA refuses during a stream capture (thread-local
 // mode: allocation, synchronisation) fail with its error codes and invalidate the capture. It does NOT know how real
 // hardware behaves (timing, asynchrony, what a fault does beyond being sticky), and where cuda.h is unclear it follows
-// its own reading; a pass here is no proof for a GPU. Conditional graph nodes are not offered (cuGraphCreate and its
-// companions are absent, so GpuDevice reports conditional graphs unsupported); neither are joins of captures across
-// streams. Every failure prints one line "[fake libcuda] ..." to stderr saying why.
+// its own reading; a pass here is no proof for a GPU. Every failure prints one line "[fake libcuda] ..." to stderr
+// saying why.
+//
+// Graphs are nodes with dependencies: a capture (cuStreamBeginCapture, or cuStreamBeginCaptureToGraph into a graph of
+// cuGraphCreate or a conditional body) adds one node per operation depending on the capture's leaves, which
+// cuStreamGetCaptureInfo_v3 reports (its arrays are spoiled at the next call on the stream, as their validity ends).
+// Conditional IF nodes (cuGraphAddNode_v2 of CU_GRAPH_NODE_TYPE_CONDITIONAL, size 1 or 2) get body graphs the driver
+// creates and returns in phGraph_out; their handles (cuGraphConditionalHandleCreate) are handles of the emulation
+// library's conditional table, which cudaGraphSetConditional (graph_control.cu) writes, and a launch re-applies the
+// defaults of CU_GRAPH_COND_ASSIGN_DEFAULT handles first. An executable graph runs its nodes in an order the
+// dependencies allow, the latest made first among the ready ones, so a missing edge runs work too early. Refused as
+// cuda.h documents (its error codes; where it names none, the fake's choice, noted at the call): a handle of another
+// graph, a second node on one handle, a handle guarding no node at instantiation, a second instantiation of a graph
+// with conditional nodes, non-zero reserved bytes, a programmatic edge into a conditional node, instantiating or
+// destroying a graph a capture is still adding to, destroying or instantiating a body. Not modelled: WHILE and SWITCH
+// nodes, other node types through cuGraphAddNode, captures of several streams into one graph (joins), and what a
+// conditional body may not contain (the fake runs whatever was captured into it).
 #include "fake_cuda.h"
 
 #include <dlfcn.h>
@@ -1193,6 +1207,8 @@ CUresult cuGraphAddNode(CUgraphNode* phGraphNode, CUgraph hGraph, const CUgraphN
                     "graph %p or a graph it is inside", p.handle, (void*)c->graph, (void*)graph);
     }
     if (c->used) return fail(CUDA_ERROR_INVALID_VALUE, "cuGraphAddNode: conditional handle 0x%llx already has its node", p.handle);
+    // ctx "must match context used to create the handle" (the primary context here); NULL is taken as the current
+    // one, as the runtime API's zeroed params leave it.
     if (p.ctx != nullptr && p.ctx != reinterpret_cast<CUcontext>(&primary)) {
         return fail(CUDA_ERROR_INVALID_CONTEXT, "cuGraphAddNode: ctx %p is not the handle's context", (void*)p.ctx);
     }
@@ -1209,7 +1225,7 @@ CUresult cuGraphAddNode(CUgraphNode* phGraphNode, CUgraph hGraph, const CUgraphN
     if (CUresult r = dependencyList(graph, dependencies, dependencyData, numDependencies, "cuGraphAddNode", &deps, &edges)) {
         return r;
     }
-    for (const CUgraphEdgeData& e : edges) {
+    for (const CUgraphEdgeData& e : edges) {  // programmatic edges lead to kernel nodes only (CUgraphEdgeData docs)
         if (e.type != CU_GRAPH_DEPENDENCY_TYPE_DEFAULT || e.from_port != CU_GRAPH_KERNEL_NODE_PORT_DEFAULT) {
             return fail(CUDA_ERROR_INVALID_VALUE, "cuGraphAddNode: a programmatic edge into a conditional node (only "
                         "kernel nodes take them)");
@@ -1238,7 +1254,7 @@ CUresult cuGraphInstantiateWithFlags(CUgraphExec* phExec, CUgraph hg, unsigned l
     if (graph->parent != nullptr) {
         return fail(CUDA_ERROR_INVALID_VALUE, "cuGraphInstantiate: graph %p is the body of a conditional node", (void*)hg);
     }
-    if (Stream* s = capturedBy(graph)) {
+    if (Stream* s = capturedBy(graph)) {  // "not instantiable until cuStreamEndCapture"; the code is the fake's choice
         return fail(CUDA_ERROR_ILLEGAL_STATE, "cuGraphInstantiate: stream %p still captures into graph %p (end the "
                     "capture first)", (void*)s, (void*)hg);
     }
@@ -1247,6 +1263,8 @@ CUresult cuGraphInstantiateWithFlags(CUgraphExec* phExec, CUgraph hg, unsigned l
     const Conditional* unused = nullptr;
     collectConditionals(graph, &x->conditionals, &hasConditionalNode, &unused);
     CUresult r = CUDA_SUCCESS;
+    // cuda.h: an unused handle "may cause graph instantiation to fail", and a graph with conditional nodes may have
+    // "only one instantiation ... at any point in time"; neither names a code (INVALID_VALUE is the fake's choice).
     if (unused != nullptr) {
         r = fail(CUDA_ERROR_INVALID_VALUE, "cuGraphInstantiate: conditional handle 0x%llx guards no node", unused->handle);
     } else if (hasConditionalNode && graph->executables > 0) {
