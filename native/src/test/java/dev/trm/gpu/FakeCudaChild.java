@@ -1,5 +1,11 @@
 package dev.trm.gpu;
 
+import dev.trm.bindings.cuda.CUDA_CONDITIONAL_NODE_PARAMS;
+import dev.trm.bindings.cuda.CUgraphNodeParams_st;
+import dev.trm.bindings.cuda.cuda_h;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -43,6 +49,8 @@ public final class FakeCudaChild {
                     new Object[] {"conditional graphs: supported, the contract passes", (Check) FakeCudaChild::conditionals},
                     new Object[] {"conditional graphs: the driver refuses misuse",
                             (Check) FakeCudaChild::driverRefusesConditionalMisuse},
+                    new Object[] {"conditional graphs: the fake checks node params and ownership",
+                            (Check) FakeCudaChild::rawConditionalNodeParamsAreChecked},
                     new Object[] {"gemm, cuBLAS", (Check) d -> gemms(d, GemmEngine.CUBLAS)},
                     new Object[] {"gemm, cuBLASLt", (Check) d -> gemms(d, GemmEngine.CUBLASLT)});
             for (Object[] c : checks) {
@@ -128,6 +136,59 @@ public final class FakeCudaChild {
             }
             sa.synchronize();
             sb.synchronize();  // not capturing any more: a capturing stream refuses to synchronise
+        }
+    }
+
+    /**
+     * The fake's checks of cuGraphAddNode's CONDITIONAL params and of graph ownership, through the bindings directly
+     * (what CudaDriver never passes): a node type the fake does not model, a non-zero reserved byte, an IF of size 3,
+     * a foreign context are refused; a valid IF node gets its CUDA-owned body in phGraph_out, which cuGraphDestroy
+     * refuses, as it refuses the graph while a capture still adds to it.
+     */
+    private static void rawConditionalNodeParamsAreChecked(GpuDevice dev) {
+        Driver d = dev.driver;
+        try (Stream s = dev.newStream(); Arena a = Arena.ofConfined()) {
+            long g = d.graphBuildBegin(s.handle());  // the stream captures into g from here (and the context is current)
+            try {
+                long c = d.conditionalCreate(g, 0);
+                MemorySegment graph = MemorySegment.ofAddress(g);
+                MemorySegment node = a.allocate(ValueLayout.ADDRESS);
+                java.util.function.IntFunction<MemorySegment> params = size -> {
+                    var p = a.allocate(CUgraphNodeParams_st.layout());
+                    CUgraphNodeParams_st.type(p, cuda_h.CU_GRAPH_NODE_TYPE_CONDITIONAL());
+                    var cond = CUgraphNodeParams_st.conditional(p);
+                    CUDA_CONDITIONAL_NODE_PARAMS.handle(cond, c);
+                    CUDA_CONDITIONAL_NODE_PARAMS.type(cond, cuda_h.CU_GRAPH_COND_TYPE_IF());
+                    CUDA_CONDITIONAL_NODE_PARAMS.size(cond, size);
+                    return p;
+                };
+                var nullDeps = MemorySegment.NULL;
+                var kernelType = params.apply(1);
+                CUgraphNodeParams_st.type(kernelType, 0);  // CU_GRAPH_NODE_TYPE_KERNEL (not in the bindings)
+                check(cuda_h.cuGraphAddNode_v2(node, graph, nullDeps, nullDeps, 0, kernelType) != 0,
+                        "a kernel node's type with conditional params was accepted");
+                var reserved = params.apply(1);
+                reserved.set(ValueLayout.JAVA_INT, 8, 1);  // reserved0[1]
+                check(cuda_h.cuGraphAddNode_v2(node, graph, nullDeps, nullDeps, 0, reserved) == 1,
+                        "a non-zero reserved byte: want CUDA_ERROR_INVALID_VALUE");
+                check(cuda_h.cuGraphAddNode_v2(node, graph, nullDeps, nullDeps, 0, params.apply(3)) == 1,
+                        "an IF of size 3: want CUDA_ERROR_INVALID_VALUE");
+                var foreignCtx = params.apply(1);
+                CUDA_CONDITIONAL_NODE_PARAMS.ctx(CUgraphNodeParams_st.conditional(foreignCtx), a.allocate(64));
+                check(cuda_h.cuGraphAddNode_v2(node, graph, nullDeps, nullDeps, 0, foreignCtx) == 201,
+                        "a foreign context: want CUDA_ERROR_INVALID_CONTEXT");
+                var ok = params.apply(1);
+                check(cuda_h.cuGraphAddNode_v2(node, graph, nullDeps, nullDeps, 0, ok) == 0,
+                        "a valid IF node was refused");
+                var bodies = CUDA_CONDITIONAL_NODE_PARAMS.phGraph_out(CUgraphNodeParams_st.conditional(ok));
+                check(!bodies.equals(MemorySegment.NULL), "phGraph_out was not filled");
+                var body = bodies.reinterpret(8).get(ValueLayout.ADDRESS, 0);
+                check(cuda_h.cuGraphDestroy(body) == 1, "cuGraphDestroy of a CUDA-owned body");
+                check(cuda_h.cuGraphDestroy(graph) != 0, "cuGraphDestroy while a capture adds to it");
+            } finally {
+                d.graphBuildAbandon(g, s.handle());
+            }
+            s.synchronize();
         }
     }
 
