@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the kernels for the kernels module (Maven runs it in generate-resources; it also runs by hand):
-#   - nvcc: src/main/cuda/trm_kernels.cu -> trm_kernels.fatbin (SASS sm_80, sm_86, sm_89, sm_90 + PTX compute_90),
+#   - nvcc: src/main/cuda/trm_kernels.cu -> trm_kernels.fatbin (SASS sm_80, sm_86, sm_89, sm_90 + PTX compute_80
+#     and compute_90),
 #     with the ptxas resource report (registers, spills) kept in target/ptxas-report.txt;
 #   - nvcc: src/main/cuda/graph_control.cu -> graph_control.fatbin (same architectures), the kernel that sets graph
 #     conditional values; its own image because the driver must resolve cudaGraphSetConditional when it loads it
@@ -34,11 +35,13 @@ elif [ -z "$NVCC" ]; then
 fi
 FATBIN="$RES/trm_kernels.fatbin"
 GRAPH_FATBIN="$RES/graph_control.fatbin"
-# SASS for sm_80, 86, 89, 90 and PTX for compute_90 (JIT on newer GPUs: compute_90, so that they get the PDL
-# instructions of trm_pdl_begin, common.cuh, which sm_80 PTX lacks), for both images.
+# SASS for sm_80, 86, 89, 90 and PTX for compute_80 and compute_90, for both images. The driver JIT-compiles the
+# newest PTX a GPU without SASS here can take: compute_90 on 9.x and newer (so that they get the PDL instructions of
+# trm_pdl_begin, common.cuh, which compute_80 PTX lacks), compute_80 on an 8.x without SASS (8.7), which the device
+# probe accepts (compute capability 8.0 and newer) and compute_90 PTX alone would leave without a loadable image.
 GENCODE=(-gencode arch=compute_80,code=sm_80 -gencode arch=compute_86,code=sm_86
          -gencode arch=compute_89,code=sm_89 -gencode arch=compute_90,code=sm_90
-         -gencode arch=compute_90,code=compute_90)
+         -gencode arch=compute_80,code=compute_80 -gencode arch=compute_90,code=compute_90)
 if [ -z "$NVCC" ]; then
   echo "[kernels] WARNING: nvcc not found (set NVCC or CUDA_HOME): the fatbin is not built; the CUDA device will report 'kernels not built'"
   rm -f "$FATBIN" "$GRAPH_FATBIN" "$RES/kernels.properties"
@@ -46,7 +49,7 @@ elif newer_than "$FATBIN" && [ -f "$RES/kernels.properties" ]; then
   echo "[kernels] fatbin up to date"
 else
   RELEASE=$("$NVCC" --version | sed -n 's/.*release \([0-9]*\.[0-9]*\).*/\1/p')
-  echo "[kernels] nvcc $RELEASE: trm_kernels.cu -> trm_kernels.fatbin (sm_80 sm_86 sm_89 sm_90 + compute_90 PTX)"
+  echo "[kernels] nvcc $RELEASE: trm_kernels.cu -> trm_kernels.fatbin (sm_80 sm_86 sm_89 sm_90 + compute_80 compute_90 PTX)"
   "$NVCC" -fatbin -O3 -std=c++17 -Xptxas -v "${GENCODE[@]}" \
     -I"$SRC" "$SRC/trm_kernels.cu" -o "$FATBIN.tmp" >"$TARGET/ptxas-report.txt" 2>&1 \
     || { cat "$TARGET/ptxas-report.txt"; rm -f "$FATBIN.tmp"; echo "[kernels] ERROR: nvcc failed"; exit 1; }
@@ -59,7 +62,7 @@ else
     # JIT needs a driver >= X.Y. We require the toolkit's version: the probe refuses older drivers in words.
     echo "driver.required=$((MAJOR * 1000 + MINOR * 10))"
     echo "sass=sm_80,sm_86,sm_89,sm_90"
-    echo "ptx=compute_90"
+    echo "ptx=compute_80,compute_90"
   } >"$RES/kernels.properties"
   # One summary line per kernel and arch, from the ptxas report: registers and spills.
   awk '/Compiling entry function/ {gsub(/\047/, "", $0); fn=$7; arch=$9}

@@ -42,8 +42,8 @@ typedef __nv_bfloat16 bf16;
 //                      by then, so the next one's waiting blocks never take their place);
 //   wait:              blocks until the previous grid has completed and its memory is visible (and so, by
 //                      induction, everything before it on the stream).
-// Launched without PDL (older GPUs, -Dtrm.pdl=false) both do nothing. The fatbin's PTX is compute_90, so a GPU newer
-// than its SASS JIT-compiles this branch too. The emulated device runs kernels one after another, and fails a
+// Launched without PDL (older GPUs, -Dtrm.pdl=false) both do nothing. The fatbin's newest PTX is compute_90, so a GPU
+// newer than its SASS JIT-compiles this branch too (its compute_80 PTX is for an 8.x without SASS, e.g. 8.7). The emulated device runs kernels one after another, and fails a
 // programmatic launch in which a thread returns without this call (a kernel that forgot it).
 __device__ __forceinline__ void trm_pdl_begin() {
 #ifdef __CUDACC__

@@ -14,7 +14,7 @@ import java.util.List;
  * Nothing native is opened before {@link #probe} is called, and the CPU path never calls it.
  */
 public final class DeviceProbe {
-    /** Our kernels are built for sm_80 and newer (SASS sm_80/86/89/90, PTX compute_90). */
+    /** Our kernels are built for sm_80 and newer (SASS sm_80/86/89/90, PTX compute_80 and compute_90). */
     static final int MIN_CC_MAJOR = 8;
 
     private static volatile ProbeResult cuda;
