@@ -24,8 +24,10 @@
 // graph, a second node on one handle, a handle guarding no node at instantiation, a second instantiation of a graph
 // with conditional nodes, non-zero reserved bytes, a programmatic edge into a conditional node, instantiating or
 // destroying a graph a capture is still adding to, destroying or instantiating a body. Not modelled: WHILE and SWITCH
-// nodes, other node types through cuGraphAddNode, captures of several streams into one graph (joins), and what a
-// conditional body may not contain (the fake runs whatever was captured into it).
+// nodes, other node types through cuGraphAddNode, captures of several streams into one graph (joins), what a
+// conditional body may not contain (the fake runs whatever was captured into it), and kernel bounds: a launch's
+// pointer arguments and the kernel's accesses are not checked against the allocations (EmulatedDriver and the ASan
+// build of the emulation library check those; here a kernel that overruns its buffer writes host memory).
 #include "fake_cuda.h"
 
 #include <dlfcn.h>
