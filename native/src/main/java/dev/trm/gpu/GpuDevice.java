@@ -92,7 +92,16 @@ public final class GpuDevice implements AutoCloseable {
             } catch (RuntimeException e) {
                 captureFailed = e;  // the capture must still end
             }
-            try (Graph g = s.endCapture()) {
+            Graph graph;
+            try {
+                graph = s.endCapture();
+            } catch (CudaException e) {
+                // A launch refused during the capture invalidates it, so the end fails too: report the launch.
+                if (captureFailed == null) throw e;
+                captureFailed.addSuppressed(e);
+                throw captureFailed;
+            }
+            try (Graph g = graph) {
                 if (captureFailed != null) throw captureFailed;
                 g.launch(s);
                 s.synchronize();
