@@ -7,7 +7,8 @@
 //
 // It checks arguments the way the driver documents them (cuda.h of CUDA 13.0): null out-parameters and unknown
 // handles fail, device ranges must lie inside one allocation, calls CUDA refuses during a stream capture (thread-local
-// mode: allocation, synchronisation) fail with its error codes and invalidate the capture. It does NOT know how real
+// mode: allocation, synchronisation; a wait on an event recorded outside the capture) fail with its error codes and
+// invalidate the capture. It does NOT know how real
 // hardware behaves (timing, asynchrony, what a fault does beyond being sticky), and where cuda.h is unclear it follows
 // its own reading; a pass here is no proof for a GPU. Every failure prints one line "[fake libcuda] ..." to stderr
 // saying why.
@@ -759,6 +760,18 @@ CUresult cuStreamWaitEvent(CUstream h, CUevent he, unsigned int flags) {
         // A wait on an event recorded in a capture joins this stream into that capture: not modelled.
         return fail(CUDA_ERROR_NOT_SUPPORTED, "cuStreamWaitEvent on an event recorded in a capture (a cross-stream "
                     "capture join) is not modelled by the fake");
+    }
+    if (s->capturing) {
+        // An event recorded outside the capture: a dependency on uncaptured work, which a capture may not take
+        // (CUDA_ERROR_STREAM_CAPTURE_ISOLATION: "only implicit in-stream ordering dependencies are allowed to cross
+        // the boundary"); with CU_EVENT_WAIT_EXTERNAL it would be an external wait node, which is not modelled.
+        if (flags & CU_EVENT_WAIT_EXTERNAL) {
+            return fail(CUDA_ERROR_NOT_SUPPORTED, "cuStreamWaitEvent(CU_EVENT_WAIT_EXTERNAL) in a capture is not "
+                        "modelled by the fake");
+        }
+        s->invalidated = true;
+        return fail(CUDA_ERROR_STREAM_CAPTURE_ISOLATION, "cuStreamWaitEvent: capturing stream %p waits on event %p, "
+                    "recorded outside the capture", (void*)s, (void*)e);
     }
     return CUDA_SUCCESS;  // the event's work is done: everything runs when it is enqueued
 }

@@ -43,6 +43,8 @@ public final class FakeCudaChild {
                     new Object[] {"eventRecordedInACaptureCannotBeWaitedOn",
                             (Check) DeviceContract::eventRecordedInACaptureCannotBeWaitedOn},
                     new Object[] {"pinnedMemoryUploadsAsync", (Check) DeviceContract::pinnedMemoryUploadsAsync},
+                    new Object[] {"a capture cannot wait on uncaptured work",
+                            (Check) FakeCudaChild::captureCannotWaitOnUncapturedWork},
                     new Object[] {"programmatic launch on (cc 9.0)", (Check) ProgrammaticLaunchContract::onWhereSupported},
                     new Object[] {"programmatic chains keep their order",
                             (Check) d -> ProgrammaticLaunchContract.chainsKeepTheirOrder(d, 2048, 40)},
@@ -91,6 +93,34 @@ public final class FakeCudaChild {
         check(dev.info().name().startsWith("FAKE CUDA device"), "name " + dev.info().name());
         check(dev.info().ccMajor() == 9 && dev.info().ccMinor() == 0, "cc " + dev.info().ccMajor() + "." + dev.info().ccMinor());
         check(dev.kernelsRun() == -1, "kernelsRun on CUDA is -1");
+    }
+
+    /**
+     * A capturing stream that waits on an event recorded outside the capture (here on another stream) would depend on
+     * uncaptured work: CUDA refuses it with CUDA_ERROR_STREAM_CAPTURE_ISOLATION (905) and the capture cannot end. The
+     * emulated device, with one in-order executor, ignores waits, so only the fake can tell a Java path that does this.
+     */
+    private static void captureCannotWaitOnUncapturedWork(GpuDevice dev) {
+        try (Stream s = dev.newStream(); Stream other = dev.newStream(); Event outside = dev.newEvent()) {
+            outside.record(other);
+            s.beginCapture();
+            try {
+                s.waitFor(outside);
+                throw new AssertionError("a capture waited on an event recorded outside it");
+            } catch (CudaException e) {
+                check(e.status() == 905, "the wait failed with " + e.statusName() + " (want 905, "
+                        + "CUDA_ERROR_STREAM_CAPTURE_ISOLATION): " + e.getMessage());
+            }
+            try {
+                s.endCapture().close();
+                throw new AssertionError("an invalidated capture ended");
+            } catch (CudaException e) {
+                check(e.status() == 901, "ending it failed with " + e.statusName() + " (want 901, "
+                        + "CUDA_ERROR_STREAM_CAPTURE_INVALIDATED)");
+            }
+            s.waitFor(outside);  // outside a capture the wait is fine
+            s.synchronize();
+        }
     }
 
     /**
