@@ -166,6 +166,13 @@ final class GpuModelParity {
                 double[] floors = a.keySet().stream().mapToDouble(key -> relativeError(a.get(key), f.get(key))).sorted()
                         .toArray();
                 double median = floors[floors.length / 2];
+                // The q head's gradients are dq (x) y0 with dq = sigmoid(q_halt) - target: where the halting head is
+                // confident, dq is small and its relative error is the q logit's error amplified (by |q| (1 - sigma)
+                // for target 0). The floor model rounds only weights, the GPU also every activation before q, so
+                // these two tensors are held to at least the error that the GPU's own q (checked in its band) puts
+                // into dq. First seen on the full-size ARC preset: q within 1.3x its floor, its gradient at 4x.
+                double dqFloor = afterUpdate ? 0 : relativeError(haltGrad(a.get("q"), ref.r.seqCorrect()),
+                        haltGrad(g.get("q"), ref.r.seqCorrect()));
                 if (!afterUpdate) {
                     gradsRef = a;
                     gradsDev = g;
@@ -177,13 +184,23 @@ final class GpuModelParity {
                         got = withoutNoiseFlips(name + " step " + step + ": " + key, a.get(key), got,
                                 gradsRef.get("puzzle slot grads"), gradsDev.get("puzzle slot grads"), ids, c.hiddenSize());
                     }
-                    worst = Math.max(worst, expectClose(name + " step " + step + ": " + key, a.get(key), got,
-                            Math.max(own, median)));
+                    double floorHere = Math.max(own, median);
+                    if (key.startsWith("grad " + TrmParameters.Q_WEIGHT) || key.startsWith("grad " + TrmParameters.Q_BIAS)) {
+                        floorHere = Math.max(floorHere, dqFloor);
+                    }
+                    worst = Math.max(worst, expectClose(name + " step " + step + ": " + key, a.get(key), got, floorHere));
                 }
             }
         }
         assertEquals(gpu.name(), gpu.device().backend().label());
         return worst;
+    }
+
+    /** The halting loss's gradient per slot before its scale, sigmoid(q_halt) - target, from q [B, 1, 2]. */
+    static double[] haltGrad(double[] q, int[] target) {
+        double[] d = new double[target.length];
+        for (int b = 0; b < d.length; b++) d[b] = 1 / (1 + Math.exp(-q[2 * b])) - target[b];
+        return d;
     }
 
     /**
