@@ -6,12 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
+import java.util.Map;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
@@ -34,10 +32,8 @@ class EmulatedAsanTest {
     /** A child that hangs (a deadlock the emulator failed to report) fails the test instead of holding CI. */
     static final long CHILD_LIMIT_SECONDS = 240;
 
-    record Run(int exit, String output) {}
-
     /** Runs EmulatedAsanChild with the mode in a child JVM under ASan; skips where there is no ASan library. */
-    static Run child(String mode) throws IOException, InterruptedException {
+    static ChildJvm.Run child(String mode) throws IOException, InterruptedException {
         TestDevices.assumeEmulated();
         // The root pom sets trm.test.emuAsanDir from the reactor's root; Maven started inside a module may set it
         // elsewhere, and surefire runs in the module's folder, next to kernels/.
@@ -48,39 +44,15 @@ class EmulatedAsanTest {
         assumeTrue(Files.isRegularFile(lib) && Files.isRegularFile(runtime),
                 () -> "no AddressSanitizer build of the emulation library in " + dir
                         + " (g++ without libasan, or see its build.log)");
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--enable-native-access=ALL-UNNAMED", "--add-modules=jdk.incubator.vector", "-Xss4m",
-                "-Dtrm.emulated.library=" + lib, "-cp", System.getProperty("java.class.path"),
-                EmulatedAsanChild.class.getName(), mode));
-        // The child runs in a directory of its own, deleted after: a child JVM that crashes (a SIGSEGV, which ASan
-        // leaves to the JVM) writes hs_err_pid*.log into its working directory, which would otherwise be trm-java/
-        // (the JVM prints the report's head, the crashing frame, to the output kept here).
-        Path work = Files.createTempDirectory("trm-asan-child");
-        Path log = work.resolve("child.log");
-        try {
-            ProcessBuilder pb = new ProcessBuilder(cmd).directory(work.toFile()).redirectErrorStream(true)
-                    .redirectOutput(log.toFile());
-            pb.environment().put("LD_PRELOAD", Files.readString(runtime).strip());
-            pb.environment().put("ASAN_OPTIONS", ASAN_OPTIONS);
-            pb.environment().remove("TRM_EMU_SCHEDULE");
-            Process p = pb.start();
-            boolean exited = p.waitFor(CHILD_LIMIT_SECONDS, TimeUnit.SECONDS);
-            if (!exited) p.destroyForcibly().waitFor();
-            String text = Files.readString(log, StandardCharsets.UTF_8);
-            System.out.println(text.lines().map(l -> "[asan child] " + l).reduce("", (a, b) -> a + b + "\n"));
-            assertTrue(exited, "the child ran past " + CHILD_LIMIT_SECONDS + " s:\n" + text);
-            return new Run(p.exitValue(), text);
-        } finally {
-            try (var files = Files.list(work)) {
-                for (Path f : files.toList()) Files.deleteIfExists(f);
-            }
-            Files.deleteIfExists(work);
-        }
+        // The JVM prints the head of ASan's report, the crashing frame, to the output kept here.
+        Map<String, String> env = Map.of("LD_PRELOAD", Files.readString(runtime).strip(), "ASAN_OPTIONS", ASAN_OPTIONS);
+        return ChildJvm.run("asan child", CHILD_LIMIT_SECONDS, List.of("-Dtrm.emulated.library=" + lib),
+                EmulatedAsanChild.class.getName(), List.of(mode), env);
     }
 
     @Test
     void everyKernelPassesWithEveryLoadAndStoreChecked() throws Exception {
-        Run r = child("kernels");
+        ChildJvm.Run r = child("kernels");
         assertTrue(!r.output().contains("AddressSanitizer"), r.output());
         assertEquals(0, r.exit(), r.output());
         assertTrue(r.output().contains("asan child: ok"), r.output());
@@ -88,7 +60,7 @@ class EmulatedAsanTest {
 
     @Test
     void aLoadPastABufferStopsTheChildNamingTheKernel() throws Exception {
-        Run r = child("load-past-the-end");
+        ChildJvm.Run r = child("load-past-the-end");
         assertNotEquals(0, r.exit(), r.output());
         assertTrue(r.output().contains("ERROR: AddressSanitizer: use-after-poison"), r.output());
         assertTrue(r.output().contains("READ of size 4"), r.output());

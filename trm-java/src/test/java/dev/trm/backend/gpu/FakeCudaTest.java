@@ -6,12 +6,11 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.trm.gpu.KernelImages;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
+import java.util.Map;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
@@ -26,9 +25,7 @@ import org.junit.jupiter.api.Test;
 class FakeCudaTest {
     static final long CHILD_LIMIT_SECONDS = 300;
 
-    record Run(int exit, String output) {}
-
-    static Run child(String mainClass, String... args) throws IOException, InterruptedException {
+    static ChildJvm.Run child(String mainClass, String... args) throws IOException, InterruptedException {
         String set = System.getProperty("trm.test.fakeCudaDir");
         Path dir = set != null && Files.isDirectory(Path.of(set)) ? Path.of(set)
                 : Path.of(System.getProperty("user.dir")).resolve("../kernels/target/fake-cuda").normalize();
@@ -39,38 +36,17 @@ class FakeCudaTest {
         Path emu = KernelImages.emulationLibrary();
         assumeTrue(emu != null, "the emulation library was not built");
         assumeTrue(KernelImages.fatbinBuilt(), "the fatbin was not built (no nvcc): the CUDA probe refuses without it");
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--enable-native-access=ALL-UNNAMED", "--add-modules=jdk.incubator.vector", "-Xss4m",
-                "-cp", System.getProperty("java.class.path"), mainClass));
-        cmd.addAll(List.of(args));
-        Path work = Files.createTempDirectory("trm-fake-cuda-child");  // hs_err_pid*.log of a crash lands here
-        Path log = work.resolve("child.log");
-        try {
-            ProcessBuilder pb = new ProcessBuilder(cmd).directory(work.toFile()).redirectErrorStream(true)
-                    .redirectOutput(log.toFile());
-            pb.environment().put("TRM_LIBCUDA", libcuda.toString());
-            pb.environment().put("TRM_LIBCUBLAS", libcublas.toString());
-            pb.environment().remove("TRM_LIBCUBLASLT");
-            pb.environment().put("TRM_FAKE_CUDA_EMU", emu.toString());
-            pb.environment().remove("TRM_EMU_SCHEDULE");
-            Process p = pb.start();
-            boolean exited = p.waitFor(CHILD_LIMIT_SECONDS, TimeUnit.SECONDS);
-            if (!exited) p.destroyForcibly().waitFor();
-            String text = Files.readString(log, StandardCharsets.UTF_8);
-            System.out.println(text.lines().map(l -> "[fake cuda child] " + l).reduce("", (a, b) -> a + b + "\n"));
-            assertTrue(exited, "the child ran past " + CHILD_LIMIT_SECONDS + " s:\n" + text);
-            return new Run(p.exitValue(), text);
-        } finally {
-            try (var files = Files.list(work)) {
-                for (Path f : files.toList()) Files.deleteIfExists(f);
-            }
-            Files.deleteIfExists(work);
-        }
+        Map<String, String> env = new HashMap<>();
+        env.put("TRM_LIBCUDA", libcuda.toString());
+        env.put("TRM_LIBCUBLAS", libcublas.toString());
+        env.put("TRM_LIBCUBLASLT", null);  // found next to TRM_LIBCUBLAS
+        env.put("TRM_FAKE_CUDA_EMU", emu.toString());
+        return ChildJvm.run("fake cuda child", CHILD_LIMIT_SECONDS, List.of(), mainClass, List.of(args), env);
     }
 
     @Test
     void theSelftestPassesOnCudaThroughTheFakeDriver() throws Exception {
-        Run r = child("dev.trm.cli.Main", "selftest", "--device", "cuda");
+        ChildJvm.Run r = child("dev.trm.cli.Main", "selftest", "--device", "cuda");
         assertEquals(0, r.exit(), r.output());
         assertTrue(r.output().contains("selftest: backend cuda (FAKE CUDA device"), r.output());
         assertTrue(r.output().contains(", 0 failed, backend cuda"), r.output());
@@ -79,7 +55,7 @@ class FakeCudaTest {
 
     @Test
     void graphAndEventChecksPassOnCudaThroughTheFakeDriver() throws Exception {
-        Run r = child(FakeCudaChild.class.getName());
+        ChildJvm.Run r = child(FakeCudaChild.class.getName());
         assertEquals(0, r.exit(), r.output());
         assertTrue(r.output().contains("fake cuda child: ok"), r.output());
     }
