@@ -266,38 +266,39 @@ public final class GpuDevice implements AutoCloseable {
     }
 
     private String checkConditionalGraphs() {
-        try {
-            String why = driver.conditionalGraphsUnsupportedReason();
-            if (why != null) return why;
-            byte[] image = new byte[0];
-            if (driver.backend() == Backend.CUDA) {
-                image = KernelImages.graphControlFatbin();
-                if (image == null) return "graph_control.fatbin was not built (no nvcc when the kernels were built)";
-            }
-            graphControlModule = driver.moduleLoad(image);
-            graphControlKernel = new Kernel(this, "graph_set_if_any_zero",
-                    driver.moduleFunction(graphControlModule, "graph_set_if_any_zero"));
-        } catch (CudaException | UnsupportedOperationException | IllegalStateException | LinkageError
-                 | java.util.NoSuchElementException e) {
-            return "the conditional graph check failed: " + e;
-        }
-        String probe = probeConditionalGraphOrWhy();
-        if (probe != null && programmatic) {
+        String why = orWhyNot(this::loadGraphControlAndProbe);
+        if (why != null && programmatic && graphControlKernel != null) {
             // Programmatic launch has not run on hardware before conditional graphs here: if the probe fails with it
             // and passes without, early halting keeps its conditional nodes and the device gives up PDL instead.
             programmatic = false;
-            if (probeConditionalGraphOrWhy() == null) {
-                programmaticUnsupported = "conditional graphs failed with programmatic launches (" + probe + ")";
+            if (orWhyNot(this::probeConditionalGraph) == null) {
+                programmaticUnsupported = "conditional graphs failed with programmatic launches (" + why + ")";
                 return "";
             }
             programmatic = true;
         }
-        return probe == null ? "" : probe;
+        return why == null ? "" : why;
     }
 
-    private String probeConditionalGraphOrWhy() {
+    /** Loads graph_control's module and kernel, then probes; null when all of it worked, else why not. */
+    private String loadGraphControlAndProbe() {
+        String why = driver.conditionalGraphsUnsupportedReason();
+        if (why != null) return why;
+        byte[] image = new byte[0];
+        if (driver.backend() == Backend.CUDA) {
+            image = KernelImages.graphControlFatbin();
+            if (image == null) return "graph_control.fatbin was not built (no nvcc when the kernels were built)";
+        }
+        graphControlModule = driver.moduleLoad(image);
+        graphControlKernel = new Kernel(this, "graph_set_if_any_zero",
+                driver.moduleFunction(graphControlModule, "graph_set_if_any_zero"));
+        return probeConditionalGraph();
+    }
+
+    /** The check's answer, or what it threw in words (a driver or module that cannot do conditional graphs). */
+    private static String orWhyNot(java.util.function.Supplier<String> check) {
         try {
-            return probeConditionalGraph();
+            return check.get();
         } catch (CudaException | UnsupportedOperationException | IllegalStateException | LinkageError
                  | java.util.NoSuchElementException e) {
             return "the conditional graph check failed: " + e;
