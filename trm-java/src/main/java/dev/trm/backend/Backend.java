@@ -18,6 +18,12 @@ public interface Backend extends AutoCloseable {
 
     // ---- memory ----------------------------------------------------------------------------------------------------
 
+    /**
+     * What this backend holds, by use: every tensor it makes is booked under the use current in the ledger
+     * ({@link MemoryLedger#use}, set by the tensor's owner) and unbooked by {@link #free}. The memory table.
+     */
+    MemoryLedger memory();
+
     /** A zero-filled float tensor. */
     Tensor tensor(int... shape);
 

@@ -162,7 +162,7 @@ public final class ProfiledBackend {
     private static boolean untimed(Method m) {
         return m.getDeclaringClass() == Object.class
                 || switch (m.getName()) {
-                    case "name", "close", "canCapture", "openDeviceClock" -> true;
+                    case "name", "close", "canCapture", "openDeviceClock", "memory" -> true;
                     default -> false;
                 }
                 || Arrays.asList(m.getParameterTypes()).contains(Runnable.class);

@@ -68,7 +68,7 @@ public final class BenchSolveCommand implements Runnable {
     private void run(PrintWriter out, Backend be) {
         TrmConfig c = cycles.apply(Presets.get(preset).withPuzzleIds(1));
         GpuBackend gpu = be instanceof GpuBackend g ? g : null;
-        TrmParameters p = new TrmParameters(c, be);
+        TrmParameters p = TrmParameters.forInference(c, be);
         p.initialize(be, 0);
         Map<String, float[]> weights = Checkpoint.weightsOf(p, be);
         p.free(be);
@@ -109,6 +109,9 @@ public final class BenchSolveCommand implements Runnable {
                 out.flush();
                 if (profile) profile(out, be, c, weights, inputs, ids, o);
             }
+            // the solver's weights (no gradients) and one model per batch size, with its captured solve on a GPU
+            out.print(be.memory().table("memory by use (" + be.name() + "; the solver with its models for these batch "
+                    + "sizes):"));
         }
         if (gpu != null) BenchTrainCommand.printSwigluChoices(out, gpu);
         out.printf("solve_ms_batch%d=%.2f%n", batches[0], first);

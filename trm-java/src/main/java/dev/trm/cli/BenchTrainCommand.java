@@ -1,6 +1,7 @@
 package dev.trm.cli;
 
 import dev.trm.backend.Backend;
+import dev.trm.backend.MemoryUse;
 import dev.trm.backend.ProfiledBackend;
 import dev.trm.backend.gpu.GpuBackend;
 import dev.trm.train.AdamAtan2;
@@ -125,10 +126,8 @@ public final class BenchTrainCommand implements Runnable {
             out.printf("step %d: %.1f ms%n", i + 1, ms[i]);
             out.flush();
         }
-        if (gpu != null) {
-            printMemory(out, gpu);  // before the profile's own model adds its buffers
-            printSwigluChoices(out, gpu);
-        }
+        printMemory(out, be);  // before the profile's own model adds its buffers
+        if (gpu != null) printSwigluChoices(out, gpu);
         if (profile && gpu == null) out.print(prof.table());
         if (profile && gpu != null) profileGpu(out, c, gpu, prof);
         double median = median(ms);
@@ -165,7 +164,10 @@ public final class BenchTrainCommand implements Runnable {
         }
         AdamAtan2 adam = new AdamAtan2(be, p);
         Ema ema = new Ema(be, p, 0.999);
-        dev.trm.backend.Tensor schedule = be.tensor(Backend.SCHEDULE_FIELDS);
+        dev.trm.backend.Tensor schedule;
+        try (var use = be.memory().use(MemoryUse.BATCH)) {
+            schedule = be.tensor(Backend.SCHEDULE_FIELDS);
+        }
         be.write(schedule, new float[] {1e-4f, 0.1f, 0.05f, 1e-2f, 1});
         return () -> {
             p.zeroGrad(be);
@@ -206,16 +208,21 @@ public final class BenchTrainCommand implements Runnable {
         for (GpuBackend.SwigluChoice c : gpu.swigluChoices()) out.println(c);
     }
 
-    /** What the GPU backend holds in device memory once the step's buffers exist (they are never made inside it). */
-    static void printMemory(PrintWriter out, GpuBackend gpu) {
+    /**
+     * What the backend holds once the step's buffers exist (the first step makes them; none is made inside the loop):
+     * the memory table by use, and on a GPU the same by precision and the device's own count.
+     */
+    static void printMemory(PrintWriter out, Backend be) {
+        out.print(be.memory().table("memory by use (" + be.name() + "; made by the first step, none inside the loop):"));
+        if (!(be instanceof GpuBackend gpu)) return;
         long[] bytes = gpu.bytesByType();
         long[] info = gpu.device().memoryInfo();
         out.printf("device memory: %8.1f MiB bf16 (activations, carry, weight copies)%n", bytes[0] / 1048576.0);
         out.printf("               %8.1f MiB fp32 (weights, gradients, optimizer state, statistics)%n",
                 bytes[1] / 1048576.0);
         out.printf("               %8.1f MiB int32 (tokens, labels, ids)%n", bytes[2] / 1048576.0);
-        out.printf("               %8.1f MiB in use on the device of %.1f MiB%n", (info[1] - info[0]) / 1048576.0,
-                info[1] / 1048576.0);
+        out.printf("               %8.1f MiB in use on the device of %.1f MiB (with the driver's context, cuBLAS's "
+                + "workspace and the kernels)%n", (info[1] - info[0]) / 1048576.0, info[1] / 1048576.0);
     }
 
     static double median(double[] v) {

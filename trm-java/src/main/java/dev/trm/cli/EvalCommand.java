@@ -91,7 +91,7 @@ public final class EvalCommand implements Runnable {
             long n = limit == null ? ds.exampleCount() : Math.min(limit, ds.exampleCount());
             TrmConfig c = header.config();
             try (Backend be = Devices.open(device)) {
-                TrmParameters parameters = new TrmParameters(c, be);
+                TrmParameters parameters = TrmParameters.forInference(c, be);
                 Checkpoint.copyInto(SolverLoading.weights(file, header, spec.commandLine().getErr()), parameters, be);
                 out.printf("checkpoint %s (step %d), %s split of %s: %d examples, %d supervision steps each, backend %s%n",
                         file, header.step(), split, data, n, c.haltMaxSteps(), be.name());

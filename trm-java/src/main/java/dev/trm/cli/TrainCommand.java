@@ -233,10 +233,10 @@ public final class TrainCommand implements Runnable {
                     long start = trainer.steps() + 1;
                     for (long s = start; s <= rs.steps(); s++) {
                         trainer.stepAsync();
-                        if (s == start && be instanceof GpuBackend gpu) {
-                            // every device buffer exists after the first step; none is made inside the loop
+                        if (s == start) {
+                            // every buffer exists after the first step; none is made inside the loop
                             progress.pause();
-                            BenchTrainCommand.printMemory(o, gpu);
+                            BenchTrainCommand.printMemory(o, be);
                             o.flush();
                         }
                         boolean last = s == rs.steps();

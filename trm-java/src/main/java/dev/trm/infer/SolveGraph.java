@@ -1,6 +1,7 @@
 package dev.trm.infer;
 
 import dev.trm.backend.Backend;
+import dev.trm.backend.MemoryUse;
 import dev.trm.backend.IntTensor;
 import dev.trm.backend.Tensor;
 import dev.trm.model.Batch;
@@ -46,7 +47,7 @@ final class SolveGraph implements AutoCloseable {
         int len = config.seqLen();
         // Made one by one, so that a failure (device memory) frees what was made before it and leaves nothing.
         java.util.List<Runnable> undo = new java.util.ArrayList<>();
-        try {
+        try (var use = backend.memory().use(MemoryUse.BATCH)) {
             IntTensor inputs = backend.intTensor(rows, len);
             undo.add(() -> backend.free(inputs));
             IntTensor ids = backend.intTensor(rows);

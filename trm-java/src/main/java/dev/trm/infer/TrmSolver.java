@@ -61,7 +61,7 @@ public final class TrmSolver implements AutoCloseable {
         this.step = step;
         this.backend = backend;
         this.ownsBackend = ownsBackend;
-        this.parameters = new TrmParameters(config, backend);
+        this.parameters = TrmParameters.forInference(config, backend);
         Checkpoint.copyInto(weights, parameters, backend);
     }
 

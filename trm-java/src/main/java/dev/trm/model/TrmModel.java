@@ -2,6 +2,7 @@ package dev.trm.model;
 
 import dev.trm.backend.Backend;
 import dev.trm.backend.IntTensor;
+import dev.trm.backend.MemoryUse;
 import dev.trm.backend.RopeTables;
 import dev.trm.backend.Tensor;
 
@@ -31,7 +32,9 @@ public final class TrmModel {
         this.c = config;
         this.be = backend;
         this.p = parameters;
-        this.rope = config.rope() ? backend.rope(config.seq(), config.headDim(), config.ropeTheta()) : null;
+        try (var use = backend.memory().use(MemoryUse.SCRATCH)) {
+            this.rope = config.rope() ? backend.rope(config.seq(), config.headDim(), config.ropeTheta()) : null;
+        }
         this.embedScale = (float) Math.sqrt(config.hiddenSize());
     }
 
@@ -50,13 +53,17 @@ public final class TrmModel {
         Workspace(int batch) {
             this.batch = batch;
             int s = c.seq(), d = c.hiddenSize(), len = c.seqLen(), v = c.vocabSize();
-            net = new TrmNet(c, be, p, rope, batch);
-            scratch = new NetActivations(be, c, batch, false);
-            x = be.activation(batch, s, d);
-            yTail = be.activation(batch, len, d);
-            y0 = be.activation(batch, 1, d);
-            logits = be.activation(batch, len, v);
-            q = be.tensor(batch, 1, 2);
+            try (var use = be.memory().use(MemoryUse.CALL_ACTIVATIONS)) {
+                net = new TrmNet(c, be, p, rope, batch);
+                scratch = new NetActivations(be, c, batch, false);
+                x = be.activation(batch, s, d);
+            }
+            try (var use = be.memory().use(MemoryUse.HEADS)) {
+                yTail = be.activation(batch, len, d);
+                y0 = be.activation(batch, 1, d);
+                logits = be.activation(batch, len, v);
+                q = be.tensor(batch, 1, 2);
+            }
         }
 
         Training training() {
@@ -88,17 +95,23 @@ public final class TrmModel {
         Training(int batch) {
             int s = c.seq(), d = c.hiddenSize(), len = c.seqLen(), v = c.vocabSize();
             saved = new NetActivations[c.lCycles() + 1];
-            for (int i = 0; i < saved.length; i++) saved[i] = new NetActivations(be, c, batch, true);
-            perSeq = be.tensor(batch);
-            qLoss = be.tensor(batch);
-            correct = be.intTensor(batch);
-            dLogits = be.activation(batch, len, v);
-            dyTail = be.activation(batch, len, d);
-            dy0 = be.activation(batch, 1, d);
-            dq = be.tensor(batch, 1, 2);
-            g = be.activation(batch, s, d);
-            dx = be.tensor(batch, s, d);
-            dPuzzleSlots = be.tensor(batch, d);
+            try (var use = be.memory().use(MemoryUse.SAVED_ACTIVATIONS)) {
+                for (int i = 0; i < saved.length; i++) saved[i] = new NetActivations(be, c, batch, true);
+            }
+            try (var use = be.memory().use(MemoryUse.HEADS)) {
+                perSeq = be.tensor(batch);
+                qLoss = be.tensor(batch);
+                correct = be.intTensor(batch);
+                dLogits = be.activation(batch, len, v);
+                dyTail = be.activation(batch, len, d);
+                dy0 = be.activation(batch, 1, d);
+                dq = be.tensor(batch, 1, 2);
+            }
+            try (var use = be.memory().use(MemoryUse.BACKWARD_WORKSPACE)) {
+                g = be.activation(batch, s, d);
+                dx = be.tensor(batch, s, d);
+                dPuzzleSlots = be.tensor(batch, d);
+            }
         }
     }
 
@@ -142,7 +155,10 @@ public final class TrmModel {
 
     /** A carry for B slots, every slot at the initial y0 = H_init, z0 = L_init. */
     public Carry initialCarry(int batch) {
-        Carry carry = new Carry(be.activation(batch, c.seq(), c.hiddenSize()), be.activation(batch, c.seq(), c.hiddenSize()));
+        Carry carry;
+        try (var use = be.memory().use(MemoryUse.CARRY)) {
+            carry = new Carry(be.activation(batch, c.seq(), c.hiddenSize()), be.activation(batch, c.seq(), c.hiddenSize()));
+        }
         resetCarry(carry);
         return carry;
     }
@@ -156,14 +172,14 @@ public final class TrmModel {
     /** Uploads one batch; labels may be null for inference. */
     public Batch batch(int[] inputs, int[] labels, int[] puzzleIds) {
         int b = puzzleIds.length;
-        IntTensor in = be.intTensor(b, c.seqLen());
-        be.writeInts(in, inputs);
-        IntTensor lab = null;
-        if (labels != null) {
-            lab = be.intTensor(b, c.seqLen());
-            be.writeInts(lab, labels);
+        IntTensor in, lab = null, ids;
+        try (var use = be.memory().use(MemoryUse.BATCH)) {
+            in = be.intTensor(b, c.seqLen());
+            if (labels != null) lab = be.intTensor(b, c.seqLen());
+            ids = be.intTensor(b);
         }
-        IntTensor ids = be.intTensor(b);
+        be.writeInts(in, inputs);
+        if (lab != null) be.writeInts(lab, labels);
         be.writeInts(ids, puzzleIds);
         return new Batch(in, lab, ids);
     }
@@ -214,6 +230,7 @@ public final class TrmModel {
      */
     public void enqueueTrainStep(Batch batch, Carry carry) {
         if (batch.labels() == null) throw new IllegalArgumentException("a training step needs labels");
+        p.requireGradients();
         int b = batch.size();
         Workspace w = workspace(b);
         Training t = w.training();

@@ -1,6 +1,7 @@
 package dev.trm.model;
 
 import dev.trm.backend.Backend;
+import dev.trm.backend.MemoryUse;
 import dev.trm.backend.RopeTables;
 import dev.trm.backend.Tensor;
 
@@ -37,6 +38,12 @@ public final class TrmNet {
     }
 
     private void allocateBackward() {
+        try (var use = be.memory().use(MemoryUse.BACKWARD_WORKSPACE)) {
+            allocateBackwardBuffers();
+        }
+    }
+
+    private void allocateBackwardBuffers() {
         int s = c.seq(), d = c.hiddenSize(), inter = c.intermediate();
         if (c.mlpT()) {
             int mi = c.tokenIntermediate();

@@ -1,6 +1,7 @@
 package dev.trm.model;
 
 import dev.trm.backend.Backend;
+import dev.trm.backend.MemoryUse;
 import dev.trm.backend.Tensor;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -33,29 +34,44 @@ public final class TrmParameters {
     private final Parameter embed, lmHead, qWeight, qBias;
     private final Layer[] layers;
     private final Tensor hInit, lInit, puzzleTable;
-    private final boolean ownsBuffers;
+    private final boolean ownsBuffers, withGradients;
+    private final MemoryUse valuesUse;
 
+    /** Parameters for training: every trainable tensor with its gradient. */
     public TrmParameters(TrmConfig config, Backend backend) {
-        this(config, backend, null);
+        this(config, backend, null, true, MemoryUse.PARAMETERS);
     }
 
     /**
-     * A second set of trainable parameters that shares {@code buffers}' H_init, L_init and puzzle table (the same
-     * tensors, not copies): the EMA copy, which the official code evaluates with the live buffers. For ARC this saves
-     * a second 1.7 GiB table.
+     * Parameters without gradients, for a model that only runs forward (a solver, an evaluation of a checkpoint):
+     * half the memory of the trainable tensors. {@link Parameter#grad()} is null and a training step refuses them.
      */
-    public static TrmParameters sharingBuffers(TrmParameters buffers, Backend backend) {
-        return new TrmParameters(buffers.config, backend, buffers);
+    public static TrmParameters forInference(TrmConfig config, Backend backend) {
+        return new TrmParameters(config, backend, null, false, MemoryUse.PARAMETERS);
     }
 
-    private TrmParameters(TrmConfig config, Backend backend, TrmParameters shared) {
+    /**
+     * A second set of trainable parameters, without gradients, that shares {@code buffers}' H_init, L_init and puzzle
+     * table (the same tensors, not copies): the EMA copy, which the official code evaluates with the live buffers.
+     * For ARC this saves a second 1.7 GiB table. Booked as {@link MemoryUse#EMA}.
+     */
+    public static TrmParameters sharingBuffers(TrmParameters buffers, Backend backend) {
+        return new TrmParameters(buffers.config, backend, buffers, false, MemoryUse.EMA);
+    }
+
+    private TrmParameters(TrmConfig config, Backend backend, TrmParameters shared, boolean withGradients,
+                          MemoryUse valuesUse) {
         this.config = config;
+        this.withGradients = withGradients;
+        this.valuesUse = valuesUse;
         int d = config.hiddenSize(), v = config.vocabSize(), s = config.seq();
         int inter = config.intermediate(), mixInter = config.tokenIntermediate();
         ownsBuffers = shared == null;
-        hInit = shared != null ? shared.hInit : backend.tensor(d);
-        lInit = shared != null ? shared.lInit : backend.tensor(d);
-        puzzleTable = shared != null ? shared.puzzleTable : backend.tensor(config.numPuzzleIds(), d);
+        try (var use = backend.memory().use(MemoryUse.BUFFERS)) {
+            hInit = shared != null ? shared.hInit : backend.tensor(d);
+            lInit = shared != null ? shared.lInit : backend.tensor(d);
+            puzzleTable = shared != null ? shared.puzzleTable : backend.tensor(config.numPuzzleIds(), d);
+        }
         embed = add(backend, EMBED, v, d);
         lmHead = add(backend, LM_HEAD, v, d);
         qWeight = add(backend, Q_WEIGHT, 2, d);
@@ -78,9 +94,23 @@ public final class TrmParameters {
     }
 
     private Parameter add(Backend backend, String name, int... shape) {
-        Parameter p = new Parameter(name, backend.tensor(shape), backend.tensor(shape));
+        Tensor value, grad = null;
+        try (var use = backend.memory().use(valuesUse)) {
+            value = backend.tensor(shape);
+        }
+        if (withGradients) {
+            try (var use = backend.memory().use(MemoryUse.GRADIENTS)) {
+                grad = backend.tensor(shape);
+            }
+        }
+        Parameter p = new Parameter(name, value, grad);
         byName.put(name, p);
         return p;
+    }
+
+    /** Whether every trainable tensor has its gradient (false for {@link #forInference} and the EMA copy). */
+    public boolean hasGradients() {
+        return withGradients;
     }
 
     /**
@@ -125,7 +155,7 @@ public final class TrmParameters {
     public void free(Backend backend) {
         for (Parameter p : byName.values()) {
             backend.free(p.value());
-            backend.free(p.grad());
+            if (p.grad() != null) backend.free(p.grad());
         }
         if (ownsBuffers) {
             backend.free(hInit);
@@ -135,7 +165,16 @@ public final class TrmParameters {
     }
 
     public void zeroGrad(Backend backend) {
+        requireGradients();
         for (Parameter p : byName.values()) backend.zero(p.grad());
+    }
+
+    /** Fails with a clear message on a set made without gradients. */
+    public void requireGradients() {
+        if (!withGradients) {
+            throw new IllegalStateException("these parameters were made without gradients (for inference, or the "
+                    + "EMA copy): a training step needs new TrmParameters(config, backend)");
+        }
     }
 
     public TrmConfig config() {

@@ -1,6 +1,7 @@
 package dev.trm.train;
 
 import dev.trm.backend.Backend;
+import dev.trm.backend.MemoryUse;
 import dev.trm.backend.Tensor;
 import dev.trm.model.Parameter;
 import dev.trm.model.TrmParameters;
@@ -24,9 +25,11 @@ public final class AdamAtan2 {
     public AdamAtan2(Backend be, TrmParameters p) {
         this.be = be;
         this.params = p.parameters();
-        for (Parameter q : params) {
-            m.put(q.name(), be.tensor(q.shape()));
-            v.put(q.name(), be.tensor(q.shape()));
+        try (var use = be.memory().use(MemoryUse.OPTIMIZER_STATE)) {
+            for (Parameter q : params) {
+                m.put(q.name(), be.tensor(q.shape()));
+                v.put(q.name(), be.tensor(q.shape()));
+            }
         }
         int n = params.size();
         pAll = new Tensor[n];

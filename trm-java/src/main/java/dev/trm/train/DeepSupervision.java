@@ -1,6 +1,7 @@
 package dev.trm.train;
 
 import dev.trm.backend.Backend;
+import dev.trm.backend.MemoryUse;
 import dev.trm.backend.IntTensor;
 import dev.trm.data.Dataset;
 import dev.trm.model.Batch;
@@ -83,21 +84,23 @@ public final class DeepSupervision {
         freshIds = new int[batch];
         minSteps = new int[batch];
         carry = model.initialCarry(batch);
-        inputsT = be.intTensor(batch, len);
-        labelsT = be.intTensor(batch, len);
-        idsT = be.intTensor(batch);
-        stepsT = be.intTensor(batch);
-        haltedT = be.intTensor(batch);
-        int[] all = new int[batch];
-        java.util.Arrays.fill(all, 1);
-        be.writeInts(haltedT, all);  // every slot starts halted: the first step fills them all
-        freshInputsT = be.intTensor(batch, len);
-        freshLabelsT = be.intTensor(batch, len);
-        freshIdsT = be.intTensor(batch);
-        minStepsT = be.intTensor(batch);
-        cursorT = be.intTensor(1);
-        scheduleT = be.tensor(Backend.SCHEDULE_FIELDS);
-        metricsRing = be.tensor(METRICS_RING, Backend.METRIC_FIELDS);
+        try (var use = be.memory().use(MemoryUse.BATCH)) {
+            inputsT = be.intTensor(batch, len);
+            labelsT = be.intTensor(batch, len);
+            idsT = be.intTensor(batch);
+            stepsT = be.intTensor(batch);
+            haltedT = be.intTensor(batch);
+            int[] all = new int[batch];
+            java.util.Arrays.fill(all, 1);
+            be.writeInts(haltedT, all);  // every slot starts halted: the first step fills them all
+            freshInputsT = be.intTensor(batch, len);
+            freshLabelsT = be.intTensor(batch, len);
+            freshIdsT = be.intTensor(batch);
+            minStepsT = be.intTensor(batch);
+            cursorT = be.intTensor(1);
+            scheduleT = be.tensor(Backend.SCHEDULE_FIELDS);
+            metricsRing = be.tensor(METRICS_RING, Backend.METRIC_FIELDS);
+        }
         slots = new Batch(inputsT, labelsT, idsT);
     }
 

@@ -1,6 +1,7 @@
 package dev.trm.train;
 
 import dev.trm.backend.Backend;
+import dev.trm.backend.MemoryUse;
 import dev.trm.backend.IntTensor;
 import dev.trm.data.Dataset;
 import dev.trm.eval.EvalExample;
@@ -28,7 +29,11 @@ public final class Evaluation {
         int len = test.seqLen(), v = model.config().vocabSize(), steps = model.config().haltMaxSteps();
         long total = Math.min(limit, test.exampleCount());
         int[] inputs = new int[batch * len], labels = new int[batch * len], ids = new int[batch];
-        IntTensor inT = be.intTensor(batch, len), idT = be.intTensor(batch);
+        IntTensor inT, idT;
+        try (var use = be.memory().use(MemoryUse.BATCH)) {
+            inT = be.intTensor(batch, len);
+            idT = be.intTensor(batch);
+        }
         Carry carry = model.initialCarry(batch);
         evaluator.begin();
         for (long start = 0; start < total; start += batch) {

@@ -2,6 +2,7 @@ package dev.trm.backend.cpu;
 
 import dev.trm.backend.Backend;
 import dev.trm.backend.IntTensor;
+import dev.trm.backend.MemoryLedger;
 import dev.trm.backend.RopeTables;
 import dev.trm.backend.Tensor;
 import dev.trm.backend.ref.RefOps;
@@ -14,6 +15,7 @@ import java.util.Arrays;
  * {@link Embedding}, {@link Elementwise}. The embedded default wherever no GPU is.
  */
 public final class CpuBackend implements Backend {
+    private final MemoryLedger memory = new MemoryLedger();
 
     @Override
     public String name() {
@@ -33,13 +35,33 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public MemoryLedger memory() {
+        return memory;
+    }
+
+    @Override
     public CpuTensor tensor(int... shape) {
-        return new CpuTensor(shape);
+        CpuTensor t = new CpuTensor(shape);
+        memory.allocated(t, 4L * t.data().length);
+        return t;
     }
 
     @Override
     public CpuIntTensor intTensor(int... shape) {
-        return new CpuIntTensor(shape);
+        CpuIntTensor t = new CpuIntTensor(shape);
+        memory.allocated(t, 4L * t.data().length);
+        return t;
+    }
+
+    /** The arrays go to the garbage collector; the ledger stops counting them now. */
+    @Override
+    public void free(Tensor t) {
+        memory.released(t);
+    }
+
+    @Override
+    public void free(IntTensor t) {
+        memory.released(t);
     }
 
     @Override

@@ -4,6 +4,8 @@ import static dev.trm.gpu.Backend.CUDA;
 
 import dev.trm.backend.Backend;
 import dev.trm.backend.IntTensor;
+import dev.trm.backend.MemoryLedger;
+import dev.trm.backend.MemoryUse;
 import dev.trm.backend.RopeTables;
 import dev.trm.backend.Tensor;
 import dev.trm.backend.ref.RefOps;
@@ -37,6 +39,7 @@ public final class GpuBackend implements Backend {
     private final Blas blas;
     private final GpuKernels k;
     private final java.util.Set<DeviceBuffer> owned = new java.util.LinkedHashSet<>();
+    private final MemoryLedger memory = new MemoryLedger();
     // small scratch, grown on demand (first use happens in a warm-up step, before any graph capture)
     private DeviceBuffer sched, slotList, mixScratch;
     private float[] schedValues;
@@ -87,11 +90,32 @@ public final class GpuBackend implements Backend {
 
     // ---- memory ----------------------------------------------------------------------------------------------------
 
+    /** A zeroed buffer, booked in the ledger under the use its owner has made current. */
     private DeviceBuffer alloc(DType type, long count) {
+        return alloc(type, count, null);
+    }
+
+    /** A zeroed buffer booked under use (null: the ledger's current use). */
+    private DeviceBuffer alloc(DType type, long count, MemoryUse use) {
         DeviceBuffer b = dev.alloc(type, Math.max(1, count));
         b.zero(s);
         owned.add(b);
+        if (use == null) memory.allocated(b, b.bytes());
+        else memory.allocated(b, b.bytes(), use);
         return b;
+    }
+
+    /**
+     * One of the backend's own scratch buffers (kernel workspaces, the multi-tensor tables). A grown one replaces the
+     * old, which stays allocated until close: a captured graph may still point at it.
+     */
+    private DeviceBuffer scratch(DType type, long count) {
+        return alloc(type, count, MemoryUse.SCRATCH);
+    }
+
+    @Override
+    public MemoryLedger memory() {
+        return memory;
     }
 
     private static long count(int[] shape) {
@@ -134,6 +158,7 @@ public final class GpuBackend implements Backend {
 
     private void release(DeviceBuffer buf) {
         if (!owned.remove(buf)) return;
+        memory.released(buf);
         Staging st = staging.remove(buf);
         if (st != null) st.close();
         buf.close();
@@ -204,7 +229,7 @@ public final class GpuBackend implements Backend {
         GpuTensor g = t(x);
         if (g.isBf16()) return g.buf;
         if (g.half == null) {
-            g.half = alloc(DType.BF16, g.buf.count());
+            g.half = alloc(DType.BF16, g.buf.count(), weight ? MemoryUse.WEIGHT_COPIES : MemoryUse.SCRATCH);
             k.convert(s, g.buf, g.half, g.buf.count());
             g.halfMaintained = weight;
         } else if (!g.halfMaintained) {
@@ -271,7 +296,7 @@ public final class GpuBackend implements Backend {
         for (int slot : slots) {
             if (slot < 0 || slot >= dst.dim(0)) throw new IllegalArgumentException("slot " + slot + " outside the batch");
         }
-        if (slotList == null || slotList.count() < slots.length) slotList = alloc(DType.I32, Math.max(slots.length, 64));
+        if (slotList == null || slotList.count() < slots.length) slotList = scratch(DType.I32, Math.max(slots.length, 64));
         slotList.upload(slots);
         k.broadcastRowSlots(s, f32(row, "broadcastRowToSlots", "row"), b(dst), slotList, slots.length, per, d);
         wrote(dst);
@@ -320,7 +345,7 @@ public final class GpuBackend implements Backend {
     public void embedBackward(IntTensor tokens, Tensor dx, Tensor dEmbed, Tensor dPuzzleSlots, float scale) {
         int len = tokens.dim(1), batch = dx.dim(0), dim = dx.dim(2), vocab = dEmbed.dim(0);
         long need = GpuKernels.embeddingPartialFloats(batch, len, vocab, dim);
-        if (embedPartial == null || embedPartial.count() < need) embedPartial = alloc(DType.F32, need);
+        if (embedPartial == null || embedPartial.count() < need) embedPartial = scratch(DType.F32, need);
         k.embeddingBackward(s, b(tokens), f32(dx, "embedBackward", "dx"), f32(dEmbed, "embedBackward", "dEmbed"),
                 f32(dPuzzleSlots, "embedBackward", "dPuzzleSlots"), embedPartial, batch, len, dim, dx.dim(1) - len,
                 vocab, scale);
@@ -398,7 +423,7 @@ public final class GpuBackend implements Backend {
         // row's product lands in scratch and one pass sums them (in chunks of batch rows bounding the scratch).
         long per = (long) n * sin;
         int chunk = (int) Math.max(1, Math.min(batch, MIX_SCRATCH_FLOATS / per));
-        if (mixScratch == null || mixScratch.count() < chunk * per) mixScratch = alloc(DType.F32, chunk * per);
+        if (mixScratch == null || mixScratch.count() < chunk * per) mixScratch = scratch(DType.F32, chunk * per);
         DeviceBuffer dwb = f32(dw, "tokenMixBackward", "dw");
         for (int b0 = 0; b0 < batch; b0 += chunk) {
             int c = Math.min(chunk, batch - b0);
@@ -424,7 +449,7 @@ public final class GpuBackend implements Backend {
     public void attentionBackward(Tensor qkv, Tensor out, Tensor lse, Tensor dout, Tensor dqkv, RopeTables rope) {
         int heads = lse.dim(1);
         long need = t(lse).buf.count();
-        if (attnDelta == null || attnDelta.count() < need) attnDelta = alloc(DType.F32, need);
+        if (attnDelta == null || attnDelta.count() < need) attnDelta = scratch(DType.F32, need);
         k.attentionBackward(s, bf16(qkv, "attentionBackward", "qkv"), bf16(out, "attentionBackward", "out"),
                 f32(lse, "attentionBackward", "lse"), bf16(dout, "attentionBackward", "dout"),
                 bf16(dqkv, "attentionBackward", "dqkv"), attnDelta, rope == null ? null : b(rope.cos()),
@@ -707,7 +732,7 @@ public final class GpuBackend implements Backend {
         // The schedule (lr, bias corrections) lives in device memory; it is uploaded once per distinct step, not per
         // parameter tensor.
         float[] values = GpuKernels.adamSchedule(lr, beta1, beta2, step);
-        if (sched == null) sched = alloc(DType.F32, 3);
+        if (sched == null) sched = scratch(DType.F32, 3);
         if (!Arrays.equals(values, schedValues)) {
             sched.upload(values);
             schedValues = values;
@@ -806,7 +831,7 @@ public final class GpuBackend implements Backend {
             total += count;
         }
         int[] words = GpuKernels.multiTensorTable(addresses, counts);
-        DeviceBuffer buf = tab != null ? tab.table() : alloc(DType.I32, words.length);  // same key, same size
+        DeviceBuffer buf = tab != null ? tab.table() : scratch(DType.I32, words.length);  // same key, same size
         buf.upload(words);  // synchronous, so this must not happen while a graph is captured
         groupTableUploads++;
         tab = new GroupTable(buf, n, total, halves);

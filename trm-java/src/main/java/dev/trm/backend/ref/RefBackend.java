@@ -2,6 +2,7 @@ package dev.trm.backend.ref;
 
 import dev.trm.backend.Backend;
 import dev.trm.backend.IntTensor;
+import dev.trm.backend.MemoryLedger;
 import dev.trm.backend.RopeTables;
 import dev.trm.backend.Tensor;
 import java.util.Arrays;
@@ -11,6 +12,7 @@ import java.util.Arrays;
  * model runs on it for finite-difference gradient checks and as the oracle of the fp32 and GPU backends.
  */
 public final class RefBackend implements Backend {
+    private final MemoryLedger memory = new MemoryLedger();
 
     @Override
     public String name() {
@@ -30,13 +32,32 @@ public final class RefBackend implements Backend {
     }
 
     @Override
+    public MemoryLedger memory() {
+        return memory;
+    }
+
+    @Override
     public RefTensor tensor(int... shape) {
-        return new RefTensor(shape);
+        RefTensor t = new RefTensor(shape);
+        memory.allocated(t, 8L * t.data().length);
+        return t;
     }
 
     @Override
     public RefIntTensor intTensor(int... shape) {
-        return new RefIntTensor(shape);
+        RefIntTensor t = new RefIntTensor(shape);
+        memory.allocated(t, 4L * t.data().length);
+        return t;
+    }
+
+    @Override
+    public void free(Tensor t) {
+        memory.released(t);
+    }
+
+    @Override
+    public void free(IntTensor t) {
+        memory.released(t);
     }
 
     @Override

@@ -1,0 +1,101 @@
+package dev.trm.train;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+
+import dev.trm.backend.Backend;
+import dev.trm.backend.MemoryUse;
+import dev.trm.data.Dataset;
+import dev.trm.model.TrmConfig;
+import dev.trm.model.TrmParameters;
+import java.nio.file.Path;
+import java.util.Map;
+
+/**
+ * What the memory table says of a training run, checked on any backend (the CPU here, the emulated device in
+ * {@code TrainingMemoryEmulatedTest}): every buffer is booked under a use, the first step makes them all and later
+ * steps none, and the big rows equal what the spec says they hold, computed here from the shapes alone:
+ * parameters, gradients, AdamATan2's m and v and the EMA copy are one float per trainable weight each, and the
+ * activations saved for the backward are exactly n+1 calls' worth.
+ */
+public final class TrainingMemoryCheck {
+    private TrainingMemoryCheck() {}
+
+    /** A small model on the data's shapes: token mixer or attention with RoPE; T 2, n 3. */
+    static TrmConfig model(Dataset d, boolean mixer) {
+        return new TrmConfig(d.metadata().vocabSize(), d.seqLen(), 32, 2, 4, 2, 2, 3, mixer, !mixer, 10000.0, 1e-5, 2,
+                1, 4, 0.1, TrmConfig.LossType.STABLEMAX);
+    }
+
+    /**
+     * Trains four steps on be and checks the ledger. activationBytes and floatBytes: the backend's element sizes for
+     * {@link Backend#activation} and {@link Backend#tensor} (4 and 4 on the CPU; 2 and 4 on a GPU).
+     */
+    public static void check(Backend be, Path dir, boolean mixer, int activationBytes, int floatBytes) {
+        Path data = TinySudoku.build(dir, 8, 1, 6, 1);
+        try (Dataset train = Dataset.open(data, "train")) {
+            TrmConfig c = model(train, mixer);
+            int batch = 4;
+            TrmParameters p = new TrmParameters(c, be);
+            p.initialize(be, 3);
+            TrainConfig tc = new TrainConfig(batch, 10, 3e-3, 0.0, 3e-3, 0.0, 0.9, 0.95, 2, 1.0, 0.99, 0, 5);
+            DeepSupervision t = new DeepSupervision(c, tc, be, p, train);
+            t.step();
+            Map<MemoryUse, Long> first = be.memory().bytesByUse();
+            System.out.print(be.memory().table("memory by use (" + be.name() + ", " + (mixer ? "mixer" : "attention")
+                    + "):"));
+            for (int s = 0; s < 3; s++) t.step();
+            assertEquals(first, be.memory().bytesByUse(), "steps after the first must allocate nothing");
+
+            assertFalse(first.containsKey(MemoryUse.UNLABELLED), "every buffer is booked under a use: " + first);
+            long weights = c.parameterCount() * floatBytes;
+            assertEquals(weights, first.get(MemoryUse.PARAMETERS), "parameters");
+            assertEquals(weights, first.get(MemoryUse.GRADIENTS), "gradients");
+            assertEquals(2 * weights, first.get(MemoryUse.OPTIMIZER_STATE), "AdamATan2 m and v");
+            assertEquals(weights, first.get(MemoryUse.EMA), "the EMA copy: values only, no gradients");
+            assertEquals((c.puzzleTableSize() + 2L * c.hiddenSize()) * floatBytes, first.get(MemoryUse.BUFFERS),
+                    "puzzle table, H_init, L_init");
+            assertEquals(2L * batch * c.seq() * c.hiddenSize() * activationBytes, first.get(MemoryUse.CARRY), "carry");
+            assertEquals((c.lCycles() + 1) * savedPerCall(c, batch, activationBytes, floatBytes),
+                    first.get(MemoryUse.SAVED_ACTIVATIONS), "activations saved for the backward: n+1 calls");
+        }
+    }
+
+    /**
+     * One call's saved activations (NetActivations with forBackward): the injected input, then per block what its
+     * backward reads. Written from the shapes in NetActivations' comment, not from its code.
+     */
+    static long savedPerCall(TrmConfig c, int batch, int act, int f32) {
+        long s = c.seq(), d = c.hiddenSize(), inter = c.intermediate(), b = batch;
+        long perBlock;
+        if (c.mlpT()) {
+            long mi = c.tokenIntermediate();
+            perBlock = (2 * mi * d + mi * d) * b * act + b * d * f32;          // gu1, a1; rstd1 [B, D]
+        } else {
+            perBlock = (3 * s * d + s * d) * b * act + b * c.numHeads() * s * f32 + b * s * f32;  // qkv, att; lse; rstd1
+        }
+        perBlock += (s * d + s * 2 * inter + s * inter + s * d) * b * act + b * s * f32;  // h1, gu2, a2, out; rstd2
+        return b * s * d * act + c.layers() * perBlock;
+    }
+
+    /** A solver's parameters are made without gradients: half the weights' memory, and a training step refuses them. */
+    public static void inferenceParametersHaveNoGradients(Backend be) {
+        TrmConfig c = dev.trm.model.TinyConfigs.mixer();
+        long before = be.memory().bytesByUse().getOrDefault(MemoryUse.GRADIENTS, 0L);
+        TrmParameters p = TrmParameters.forInference(c, be);
+        assertFalse(p.hasGradients());
+        assertNull(p.parameters().get(0).grad());
+        assertEquals(before, be.memory().bytesByUse().getOrDefault(MemoryUse.GRADIENTS, 0L), "no gradient booked");
+        dev.trm.model.TrmModel m = new dev.trm.model.TrmModel(c, be, p);
+        int[] tokens = new int[c.seqLen()], labels = new int[c.seqLen()];
+        var batch = m.batch(tokens, labels, new int[] {0});
+        var carry = m.initialCarry(1);
+        IllegalStateException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+                () -> m.trainStep(batch, carry));
+        org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("without gradients"), e.getMessage());
+        m.forward(batch, carry);  // inference runs
+        m.free();
+        p.free(be);
+    }
+}
