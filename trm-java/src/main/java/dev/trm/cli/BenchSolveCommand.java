@@ -54,15 +54,45 @@ public final class BenchSolveCommand implements Runnable {
     @Option(names = "--device", defaultValue = "cpu", description = Devices.HELP + " (default ${DEFAULT-VALUE}).")
     String device;
 
+    @Option(names = "--plan", description = "Print the memory plan of a solver with one model per --batch size, by "
+            + "use, with --device's sizes (cpu: fp32; cuda or emulated: bf16 activations and weight copies), without "
+            + "allocating or running anything: no device needed.")
+    boolean plan;
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
     @Override
     public void run() {
         if (repeats < 1) throw new CliException("--repeats must be >= 1");
+        if (plan) {
+            printPlan(spec.commandLine().getOut());
+            return;
+        }
         try (Backend be = Devices.open(device)) {
             run(spec.commandLine().getOut(), be);
         }
+    }
+
+    /** --plan: the solver and a solve of each size on a {@link dev.trm.backend.MemoryPlanner} backend. */
+    private void printPlan(PrintWriter out) {
+        TrmConfig c = cycles.apply(Presets.get(preset).withPuzzleIds(1));
+        Backend be = Devices.planner(device);
+        TrmParameters p = TrmParameters.forInference(c, be);
+        Map<String, float[]> weights = Checkpoint.weightsOf(p, be);
+        p.free(be);
+        try (TrmSolver solver = TrmSolver.of(c, null, weights, be)) {
+            for (int batch : batches) {
+                if (batch < 1) throw new CliException("--batch sizes must be >= 1");
+                int[][] inputs = new int[batch][c.seqLen()];
+                for (int[] row : inputs) java.util.Arrays.fill(row, 1);
+                solver.solve(inputs, new int[batch], SolveOptions.defaults().withBatchSize(batch).withEarlyHalt(earlyHalt));
+            }
+            out.printf("memory plan: preset %s, a solver with one model for each batch size %s; nothing allocated or "
+                    + "run%n", preset, java.util.Arrays.toString(batches));
+            out.print(be.memory().table("memory by use (" + be.name() + "):"));
+        }
+        out.flush();
     }
 
     private void run(PrintWriter out, Backend be) {

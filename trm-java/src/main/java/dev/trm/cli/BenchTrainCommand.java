@@ -56,6 +56,11 @@ public final class BenchTrainCommand implements Runnable {
             + "on a GPU over --profile-steps more steps run eagerly after them, from CUDA events around each op.")
     boolean profile;
 
+    @Option(names = "--plan", description = "Print the memory plan of one training step (model, AdamATan2, EMA) at "
+            + "this preset and batch, by use, with --device's sizes (cpu: fp32; cuda or emulated: bf16 activations "
+            + "and weight copies), without allocating or running anything: no device needed.")
+    boolean plan;
+
     @Option(names = "--profile-steps", defaultValue = "3",
             description = "GPU only: eager steps the profile times, after one untimed (default ${DEFAULT-VALUE}).")
     int profileSteps;
@@ -69,6 +74,10 @@ public final class BenchTrainCommand implements Runnable {
         PrintWriter out = spec.commandLine().getOut();
         TrmConfig c = cycles.apply(Presets.get(preset).withPuzzleIds(puzzleIds == null ? 1 : puzzleIds));
         if (profileSteps < 1) throw new CliException("--profile-steps must be >= 1");
+        if (plan) {
+            printPlan(out, c);
+            return;
+        }
         try (Backend device = Devices.open(this.device);
              ProfiledBackend.Profile prof = new ProfiledBackend.Profile()) {
             GpuBackend gpu = device instanceof GpuBackend g ? g : null;
@@ -144,6 +153,18 @@ public final class BenchTrainCommand implements Runnable {
      * step; with the optimizers (as the GPU times it) AdamATan2, sign-SGD and the EMA after it, their schedule read
      * from a device row as in a captured step.
      */
+    /** --plan: one step on a {@link MemoryPlanner} backend of --device's sizes; its ledger is the plan. */
+    private void printPlan(PrintWriter out, TrmConfig c) {
+        Backend be = Devices.planner(device);
+        boolean cpu = device.equals("cpu");
+        stepOn(c, be, true).run();
+        out.printf("memory plan: preset %s, batch %d, T %d, n %d, one training step with AdamATan2 and the EMA; "
+                + "nothing allocated or run%n", preset, batch, c.hCycles(), c.lCycles());
+        out.print(be.memory().table("memory by use (" + be.name() + (cpu ? "" : "; without the backend's kernel "
+                + "scratch, cuBLAS's workspace and the driver's context") + "):"));
+        out.flush();
+    }
+
     private Runnable stepOn(TrmConfig c, Backend be, boolean withOptimizers) {
         TrmParameters p = new TrmParameters(c, be);
         p.initialize(be, 0);

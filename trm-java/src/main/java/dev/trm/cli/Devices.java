@@ -1,6 +1,7 @@
 package dev.trm.cli;
 
 import dev.trm.backend.Backend;
+import dev.trm.backend.MemoryPlanner;
 import dev.trm.backend.cpu.CpuBackend;
 import dev.trm.backend.gpu.GpuBackend;
 import dev.trm.gpu.DeviceProbe;
@@ -31,6 +32,18 @@ final class Devices {
         } catch (GpuUnavailableException e) {
             throw new CliException("--device " + device + ": " + e.getMessage());
         }
+    }
+
+    /**
+     * A memory planner with the sizes of the backend --device names (cpu: fp32; cuda, emulated: the GPU backend's),
+     * without opening anything; auto plans as a GPU.
+     */
+    static Backend planner(String device) {
+        return switch (device) {
+            case "cpu" -> MemoryPlanner.asCpu();
+            case "cuda", "cuda:0", "emulated", "auto" -> MemoryPlanner.asGpu();
+            default -> throw new CliException("--device " + device + ": expected " + HELP);
+        };
     }
 
     /** How the device launches our kernels, for the benchmarks' headers: as programmatic dependents (PDL), or why not. */

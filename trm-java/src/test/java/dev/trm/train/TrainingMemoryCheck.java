@@ -22,6 +22,23 @@ import java.util.Map;
 public final class TrainingMemoryCheck {
     private TrainingMemoryCheck() {}
 
+    /** The ledger's rows after one training step of {@link #model} at batch 4 on be (DeepSupervision, EMA on). */
+    public static Map<MemoryUse, Long> afterOneStep(Backend be, Path data, boolean mixer) {
+        try (Dataset train = Dataset.open(data, "train")) {
+            TrmConfig c = model(train, mixer);
+            TrmParameters p = new TrmParameters(c, be);
+            p.initialize(be, 3);
+            TrainConfig tc = new TrainConfig(4, 10, 3e-3, 0.0, 3e-3, 0.0, 0.9, 0.95, 2, 1.0, 0.99, 0, 5);
+            new DeepSupervision(c, tc, be, p, train).stepAsync();  // no read back: a plan reads zeros
+            return be.memory().bytesByUse();
+        }
+    }
+
+    /** The tiny training set the checks use, under dir. */
+    public static Path data(Path dir) {
+        return TinySudoku.build(dir, 8, 1, 6, 1);
+    }
+
     /** A small model on the data's shapes: token mixer or attention with RoPE; T 2, n 3. */
     static TrmConfig model(Dataset d, boolean mixer) {
         return new TrmConfig(d.metadata().vocabSize(), d.seqLen(), 32, 2, 4, 2, 2, 3, mixer, !mixer, 10000.0, 1e-5, 2,
@@ -33,7 +50,7 @@ public final class TrainingMemoryCheck {
      * {@link Backend#activation} and {@link Backend#tensor} (4 and 4 on the CPU; 2 and 4 on a GPU).
      */
     public static void check(Backend be, Path dir, boolean mixer, int activationBytes, int floatBytes) {
-        Path data = TinySudoku.build(dir, 8, 1, 6, 1);
+        Path data = data(dir);
         try (Dataset train = Dataset.open(data, "train")) {
             TrmConfig c = model(train, mixer);
             int batch = 4;
@@ -59,6 +76,13 @@ public final class TrainingMemoryCheck {
             assertEquals(2L * batch * c.seq() * c.hiddenSize() * activationBytes, first.get(MemoryUse.CARRY), "carry");
             assertEquals((c.lCycles() + 1) * savedPerCall(c, batch, activationBytes, floatBytes),
                     first.get(MemoryUse.SAVED_ACTIVATIONS), "activations saved for the backward: n+1 calls");
+            // the no-grad calls' one set: the blocks share one block's intermediates and keep their own out; with it
+            // the embedded input x and the net's sublayer scratch, both [B, S, D]
+            long bsd = (long) batch * c.seq() * c.hiddenSize() * activationBytes;
+            long blockOwn = savedPerCall(c, batch, activationBytes, floatBytes) - bsd;  // per-block part, all layers
+            long oneBlockIntermediates = blockOwn / c.layers() - bsd;                   // without its out
+            assertEquals(bsd + oneBlockIntermediates + c.layers() * bsd + 2 * bsd, first.get(MemoryUse.CALL_ACTIVATIONS),
+                    "the no-grad calls' set shares its blocks' intermediates");
         }
     }
 

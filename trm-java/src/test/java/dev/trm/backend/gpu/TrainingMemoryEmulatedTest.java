@@ -1,5 +1,9 @@
 package dev.trm.backend.gpu;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import dev.trm.backend.MemoryPlanner;
+import dev.trm.backend.MemoryUse;
 import dev.trm.gpu.Backend;
 import dev.trm.train.TrainingMemoryCheck;
 import java.nio.file.Path;
@@ -17,6 +21,24 @@ class TrainingMemoryEmulatedTest {
             try (GpuBackend gpu = GpuBackend.open(Backend.EMULATED)) {
                 TrainingMemoryGpu.check(gpu, dir, mixer);
             }
+        }
+    }
+
+    /** The GPU plan (bf16 activations, weight copies) against the emulated device's ledger, all rows but scratch. */
+    @Test
+    void emulatedDeviceHoldsWhatTheGpuPlanSays(@TempDir Path dir) {
+        TestDevices.assumeEmulated();
+        Path data = TrainingMemoryCheck.data(dir);
+        for (boolean mixer : new boolean[] {true, false}) {
+            java.util.Map<MemoryUse, Long> plan = new java.util.EnumMap<>(
+                    TrainingMemoryCheck.afterOneStep(MemoryPlanner.asGpu(), data, mixer));
+            java.util.Map<MemoryUse, Long> real;
+            try (GpuBackend gpu = GpuBackend.open(Backend.EMULATED)) {
+                real = new java.util.EnumMap<>(TrainingMemoryCheck.afterOneStep(gpu, data, mixer));
+            }
+            plan.remove(MemoryUse.SCRATCH);   // the plan leaves the backend's kernel scratch out
+            real.remove(MemoryUse.SCRATCH);
+            assertEquals(real, plan, mixer ? "token mixer" : "attention");
         }
     }
 

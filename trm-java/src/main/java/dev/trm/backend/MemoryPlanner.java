@@ -1,0 +1,115 @@
+package dev.trm.backend;
+
+import java.lang.reflect.Method;
+import java.lang.reflect.Proxy;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.Set;
+
+/**
+ * A backend that stores nothing and runs nothing, and books every tensor the model asks for in its ledger at the
+ * element sizes of the backend it stands for: run a training step or a solve on it and its {@link #memory()} table is
+ * the memory plan, for any preset and batch, on a machine without the device (and without the memory). {@code trm
+ * bench train --plan} and {@code trm bench solve --plan} print it.
+ *
+ * <p>Standing for the GPU backend it also books the bf16 copy that backend keeps of each fp32 weight a GEMM reads
+ * (and of the EMA copy of such a weight), as {@link MemoryUse#WEIGHT_COPIES}. What it leaves out: the GPU backend's
+ * own kernel scratch (a few MiB: attention statistics, token-mixer weight-gradient partials, multi-tensor tables),
+ * cuBLAS's workspace, the driver's context and the kernels' code. {@code MemoryPlannerTest} holds the plan to the
+ * emulated device's ledger, row by row.
+ *
+ * <p>Reads return zeros, captures are refused (callers then run eagerly, which is where every buffer is made
+ * anyway), and every op does nothing: no value a plan computes means anything.
+ */
+public final class MemoryPlanner {
+    private MemoryPlanner() {}
+
+    /** The sizes of the GPU backend: bf16 activations, fp32 weights and statistics, bf16 copies of GEMM weights. */
+    public static Backend asGpu() {
+        return planning("plan as on a GPU: bf16 activations", 2, true);
+    }
+
+    /** The sizes of the CPU backend: fp32 throughout. */
+    public static Backend asCpu() {
+        return planning("plan as on the CPU: fp32", 4, false);
+    }
+
+    /** A tensor of the plan: a shape, no storage. */
+    private record Planned(int[] shape, boolean isWeightPrecision) implements Tensor {}
+
+    private record PlannedInts(int[] shape) implements IntTensor {}
+
+    private static Backend planning(String name, int activationBytes, boolean gemmCopies) {
+        MemoryLedger ledger = new MemoryLedger();
+        // fp32 tensors that have a bf16 copy booked (a GPU keeps one per GEMM weight, made at its first use)
+        Set<Tensor> copied = Collections.newSetFromMap(new IdentityHashMap<>());
+        return (Backend) Proxy.newProxyInstance(Backend.class.getClassLoader(), new Class<?>[] {Backend.class},
+                (proxy, method, args) -> {
+                    if (method.getDeclaringClass() == Object.class) return objectMethod(proxy, method, args, name);
+                    switch (method.getName()) {
+                        case "name": return name;
+                        case "memory": return ledger;
+                        case "tensor": return book(ledger, new Planned((int[]) args[0], true), 4);
+                        case "activation": return book(ledger, new Planned((int[]) args[0], false), activationBytes);
+                        case "intTensor": {
+                            IntTensor t = new PlannedInts((int[]) args[0]);
+                            ledger.allocated(t, 4 * t.size());
+                            return t;
+                        }
+                        case "free": ledger.released(args[0]); return null;
+                        case "read": return new float[Math.toIntExact(((Tensor) args[0]).size())];
+                        case "readDouble": return new double[Math.toIntExact(((Tensor) args[0]).size())];
+                        case "readInts": return new int[Math.toIntExact(((IntTensor) args[0]).size())];
+                        case "rope": {
+                            int seq = (Integer) args[0], hd = (Integer) args[1];
+                            Tensor c = book(ledger, new Planned(new int[] {seq, hd}, true), 4);
+                            Tensor s = book(ledger, new Planned(new int[] {seq, hd}, true), 4);
+                            return new RopeTables(c, s, seq, hd);
+                        }
+                        case "runUnlessAllSet": ((Runnable) args[1]).run(); return null;
+                        case "canCapture": return false;
+                        default: break;
+                    }
+                    if (gemmCopies) bookGemmCopies(ledger, copied, method.getName(), args);
+                    Class<?> r = method.getReturnType();
+                    return r == boolean.class ? Boolean.FALSE : null;  // capture, openDeviceClock: null; ops: nothing
+                });
+    }
+
+    private static Tensor book(MemoryLedger ledger, Planned t, int bytes) {
+        ledger.allocated(t, (long) bytes * t.size());
+        return t;
+    }
+
+    /**
+     * The GPU backend's rule (GpuBackend.gemmOperand, followBf16Copy): the weight operand of every GEMM op, when it is
+     * fp32, gets a bf16 copy at its first use; an EMA shadow gets one when its live weight has one.
+     */
+    private static void bookGemmCopies(MemoryLedger ledger, Set<Tensor> copied, String op, Object[] args) {
+        Tensor weight = switch (op) {
+            case "linear", "linearSwiglu" -> (Tensor) args[1];
+            case "linearBackward" -> args[3] != null ? (Tensor) args[1] : null;  // w is read only for dx
+            case "tokenMix", "tokenMixSwiglu", "tokenMixBackward", "tokenMixNorm" -> (Tensor) args[0];
+            default -> null;
+        };
+        if (weight != null) copy(ledger, copied, weight);
+        if (op.equals("ema") && copied.contains((Tensor) args[1])) copy(ledger, copied, (Tensor) args[0]);
+        if (op.equals("emaAll")) {
+            Tensor[] shadow = (Tensor[]) args[0], live = (Tensor[]) args[1];
+            for (int i = 0; i < shadow.length; i++) if (copied.contains(live[i])) copy(ledger, copied, shadow[i]);
+        }
+    }
+
+    private static void copy(MemoryLedger ledger, Set<Tensor> copied, Tensor w) {
+        if (!(w instanceof Planned p) || !p.isWeightPrecision() || !copied.add(w)) return;
+        ledger.allocated(new Object(), 2 * w.size(), MemoryUse.WEIGHT_COPIES);
+    }
+
+    private static Object objectMethod(Object proxy, Method m, Object[] args, String name) {
+        return switch (m.getName()) {
+            case "equals" -> proxy == args[0];
+            case "hashCode" -> System.identityHashCode(proxy);
+            default -> name;
+        };
+    }
+}
