@@ -7,7 +7,8 @@
 // act_halt:      one thread per slot: steps += 1; halted = steps >= maxSteps || (maxSteps > 1: q[b, 0] > 0), and
 //                (maxSteps > 1) steps >= minSteps[b] (the host's exploration draw, 0 when not exploring).
 // train_metrics: one block of 256 threads: the step's sums over the batch (losses) and over the slots that halted
-//                with a valid label (count, token accuracy, exact, q accuracy, steps), written in double-free fixed
+//                with a valid label (count, token accuracy = tokensCorrect (token_loss's count) / valid labels,
+//                exact, q accuracy, steps), written in double-free fixed
 //                order (per-thread partial sums, then a block reduction) into ring row cursor % rows; cursor += 1.
 #include "common.cuh"
 
@@ -55,10 +56,10 @@ TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
 TRM_EXPORT(act_halt, TRM_BLOCK)
 
 TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
-    train_metrics(const bf16* logits, const int* labels, const int* halted, const int* steps,
+    train_metrics(const int* tokensCorrect, const int* labels, const int* halted, const int* steps,
                   const int* seqCorrect, const float* q, int qStride, const float* perSeqLoss,
                   const float* qLoss, float* ring, int ringRows, int fields, int* cursor, int batch,
-                  int len, int vocab) {
+                  int len) {
     trm_pdl_begin();
     __shared__ float scratch[32];
     float lm = 0, qh = 0, count = 0, acc = 0, exact = 0, qAcc = 0, stepSum = 0;
@@ -66,23 +67,11 @@ TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
         lm += perSeqLoss[b];
         qh += qLoss[b];
         if (!halted[b]) continue;
-        int valid = 0, right = 0;
-        for (int t = 0; t < len; t++) {
-            int y = labels[(long)b * len + t];
-            if (y < 0) continue;
-            valid++;
-            const bf16* row = logits + ((long)b * len + t) * vocab;
-            int best = 0;
-            float bestV = __bfloat162float(row[0]);
-            for (int j = 1; j < vocab; j++) {
-                float v = __bfloat162float(row[j]);
-                if (v > bestV) { bestV = v; best = j; }  // the first maximum, as the host argmax
-            }
-            if (best == y) right++;
-        }
+        int valid = 0;
+        for (int t = 0; t < len; t++) valid += labels[(long)b * len + t] >= 0 ? 1 : 0;
         if (valid == 0) continue;
         count += 1;
-        acc += (float)right / valid;
+        acc += (float)tokensCorrect[b] / valid;
         exact += seqCorrect[b];
         qAcc += ((q[(long)b * qStride] >= 0.0f) == (seqCorrect[b] == 1)) ? 1.0f : 0.0f;
         stepSum += steps[b];

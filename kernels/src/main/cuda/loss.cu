@@ -4,6 +4,8 @@
 // mean over valid tokens (label -100 = ignored).
 //   logits [B, L, V] bf16, labels [B, L] int -> perSeqLoss [B] fp32 = sum_t CE / max(1, valid count),
 //   seqCorrect [B] int = 1 iff every valid token's argmax (first max) equals its label (1 when none is valid),
+//   tokensCorrect [B] int (skipped when null) = how many valid tokens' argmax equals the label (the training metrics'
+//   token accuracy: the step writes dlogits over the logits, so nothing can take the argmax after this kernel),
 //   dlogits [B, L, V] bf16 = gradScale * d perSeqLoss[b] / d logits (written with =; 0 on ignored tokens).
 // One block per sequence, one warp per token (V is small: 10 to 12 for the puzzle tasks).
 //
@@ -22,7 +24,7 @@ __device__ __forceinline__ double warpReduceSumD(double v) {
 
 TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
     token_loss(int stablemax, const bf16* logits, const int* labels, float* perSeqLoss, int* seqCorrect,
-               bf16* dlogits, int batch, int len, int vocab, float gradScale) {
+               int* tokensCorrect, bf16* dlogits, int batch, int len, int vocab, float gradScale) {
     trm_pdl_begin();
     __shared__ float scratch[32];
     __shared__ int wrong;
@@ -38,7 +40,7 @@ TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
     __syncthreads();
     float inv = 1.0f / fmaxf(1.0f, count);
 
-    float lossAcc = 0.0f;  // meaningful in lane 0 of each warp
+    float lossAcc = 0.0f, rightAcc = 0.0f;  // meaningful in lane 0 of each warp (counts stay exact in fp32)
     for (int t = warp; t < len; t += warps) {
         long rowOff = ((long)b * len + t) * vocab;
         const bf16* row = logits + rowOff;
@@ -89,12 +91,15 @@ TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
         if (lane == 0) {
             lossAcc += ce;
             if (bestIdx != y) wrong = 1;
+            else rightAcc += 1.0f;
         }
     }
     float total = blockReduceSum(lane == 0 ? lossAcc : 0.0f, scratch);  // its barriers also publish `wrong`
+    float right = blockReduceSum(lane == 0 ? rightAcc : 0.0f, scratch);
     if (threadIdx.x == 0) {
         perSeqLoss[b] = total * inv;
         seqCorrect[b] = wrong ? 0 : 1;
+        if (tokensCorrect != nullptr) tokensCorrect[b] = (int)right;
     }
 }
 TRM_EXPORT(token_loss, TRM_BLOCK)

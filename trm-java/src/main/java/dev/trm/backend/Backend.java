@@ -198,11 +198,25 @@ public interface Backend extends AutoCloseable {
 
     /**
      * Token loss (spec 3), computed in double: logits [B, L, V]; labels [B, L] (-100 ignored). perSeqLoss [B] = mean
-     * token CE over valid tokens; seqCorrect [B] = all valid tokens right; dlogits [B, L, V] = gradScale * d
-     * perSeqLoss[b] / d logits (may alias logits: the gradient is written over them).
+     * token CE over valid tokens; seqCorrect [B] = all valid tokens right; tokensCorrect [B] (null: not wanted) = how
+     * many valid tokens are right (argmax, the first maximum); dlogits [B, L, V] = gradScale * d perSeqLoss[b] / d
+     * logits. dlogits may be logits itself: the training step writes the gradient over the logits, which is why the
+     * step's accuracies come from here and not from the logits afterwards.
      */
     void crossEntropy(Tensor logits, IntTensor labels, boolean stablemax, double gradScale,
-                      Tensor perSeqLoss, IntTensor seqCorrect, Tensor dlogits);
+                      Tensor perSeqLoss, IntTensor seqCorrect, IntTensor tokensCorrect, Tensor dlogits);
+
+    /** tokensCorrect[b] = valid tokens of row b whose first-maximum logit is the label (host logits [B, L, V]). */
+    static void countCorrectTokens(float[] logits, int[] labels, int[] tokensCorrect, int batch, int len, int vocab) {
+        for (int b = 0; b < batch; b++) {
+            int right = 0;
+            for (int t = 0; t < len; t++) {
+                int y = labels[b * len + t];
+                if (y >= 0 && Argmax.firstMax(logits, (b * len + t) * vocab, vocab) == y) right++;
+            }
+            tokensCorrect[b] = right;
+        }
+    }
 
     /**
      * Halting loss on q [B, 2] (column 0 = q_halt): loss[b] = BCEWithLogits(q[b, 0], target[b]);
@@ -293,31 +307,26 @@ public interface Backend extends AutoCloseable {
     /**
      * One step's training metrics into row cursor[0] % K of ring [K, METRIC_FIELDS], then cursor[0] += 1: the sums
      * over the batch of perSeqLoss and qLoss [B], and over the slots that halted at this step with at least one
-     * valid label: their count, token accuracy (argmax of logits [B, L, V] against labels), seqCorrect, whether
-     * (q_halt >= 0) == seqCorrect, and steps.
+     * valid label: their count, token accuracy (tokensCorrect [B] from {@link #crossEntropy} over the valid labels),
+     * seqCorrect, whether (q_halt >= 0) == seqCorrect, and steps.
      */
-    default void trainMetrics(Tensor logits, IntTensor labels, IntTensor halted, IntTensor steps,
+    default void trainMetrics(IntTensor tokensCorrect, IntTensor labels, IntTensor halted, IntTensor steps,
                               IntTensor seqCorrect, Tensor q, Tensor perSeqLoss, Tensor qLoss, Tensor ring,
                               IntTensor cursor) {
-        float[] lg = read(logits), qv = read(q), per = read(perSeqLoss), ql = read(qLoss), r = read(ring);
+        float[] qv = read(q), per = read(perSeqLoss), ql = read(qLoss), r = read(ring);
         int[] lab = readInts(labels), h = readInts(halted), st = readInts(steps), ok = readInts(seqCorrect),
-                cur = readInts(cursor);
-        int batch = h.length, len = lab.length / batch, vocab = lg.length / lab.length, stride = qv.length / batch;
+                cur = readInts(cursor), right = readInts(tokensCorrect);
+        int batch = h.length, len = lab.length / batch, stride = qv.length / batch;
         double lm = 0, qh = 0, count = 0, acc = 0, exact = 0, qAcc = 0, stepSum = 0;
         for (int b = 0; b < batch; b++) {
             lm += per[b];
             qh += ql[b];
             if (h[b] == 0) continue;
-            int valid = 0, right = 0;
-            for (int t = 0; t < len; t++) {
-                int y = lab[b * len + t];
-                if (y < 0) continue;
-                valid++;
-                if (Argmax.firstMax(lg, (b * len + t) * vocab, vocab) == y) right++;
-            }
+            int valid = 0;
+            for (int t = 0; t < len; t++) if (lab[b * len + t] >= 0) valid++;
             if (valid == 0) continue;
             count++;
-            acc += (double) right / valid;
+            acc += (double) right[b] / valid;
             exact += ok[b];
             qAcc += ((qv[b * stride] >= 0) == (ok[b] == 1)) ? 1 : 0;
             stepSum += st[b];

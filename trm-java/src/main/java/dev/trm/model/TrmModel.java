@@ -28,6 +28,8 @@ public final class TrmModel {
     private final float embedScale;
     private Workspace ws;
 
+    private boolean keepTrainLogits;
+
     public TrmModel(TrmConfig config, Backend backend, TrmParameters parameters) {
         this.c = config;
         this.be = backend;
@@ -79,9 +81,10 @@ public final class TrmModel {
                 for (NetActivations a : training.saved) a.free(be);
                 for (Tensor t : new Tensor[] {training.perSeq, training.qLoss, training.dLogits, training.dyTail,
                         training.dy0, training.dq, training.g, training.dx, training.dPuzzleSlots}) {
-                    be.free(t);
+                    if (t != null) be.free(t);
                 }
                 be.free(training.correct);
+                be.free(training.tokensCorrect);
             }
         }
     }
@@ -90,7 +93,7 @@ public final class TrmModel {
     private final class Training {
         final NetActivations[] saved;
         final Tensor perSeq, qLoss, dLogits, dyTail, dy0, dq, g, dx, dPuzzleSlots;
-        final IntTensor correct;
+        final IntTensor correct, tokensCorrect;
 
         Training(int batch) {
             int s = c.seq(), d = c.hiddenSize(), len = c.seqLen(), v = c.vocabSize();
@@ -102,7 +105,9 @@ public final class TrmModel {
                 perSeq = be.tensor(batch);
                 qLoss = be.tensor(batch);
                 correct = be.intTensor(batch);
-                dLogits = be.activation(batch, len, v);
+                tokensCorrect = be.intTensor(batch);
+                // the loss writes the logits' gradient over the logits, unless they are to stay readable
+                dLogits = keepTrainLogits ? be.activation(batch, len, v) : null;
                 dyTail = be.activation(batch, len, d);
                 dy0 = be.activation(batch, 1, d);
                 dq = be.tensor(batch, 1, 2);
@@ -184,9 +189,29 @@ public final class TrmModel {
         return new Batch(in, lab, ids);
     }
 
-    /** Logits [B, L, V] of the last step (valid until the next step). */
+    /**
+     * Logits [B, L, V] of the last no-grad step (valid until the next step). After a training step they hold the
+     * logits' gradient, which the loss writes over them, unless {@link #keepTrainLogits} was set.
+     */
     public Tensor logits() {
         return ws.logits;
+    }
+
+    /**
+     * Whether a training step leaves {@link #logits()} readable, with the logits' gradient in a buffer of its own
+     * ([B, L, V] more): for checks against a reference. Off by default: the gradient is written over the logits. Set
+     * it before the first training step.
+     */
+    public void keepTrainLogits(boolean keep) {
+        if (ws != null && ws.training != null && keep != (ws.training.dLogits != null)) {
+            throw new IllegalStateException("keepTrainLogits must be set before the first training step");
+        }
+        keepTrainLogits = keep;
+    }
+
+    /** Per slot [B], the valid tokens of the last training step whose argmax equals the label (training metrics). */
+    public IntTensor tokensCorrect() {
+        return ws.training().tokensCorrect;
     }
 
     /** q [B, 1, 2] of the last step: column 0 q_halt, column 1 q_continue. */
@@ -253,12 +278,13 @@ public final class TrmModel {
 
         // Losses (spec 3): gradients are of (lm_loss + 0.5 q_halt_loss) / B.
         double scale = 1.0 / b;
+        Tensor dLogits = t.dLogits != null ? t.dLogits : w.logits;   // in place unless kept (see keepTrainLogits)
         be.crossEntropy(w.logits, batch.labels(), c.loss() == TrmConfig.LossType.STABLEMAX, scale, t.perSeq, t.correct,
-                t.dLogits);
+                t.tokensCorrect, dLogits);
         be.haltingBce(w.q, t.correct, 0.5 * scale, t.qLoss, t.dq);
 
         // Heads backward into g = d y' [B, S, D].
-        be.linearBackward(w.yTail, p.lmHead().value(), t.dLogits, t.dyTail, false, p.lmHead().grad(), null);
+        be.linearBackward(w.yTail, p.lmHead().value(), dLogits, t.dyTail, false, p.lmHead().grad(), null);
         be.linearBackward(w.y0, p.qWeight().value(), t.dq, t.dy0, false, p.qWeight().grad(), p.qBias().grad());
         be.zero(t.g);
         be.sliceSeqBackward(t.dyTail, c.puzzleEmbLen(), t.g);

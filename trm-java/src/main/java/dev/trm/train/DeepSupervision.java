@@ -189,7 +189,7 @@ public final class DeepSupervision {
         model.enqueueTrainStep(slots, carry);
         // Halting (spec 2.2), decided with this step's q_halt; halted slots take new data next step.
         be.actHalt(model.q(), minStepsT, stepsT, haltedT, c.haltMaxSteps());
-        be.trainMetrics(model.logits(), labelsT, haltedT, stepsT, model.sequenceCorrect(), model.q(),
+        be.trainMetrics(model.tokensCorrect(), labelsT, haltedT, stepsT, model.sequenceCorrect(), model.q(),
                 model.perSequenceLoss(), model.haltingLoss(), metricsRing, cursorT);
         if (be.canCapture()) {
             // read from the schedule row in backend memory: the captured step replays with each step's values

@@ -319,7 +319,11 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void crossEntropy(Tensor logits, IntTensor labels, boolean stablemax, double gradScale,
-                             Tensor perSeqLoss, IntTensor seqCorrect, Tensor dlogits) {
+                             Tensor perSeqLoss, IntTensor seqCorrect, IntTensor tokensCorrect, Tensor dlogits) {
+        if (tokensCorrect != null) {  // before the gradient may overwrite the logits
+            Backend.countCorrectTokens(d(logits), d(labels), d(tokensCorrect), logits.dim(0), logits.dim(1),
+                    logits.dim(2));
+        }
         Loss.crossEntropy(stablemax, d(logits), d(labels), d(perSeqLoss), d(seqCorrect), d(dlogits),
                 logits.dim(0), logits.dim(1), logits.dim(2), gradScale);
     }

@@ -710,9 +710,10 @@ public final class GpuBackend implements Backend {
 
     @Override
     public void crossEntropy(Tensor logits, IntTensor labels, boolean stablemax, double gradScale, Tensor perSeqLoss,
-                             IntTensor seqCorrect, Tensor dlogits) {
+                             IntTensor seqCorrect, IntTensor tokensCorrect, Tensor dlogits) {
         k.tokenLoss(s, stablemax, bf16(logits, "crossEntropy", "logits"), b(labels),
-                f32(perSeqLoss, "crossEntropy", "perSeqLoss"), b(seqCorrect), bf16(dlogits, "crossEntropy", "dlogits"),
+                f32(perSeqLoss, "crossEntropy", "perSeqLoss"), b(seqCorrect),
+                tokensCorrect == null ? null : b(tokensCorrect), bf16(dlogits, "crossEntropy", "dlogits"),
                 logits.dim(0), logits.dim(1), logits.dim(2), (float) gradScale);
     }
 
@@ -875,15 +876,14 @@ public final class GpuBackend implements Backend {
     }
 
     @Override
-    public void trainMetrics(Tensor logits, IntTensor labels, IntTensor halted, IntTensor steps,
+    public void trainMetrics(IntTensor tokensCorrect, IntTensor labels, IntTensor halted, IntTensor steps,
                              IntTensor seqCorrect, Tensor q, Tensor perSeqLoss, Tensor qLoss, Tensor ring,
                              IntTensor cursor) {
         int batch = halted.dim(0);
-        k.trainMetrics(s, bf16(logits, "trainMetrics", "logits"), b(labels), b(halted), b(steps), b(seqCorrect),
+        k.trainMetrics(s, b(tokensCorrect), b(labels), b(halted), b(steps), b(seqCorrect),
                 f32(q, "trainMetrics", "q"), Math.toIntExact(t(q).buf.count() / batch),
                 f32(perSeqLoss, "trainMetrics", "perSeqLoss"), f32(qLoss, "trainMetrics", "qLoss"),
-                f32(ring, "trainMetrics", "ring"), ring.dim(0), ring.dim(1), b(cursor), batch, labels.dim(1),
-                logits.dim(2));
+                f32(ring, "trainMetrics", "ring"), ring.dim(0), ring.dim(1), b(cursor), batch, labels.dim(1));
     }
 
     // ---- a solve's state on the device ------------------------------------------------------------------------------

@@ -272,12 +272,16 @@ public final class GpuKernels {
 
     // loss.cu
 
-    /** logits [B, L, V] bf16, labels [B, L] i32 -> perSeqLoss [B] f32, seqCorrect [B] i32, dlogits bf16. */
+    /**
+     * logits [B, L, V] bf16, labels [B, L] i32 -> perSeqLoss [B] f32, seqCorrect [B] i32, tokensCorrect [B] i32 (null:
+     * skipped), dlogits bf16 (may be logits).
+     */
     public void tokenLoss(Stream s, boolean stablemax, DeviceBuffer logits, DeviceBuffer labels, DeviceBuffer perSeqLoss,
-                          DeviceBuffer seqCorrect, DeviceBuffer dlogits, int batch, int len, int vocab,
-                          float gradScale) {
+                          DeviceBuffer seqCorrect, DeviceBuffer tokensCorrect, DeviceBuffer dlogits, int batch, int len,
+                          int vocab, float gradScale) {
         k("token_loss").launch(s, batch, BLOCK, 0, KernelArgs.of().i32(stablemax ? 1 : 0).ptr(logits).ptr(labels)
-                .ptr(perSeqLoss).ptr(seqCorrect).ptr(dlogits).i32(batch).i32(len).i32(vocab).f32(gradScale));
+                .ptr(perSeqLoss).ptr(seqCorrect).ptr(tokensCorrect).ptr(dlogits).i32(batch).i32(len).i32(vocab)
+                .f32(gradScale));
     }
 
     /** q [B, qStride] f32 (q_halt in column 0), target [B] i32 -> loss [B] f32, dq [B, qStride] f32. */
@@ -458,13 +462,13 @@ public final class GpuKernels {
     }
 
     /** One step's metrics into ring [rows, fields] f32 at row cursor % rows; cursor [1] i32 += 1. One block. */
-    public void trainMetrics(Stream s, DeviceBuffer logits, DeviceBuffer labels, DeviceBuffer halted,
+    public void trainMetrics(Stream s, DeviceBuffer tokensCorrect, DeviceBuffer labels, DeviceBuffer halted,
                              DeviceBuffer steps, DeviceBuffer seqCorrect, DeviceBuffer q, int qStride,
                              DeviceBuffer perSeqLoss, DeviceBuffer qLoss, DeviceBuffer ring, int rows, int fields,
-                             DeviceBuffer cursor, int batch, int len, int vocab) {
-        k("train_metrics").launch(s, 1, BLOCK, 0, KernelArgs.of().ptr(logits).ptr(labels).ptr(halted).ptr(steps)
-                .ptr(seqCorrect).ptr(q).i32(qStride).ptr(perSeqLoss).ptr(qLoss).ptr(ring).i32(rows).i32(fields)
-                .ptr(cursor).i32(batch).i32(len).i32(vocab));
+                             DeviceBuffer cursor, int batch, int len) {
+        k("train_metrics").launch(s, 1, BLOCK, 0, KernelArgs.of().ptr(tokensCorrect).ptr(labels).ptr(halted)
+                .ptr(steps).ptr(seqCorrect).ptr(q).i32(qStride).ptr(perSeqLoss).ptr(qLoss).ptr(ring).i32(rows)
+                .i32(fields).ptr(cursor).i32(batch).i32(len));
     }
 
     // ---- infer.cu --------------------------------------------------------------------------------------------------

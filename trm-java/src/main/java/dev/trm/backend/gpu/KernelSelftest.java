@@ -1,6 +1,7 @@
 package dev.trm.backend.gpu;
 
 import dev.trm.backend.Argmax;
+import dev.trm.backend.Backend;
 import dev.trm.backend.ref.RefOps;
 import dev.trm.gpu.Bf16;
 import dev.trm.gpu.Blas;
@@ -299,16 +300,19 @@ public final class KernelSelftest {
         double[] lossRef = new double[batch], dRef = new double[logits.length];
         int[] correctRef = new int[batch];
         RefOps.crossEntropy(stablemax, d(logits), labels, lossRef, correctRef, dRef, batch, L, V, gradScale);
+        int[] tokensRef = new int[batch];
+        Backend.countCorrectTokens(logits, labels, tokensRef, batch, L, V);
         try (DeviceBuffer bl = bf16(logits); DeviceBuffer lab = i32(labels); DeviceBuffer loss = dev.alloc(DType.F32, batch);
-             DeviceBuffer correct = dev.alloc(DType.I32, batch); DeviceBuffer dl = dev.alloc(DType.BF16, logits.length)) {
-            kernels.tokenLoss(s, stablemax, bl, lab, loss, correct, dl, batch, L, V, gradScale);
+             DeviceBuffer correct = dev.alloc(DType.I32, batch); DeviceBuffer tokens = dev.alloc(DType.I32, batch);
+             DeviceBuffer dl = dev.alloc(DType.BF16, logits.length)) {
+            kernels.tokenLoss(s, stablemax, bl, lab, loss, correct, tokens, dl, batch, L, V, gradScale);
             s.synchronize();
-            int[] c = correct.downloadInts();
+            int[] c = correct.downloadInts(), tc = tokens.downloadInts();
             int mismatches = 0;
-            for (int b = 0; b < batch; b++) if (c[b] != correctRef[b]) mismatches++;
+            for (int b = 0; b < batch; b++) if (c[b] != correctRef[b] || tc[b] != tokensRef[b]) mismatches++;
             double e = Math.max(measured(loss.downloadFloats(), lossRef) / TOL_F32,
                     measured(dl.downloadBf16(), dRef) / TOL_BF16) * TOL_BF16;
-            if (mismatches > 0) e = Double.POSITIVE_INFINITY;  // seqCorrect must match exactly
+            if (mismatches > 0) e = Double.POSITIVE_INFINITY;  // seqCorrect and tokensCorrect must match exactly
             return List.of(check(stablemax ? "token_loss stablemax" : "token_loss softmax", e, TOL_BF16));
         }
     }

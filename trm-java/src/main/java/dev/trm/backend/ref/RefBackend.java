@@ -274,8 +274,9 @@ public final class RefBackend implements Backend {
 
     @Override
     public void crossEntropy(Tensor logits, IntTensor labels, boolean stablemax, double gradScale,
-                             Tensor perSeqLoss, IntTensor seqCorrect, Tensor dlogits) {
+                             Tensor perSeqLoss, IntTensor seqCorrect, IntTensor tokensCorrect, Tensor dlogits) {
         int b = logits.dim(0), len = logits.dim(1), v = logits.dim(2);
+        if (tokensCorrect != null) Backend.countCorrectTokens(read(logits), d(labels), d(tokensCorrect), b, len, v);
         double[] g = dlogits == logits ? new double[d(logits).length] : d(dlogits);
         RefOps.crossEntropy(stablemax, d(logits), d(labels), d(perSeqLoss), d(seqCorrect), g, b, len, v, gradScale);
         if (dlogits == logits) System.arraycopy(g, 0, d(dlogits), 0, g.length);

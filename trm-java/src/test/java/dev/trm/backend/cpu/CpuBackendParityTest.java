@@ -137,9 +137,10 @@ class CpuBackendParityTest {
         ref.writeInts(lr, labels);
         for (boolean stablemax : new boolean[] {true, false}) {
             Pair logits = random(3, b, len, v), per = zeros(b), dl = zeros(b, len, v);
-            IntTensor cc = cpu.intTensor(b), cr = ref.intTensor(b);
-            cpu.crossEntropy(logits.c(), lc, stablemax, 0.25, per.c(), cc, dl.c());
-            ref.crossEntropy(logits.r(), lr, stablemax, 0.25, per.r(), cr, dl.r());
+            IntTensor cc = cpu.intTensor(b), cr = ref.intTensor(b), tc = cpu.intTensor(b), tr = ref.intTensor(b);
+            cpu.crossEntropy(logits.c(), lc, stablemax, 0.25, per.c(), cc, tc, dl.c());
+            ref.crossEntropy(logits.r(), lr, stablemax, 0.25, per.r(), cr, tr, dl.r());
+            org.junit.jupiter.api.Assertions.assertArrayEquals(ref.readInts(tr), cpu.readInts(tc), "tokensCorrect");
             expectClose("crossEntropy loss " + (stablemax ? "stablemax" : "softmax"), per);
             expectClose("crossEntropy dlogits " + (stablemax ? "stablemax" : "softmax"), dl);
             Pair q = random(2, b, 1, 2), loss = zeros(b), dq = zeros(b, 1, 2);

@@ -60,6 +60,7 @@ final class GpuModelParity {
             p = new TrmParameters(c, be);
             for (Map.Entry<String, Tensor> e : p.namedTensors().entrySet()) be.write(e.getValue(), weights.get(e.getKey()));
             m = new TrmModel(c, be, p);
+            m.keepTrainLogits(true);  // logits are compared after the step (production writes dlogits over them)
             batch = m.batch(inputs, labels, ids);
             carry = m.initialCarry(ids.length);
             adam = new AdamAtan2(be, p);

@@ -460,16 +460,21 @@ final class GpuOpsParity {
         IntPair lab = ints(labels, b, len);
         for (boolean stablemax : new boolean[] {true, false}) {
             Pair logits = act(2, b, len, v), per = outF32(b), dl = outAct(b, len, v);
-            IntPair correct = intOut(b);
-            cpu.crossEntropy(logits.c(), lab.c(), stablemax, 0.5, per.c(), correct.c(), dl.c());
-            gpu.crossEntropy(logits.g(), lab.g(), stablemax, 0.5, per.g(), correct.g(), dl.g());
+            IntPair correct = intOut(b), tokens = intOut(b);
+            cpu.crossEntropy(logits.c(), lab.c(), stablemax, 0.5, per.c(), correct.c(), tokens.c(), dl.c());
+            gpu.crossEntropy(logits.g(), lab.g(), stablemax, 0.5, per.g(), correct.g(), tokens.g(), dl.g());
             String name = stablemax ? "stablemax" : "softmax";
             close(name + " loss" + at, per);
             close(name + " dlogits" + at, dl);
             same(name + " seqCorrect" + at, correct);
-            cpu.crossEntropy(logits.c(), lab.c(), stablemax, 0.5, per.c(), correct.c(), logits.c());
-            gpu.crossEntropy(logits.g(), lab.g(), stablemax, 0.5, per.g(), correct.g(), logits.g());
+            same(name + " tokensCorrect" + at, tokens);
+            IntPair tokensInPlace = intOut(b);
+            cpu.crossEntropy(logits.c(), lab.c(), stablemax, 0.5, per.c(), correct.c(), tokensInPlace.c(), logits.c());
+            gpu.crossEntropy(logits.g(), lab.g(), stablemax, 0.5, per.g(), correct.g(), tokensInPlace.g(), logits.g());
             close(name + " dlogits (over the logits)" + at, logits);
+            same(name + " tokensCorrect (over the logits)" + at, tokensInPlace);
+            assertTrue(java.util.Arrays.equals(cpu.readInts(tokens.c()), cpu.readInts(tokensInPlace.c())),
+                    "tokensCorrect is counted before the gradient overwrites the logits" + at);
         }
         int[] targets = new int[b];
         for (int i = 0; i < b; i++) targets[i] = rnd.nextInt(2);
@@ -633,11 +638,14 @@ final class GpuOpsParity {
         int[] ok = new int[b];
         for (int i = 0; i < b; i++) ok[i] = rnd.nextInt(2);
         IntPair correct = ints(ok, b), cursor = ints(new int[] {7}, 1);
-        Pair logits = act(2, b, len, v), per = f32(1, b), ql = f32(1, b), ring = f32(0, 3, Backend.METRIC_FIELDS);
+        int[] right = new int[b];
+        for (int i = 0; i < b; i++) right[i] = rnd.nextInt(len + 1);   // at most the row's valid labels: any count
+        IntPair tokens = ints(right, b);
+        Pair per = f32(1, b), ql = f32(1, b), ring = f32(0, 3, Backend.METRIC_FIELDS);
         for (int k = 0; k < 4; k++) {  // wraps around the 3-row ring
-            cpu.trainMetrics(logits.c(), lab.c(), h.c(), st.c(), correct.c(), q.c(), per.c(), ql.c(), ring.c(),
+            cpu.trainMetrics(tokens.c(), lab.c(), h.c(), st.c(), correct.c(), q.c(), per.c(), ql.c(), ring.c(),
                     cursor.c());
-            gpu.trainMetrics(logits.g(), lab.g(), h.g(), st.g(), correct.g(), q.g(), per.g(), ql.g(), ring.g(),
+            gpu.trainMetrics(tokens.g(), lab.g(), h.g(), st.g(), correct.g(), q.g(), per.g(), ql.g(), ring.g(),
                     cursor.g());
         }
         close("trainMetrics ring" + at, ring);

@@ -2,6 +2,7 @@ package dev.trm.backend.gpu;
 
 import static dev.trm.backend.Backend.METRIC_FIELDS;
 import static dev.trm.backend.Backend.SCHEDULE_FIELDS;
+import static dev.trm.backend.Backend.countCorrectTokens;
 import static dev.trm.backend.gpu.KernelSelftest.TOL_BF16;
 import static dev.trm.backend.gpu.KernelSelftest.TOL_F32;
 import static dev.trm.backend.gpu.KernelSelftest.TOL_ONE_ROUNDING;
@@ -368,14 +369,18 @@ final class KernelEdgeShapesCheck {
             double[] lossRef = new double[batch], dRef = new double[logits.length];
             int[] correctRef = new int[batch];
             RefOps.crossEntropy(stablemax, d(logits), labels, lossRef, correctRef, dRef, batch, len, vocab, gradScale);
+            int[] tokensRef = new int[batch];
+            countCorrectTokens(logits, labels, tokensRef, batch, len, vocab);
             try (Bufs m = new Bufs()) {
-                DeviceBuffer loss = m.out(F32, batch), correct = m.out(I32, batch), dl = m.out(BF16, logits.length);
-                k.tokenLoss(s, stablemax, m.bf16(logits), m.i32(labels), loss, correct, dl, batch, len, vocab,
+                DeviceBuffer loss = m.out(F32, batch), correct = m.out(I32, batch), tokens = m.out(I32, batch);
+                DeviceBuffer dl = m.out(BF16, logits.length);
+                k.tokenLoss(s, stablemax, m.bf16(logits), m.i32(labels), loss, correct, tokens, dl, batch, len, vocab,
                         gradScale);
                 s.synchronize();
                 expect("perSeqLoss", loss.downloadFloats(), lossRef, TOL_F32);
                 expect("dlogits", dl.downloadBf16(), dRef, TOL_BF16);
                 expectInts("seqCorrect", correct.downloadInts(), correctRef);
+                expectInts("tokensCorrect", tokens.downloadInts(), tokensRef);
             }
         });
     }
@@ -733,22 +738,22 @@ final class KernelEdgeShapesCheck {
     private void trainMetrics(int batch, int len, int vocab) {
         run("train_metrics B " + batch + ", L " + len + ", V " + vocab, () -> {
             int rows = 3, fields = METRIC_FIELDS;
-            float[] logits = bf(batch * len * vocab, 2), q = floats(batch * 2, 1), per = floats(batch, 1);
+            float[] q = floats(batch * 2, 1), per = floats(batch, 1);
             float[] qLoss = floats(batch, 1), ring = floats(rows * fields, 1);
             for (int r = 0; r < rows; r++) ring[r * fields + fields - 1] = 0;  // the unused field, as the CPU writes it
             int[] labels = ints(batch * len, vocab), halted = ints(batch, 2), steps = ints(batch, 16);
-            int[] correct = ints(batch, 2), cursor = {5};
+            int[] correct = ints(batch, 2), cursor = {5}, tokens = ints(batch, len + 1);
             for (int i = 0; i < labels.length; i += 5) labels[i] = RefOps.IGNORE_LABEL;
             halted[0] = 1;
             Tensor cRing = ct(ring, rows, fields);
             IntTensor cCursor = ci(cursor, 1);
-            cpu.trainMetrics(ct(logits, batch, len, vocab), ci(labels, batch, len), ci(halted, batch),
+            cpu.trainMetrics(ci(tokens, batch), ci(labels, batch, len), ci(halted, batch),
                     ci(steps, batch), ci(correct, batch), ct(q, batch, 2), ct(per, batch), ct(qLoss, batch), cRing,
                     cCursor);
             try (Bufs m = new Bufs()) {
                 DeviceBuffer gRing = m.f32(ring), gCursor = m.i32(cursor);
-                k.trainMetrics(s, m.bf16(logits), m.i32(labels), m.i32(halted), m.i32(steps), m.i32(correct),
-                        m.f32(q), 2, m.f32(per), m.f32(qLoss), gRing, rows, fields, gCursor, batch, len, vocab);
+                k.trainMetrics(s, m.i32(tokens), m.i32(labels), m.i32(halted), m.i32(steps), m.i32(correct),
+                        m.f32(q), 2, m.f32(per), m.f32(qLoss), gRing, rows, fields, gCursor, batch, len);
                 s.synchronize();
                 expect("ring", gRing.downloadFloats(), cpu.read(cRing), TOL_F32);
                 expectInts("cursor", gCursor.downloadInts(), cpu.readInts(cCursor));
