@@ -463,3 +463,253 @@ TRM_KERNEL void __launch_bounds__(ATT_THREADS)
     }
 }
 TRM_EXPORT(attention_backward_dkdv, ATT_THREADS)
+
+// ---- attention_backward: the whole backward in one launch ------------------------------------------------------------
+
+// delta = dO . O of one row (o, g: its hd values of out and dout), in fp32, by the calling warp: the lane sums
+// d = lane, lane + 32, then the xor butterfly, which leaves the same bits in every lane (each step adds the same two
+// values in either order). Both attention backwards compute it this way, once per row they need.
+__device__ __forceinline__ float att_delta(const bf16* o, const bf16* g, int hd, int lane) {
+    float acc = 0.0f;
+    for (int d = lane; d < hd; d += 32) acc += __bfloat162float(o[d]) * __bfloat162float(g[d]);
+    return warpReduceSum(acc);
+}
+
+// The dQ role: the 32 queries of tile `tile` of one (b, h) against every key tile. Shared memory comes from the
+// kernel (the dK/dV role uses the same buffers): qs, gs [32][64]; kt, vt [64][33]; lse2, dl [32] (of the own rows);
+// dsb [4][8][32].
+__device__ __forceinline__ void att_bwd_dq(const bf16* __restrict__ qkv, const bf16* __restrict__ out,
+                                           const float* __restrict__ lse, const bf16* __restrict__ dout,
+                                           bf16* __restrict__ dqkv, const float* __restrict__ cos,
+                                           const float* __restrict__ sin, int seq, int heads, int hd, int tile,
+                                           float (*qs)[ATT_MAX_HD], float (*gs)[ATT_MAX_HD],
+                                           float (*kt)[ATT_BWD_COLS + 1], float (*vt)[ATT_BWD_COLS + 1],
+                                           float* lse2, float* dl, float (*dsb)[ATT_ROWS][ATT_BWD_COLS]) {
+    const int b = blockIdx.z, h = blockIdx.y, i0 = tile * ATT_TILE;
+    const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, w0 = warp * ATT_ROWS;
+    const int dim = heads * hd, hdp = (hd + 3) & ~3;
+    const long stride = 3L * dim;
+    const bf16* q = qkv + (long)b * seq * stride + (long)h * hd;
+    const long orow0 = (long)b * seq * dim + (long)h * hd;  // row i of out and dout at orow0 + i * dim
+    const float scale = 1.0f / sqrtf((float)hd);
+
+    att_load_tile(&qs[0][0], ATT_MAX_HD, 1, false, q, stride, i0, ATT_TILE, seq, cos, sin, hd, scale * ATT_LOG2E);
+    att_load_tile(&gs[0][0], ATT_MAX_HD, 1, false, dout + orow0, dim, i0, ATT_TILE, seq, nullptr, nullptr, hd, 1.0f);
+    // lse * log2e and delta of the warp's rows, in shared memory (read back as broadcasts: 16 registers fewer)
+    for (int r = 0; r < ATT_ROWS; r++) {
+        int i = i0 + w0 + r;  // the same for the whole warp: att_delta's shuffles stay converged
+        float v = i < seq ? att_delta(out + orow0 + (long)i * dim, dout + orow0 + (long)i * dim, hd, lane) : 0.0f;
+        if (lane == 0) {
+            lse2[w0 + r] = i < seq ? lse[((long)b * heads + h) * seq + i] * ATT_LOG2E : 0.0f;
+            dl[w0 + r] = v;
+        }
+    }
+    float g0[ATT_ROWS], g1[ATT_ROWS];  // dQ at dims lane, lane + 32
+    TRM_UNROLL
+    for (int r = 0; r < ATT_ROWS; r++) g0[r] = g1[r] = 0.0f;
+    for (int k0 = 0; k0 < seq; k0 += ATT_BWD_COLS) {
+        __syncthreads();
+        att_load_tile(&kt[0][0], 1, ATT_BWD_COLS + 1, false, q + dim, stride, k0, ATT_BWD_COLS, seq, cos, sin, hd,
+                      1.0f);
+        att_load_tile(&vt[0][0], 1, ATT_BWD_COLS + 1, false, q + 2 * dim, stride, k0, ATT_BWD_COLS, seq, nullptr,
+                      nullptr, hd, 1.0f);
+        __syncthreads();
+        float s[ATT_ROWS], dp[ATT_ROWS];  // against key k0 + lane
+        TRM_UNROLL
+        for (int r = 0; r < ATT_ROWS; r++) s[r] = dp[r] = 0.0f;
+        for (int d = 0; d < hdp; d += 4) {
+            float kk[4], vv[4];
+            TRM_UNROLL
+            for (int u = 0; u < 4; u++) {
+                kk[u] = kt[d + u][lane];
+                vv[u] = vt[d + u][lane];
+            }
+            TRM_UNROLL
+            for (int r = 0; r < ATT_ROWS; r++) {
+                AttF4 x = att_ld4(&qs[w0 + r][d]);
+                AttF4 y = att_ld4(&gs[w0 + r][d]);
+                s[r] += x.x * kk[0] + x.y * kk[1] + x.z * kk[2] + x.w * kk[3];
+                dp[r] += y.x * vv[0] + y.y * vv[1] + y.z * vv[2] + y.w * vv[3];
+            }
+        }
+        const bool valid = k0 + lane < seq;
+        TRM_UNROLL
+        for (int r = 0; r < ATT_ROWS; r++) {
+            float p = valid ? exp2f(s[r] - lse2[w0 + r]) : 0.0f;
+            dsb[warp][r][lane] = p * (dp[r] - dl[w0 + r]);
+        }
+        __syncwarp();
+        // dQ += dS K over the tile's keys
+        for (int j = 0; j < ATT_BWD_COLS; j += 4) {
+            float ka[4], kb[4];
+            TRM_UNROLL
+            for (int u = 0; u < 4; u++) {
+                ka[u] = kt[lane][j + u];
+                kb[u] = kt[lane + 32][j + u];
+            }
+            TRM_UNROLL
+            for (int r = 0; r < ATT_ROWS; r++) {
+                AttF4 x = att_ld4(&dsb[warp][r][j]);
+                g0[r] += x.x * ka[0] + x.y * ka[1] + x.z * ka[2] + x.w * ka[3];
+                g1[r] += x.x * kb[0] + x.y * kb[1] + x.z * kb[2] + x.w * kb[3];
+            }
+        }
+    }
+    // dQ (rotated) = scale * sum_j dS_ij k_j; un-rotate through the warp's own rows of qs (read by this warp only)
+    __syncwarp();
+    TRM_UNROLL
+    for (int r = 0; r < ATT_ROWS; r++) {
+        qs[w0 + r][lane] = g0[r] * scale;
+        qs[w0 + r][lane + 32] = g1[r] * scale;
+    }
+    __syncwarp();
+    for (int r = 0; r < ATT_ROWS; r++) {
+        int i = i0 + w0 + r;
+        if (i >= seq) continue;
+        bf16* drow = dqkv + ((long)b * seq + i) * stride + (long)h * hd;
+        for (int d = lane; d < hd; d += 32) drow[d] = __float2bfloat16(att_unrotate(qs[w0 + r], d, cos, sin, i, hd));
+    }
+}
+
+// The dK/dV role: the 32 keys of tile `tile` of one (b, h) against every query tile. Shared memory from the kernel:
+// ks, vs [32][64]; qt, gt [64][33]; lse2, dl [32]; pb [4][8][32].
+__device__ __forceinline__ void att_bwd_dkdv(const bf16* __restrict__ qkv, const bf16* __restrict__ out,
+                                             const float* __restrict__ lse, const bf16* __restrict__ dout,
+                                             bf16* __restrict__ dqkv, const float* __restrict__ cos,
+                                             const float* __restrict__ sin, int seq, int heads, int hd, int tile,
+                                             float (*ks)[ATT_MAX_HD], float (*vs)[ATT_MAX_HD],
+                                             float (*qt)[ATT_BWD_COLS + 1], float (*gt)[ATT_BWD_COLS + 1],
+                                             float* lse2, float* dl, float (*pb)[ATT_ROWS][ATT_BWD_COLS]) {
+    const int b = blockIdx.z, h = blockIdx.y, j0 = tile * ATT_TILE;
+    const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, w0 = warp * ATT_ROWS;
+    const int dim = heads * hd, hdp = (hd + 3) & ~3;
+    const long stride = 3L * dim;
+    const bf16* q = qkv + (long)b * seq * stride + (long)h * hd;
+    const long orow0 = (long)b * seq * dim + (long)h * hd;  // row i of out and dout at orow0 + i * dim
+    const float* lseRow = lse + ((long)b * heads + h) * seq;
+
+    att_load_tile(&ks[0][0], ATT_MAX_HD, 1, false, q + dim, stride, j0, ATT_TILE, seq, cos, sin, hd, 1.0f);
+    att_load_tile(&vs[0][0], ATT_MAX_HD, 1, false, q + 2 * dim, stride, j0, ATT_TILE, seq, nullptr, nullptr, hd,
+                  1.0f);
+    float k0a[ATT_ROWS], k1a[ATT_ROWS], v0a[ATT_ROWS], v1a[ATT_ROWS];  // dK, dV at dims lane, lane + 32
+    TRM_UNROLL
+    for (int r = 0; r < ATT_ROWS; r++) k0a[r] = k1a[r] = v0a[r] = v1a[r] = 0.0f;
+    for (int q0 = 0; q0 < seq; q0 += ATT_BWD_COLS) {
+        __syncthreads();
+        att_load_tile(&qt[0][0], 1, ATT_BWD_COLS + 1, false, q, stride, q0, ATT_BWD_COLS, seq, cos, sin, hd,
+                      ATT_LOG2E / sqrtf((float)hd));
+        att_load_tile(&gt[0][0], 1, ATT_BWD_COLS + 1, false, dout + orow0, dim, q0, ATT_BWD_COLS, seq, nullptr,
+                      nullptr, hd, 1.0f);
+        if (threadIdx.x < ATT_BWD_COLS) {
+            int i = q0 + threadIdx.x;
+            lse2[threadIdx.x] = i < seq ? lseRow[i] * ATT_LOG2E : INFINITY;  // masked queries: p = 0
+        }
+        // delta of the tile's queries: warp w takes columns 8w .. 8w+7 (each row once per key tile that needs it)
+        for (int r = 0; r < ATT_ROWS; r++) {
+            int i = q0 + w0 + r;
+            float v = i < seq ? att_delta(out + orow0 + (long)i * dim, dout + orow0 + (long)i * dim, hd, lane) : 0.0f;
+            if (lane == 0) dl[w0 + r] = v;
+        }
+        __syncthreads();
+        float p[ATT_ROWS], dp[ATT_ROWS];  // of the warp's keys against query q0 + lane
+        TRM_UNROLL
+        for (int r = 0; r < ATT_ROWS; r++) p[r] = dp[r] = 0.0f;
+        for (int d = 0; d < hdp; d += 4) {
+            float qq[4], gg[4];
+            TRM_UNROLL
+            for (int u = 0; u < 4; u++) {
+                qq[u] = qt[d + u][lane];
+                gg[u] = gt[d + u][lane];
+            }
+            TRM_UNROLL
+            for (int r = 0; r < ATT_ROWS; r++) {
+                AttF4 x = att_ld4(&ks[w0 + r][d]);
+                AttF4 y = att_ld4(&vs[w0 + r][d]);
+                p[r] += x.x * qq[0] + x.y * qq[1] + x.z * qq[2] + x.w * qq[3];
+                dp[r] += y.x * gg[0] + y.y * gg[1] + y.z * gg[2] + y.w * gg[3];
+            }
+        }
+        const float li = lse2[lane], di = dl[lane];
+        TRM_UNROLL
+        for (int r = 0; r < ATT_ROWS; r++) {
+            p[r] = exp2f(p[r] - li);
+            dp[r] = p[r] * (dp[r] - di);  // now dS (without the scale)
+            pb[warp][r][lane] = p[r];
+        }
+        __syncwarp();
+        // dV += P^T dO over the tile's queries
+        for (int i = 0; i < ATT_BWD_COLS; i += 4) {
+            float xa[4], xb[4];
+            TRM_UNROLL
+            for (int u = 0; u < 4; u++) {
+                xa[u] = gt[lane][i + u];
+                xb[u] = gt[lane + 32][i + u];
+            }
+            TRM_UNROLL
+            for (int r = 0; r < ATT_ROWS; r++) {
+                AttF4 x = att_ld4(&pb[warp][r][i]);
+                v0a[r] += x.x * xa[0] + x.y * xa[1] + x.z * xa[2] + x.w * xa[3];
+                v1a[r] += x.x * xb[0] + x.y * xb[1] + x.z * xb[2] + x.w * xb[3];
+            }
+        }
+        __syncwarp();
+        TRM_UNROLL
+        for (int r = 0; r < ATT_ROWS; r++) pb[warp][r][lane] = dp[r];
+        __syncwarp();
+        // dK += dS^T Q over the tile's queries (qt carries log2e/sqrt(hd): fixed up at the end)
+        for (int i = 0; i < ATT_BWD_COLS; i += 4) {
+            float xa[4], xb[4];
+            TRM_UNROLL
+            for (int u = 0; u < 4; u++) {
+                xa[u] = qt[lane][i + u];
+                xb[u] = qt[lane + 32][i + u];
+            }
+            TRM_UNROLL
+            for (int r = 0; r < ATT_ROWS; r++) {
+                AttF4 x = att_ld4(&pb[warp][r][i]);
+                k0a[r] += x.x * xa[0] + x.y * xa[1] + x.z * xa[2] + x.w * xa[3];
+                k1a[r] += x.x * xb[0] + x.y * xb[1] + x.z * xb[2] + x.w * xb[3];
+            }
+        }
+    }
+    // dK (rotated) = scale * sum_i dS_ij q_i = ln2 * (the sum over log2e * scale * q); un-rotate through the warp's
+    // own rows of ks (read by this warp only)
+    __syncwarp();
+    TRM_UNROLL
+    for (int r = 0; r < ATT_ROWS; r++) {
+        ks[w0 + r][lane] = k0a[r] * ATT_LN2;
+        ks[w0 + r][lane + 32] = k1a[r] * ATT_LN2;
+    }
+    __syncwarp();
+    TRM_UNROLL
+    for (int r = 0; r < ATT_ROWS; r++) {
+        int j = j0 + w0 + r;
+        if (j < seq) {
+            bf16* drow = dqkv + ((long)b * seq + j) * stride + (long)h * hd;
+            if (lane < hd) drow[2 * dim + lane] = __float2bfloat16(v0a[r]);
+            if (lane + 32 < hd) drow[2 * dim + lane + 32] = __float2bfloat16(v1a[r]);
+            for (int d = lane; d < hd; d += 32)
+                drow[dim + d] = __float2bfloat16(att_unrotate(ks[w0 + r], d, cos, sin, j, hd));
+        }
+    }
+}
+
+TRM_KERNEL void __launch_bounds__(ATT_THREADS)
+    attention_backward(const bf16* __restrict__ qkv, const bf16* __restrict__ out, const float* __restrict__ lse,
+                       const bf16* __restrict__ dout, bf16* __restrict__ dqkv, const float* __restrict__ cos,
+                       const float* __restrict__ sin, int seq, int heads, int hd) {
+    trm_pdl_begin();
+    // One set of buffers for both roles: 8 + 8 + 8.25 + 8.25 + 0.25 + 4 = 36.75 KiB
+    __shared__ TRM_ALIGN(16) float own[2][ATT_TILE][ATT_MAX_HD];         // dQ: Q (rotated, scaled), dO; dK/dV: K, V
+    __shared__ float tr[2][ATT_MAX_HD][ATT_BWD_COLS + 1];                // dQ: K^T, V^T; dK/dV: Q^T, dO^T
+    __shared__ float lse2[ATT_BWD_COLS], dl[ATT_BWD_COLS];               // lse * log2e, delta of the query tile
+    __shared__ TRM_ALIGN(16) float work[ATT_WARPS][ATT_ROWS][ATT_BWD_COLS];  // dQ: dS; dK/dV: P^T, then dS^T
+    const int tiles = (seq + ATT_TILE - 1) / ATT_TILE;  // gridDim.x = 2 * tiles; the role is uniform over the block
+    if ((int)blockIdx.x < tiles)
+        att_bwd_dq(qkv, out, lse, dout, dqkv, cos, sin, seq, heads, hd, blockIdx.x, own[0], own[1], tr[0], tr[1],
+                   lse2, dl, work);
+    else
+        att_bwd_dkdv(qkv, out, lse, dout, dqkv, cos, sin, seq, heads, hd, blockIdx.x - tiles, own[0], own[1], tr[0],
+                     tr[1], lse2, dl, work);
+}
+TRM_EXPORT(attention_backward, ATT_THREADS)

@@ -485,3 +485,174 @@ TRM_KERNEL void __launch_bounds__(ATC_THREADS)
     }
 }
 TRM_EXPORT(attention_backward_dkdv_tc, ATC_THREADS)
+
+// ---- attention_backward_tc: the whole backward in one launch ---------------------------------------------------------
+
+// The dQ role: the 64 queries of tile `tile` of one (b, h) against every key tile. Shared memory from the kernel
+// (the dK/dV role uses the same buffers): ks, kl, vs [32][ATC_LDH] bf16; wb [4][ATC_BWD_WB] fp32.
+__device__ __forceinline__ void atc_bwd_dq(const bf16* __restrict__ qkv, const bf16* __restrict__ out,
+                                           const float* __restrict__ lse, const bf16* __restrict__ dout,
+                                           bf16* __restrict__ dqkv, const float* __restrict__ cos,
+                                           const float* __restrict__ sin, int seq, int heads, int tile, bf16* ks,
+                                           bf16* kl, bf16* vs, float (*wb)[ATC_BWD_WB]) {
+    const int b = blockIdx.z, h = blockIdx.y, i0 = tile * ATC_QTILE;
+    const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+    const int r = lane >> 1, half = lane & 1;  // step 2 and the output: the lane's row of the warp's 16, its half
+    const int dim = heads * ATC_HD;
+    const long stride = 3L * dim;
+    const bf16* q = qkv + (long)b * seq * stride + (long)h * ATC_HD;
+    const long orow0 = (long)b * seq * dim + (long)h * ATC_HD;  // row i of out and dout at orow0 + i * dim
+    const bool split = cos != nullptr;
+    float* w = wb[warp];
+
+    bf16* stage = reinterpret_cast<bf16*>(&wb[0][0]);  // [64][ATC_LDH], lo after it
+    atc_load_tile(stage, split ? stage + ATC_QTILE * ATC_LDH : nullptr, q, stride, i0, ATC_QTILE, seq, cos, sin,
+                  0.125f);  // q / sqrt(64)
+    __syncthreads();
+    AtcA qf[ATC_HD / 16], qlf[ATC_HD / 16], gf[ATC_HD / 16];
+    atc_load_own(qf, stage, warp);
+    if (split) atc_load_own(qlf, stage + ATC_QTILE * ATC_LDH, warp);
+    __syncthreads();
+    atc_load_tile(stage, nullptr, dout + orow0, dim, i0, ATC_QTILE, seq, nullptr, nullptr, 1.0f);
+    __syncthreads();
+    atc_load_own(gf, stage, warp);  // wb is written again only after the first tile's two barriers
+    const int i = i0 + warp * ATC_ROWS + r;
+    const float lseR = i < seq ? lse[((long)b * heads + h) * seq + i] : INFINITY;
+    float dlR = 0.0f;  // delta of row r: the warp computes its 16 rows' one by one, the lane keeps its own
+    for (int rr = 0; rr < ATC_ROWS; rr++) {
+        const int ir = i0 + warp * ATC_ROWS + rr;  // the same for the whole warp
+        if (ir < seq) {
+            const float v = att_delta(out + orow0 + (long)ir * dim, dout + orow0 + (long)ir * dim, ATC_HD, lane);
+            if (rr == r) dlR = v;
+        }
+    }
+    AtcAcc acc[ATC_HD / 16];
+    TRM_UNROLL
+    for (int dn = 0; dn < ATC_HD / 16; dn++) wmma::fill_fragment(acc[dn], 0.0f);
+    for (int k0 = 0; k0 < seq; k0 += ATC_KEYS) {
+        __syncthreads();  // the previous tile is consumed
+        atc_load_tile(ks, split ? kl : nullptr, q + dim, stride, k0, ATC_KEYS, seq, cos, sin, 1.0f);
+        atc_load_tile(vs, nullptr, q + 2 * dim, stride, k0, ATC_KEYS, seq, nullptr, nullptr, 1.0f);
+        __syncthreads();
+        // 1. S = Q K^T, dP = dO V^T (K, V row-major [key][d] are K^T, V^T column-major)
+        atc_bwd_scores(w, qf, qlf, gf, ks, kl, vs, split);
+        // 2. dS of row r over keys k0 + 16 half + c; keys past S are masked (lse = +inf)
+        float lseC[16], dlC[16];
+        TRM_UNROLL
+        for (int c = 0; c < 16; c++) {
+            lseC[c] = k0 + half * 16 + c < seq ? lseR : INFINITY;
+            dlC[c] = dlR;
+        }
+        atc_bwd_softmax_grad(w, r, half, lseC, dlC, false);
+        // 3. dQ += dS K (K row-major [key][d] is the B operand as it is)
+        atc_bwd_accumulate(acc, w + ATC_BWD_DP, ks, split ? kl : nullptr);
+    }
+    // dQ (rotated) = sum_j dS_ij k_j / sqrt(64); un-rotated row by row
+    atc_bwd_stage_out(w, acc);
+    if (i < seq) {
+        bf16* dst = dqkv + ((long)b * seq + i) * stride + (long)h * ATC_HD;
+        TRM_UNROLL
+        for (int j = 0; j < 32; j++) {
+            const int d = half * 32 + j;
+            dst[d] = __float2bfloat16(0.125f * att_unrotate(w + r * ATC_LDO, d, cos, sin, i, ATC_HD));
+        }
+    }
+}
+
+// The dK/dV role: the 64 keys of tile `tile` of one (b, h) against every query tile. Shared memory from the kernel:
+// qs, ql, gs [32][ATC_LDH] bf16; lseT, dlT [32]; wb [4][ATC_BWD_WB] fp32.
+__device__ __forceinline__ void atc_bwd_dkdv(const bf16* __restrict__ qkv, const bf16* __restrict__ out,
+                                             const float* __restrict__ lse, const bf16* __restrict__ dout,
+                                             bf16* __restrict__ dqkv, const float* __restrict__ cos,
+                                             const float* __restrict__ sin, int seq, int heads, int tile, bf16* qs,
+                                             bf16* ql, bf16* gs, float* lseT, float* dlT, float (*wb)[ATC_BWD_WB]) {
+    const int b = blockIdx.z, h = blockIdx.y, j0 = tile * ATC_QTILE;
+    const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+    const int r = lane >> 1, half = lane & 1;  // step 2 and the output: the lane's row (key) of the warp's 16
+    const int dim = heads * ATC_HD;
+    const long stride = 3L * dim;
+    const bf16* q = qkv + (long)b * seq * stride + (long)h * ATC_HD;
+    const long orow0 = (long)b * seq * dim + (long)h * ATC_HD;  // row i of out and dout at orow0 + i * dim
+    const float* lseRow = lse + ((long)b * heads + h) * seq;
+    const bool split = cos != nullptr;
+    float* w = wb[warp];
+
+    bf16* stage = reinterpret_cast<bf16*>(&wb[0][0]);  // [64][ATC_LDH], lo after it
+    atc_load_tile(stage, split ? stage + ATC_QTILE * ATC_LDH : nullptr, q + dim, stride, j0, ATC_QTILE, seq, cos,
+                  sin, 1.0f);
+    __syncthreads();
+    AtcA kf[ATC_HD / 16], klf[ATC_HD / 16], vf[ATC_HD / 16];
+    atc_load_own(kf, stage, warp);
+    if (split) atc_load_own(klf, stage + ATC_QTILE * ATC_LDH, warp);
+    __syncthreads();
+    atc_load_tile(stage, nullptr, q + 2 * dim, stride, j0, ATC_QTILE, seq, nullptr, nullptr, 1.0f);
+    __syncthreads();
+    atc_load_own(vf, stage, warp);  // wb is written again only after the first tile's two barriers
+    AtcAcc dk[ATC_HD / 16], dv[ATC_HD / 16];
+    TRM_UNROLL
+    for (int dn = 0; dn < ATC_HD / 16; dn++) {
+        wmma::fill_fragment(dk[dn], 0.0f);
+        wmma::fill_fragment(dv[dn], 0.0f);
+    }
+    for (int q0 = 0; q0 < seq; q0 += ATC_KEYS) {
+        __syncthreads();  // the previous tile is consumed
+        atc_load_tile(qs, split ? ql : nullptr, q, stride, q0, ATC_KEYS, seq, cos, sin, 0.125f);
+        atc_load_tile(gs, nullptr, dout + orow0, dim, q0, ATC_KEYS, seq, nullptr, nullptr, 1.0f);
+        if (threadIdx.x < ATC_KEYS) {
+            const int i = q0 + threadIdx.x;
+            lseT[threadIdx.x] = i < seq ? lseRow[i] : INFINITY;  // queries past S: P = 0
+        }
+        // delta of the tile's queries: warp w takes queries 8w .. 8w+7
+        for (int c = warp * 8; c < warp * 8 + 8; c++) {
+            const int i = q0 + c;  // the same for the whole warp
+            const float v = i < seq ? att_delta(out + orow0 + (long)i * dim, dout + orow0 + (long)i * dim, ATC_HD,
+                                                lane) : 0.0f;
+            if (lane == 0) dlT[c] = v;
+        }
+        __syncthreads();
+        // 1. S^T = K Q^T, dP^T = V dO^T (Q, dO row-major [query][d] are Q^T, dO^T column-major)
+        atc_bwd_scores(w, kf, klf, vf, qs, ql, gs, split);
+        // 2. P^T and dS^T of row r (key) over queries q0 + 16 half + c
+        atc_bwd_softmax_grad(w, r, half, &lseT[half * 16], &dlT[half * 16], true);
+        // 3. dV += P^T dO, dK += dS^T (Q / sqrt(64)): both B operands row-major [query][d] as they are
+        atc_bwd_accumulate(dv, w, gs, nullptr);
+        atc_bwd_accumulate(dk, w + ATC_BWD_DP, qs, split ? ql : nullptr);
+    }
+    const int j = j0 + warp * ATC_ROWS + r;
+    bf16* dst = dqkv + ((long)b * seq + j) * stride + (long)h * ATC_HD;
+    atc_bwd_stage_out(w, dv);
+    if (j < seq) {
+        TRM_UNROLL
+        for (int c = 0; c < 32; c++) dst[2 * dim + half * 32 + c] = __float2bfloat16(w[r * ATC_LDO + half * 32 + c]);
+    }
+    // dK (rotated) = sum_i dS_ij q_i / sqrt(64), the scale already in qs; un-rotated row by row
+    atc_bwd_stage_out(w, dk);
+    if (j < seq) {
+        TRM_UNROLL
+        for (int c = 0; c < 32; c++) {
+            const int d = half * 32 + c;
+            dst[dim + d] = __float2bfloat16(att_unrotate(w + r * ATC_LDO, d, cos, sin, j, ATC_HD));
+        }
+    }
+}
+
+TRM_KERNEL void __launch_bounds__(ATC_THREADS)
+    attention_backward_tc(const bf16* __restrict__ qkv, const bf16* __restrict__ out, const float* __restrict__ lse,
+                          const bf16* __restrict__ dout, bf16* __restrict__ dqkv, const float* __restrict__ cos,
+                          const float* __restrict__ sin, int seq, int heads, int hd) {
+    trm_pdl_begin();
+    // One set of buffers for both roles: 13.5 + 0.25 + 18 = 31.75 KiB
+    __shared__ TRM_ALIGN(32) bf16 tiles[3][ATC_KEYS][ATC_LDH];  // dQ: K (hi, lo), V; dK/dV: Q / 8 (hi, lo), dO
+    __shared__ float lseT[ATC_KEYS], dlT[ATC_KEYS];            // dK/dV: lse (+inf past S) and delta of the tile
+    __shared__ TRM_ALIGN(32) float wb[ATC_WARPS][ATC_BWD_WB];   // work buffers; first the own rows (hi, lo), then dO/V
+    static_assert(sizeof(wb) >= 2 * ATC_QTILE * ATC_LDH * sizeof(bf16), "the own rows (hi, lo) are staged in wb");
+    if (hd != ATC_HD) return;  // GpuKernels launches this kernel for hd = 64 only (the whole grid leaves)
+    const int ntiles = (seq + ATC_QTILE - 1) / ATC_QTILE;  // gridDim.x = 2 * ntiles; the role is uniform per block
+    if ((int)blockIdx.x < ntiles)
+        atc_bwd_dq(qkv, out, lse, dout, dqkv, cos, sin, seq, heads, blockIdx.x, &tiles[0][0][0], &tiles[1][0][0],
+                   &tiles[2][0][0], wb);
+    else
+        atc_bwd_dkdv(qkv, out, lse, dout, dqkv, cos, sin, seq, heads, blockIdx.x - ntiles, &tiles[0][0][0],
+                     &tiles[1][0][0], &tiles[2][0][0], lseT, dlT, wb);
+}
+TRM_EXPORT(attention_backward_tc, ATC_THREADS)

@@ -113,7 +113,7 @@ final class AttentionKernelCheck {
                 () -> k.attentionForward(dev.defaultStream(), null, null, null, null, null, 1, 4, 1, 66));
         assertTrue(e.getMessage().contains("66"), e.getMessage());
         assertThrows(IllegalArgumentException.class, () -> k.attentionBackward(dev.defaultStream(), null, null, null,
-                null, null, null, null, null, 1, 4, 1, 128));
+                null, null, null, null, 1, 4, 1, 128));
         return all;
     }
 
@@ -136,7 +136,6 @@ final class AttentionKernelCheck {
              DeviceBuffer bl = dev.alloc(DType.F32, lseRef.length);
              DeviceBuffer bg = dev.alloc(DType.BF16, dout.length).uploadBf16(dout);
              DeviceBuffer bd = dev.alloc(DType.BF16, qkv.length);
-             DeviceBuffer delta = dev.alloc(DType.F32, lseRef.length);
              DeviceBuffer bc = cos == null ? null : dev.alloc(DType.F32, cos.length).upload(cos);
              DeviceBuffer bs = sin == null ? null : dev.alloc(DType.F32, sin.length).upload(sin)) {
             k.attentionForward(st, bq, bo, bl, bc, bs, b, seq, h, hd, tensorCores);
@@ -158,7 +157,7 @@ final class AttentionKernelCheck {
                 float[] first = null;
                 for (int rep = 0; rep < (tcBackward && seq > 37 ? 1 : 2); rep++) {
                     bd.uploadBf16(filled(qkv.length, Float.NaN));
-                    k.attentionBackward(st, bq, bo, bl, bg, bd, delta, bc, bs, b, seq, h, hd, tcBackward);
+                    k.attentionBackward(st, bq, bo, bl, bg, bd, bc, bs, b, seq, h, hd, tcBackward);
                     st.synchronize();
                     float[] got = bd.downloadBf16();
                     if (first == null) first = got;
@@ -169,7 +168,7 @@ final class AttentionKernelCheck {
                 else cuda = first;
             }
             if (tensorCores && seq <= 37) {  // the public entry takes the backward -Dtrm.attention.tc selects
-                k.attentionBackward(st, bq, bo, bl, bg, bd, delta, bc, bs, b, seq, h, hd);
+                k.attentionBackward(st, bq, bo, bl, bg, bd, bc, bs, b, seq, h, hd);
                 st.synchronize();
                 assertArrayEquals(GpuKernels.ATT_TENSOR_CORES ? tc : cuda, bd.downloadBf16(),
                         sh + ": attentionBackward dispatches by -Dtrm.attention.tc");
