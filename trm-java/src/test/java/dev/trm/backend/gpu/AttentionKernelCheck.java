@@ -24,8 +24,10 @@ import java.util.Random;
  * 1e-2; lse (fp32): max absolute error under 1e-3. Shapes cross the kernels' 32- and 64-row tiles, with and without
  * RoPE. Head size 64 runs both kernel sets as the backend pairs them: the CUDA-core forward and backward (the
  * -Dtrm.attention.tc=false path), and the tensor-core forward (attention_forward_tc) followed by both backwards from
- * its out and lse (attention_backward_dq_tc + _dkdv_tc, and the CUDA-core pair), each against RefOps and the two
- * against each other. Other head sizes have the CUDA-core kernels only.
+ * its out and lse (attention_backward_tc, and the CUDA-core attention_backward), each against RefOps and the two
+ * against each other. Each backward is one launch whose blocks take the dQ role or the dK/dV role; the partial tiles
+ * here reach both roles' edges, and delta (computed in each role) enters every gradient, so a role's wrong delta shows
+ * as an error. Other head sizes have the CUDA-core kernels only.
  */
 final class AttentionKernelCheck {
     private AttentionKernelCheck() {}
