@@ -456,7 +456,12 @@ public final class KernelSelftest {
                     measured(lse.downloadFloats(), lseRef)), TOL_BF16)));
             // both backwards from the same out and lse (at hd = 64 the tensor-core one is the backend's default), each
             // of dq, dk, dv checked on its own: they are the three thirds of each dqkv row
+            float[] nan = new float[qkv.length];
+            Arrays.fill(nan, Float.NaN);
             for (boolean tc : GpuKernels.ATT_TENSOR_CORES ? new boolean[] {true, false} : new boolean[] {false}) {
+                // over NaN, so that an element one backward leaves unwritten (a role's block that never ran) fails
+                // its check rather than showing the other backward's value
+                dqkv.uploadBf16(nan);
                 kernels.attentionBackward(s, gq, out, lse, gd, dqkv, gc, gs, b, seq, heads, hd, tc);
                 s.synchronize();
                 float[] got = dqkv.downloadBf16();
