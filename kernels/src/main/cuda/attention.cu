@@ -7,34 +7,43 @@
 //   lse  [B, H, S]  fp32   natural-log sum-exp of the scaled scores of each query row (saved for backward)
 //   cos, sin [S, hd] fp32  RoPE tables, rotate-half layout: x' = x cos + rotate_half(x) sin,
 //                          rotate_half(x) = (-x[hd/2:], x[:hd/2]); both null = no RoPE
-//   dout [B, S, D]  bf16;  delta [B, H, S] fp32 scratch: delta_i = dO_i . O_i
+//   dout [B, S, D]  bf16   the gradient w.r.t. out
 //   dqkv [B, S, 3D] bf16   gradient w.r.t. the UN-rotated q, k, v, written with = (RoPE's transpose applied)
+// Backward also needs delta_i = dO_i . O_i per query row (fp32, [B, H, S] if it were stored): each block computes the
+// rows it needs itself (att_delta), so nothing but the outputs is written to global memory.
 //
-// Work split: a block is 4 warps (128 threads) and owns a tile of 32 rows of one (b, h): queries in forward and dq,
-// keys in dk/dv. Each warp owns 8 of those rows, so their running state (scores, accumulators) stays in registers.
-// The block walks the other side (keys, or queries for dk/dv) in tiles staged in shared memory as fp32, rotated on the
-// way in. Within a warp a lane owns one (backward) or two (forward) columns of the other-side tile for the dot
-// products over d, and two head dimensions (d = lane, lane + 32) for the accumulations over the tile; probabilities
-// cross from the first layout to the second through a small per-warp shared buffer. Shared-memory reads are either
-// broadcasts (every lane the same address: the warp's own rows, read 4 floats at a time) or one address per bank;
-// tiles are filled from coalesced global reads (consecutive threads, consecutive d), and the transposed ones are
-// padded to 33 floats per row (backward) or XOR-swizzled (forward K^T), so no read or write has a bank conflict
-// at hd = 64.
+// Work split: a block is 4 warps (128 threads) and owns a tile of 32 rows of one (b, h): queries in forward and the
+// backward's dQ role, keys in its dK/dV role. Each warp owns 8 of those rows, so their running state (scores,
+// accumulators) stays in registers. The block walks the other side (keys, or queries for dK/dV) in tiles staged in
+// shared memory as fp32, rotated on the way in. Within a warp a lane owns one (backward) or two (forward) columns of
+// the other-side tile for the dot products over d, and two head dimensions (d = lane, lane + 32) for the
+// accumulations over the tile; probabilities cross from the first layout to the second through a small per-warp
+// shared buffer. Shared-memory reads are either broadcasts (every lane the same address: the warp's own rows, read 4
+// floats at a time) or one address per bank; tiles are filled from coalesced global reads (consecutive threads,
+// consecutive d), and the transposed ones are padded to 33 floats per row (backward) or XOR-swizzled (forward K^T),
+// so no read or write has a bank conflict at hd = 64.
 //
-//   attention_forward        grid (ceil(S/32), H, B): online softmax over key tiles of 64 (two keys per lane), in
-//                            base 2 (q is pre-multiplied by log2(e) / sqrt(hd)); lse = (m + log2 l) * ln 2.
-//   attention_backward_delta one warp per (b, s, h) row: delta = dO . O.
-//   attention_backward_dq    grid (ceil(S/32), H, B): per key tile of 32: P = exp2(s - lse2), dS = P (dO v^T - delta),
-//                            dQ += dS K; then dQ * scale, un-rotated.
-//   attention_backward_dkdv  grid (ceil(S/32), H, B), 32 keys per block: per query tile of 32: the same P and dS
-//                            (transposed), dV += P^T dO, dK += dS^T Q; then dK * scale, un-rotated.
-// Every output element is summed by one thread in a fixed order: deterministic, no atomics. dq and dk/dv are two
-// kernels (each recomputing P) rather than one kernel with atomically accumulated dQ for that reason.
-// fp32 throughout on CUDA cores. At head size 64 the backend takes attention_tc.cu's tensor-core forward, dq and dk/dv
-// kernels instead (same arguments and results; attention_backward_delta serves both); these stay for other head
-// sizes and as the -Dtrm.attention.tc=false fallback.
-// Shared memory is static, sized for hd = 64 (forward 48 KiB, dq 36.5 KiB, dk/dv 36.75 KiB): within the 48 KiB a
-// kernel gets without opting in, and smaller heads just leave part of it unused.
+//   attention_forward   grid (ceil(S/32), H, B): online softmax over key tiles of 64 (two keys per lane), in base 2
+//                       (q is pre-multiplied by log2(e) / sqrt(hd)); lse = (m + log2 l) * ln 2.
+//   attention_backward  grid (2 ceil(S/32), H, B), two roles by blockIdx.x (uniform over a block):
+//     x <  ceil(S/32)   dQ of query tile x: delta of its 32 rows once, then per key tile of 32:
+//                       P = exp2(s - lse2), dS = P (dO v^T - delta), dQ += dS K; then dQ * scale, un-rotated;
+//     x >= ceil(S/32)   dK, dV of key tile x - ceil(S/32): per query tile of 32: that tile's delta, the same P and
+//                       dS (transposed), dV += P^T dO, dK += dS^T Q; then dK * scale, un-rotated.
+// Every output element is summed by one thread in a fixed order: deterministic, no atomics. That is why dQ and dK/dV
+// are two roles, each recomputing P (one role with dQ accumulated across key tiles would need atomics); one launch
+// instead of two kernels (and a third for delta, as before) saves the launches and the delta round trip through
+// global memory. The price: the dK/dV role reads O (as well as Q and dO) for every query tile, to recompute delta, and
+// the kernel's register count is the larger role's, which bounds the occupancy of both.
+// fp32 throughout on CUDA cores. At head size 64 the backend takes attention_tc.cu's tensor-core forward and backward
+// instead (same arguments and results, the same delta in the same summation order); these stay for other head sizes
+// and as the -Dtrm.attention.tc=false fallback.
+// Shared memory is static, sized for hd = 64 (forward 48 KiB, backward 36.75 KiB, one set of buffers for both roles):
+// within the 48 KiB a kernel gets without opting in, and smaller heads just leave part of it unused.
+// Registers (ptxas, kernels/target/ptxas-report.txt): attention_backward 80 (sm_90), 125 (sm_80), 144 (sm_86, 89), no
+// spills; the former dq and dk/dv kernels took 87 and 80 on sm_90. The dQ role keeps lse and delta of its rows in
+// shared memory rather than in 16 registers: with them in registers ptxas held the combined kernel to 80 registers on
+// sm_90 and spilled 8 bytes.
 #include "common.cuh"
 
 
@@ -44,8 +53,7 @@
 #define ATT_ROWS 8             // own rows per warp
 #define ATT_TILE (ATT_WARPS * ATT_ROWS)  // own rows per block: 32
 #define ATT_FWD_KEYS 64        // key tile of the forward pass: two keys per lane
-#define ATT_BWD_COLS 32        // other-side tile of the backward kernels: one column per lane
-#define ATT_DELTA_THREADS 256   // attention_backward_delta: 8 warps (GpuKernels.DELTA_WARPS)
+#define ATT_BWD_COLS 32        // other-side tile of the backward: one column per lane
 #define ATT_LOG2E 1.4426950408889634f
 #define ATT_LN2 0.6931471805599453f
 
@@ -226,56 +234,51 @@ TRM_KERNEL void __launch_bounds__(ATT_THREADS)
 }
 TRM_EXPORT(attention_forward, ATT_THREADS)
 
-// delta [B, H, S] = dO . O per (b, s, h); one warp per row of hd values, 8 warps per block.
-TRM_KERNEL void __launch_bounds__(ATT_DELTA_THREADS)
-    attention_backward_delta(const bf16* __restrict__ out, const bf16* __restrict__ dout,
-                             float* __restrict__ delta, int batch, int seq, int heads, int hd) {
-    trm_pdl_begin();
-    long row = (long)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;  // (b * S + s) * H + h
-    int lane = threadIdx.x % 32;
-    if (row >= (long)batch * seq * heads) return;  // the whole warp leaves together; no barrier follows
-    const bf16* o = out + row * hd;
-    const bf16* g = dout + row * hd;
+// ---- attention_backward: the whole backward in one launch ------------------------------------------------------------
+
+// delta = dO . O of one row (o, g: its hd values of out and dout), in fp32, by the calling warp: the lane sums
+// d = lane, lane + 32, then the xor butterfly, which leaves the same bits in every lane (each step adds the same two
+// values in either order). Both attention backwards compute it this way, once per row they need: the order of the
+// separate delta kernel they replaced (attention_backward_delta), so their dqkv equalled the former three-launch
+// backward's bit for bit on the emulated device (every AttentionKernelCheck shape, S 916 and 97 at hd 64).
+__device__ __forceinline__ float att_delta(const bf16* o, const bf16* g, int hd, int lane) {
     float acc = 0.0f;
     for (int d = lane; d < hd; d += 32) acc += __bfloat162float(o[d]) * __bfloat162float(g[d]);
-    acc = warpReduceSum(acc);
-    int h = (int)(row % heads);
-    long bs = row / heads;
-    long b = bs / seq, s = bs % seq;
-    if (lane == 0) delta[(b * heads + h) * seq + s] = acc;
+    return warpReduceSum(acc);
 }
-TRM_EXPORT(attention_backward_delta, ATT_DELTA_THREADS)
 
-TRM_KERNEL void __launch_bounds__(ATT_THREADS)
-    attention_backward_dq(const bf16* __restrict__ qkv, const bf16* __restrict__ dout, const float* __restrict__ lse,
-                          const float* __restrict__ delta, bf16* __restrict__ dqkv, const float* __restrict__ cos,
-                          const float* __restrict__ sin, int seq, int heads, int hd) {
-    trm_pdl_begin();
-    // 8 + 8 + 8.25 + 8.25 + 4 = 36.5 KiB
-    __shared__ TRM_ALIGN(16) float qs[ATT_TILE][ATT_MAX_HD];               // own queries, rotated, * log2e/sqrt(hd)
-    __shared__ TRM_ALIGN(16) float gs[ATT_TILE][ATT_MAX_HD];               // their dO rows
-    __shared__ float kt[ATT_MAX_HD][ATT_BWD_COLS + 1];                 // K^T of the key tile, rotated
-    __shared__ float vt[ATT_MAX_HD][ATT_BWD_COLS + 1];                 // V^T
-    __shared__ TRM_ALIGN(16) float dsb[ATT_WARPS][ATT_ROWS][ATT_BWD_COLS];  // each warp's dS
-    const int b = blockIdx.z, h = blockIdx.y, i0 = blockIdx.x * ATT_TILE;
+// The dQ role: the 32 queries of tile `tile` of one (b, h) against every key tile. Shared memory comes from the
+// kernel (the dK/dV role uses the same buffers): qs, gs [32][64]; kt, vt [64][33]; lse2, dl [32] (of the own rows);
+// dsb [4][8][32].
+__device__ __forceinline__ void att_bwd_dq(const bf16* __restrict__ qkv, const bf16* __restrict__ out,
+                                           const float* __restrict__ lse, const bf16* __restrict__ dout,
+                                           bf16* __restrict__ dqkv, const float* __restrict__ cos,
+                                           const float* __restrict__ sin, int seq, int heads, int hd, int tile,
+                                           float (*qs)[ATT_MAX_HD], float (*gs)[ATT_MAX_HD],
+                                           float (*kt)[ATT_BWD_COLS + 1], float (*vt)[ATT_BWD_COLS + 1],
+                                           float* lse2, float* dl, float (*dsb)[ATT_ROWS][ATT_BWD_COLS]) {
+    const int b = blockIdx.z, h = blockIdx.y, i0 = tile * ATT_TILE;
     const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, w0 = warp * ATT_ROWS;
     const int dim = heads * hd, hdp = (hd + 3) & ~3;
     const long stride = 3L * dim;
     const bf16* q = qkv + (long)b * seq * stride + (long)h * hd;
+    const long orow0 = (long)b * seq * dim + (long)h * hd;  // row i of out and dout at orow0 + i * dim
     const float scale = 1.0f / sqrtf((float)hd);
 
     att_load_tile(&qs[0][0], ATT_MAX_HD, 1, false, q, stride, i0, ATT_TILE, seq, cos, sin, hd, scale * ATT_LOG2E);
-    att_load_tile(&gs[0][0], ATT_MAX_HD, 1, false, dout + (long)b * seq * dim + (long)h * hd, dim, i0, ATT_TILE,
-                  seq, nullptr, nullptr, hd, 1.0f);
-    float lse2[ATT_ROWS], dl[ATT_ROWS], g0[ATT_ROWS], g1[ATT_ROWS];  // g: dQ at dims lane, lane + 32
-    TRM_UNROLL
+    att_load_tile(&gs[0][0], ATT_MAX_HD, 1, false, dout + orow0, dim, i0, ATT_TILE, seq, nullptr, nullptr, hd, 1.0f);
+    // lse * log2e and delta of the warp's rows, in shared memory (read back as broadcasts: 16 registers fewer)
     for (int r = 0; r < ATT_ROWS; r++) {
-        int i = i0 + w0 + r;
-        long at = ((long)b * heads + h) * seq + i;
-        lse2[r] = i < seq ? lse[at] * ATT_LOG2E : 0.0f;
-        dl[r] = i < seq ? delta[at] : 0.0f;
-        g0[r] = g1[r] = 0.0f;
+        int i = i0 + w0 + r;  // the same for the whole warp: att_delta's shuffles stay converged
+        float v = i < seq ? att_delta(out + orow0 + (long)i * dim, dout + orow0 + (long)i * dim, hd, lane) : 0.0f;
+        if (lane == 0) {
+            lse2[w0 + r] = i < seq ? lse[((long)b * heads + h) * seq + i] * ATT_LOG2E : 0.0f;
+            dl[w0 + r] = v;
+        }
     }
+    float g0[ATT_ROWS], g1[ATT_ROWS];  // dQ at dims lane, lane + 32
+    TRM_UNROLL
+    for (int r = 0; r < ATT_ROWS; r++) g0[r] = g1[r] = 0.0f;
     for (int k0 = 0; k0 < seq; k0 += ATT_BWD_COLS) {
         __syncthreads();
         att_load_tile(&kt[0][0], 1, ATT_BWD_COLS + 1, false, q + dim, stride, k0, ATT_BWD_COLS, seq, cos, sin, hd,
@@ -304,8 +307,8 @@ TRM_KERNEL void __launch_bounds__(ATT_THREADS)
         const bool valid = k0 + lane < seq;
         TRM_UNROLL
         for (int r = 0; r < ATT_ROWS; r++) {
-            float p = valid ? exp2f(s[r] - lse2[r]) : 0.0f;
-            dsb[warp][r][lane] = p * (dp[r] - dl[r]);
+            float p = valid ? exp2f(s[r] - lse2[w0 + r]) : 0.0f;
+            dsb[warp][r][lane] = p * (dp[r] - dl[w0 + r]);
         }
         __syncwarp();
         // dQ += dS K over the tile's keys
@@ -339,28 +342,23 @@ TRM_KERNEL void __launch_bounds__(ATT_THREADS)
         for (int d = lane; d < hd; d += 32) drow[d] = __float2bfloat16(att_unrotate(qs[w0 + r], d, cos, sin, i, hd));
     }
 }
-TRM_EXPORT(attention_backward_dq, ATT_THREADS)
 
-TRM_KERNEL void __launch_bounds__(ATT_THREADS)
-    attention_backward_dkdv(const bf16* __restrict__ qkv, const bf16* __restrict__ dout,
-                            const float* __restrict__ lse, const float* __restrict__ delta, bf16* __restrict__ dqkv,
-                            const float* __restrict__ cos, const float* __restrict__ sin, int seq, int heads, int hd) {
-    trm_pdl_begin();
-    // 8 + 8 + 8.25 + 8.25 + 0.25 + 4 = 36.75 KiB
-    __shared__ TRM_ALIGN(16) float ks[ATT_TILE][ATT_MAX_HD];               // own keys, rotated
-    __shared__ TRM_ALIGN(16) float vs[ATT_TILE][ATT_MAX_HD];               // their values
-    __shared__ float qt[ATT_MAX_HD][ATT_BWD_COLS + 1];                 // Q^T of the query tile, rotated, * log2e/sqrt(hd)
-    __shared__ float gt[ATT_MAX_HD][ATT_BWD_COLS + 1];                 // dO^T
-    __shared__ float lse2[ATT_BWD_COLS], dl[ATT_BWD_COLS];             // lse * log2e, delta of the query tile
-    __shared__ TRM_ALIGN(16) float pb[ATT_WARPS][ATT_ROWS][ATT_BWD_COLS];  // each warp's P^T, then dS^T
-    const int b = blockIdx.z, h = blockIdx.y, j0 = blockIdx.x * ATT_TILE;
+// The dK/dV role: the 32 keys of tile `tile` of one (b, h) against every query tile. Shared memory from the kernel:
+// ks, vs [32][64]; qt, gt [64][33]; lse2, dl [32]; pb [4][8][32].
+__device__ __forceinline__ void att_bwd_dkdv(const bf16* __restrict__ qkv, const bf16* __restrict__ out,
+                                             const float* __restrict__ lse, const bf16* __restrict__ dout,
+                                             bf16* __restrict__ dqkv, const float* __restrict__ cos,
+                                             const float* __restrict__ sin, int seq, int heads, int hd, int tile,
+                                             float (*ks)[ATT_MAX_HD], float (*vs)[ATT_MAX_HD],
+                                             float (*qt)[ATT_BWD_COLS + 1], float (*gt)[ATT_BWD_COLS + 1],
+                                             float* lse2, float* dl, float (*pb)[ATT_ROWS][ATT_BWD_COLS]) {
+    const int b = blockIdx.z, h = blockIdx.y, j0 = tile * ATT_TILE;
     const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, w0 = warp * ATT_ROWS;
     const int dim = heads * hd, hdp = (hd + 3) & ~3;
     const long stride = 3L * dim;
     const bf16* q = qkv + (long)b * seq * stride + (long)h * hd;
-    const bf16* go = dout + (long)b * seq * dim + (long)h * hd;
+    const long orow0 = (long)b * seq * dim + (long)h * hd;  // row i of out and dout at orow0 + i * dim
     const float* lseRow = lse + ((long)b * heads + h) * seq;
-    const float* deltaRow = delta + ((long)b * heads + h) * seq;
 
     att_load_tile(&ks[0][0], ATT_MAX_HD, 1, false, q + dim, stride, j0, ATT_TILE, seq, cos, sin, hd, 1.0f);
     att_load_tile(&vs[0][0], ATT_MAX_HD, 1, false, q + 2 * dim, stride, j0, ATT_TILE, seq, nullptr, nullptr, hd,
@@ -372,12 +370,17 @@ TRM_KERNEL void __launch_bounds__(ATT_THREADS)
         __syncthreads();
         att_load_tile(&qt[0][0], 1, ATT_BWD_COLS + 1, false, q, stride, q0, ATT_BWD_COLS, seq, cos, sin, hd,
                       ATT_LOG2E / sqrtf((float)hd));
-        att_load_tile(&gt[0][0], 1, ATT_BWD_COLS + 1, false, go, dim, q0, ATT_BWD_COLS, seq, nullptr, nullptr, hd,
-                      1.0f);
+        att_load_tile(&gt[0][0], 1, ATT_BWD_COLS + 1, false, dout + orow0, dim, q0, ATT_BWD_COLS, seq, nullptr,
+                      nullptr, hd, 1.0f);
         if (threadIdx.x < ATT_BWD_COLS) {
             int i = q0 + threadIdx.x;
             lse2[threadIdx.x] = i < seq ? lseRow[i] * ATT_LOG2E : INFINITY;  // masked queries: p = 0
-            dl[threadIdx.x] = i < seq ? deltaRow[i] : 0.0f;
+        }
+        // delta of the tile's queries: warp w takes columns 8w .. 8w+7 (each row once per key tile that needs it)
+        for (int r = 0; r < ATT_ROWS; r++) {
+            int i = q0 + w0 + r;
+            float v = i < seq ? att_delta(out + orow0 + (long)i * dim, dout + orow0 + (long)i * dim, hd, lane) : 0.0f;
+            if (lane == 0) dl[w0 + r] = v;
         }
         __syncthreads();
         float p[ATT_ROWS], dp[ATT_ROWS];  // of the warp's keys against query q0 + lane
@@ -462,4 +465,23 @@ TRM_KERNEL void __launch_bounds__(ATT_THREADS)
         }
     }
 }
-TRM_EXPORT(attention_backward_dkdv, ATT_THREADS)
+
+TRM_KERNEL void __launch_bounds__(ATT_THREADS)
+    attention_backward(const bf16* __restrict__ qkv, const bf16* __restrict__ out, const float* __restrict__ lse,
+                       const bf16* __restrict__ dout, bf16* __restrict__ dqkv, const float* __restrict__ cos,
+                       const float* __restrict__ sin, int seq, int heads, int hd) {
+    trm_pdl_begin();
+    // One set of buffers for both roles: 8 + 8 + 8.25 + 8.25 + 0.25 + 4 = 36.75 KiB
+    __shared__ TRM_ALIGN(16) float own[2][ATT_TILE][ATT_MAX_HD];         // dQ: Q (rotated, scaled), dO; dK/dV: K, V
+    __shared__ float tr[2][ATT_MAX_HD][ATT_BWD_COLS + 1];                // dQ: K^T, V^T; dK/dV: Q^T, dO^T
+    __shared__ float lse2[ATT_BWD_COLS], dl[ATT_BWD_COLS];               // lse * log2e, delta of the query tile
+    __shared__ TRM_ALIGN(16) float work[ATT_WARPS][ATT_ROWS][ATT_BWD_COLS];  // dQ: dS; dK/dV: P^T, then dS^T
+    const int tiles = (seq + ATT_TILE - 1) / ATT_TILE;  // gridDim.x = 2 * tiles; the role is uniform over the block
+    if ((int)blockIdx.x < tiles)
+        att_bwd_dq(qkv, out, lse, dout, dqkv, cos, sin, seq, heads, hd, blockIdx.x, own[0], own[1], tr[0], tr[1],
+                   lse2, dl, work);
+    else
+        att_bwd_dkdv(qkv, out, lse, dout, dqkv, cos, sin, seq, heads, hd, blockIdx.x - tiles, own[0], own[1], tr[0],
+                     tr[1], lse2, dl, work);
+}
+TRM_EXPORT(attention_backward, ATT_THREADS)

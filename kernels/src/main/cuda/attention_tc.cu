@@ -190,17 +190,21 @@ TRM_EXPORT(attention_forward_tc, ATC_THREADS)
 
 // ---- backward -------------------------------------------------------------------------------------------------------
 //
-// attention_backward_dq_tc and attention_backward_dkdv_tc: attention_backward_dq and _dkdv (attention.cu) on tensor
-// cores, hd = 64 only. Same arguments and results: dqkv [B, S, 3D] written with =, RoPE's transpose applied; delta
-// [B, H, S] = dO . O comes from attention.cu's attention_backward_delta, launched first. Flash-attention-2 style:
-// P = exp(S - lse) is recomputed from the forward's lse, dP = dO V^T, dS = P (dP - delta), and
-//   attention_backward_dq_tc    grid (ceil(S/64), H, B): a block owns 64 queries (warp w: rows 16w .. 16w+15, its Q
-//                               and dO fragments in registers), walks the keys in tiles of 32: dQ += dS K;
-//   attention_backward_dkdv_tc  grid (ceil(S/64), H, B): a block owns 64 keys (warp w: 16 of them, K and V fragments
-//                               in registers), walks the queries in tiles of 32, working on the transposes
-//                               (S^T = K Q^T, dP^T = V dO^T): dV += P^T dO, dK += dS^T Q.
+// attention_backward_tc: attention.cu's attention_backward on tensor cores, hd = 64 only. Same arguments and results:
+// dqkv [B, S, 3D] written with =, RoPE's transpose applied. Flash-attention-2 style: P = exp(S - lse) is recomputed
+// from the forward's lse, dP = dO V^T, dS = P (dP - delta), delta = dO . O per query row computed where needed
+// (att_delta, attention.cu: one warp per row, fp32). Grid (2 ceil(S/64), H, B), two roles by blockIdx.x (uniform
+// over a block):
+//   x <  ceil(S/64)   dQ: a block owns 64 queries (warp w: rows 16w .. 16w+15, its Q and dO fragments in registers,
+//                     delta of its 16 rows computed once), walks the keys in tiles of 32: dQ += dS K;
+//   x >= ceil(S/64)   dK, dV: a block owns 64 keys (warp w: 16 of them, K and V fragments in registers), walks the
+//                     queries in tiles of 32 (delta of each tile's 32 rows: warp w takes 8), working on the
+//                     transposes (S^T = K Q^T, dP^T = V dO^T): dV += P^T dO, dK += dS^T Q.
+// The two roles were two kernels after a third that stored delta [B, H, S] (attention_backward_dq_tc, _dkdv_tc,
+// attention_backward_delta); one launch now, and no delta in global memory. The roles share the shared-memory
+// buffers; the registers are the larger role's (dK/dV).
 // Every output element is accumulated by one warp in a fixed order: deterministic, no atomics; P and dS are
-// computed twice (once per kernel) for that. The dQ, dK, dV accumulators stay in registers for the whole kernel
+// computed twice (once per role) for that. The dQ, dK, dV accumulators stay in registers for the whole kernel
 // (unlike the forward's O, nothing rescales them); each warp writes its 16 x 32 tiles of S and dP (fp32) to its own
 // work buffer, where lane (r = lane / 2, half = lane % 2) reads row r, columns 16 half .. 16 half + 15 to form P and
 // dS, and writes them back as bf16 hi and lo over the same rows (hi in bf16 columns 0..31, lo in 32..63, as the
@@ -212,7 +216,8 @@ TRM_EXPORT(attention_forward_tc, ATC_THREADS)
 // per 16 x 32 tile and 16 columns of d, with RoPE (without): dkdv S^T 3 (1), dP^T 1, dV 2, dK 3 (2); dq S 3 (1),
 // dP 1, dQ 3 (2): 16 (10) in all, against 7 at plain bf16. Each split is needed: errors against RefOps (double) in
 // KernelSelftest's measure (elementwise relative, floor 1% of the tensor's largest |value|; tolerance 1e-2), its
-// attention check (B=2 S=37 H=2 hd=64 RoPE, seed 1), emulated device, with one split dropped at a time:
+// attention check (B=2 S=37 H=2 hd=64 RoPE, seed 1), emulated device, with one split dropped at a time (measured on
+// the former two kernels, whose dqkv attention_backward_tc reproduces bit for bit on the emulated device):
 //                              dq        dk        dv
 //   as built                   3.87e-3   3.97e-3   3.84e-3   (CUDA-core backward: 3.87e-3 3.83e-3 3.84e-3)
 //   P in bf16 alone            3.87e-3   3.97e-3   1.25e-1
@@ -222,15 +227,18 @@ TRM_EXPORT(attention_forward_tc, ATC_THREADS)
 // Small gradients made by cancellation (a row of dS sums to zero) are where a 2^-9 relative error per product term
 // shows. AttentionKernelCheck's max-relative measure (max |error| / max |ref|) gives the same figures for both
 // backwards, ~1.6e-3 .. 3.1e-3, at S = 1 .. 300.
-// Registers (sm_90, ptxas): dq 166, dk/dv 244 (K hi, lo and V fragments plus the dK and dV accumulators stay
-// resident), no spills; 244 allows 2 blocks of 128 threads per SM.
-// Unverified on hardware: the kernels compile for sm_80/86/89/90 with no spills and run on the emulator, which
-// checks WMMA alignment and strides but sums each tile in its own order; their speed is not measured anywhere.
+// Registers (ptxas, kernels/target/ptxas-report.txt): 237 on sm_90 (240 sm_80, 242 sm_86/89), no spills: the dK/dV
+// role's need (K hi, lo and V fragments plus the dK and dV accumulators stay resident; the former dk/dv kernel took
+// 244, the dq kernel 166). 237 allows 2 blocks of 128 threads per SM, for the dQ role too, where the dq kernel alone
+// had 3.
+// Unverified on hardware: the kernel compiles for sm_80/86/89/90 with no spills and runs on the emulator, which
+// checks WMMA alignment and strides but sums each tile in its own order; its speed, against the former three
+// launches, is not measured anywhere (nor whether the dQ role's lower occupancy costs more than the launches saved).
 //
-// Shared memory, static: dq 13.5 KiB (K hi, lo, V tiles 32 x 72 bf16) + 18 KiB (work buffers, 4 x 16 x 72 fp32)
-// = 31.5 KiB; dk/dv 13.5 KiB (Q hi, lo, dO tiles) + 0.25 KiB (lse, delta of the tile) + 18 KiB = 31.75 KiB. Each
-// kernel first stages its own 64 rows (Q hi, lo then dO; or K hi, lo then V: 18 KiB at a time) in the work buffers
-// and loads them into fragments. Strides and alignment as in the forward.
+// Shared memory, static, one set for both roles: 13.5 KiB (three tiles of 32 x 72 bf16: K hi, lo, V for dQ; Q hi, lo,
+// dO for dK/dV) + 0.25 KiB (lse, delta of the query tile, dK/dV) + 18 KiB (work buffers, 4 x 16 x 72 fp32) = 31.75
+// KiB. Each role first stages its own 64 rows (Q hi, lo then dO; or K hi, lo then V: 18 KiB at a time) in the work
+// buffers and loads them into fragments. Strides and alignment as in the forward.
 
 #define ATC_BWD_DP (ATC_ROWS * ATC_LDS)  // float offset of dP (then dS) in a warp's work buffer, after S (then P)
 #define ATC_BWD_WB (2 * ATC_BWD_DP)      // floats per warp's work buffer: 1152, >= ATC_ROWS * ATC_LDO (the output)
@@ -240,7 +248,7 @@ typedef wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, wmma::row_major> AtcB; 
 typedef wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, wmma::col_major> AtcBT;  // B stored [n][k]: a row tile^T
 typedef wmma::fragment<wmma::accumulator, 16, 16, 16, float> AtcAcc;
 
-// Step 1 of both kernels: the warp's S = A Bt^T (A = a + al, Bt = bt + btl when split, else a and bt alone) and
+// Step 1 of both roles: the warp's S = A Bt^T (A = a + al, Bt = bt + btl when split, else a and bt alone) and
 // dP = G Vt^T, 16 x 32 each, to its work buffer w (fp32, ld ATC_LDS). a, al, g: the warp's 16 own rows as
 // fragments; bt, btl, vt: the 32 rows of the other side's tile ([row][d], ld ATC_LDH). (A flag rather than a null
 // al: a pointer chosen at run time between fragment arrays would put them in local memory.)
@@ -270,10 +278,10 @@ __device__ __forceinline__ void atc_bwd_scores(float* w, const AtcA* a, const At
     __syncwarp();
 }
 
-// Step 2 of both kernels, one lane: the warp's work buffer w holds S (or S^T) and dP at w + ATC_BWD_DP (fp32,
+// Step 2 of both roles, one lane: the warp's work buffer w holds S (or S^T) and dP at w + ATC_BWD_DP (fp32,
 // 16 x 32, ld ATC_LDS); the lane's 16 elements of row r get p = exp(s - lse) and ds = p (dp - delta) (lse[c],
 // dl[c]: of column 16 half + c, lse = +inf for masked entries), written back as bf16 hi, lo (P over S, dS over dP,
-// ld ATC_LDP). keepP: whether P is written (the dq kernel needs dS only).
+// ld ATC_LDP). keepP: whether P is written (the dQ role needs dS only).
 __device__ __forceinline__ void atc_bwd_softmax_grad(float* w, int r, int half, const float* lse, const float* dl,
                                                      bool keepP) {
     float p[16], ds[16];
@@ -337,24 +345,22 @@ __device__ __forceinline__ void atc_bwd_stage_out(float* w, const AtcAcc* acc) {
     __syncwarp();
 }
 
-TRM_KERNEL void __launch_bounds__(ATC_THREADS)
-    attention_backward_dq_tc(const bf16* __restrict__ qkv, const bf16* __restrict__ dout,
-                             const float* __restrict__ lse, const float* __restrict__ delta, bf16* __restrict__ dqkv,
-                             const float* __restrict__ cos, const float* __restrict__ sin, int seq, int heads,
-                             int hd) {
-    trm_pdl_begin();
-    __shared__ TRM_ALIGN(32) bf16 ks[ATC_KEYS][ATC_LDH];           // K of the key tile, rotated (hi)
-    __shared__ TRM_ALIGN(32) bf16 kl[ATC_KEYS][ATC_LDH];           // with RoPE: its lo part
-    __shared__ TRM_ALIGN(32) bf16 vs[ATC_KEYS][ATC_LDH];           // V of the key tile
-    __shared__ TRM_ALIGN(32) float wb[ATC_WARPS][ATC_BWD_WB];      // work buffers; first the own Q (hi, lo), then dO
-    static_assert(sizeof(wb) >= 2 * ATC_QTILE * ATC_LDH * sizeof(bf16), "the own Q (hi, lo) is staged in wb");
-    if (hd != ATC_HD) return;  // GpuKernels launches this kernel for hd = 64 only (the whole grid leaves)
-    const int b = blockIdx.z, h = blockIdx.y, i0 = blockIdx.x * ATC_QTILE;
+// ---- attention_backward_tc: the whole backward in one launch ---------------------------------------------------------
+
+// The dQ role: the 64 queries of tile `tile` of one (b, h) against every key tile. Shared memory from the kernel
+// (the dK/dV role uses the same buffers): ks, kl, vs [32][ATC_LDH] bf16; wb [4][ATC_BWD_WB] fp32.
+__device__ __forceinline__ void atc_bwd_dq(const bf16* __restrict__ qkv, const bf16* __restrict__ out,
+                                           const float* __restrict__ lse, const bf16* __restrict__ dout,
+                                           bf16* __restrict__ dqkv, const float* __restrict__ cos,
+                                           const float* __restrict__ sin, int seq, int heads, int tile, bf16* ks,
+                                           bf16* kl, bf16* vs, float (*wb)[ATC_BWD_WB]) {
+    const int b = blockIdx.z, h = blockIdx.y, i0 = tile * ATC_QTILE;
     const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
     const int r = lane >> 1, half = lane & 1;  // step 2 and the output: the lane's row of the warp's 16, its half
     const int dim = heads * ATC_HD;
     const long stride = 3L * dim;
     const bf16* q = qkv + (long)b * seq * stride + (long)h * ATC_HD;
+    const long orow0 = (long)b * seq * dim + (long)h * ATC_HD;  // row i of out and dout at orow0 + i * dim
     const bool split = cos != nullptr;
     float* w = wb[warp];
 
@@ -366,23 +372,29 @@ TRM_KERNEL void __launch_bounds__(ATC_THREADS)
     atc_load_own(qf, stage, warp);
     if (split) atc_load_own(qlf, stage + ATC_QTILE * ATC_LDH, warp);
     __syncthreads();
-    atc_load_tile(stage, nullptr, dout + (long)b * seq * dim + (long)h * ATC_HD, dim, i0, ATC_QTILE, seq, nullptr,
-                  nullptr, 1.0f);
+    atc_load_tile(stage, nullptr, dout + orow0, dim, i0, ATC_QTILE, seq, nullptr, nullptr, 1.0f);
     __syncthreads();
     atc_load_own(gf, stage, warp);  // wb is written again only after the first tile's two barriers
     const int i = i0 + warp * ATC_ROWS + r;
-    const long at = ((long)b * heads + h) * seq + i;
-    const float lseR = i < seq ? lse[at] : INFINITY, dlR = i < seq ? delta[at] : 0.0f;  // row r's
+    const float lseR = i < seq ? lse[((long)b * heads + h) * seq + i] : INFINITY;
+    float dlR = 0.0f;  // delta of row r: the warp computes its 16 rows' one by one, the lane keeps its own
+    for (int rr = 0; rr < ATC_ROWS; rr++) {
+        const int ir = i0 + warp * ATC_ROWS + rr;  // the same for the whole warp
+        if (ir < seq) {
+            const float v = att_delta(out + orow0 + (long)ir * dim, dout + orow0 + (long)ir * dim, ATC_HD, lane);
+            if (rr == r) dlR = v;
+        }
+    }
     AtcAcc acc[ATC_HD / 16];
     TRM_UNROLL
     for (int dn = 0; dn < ATC_HD / 16; dn++) wmma::fill_fragment(acc[dn], 0.0f);
     for (int k0 = 0; k0 < seq; k0 += ATC_KEYS) {
         __syncthreads();  // the previous tile is consumed
-        atc_load_tile(&ks[0][0], split ? &kl[0][0] : nullptr, q + dim, stride, k0, ATC_KEYS, seq, cos, sin, 1.0f);
-        atc_load_tile(&vs[0][0], nullptr, q + 2 * dim, stride, k0, ATC_KEYS, seq, nullptr, nullptr, 1.0f);
+        atc_load_tile(ks, split ? kl : nullptr, q + dim, stride, k0, ATC_KEYS, seq, cos, sin, 1.0f);
+        atc_load_tile(vs, nullptr, q + 2 * dim, stride, k0, ATC_KEYS, seq, nullptr, nullptr, 1.0f);
         __syncthreads();
         // 1. S = Q K^T, dP = dO V^T (K, V row-major [key][d] are K^T, V^T column-major)
-        atc_bwd_scores(w, qf, qlf, gf, &ks[0][0], &kl[0][0], &vs[0][0], split);
+        atc_bwd_scores(w, qf, qlf, gf, ks, kl, vs, split);
         // 2. dS of row r over keys k0 + 16 half + c; keys past S are masked (lse = +inf)
         float lseC[16], dlC[16];
         TRM_UNROLL
@@ -392,7 +404,7 @@ TRM_KERNEL void __launch_bounds__(ATC_THREADS)
         }
         atc_bwd_softmax_grad(w, r, half, lseC, dlC, false);
         // 3. dQ += dS K (K row-major [key][d] is the B operand as it is)
-        atc_bwd_accumulate(acc, w + ATC_BWD_DP, &ks[0][0], split ? &kl[0][0] : nullptr);
+        atc_bwd_accumulate(acc, w + ATC_BWD_DP, ks, split ? kl : nullptr);
     }
     // dQ (rotated) = sum_j dS_ij k_j / sqrt(64); un-rotated row by row
     atc_bwd_stage_out(w, acc);
@@ -405,30 +417,22 @@ TRM_KERNEL void __launch_bounds__(ATC_THREADS)
         }
     }
 }
-TRM_EXPORT(attention_backward_dq_tc, ATC_THREADS)
 
-TRM_KERNEL void __launch_bounds__(ATC_THREADS)
-    attention_backward_dkdv_tc(const bf16* __restrict__ qkv, const bf16* __restrict__ dout,
-                               const float* __restrict__ lse, const float* __restrict__ delta,
-                               bf16* __restrict__ dqkv, const float* __restrict__ cos, const float* __restrict__ sin,
-                               int seq, int heads, int hd) {
-    trm_pdl_begin();
-    __shared__ TRM_ALIGN(32) bf16 qs[ATC_KEYS][ATC_LDH];        // Q of the query tile, rotated, / sqrt(64) (hi)
-    __shared__ TRM_ALIGN(32) bf16 ql[ATC_KEYS][ATC_LDH];        // with RoPE: its lo part
-    __shared__ TRM_ALIGN(32) bf16 gs[ATC_KEYS][ATC_LDH];        // dO of the query tile
-    __shared__ float lseT[ATC_KEYS], dlT[ATC_KEYS];         // lse (+inf past S) and delta of the query tile
-    __shared__ TRM_ALIGN(32) float wb[ATC_WARPS][ATC_BWD_WB];   // work buffers; first the own K (hi, lo), then V
-    static_assert(sizeof(wb) >= 2 * ATC_QTILE * ATC_LDH * sizeof(bf16), "the own K (hi, lo) is staged in wb");
-    if (hd != ATC_HD) return;  // GpuKernels launches this kernel for hd = 64 only (the whole grid leaves)
-    const int b = blockIdx.z, h = blockIdx.y, j0 = blockIdx.x * ATC_QTILE;
+// The dK/dV role: the 64 keys of tile `tile` of one (b, h) against every query tile. Shared memory from the kernel:
+// qs, ql, gs [32][ATC_LDH] bf16; lseT, dlT [32]; wb [4][ATC_BWD_WB] fp32.
+__device__ __forceinline__ void atc_bwd_dkdv(const bf16* __restrict__ qkv, const bf16* __restrict__ out,
+                                             const float* __restrict__ lse, const bf16* __restrict__ dout,
+                                             bf16* __restrict__ dqkv, const float* __restrict__ cos,
+                                             const float* __restrict__ sin, int seq, int heads, int tile, bf16* qs,
+                                             bf16* ql, bf16* gs, float* lseT, float* dlT, float (*wb)[ATC_BWD_WB]) {
+    const int b = blockIdx.z, h = blockIdx.y, j0 = tile * ATC_QTILE;
     const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
     const int r = lane >> 1, half = lane & 1;  // step 2 and the output: the lane's row (key) of the warp's 16
     const int dim = heads * ATC_HD;
     const long stride = 3L * dim;
     const bf16* q = qkv + (long)b * seq * stride + (long)h * ATC_HD;
-    const bf16* go = dout + (long)b * seq * dim + (long)h * ATC_HD;
+    const long orow0 = (long)b * seq * dim + (long)h * ATC_HD;  // row i of out and dout at orow0 + i * dim
     const float* lseRow = lse + ((long)b * heads + h) * seq;
-    const float* deltaRow = delta + ((long)b * heads + h) * seq;
     const bool split = cos != nullptr;
     float* w = wb[warp];
 
@@ -451,21 +455,27 @@ TRM_KERNEL void __launch_bounds__(ATC_THREADS)
     }
     for (int q0 = 0; q0 < seq; q0 += ATC_KEYS) {
         __syncthreads();  // the previous tile is consumed
-        atc_load_tile(&qs[0][0], split ? &ql[0][0] : nullptr, q, stride, q0, ATC_KEYS, seq, cos, sin, 0.125f);
-        atc_load_tile(&gs[0][0], nullptr, go, dim, q0, ATC_KEYS, seq, nullptr, nullptr, 1.0f);
+        atc_load_tile(qs, split ? ql : nullptr, q, stride, q0, ATC_KEYS, seq, cos, sin, 0.125f);
+        atc_load_tile(gs, nullptr, dout + orow0, dim, q0, ATC_KEYS, seq, nullptr, nullptr, 1.0f);
         if (threadIdx.x < ATC_KEYS) {
             const int i = q0 + threadIdx.x;
             lseT[threadIdx.x] = i < seq ? lseRow[i] : INFINITY;  // queries past S: P = 0
-            dlT[threadIdx.x] = i < seq ? deltaRow[i] : 0.0f;
+        }
+        // delta of the tile's queries: warp w takes queries 8w .. 8w+7
+        for (int c = warp * 8; c < warp * 8 + 8; c++) {
+            const int i = q0 + c;  // the same for the whole warp
+            const float v = i < seq ? att_delta(out + orow0 + (long)i * dim, dout + orow0 + (long)i * dim, ATC_HD,
+                                                lane) : 0.0f;
+            if (lane == 0) dlT[c] = v;
         }
         __syncthreads();
         // 1. S^T = K Q^T, dP^T = V dO^T (Q, dO row-major [query][d] are Q^T, dO^T column-major)
-        atc_bwd_scores(w, kf, klf, vf, &qs[0][0], &ql[0][0], &gs[0][0], split);
+        atc_bwd_scores(w, kf, klf, vf, qs, ql, gs, split);
         // 2. P^T and dS^T of row r (key) over queries q0 + 16 half + c
         atc_bwd_softmax_grad(w, r, half, &lseT[half * 16], &dlT[half * 16], true);
         // 3. dV += P^T dO, dK += dS^T (Q / sqrt(64)): both B operands row-major [query][d] as they are
-        atc_bwd_accumulate(dv, w, &gs[0][0], nullptr);
-        atc_bwd_accumulate(dk, w + ATC_BWD_DP, &qs[0][0], split ? &ql[0][0] : nullptr);
+        atc_bwd_accumulate(dv, w, gs, nullptr);
+        atc_bwd_accumulate(dk, w + ATC_BWD_DP, qs, split ? ql : nullptr);
     }
     const int j = j0 + warp * ATC_ROWS + r;
     bf16* dst = dqkv + ((long)b * seq + j) * stride + (long)h * ATC_HD;
@@ -484,4 +494,24 @@ TRM_KERNEL void __launch_bounds__(ATC_THREADS)
         }
     }
 }
-TRM_EXPORT(attention_backward_dkdv_tc, ATC_THREADS)
+
+TRM_KERNEL void __launch_bounds__(ATC_THREADS)
+    attention_backward_tc(const bf16* __restrict__ qkv, const bf16* __restrict__ out, const float* __restrict__ lse,
+                          const bf16* __restrict__ dout, bf16* __restrict__ dqkv, const float* __restrict__ cos,
+                          const float* __restrict__ sin, int seq, int heads, int hd) {
+    trm_pdl_begin();
+    // One set of buffers for both roles: 13.5 + 0.25 + 18 = 31.75 KiB
+    __shared__ TRM_ALIGN(32) bf16 tiles[3][ATC_KEYS][ATC_LDH];  // dQ: K (hi, lo), V; dK/dV: Q / 8 (hi, lo), dO
+    __shared__ float lseT[ATC_KEYS], dlT[ATC_KEYS];            // dK/dV: lse (+inf past S) and delta of the tile
+    __shared__ TRM_ALIGN(32) float wb[ATC_WARPS][ATC_BWD_WB];   // work buffers; first the own rows (hi, lo), then dO/V
+    static_assert(sizeof(wb) >= 2 * ATC_QTILE * ATC_LDH * sizeof(bf16), "the own rows (hi, lo) are staged in wb");
+    if (hd != ATC_HD) return;  // GpuKernels launches this kernel for hd = 64 only (the whole grid leaves)
+    const int ntiles = (seq + ATC_QTILE - 1) / ATC_QTILE;  // gridDim.x = 2 * ntiles; the role is uniform per block
+    if ((int)blockIdx.x < ntiles)
+        atc_bwd_dq(qkv, out, lse, dout, dqkv, cos, sin, seq, heads, blockIdx.x, &tiles[0][0][0], &tiles[1][0][0],
+                   &tiles[2][0][0], wb);
+    else
+        atc_bwd_dkdv(qkv, out, lse, dout, dqkv, cos, sin, seq, heads, blockIdx.x - ntiles, &tiles[0][0][0],
+                     &tiles[1][0][0], &tiles[2][0][0], lseT, dlT, wb);
+}
+TRM_EXPORT(attention_backward_tc, ATC_THREADS)

@@ -10,10 +10,9 @@
 #include "gemm_swiglu.cu"
 // defines: gemm_mix_swiglu (the token mixer's gate_up GEMM on tensor cores with SwiGLU in its epilogue)
 #include "gemm_mix_swiglu.cu"
-// defines: attention_forward, attention_backward_delta, attention_backward_dq, attention_backward_dkdv (RoPE fused)
+// defines: attention_forward, attention_backward (RoPE fused; the whole backward in one launch)
 #include "attention.cu"
-// defines: attention_forward_tc, attention_backward_dq_tc, attention_backward_dkdv_tc (head size 64, tensor cores:
-// WMMA bf16 -> fp32)
+// defines: attention_forward_tc, attention_backward_tc (head size 64, tensor cores: WMMA bf16 -> fp32)
 #include "attention_tc.cu"
 // defines: token_loss (stablemax or softmax CE with its gradient), halting_bce
 #include "loss.cu"

@@ -16,8 +16,9 @@ import java.util.List;
 
 /**
  * The GPU benchmarks: launch overhead through FFM (direct launches vs one CUDA graph replay), each standalone kernel
- * at TRM sizes (Sudoku-Extreme-Att: batch 256, S = 97, D = 512, SwiGLU 1536, vocab 11, 7M parameters), and the cuBLAS
- * GEMM shapes, timed with CUDA events. Prints one table whose every row names the backend that ran.
+ * at TRM sizes (Sudoku-Extreme-Att: batch 256, S = 97, D = 512, SwiGLU 1536, vocab 11, 7M parameters; attention also
+ * at S = 916), and the cuBLAS GEMM shapes, timed with CUDA events. Prints one table whose every row names the backend
+ * that ran.
  *
  * <p>Usage: {@code GpuKernelBench --device cuda|emulated [--quick]}; --quick shrinks every size 32-fold. On the
  * emulated device sizes shrink 256-fold: its figures only show the harness works, they say nothing about a GPU.
@@ -57,6 +58,7 @@ public final class GpuKernelBench {
                     + (scale > 1 ? ", sizes / " + scale + " (figures only show the harness runs)" : ""));
             b.launchOverhead();
             b.kernels();
+            b.attention();
             b.gemms();
             b.print(backend);
         }
@@ -140,6 +142,38 @@ public final class GpuKernelBench {
             rows(t, "adam_atan2", params + " params", 7.0 * params * 4);
             t = time(calls, () -> k.convert(s, p, pb, params));
             rows(t, "convert f32 -> bf16", params + " params", 6.0 * params);
+        }
+    }
+
+    /**
+     * The attention kernels at hd = 64 (the tensor-core ones unless -Dtrm.attention.tc=false): the forward and the
+     * one-launch backward (dQ blocks and dK/dV blocks in one grid, delta computed inside), at Sudoku's S = 97 (batch
+     * 256, 8 heads: D = 512) and ARC's S = 916 (batch 8; not on the emulated device, where it takes minutes). FLOP as
+     * FlashAttention-2 counts them: forward 4 B H S^2 hd, backward 10 B H S^2 hd (the backward recomputes P in both
+     * roles, 14 in all). With RoPE, as the attention presets run (the tensor-core kernels then split the rotated q, k into
+     * bf16 hi + lo: 3 products for S where 1 would do). Inputs and tables are zero: uniform attention, the same work.
+     */
+    private void attention() {
+        int hd = 64, heads = scale > 1 ? 1 : 8, dim = heads * hd;
+        List<int[]> shapes = new ArrayList<>(List.of(new int[] {Math.max(1, 256 / scale), 97}));
+        if (dev.backend() != Backend.EMULATED) shapes.add(new int[] {Math.max(1, 8 / scale), 916});
+        for (int[] bs : shapes) {
+            int batch = bs[0], seq = bs[1];
+            long n = (long) batch * seq;
+            try (DeviceBuffer qkv = dev.alloc(DType.BF16, n * 3 * dim); DeviceBuffer out = dev.alloc(DType.BF16, n * dim);
+                 DeviceBuffer lse = dev.alloc(DType.F32, n * heads); DeviceBuffer dout = dev.alloc(DType.BF16, n * dim);
+                 DeviceBuffer dqkv = dev.alloc(DType.BF16, n * 3 * dim);
+                 DeviceBuffer cos = dev.alloc(DType.F32, (long) seq * hd); DeviceBuffer sin = dev.alloc(DType.F32, (long) seq * hd)) {
+                for (DeviceBuffer b : List.of(qkv, dout, cos, sin)) b.zero(s);
+                int calls = Math.max(3, 20 / scale);
+                double flop = 2.0 * batch * heads * seq * seq * hd;
+                String shape = batch + "x" + seq + " H" + heads + " hd" + hd + " RoPE";
+                double t = time(calls, () -> k.attentionForward(s, qkv, out, lse, cos, sin, batch, seq, heads, hd));
+                rows.add(new Row("attention forward", shape, t, String.format("%.1f TFLOP/s", 2 * flop / t / 1e6)));
+                t = time(calls, () -> k.attentionBackward(s, qkv, out, lse, dout, dqkv, cos, sin, batch, seq, heads,
+                        hd));
+                rows.add(new Row("attention backward", shape, t, String.format("%.1f TFLOP/s", 5 * flop / t / 1e6)));
+            }
         }
     }
 

@@ -57,7 +57,8 @@ class KernelSourcesTest {
                 }
             }
         }
-        assertTrue(kernels >= 50, "found only " + kernels + " kernels under " + KERNELS.toAbsolutePath());
+        // 49 today (the attention backward became one kernel per set); the floor only shows the scan finds them
+        assertTrue(kernels >= 45, "found only " + kernels + " kernels under " + KERNELS.toAbsolutePath());
         assertTrue(sawDeliberate, DELIBERATE + " (no trm_pdl_begin first, on purpose) was not reported");
         assertTrue(offenders.isEmpty(), "kernels whose first statement is not trm_pdl_begin(); (docs/gpu.md, "
                 + "\"Kernels that overlap their launch\"):\n" + String.join("\n", offenders));

@@ -435,8 +435,6 @@ public final class GpuBackend implements Backend {
 
     // ---- attention -----------------------------------------------------------------------------------------------------
 
-    private DeviceBuffer attnDelta;
-
     @Override
     public void attention(Tensor qkv, Tensor out, Tensor lse, RopeTables rope) {
         int heads = lse.dim(1);
@@ -448,11 +446,9 @@ public final class GpuBackend implements Backend {
     @Override
     public void attentionBackward(Tensor qkv, Tensor out, Tensor lse, Tensor dout, Tensor dqkv, RopeTables rope) {
         int heads = lse.dim(1);
-        long need = t(lse).buf.count();
-        if (attnDelta == null || attnDelta.count() < need) attnDelta = scratch(DType.F32, need);
         k.attentionBackward(s, bf16(qkv, "attentionBackward", "qkv"), bf16(out, "attentionBackward", "out"),
                 f32(lse, "attentionBackward", "lse"), bf16(dout, "attentionBackward", "dout"),
-                bf16(dqkv, "attentionBackward", "dqkv"), attnDelta, rope == null ? null : b(rope.cos()),
+                bf16(dqkv, "attentionBackward", "dqkv"), rope == null ? null : b(rope.cos()),
                 rope == null ? null : b(rope.sin()), qkv.dim(0), qkv.dim(1), heads, out.dim(2) / heads);
     }
 

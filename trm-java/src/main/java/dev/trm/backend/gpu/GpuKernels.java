@@ -195,7 +195,7 @@ public final class GpuKernels {
 
     // attention.cu
 
-    private static final int ATT_THREADS = 128, ATT_TILE = 32, ATT_MAX_HEAD_DIM = 64, DELTA_WARPS = 8;
+    private static final int ATT_THREADS = 128, ATT_TILE = 32, ATT_MAX_HEAD_DIM = 64;
 
     private static void checkAttention(DeviceBuffer cos, DeviceBuffer sin, int batch, int seq, int heads,
                                        int headDim) {
@@ -240,34 +240,29 @@ public final class GpuKernels {
     }
 
     /**
-     * dqkv [B, S, 3D] bf16 (=) from qkv, out, dout and lse of the forward; delta [B, H, S] f32 is scratch. Three
-     * launches: delta = dO . O, then dQ (one block per query tile), then dK, dV (one block per key tile). At hd = 64
-     * the tensor-core kernels (attention_backward_dq_tc, attention_backward_dkdv_tc: tiles of 64, 128 threads, 32 KiB
-     * static shared memory), otherwise the CUDA-core ones (tiles of 32, 128 threads, 37 KiB); {@code
-     * -Dtrm.attention.tc=false} takes the CUDA-core ones everywhere, as for the forward.
+     * dqkv [B, S, 3D] bf16 (=) from qkv, out, dout and lse of the forward, in one launch: grid (2 ceil(S/T), H, B) of
+     * 128 threads, whose first ceil(S/T) blocks along x each compute dQ of one tile of T queries and the others dK
+     * and dV of one tile of T keys; each computes delta = dO . O of the query rows it needs itself. At hd = 64 the
+     * tensor-core kernel (attention_backward_tc: T = 64, 32 KiB static shared memory), otherwise the CUDA-core one
+     * (attention_backward: T = 32, 37 KiB); {@code -Dtrm.attention.tc=false} takes the CUDA-core one everywhere, as
+     * for the forward.
      */
     public void attentionBackward(Stream s, DeviceBuffer qkv, DeviceBuffer out, DeviceBuffer lse, DeviceBuffer dout,
-                                  DeviceBuffer dqkv, DeviceBuffer delta, DeviceBuffer cos, DeviceBuffer sin,
-                                  int batch, int seq, int heads, int headDim) {
-        attentionBackward(s, qkv, out, lse, dout, dqkv, delta, cos, sin, batch, seq, heads, headDim,
-                ATT_TENSOR_CORES);
+                                  DeviceBuffer dqkv, DeviceBuffer cos, DeviceBuffer sin, int batch, int seq,
+                                  int heads, int headDim) {
+        attentionBackward(s, qkv, out, lse, dout, dqkv, cos, sin, batch, seq, heads, headDim, ATT_TENSOR_CORES);
     }
 
-    /** {@link #attentionBackward} with the kernels chosen by the caller: tensorCores takes effect at hd = 64 only. */
+    /** {@link #attentionBackward} with the kernel chosen by the caller: tensorCores takes effect at hd = 64 only. */
     void attentionBackward(Stream s, DeviceBuffer qkv, DeviceBuffer out, DeviceBuffer lse, DeviceBuffer dout,
-                           DeviceBuffer dqkv, DeviceBuffer delta, DeviceBuffer cos, DeviceBuffer sin, int batch,
-                           int seq, int heads, int headDim, boolean tensorCores) {
+                           DeviceBuffer dqkv, DeviceBuffer cos, DeviceBuffer sin, int batch, int seq, int heads,
+                           int headDim, boolean tensorCores) {
         checkAttention(cos, sin, batch, seq, heads, headDim);
-        long rows = (long) batch * seq * heads;
-        k("attention_backward_delta").launch(s, Kernel.blocks(rows, DELTA_WARPS), DELTA_WARPS * 32, 0,
-                KernelArgs.of().ptr(out).ptr(dout).ptr(delta).i32(batch).i32(seq).i32(heads).i32(headDim));
         boolean tc = tensorCores && headDim == ATT_TC_HEAD_DIM;
         int tiles = Kernel.blocks(seq, tc ? ATT_TC_TILE : ATT_TILE);
-        String suffix = tc ? "_tc" : "";
-        for (String name : new String[] {"attention_backward_dq", "attention_backward_dkdv"}) {
-            k(name + suffix).launch(s, tiles, heads, batch, ATT_THREADS, 1, 1, 0, KernelArgs.of().ptr(qkv).ptr(dout)
-                    .ptr(lse).ptr(delta).ptr(dqkv).ptr(cos).ptr(sin).i32(seq).i32(heads).i32(headDim));
-        }
+        k(tc ? "attention_backward_tc" : "attention_backward").launch(s, 2 * tiles, heads, batch, ATT_THREADS, 1, 1,
+                0, KernelArgs.of().ptr(qkv).ptr(out).ptr(lse).ptr(dout).ptr(dqkv).ptr(cos).ptr(sin).i32(seq)
+                        .i32(heads).i32(headDim));
     }
 
     // loss.cu

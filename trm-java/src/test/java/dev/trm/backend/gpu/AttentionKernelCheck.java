@@ -24,8 +24,10 @@ import java.util.Random;
  * 1e-2; lse (fp32): max absolute error under 1e-3. Shapes cross the kernels' 32- and 64-row tiles, with and without
  * RoPE. Head size 64 runs both kernel sets as the backend pairs them: the CUDA-core forward and backward (the
  * -Dtrm.attention.tc=false path), and the tensor-core forward (attention_forward_tc) followed by both backwards from
- * its out and lse (attention_backward_dq_tc + _dkdv_tc, and the CUDA-core pair), each against RefOps and the two
- * against each other. Other head sizes have the CUDA-core kernels only.
+ * its out and lse (attention_backward_tc, and the CUDA-core attention_backward), each against RefOps and the two
+ * against each other. Each backward is one launch whose blocks take the dQ role or the dK/dV role; the partial tiles
+ * here reach both roles' edges, and delta (computed in each role) enters every gradient, so a role's wrong delta shows
+ * as an error. Other head sizes have the CUDA-core kernels only.
  */
 final class AttentionKernelCheck {
     private AttentionKernelCheck() {}
@@ -113,7 +115,7 @@ final class AttentionKernelCheck {
                 () -> k.attentionForward(dev.defaultStream(), null, null, null, null, null, 1, 4, 1, 66));
         assertTrue(e.getMessage().contains("66"), e.getMessage());
         assertThrows(IllegalArgumentException.class, () -> k.attentionBackward(dev.defaultStream(), null, null, null,
-                null, null, null, null, null, 1, 4, 1, 128));
+                null, null, null, null, 1, 4, 1, 128));
         return all;
     }
 
@@ -136,7 +138,6 @@ final class AttentionKernelCheck {
              DeviceBuffer bl = dev.alloc(DType.F32, lseRef.length);
              DeviceBuffer bg = dev.alloc(DType.BF16, dout.length).uploadBf16(dout);
              DeviceBuffer bd = dev.alloc(DType.BF16, qkv.length);
-             DeviceBuffer delta = dev.alloc(DType.F32, lseRef.length);
              DeviceBuffer bc = cos == null ? null : dev.alloc(DType.F32, cos.length).upload(cos);
              DeviceBuffer bs = sin == null ? null : dev.alloc(DType.F32, sin.length).upload(sin)) {
             k.attentionForward(st, bq, bo, bl, bc, bs, b, seq, h, hd, tensorCores);
@@ -158,7 +159,7 @@ final class AttentionKernelCheck {
                 float[] first = null;
                 for (int rep = 0; rep < (tcBackward && seq > 37 ? 1 : 2); rep++) {
                     bd.uploadBf16(filled(qkv.length, Float.NaN));
-                    k.attentionBackward(st, bq, bo, bl, bg, bd, delta, bc, bs, b, seq, h, hd, tcBackward);
+                    k.attentionBackward(st, bq, bo, bl, bg, bd, bc, bs, b, seq, h, hd, tcBackward);
                     st.synchronize();
                     float[] got = bd.downloadBf16();
                     if (first == null) first = got;
@@ -169,7 +170,7 @@ final class AttentionKernelCheck {
                 else cuda = first;
             }
             if (tensorCores && seq <= 37) {  // the public entry takes the backward -Dtrm.attention.tc selects
-                k.attentionBackward(st, bq, bo, bl, bg, bd, delta, bc, bs, b, seq, h, hd);
+                k.attentionBackward(st, bq, bo, bl, bg, bd, bc, bs, b, seq, h, hd);
                 st.synchronize();
                 assertArrayEquals(GpuKernels.ATT_TENSOR_CORES ? tc : cuda, bd.downloadBf16(),
                         sh + ": attentionBackward dispatches by -Dtrm.attention.tc");

@@ -143,7 +143,7 @@ final class GpuOpsParity {
      * and I; puzzle prefixes of 1 and 16; D at or below a warp. Outputs written with = start as NaN on the GPU
      * ({@link #outAct}), so an element an op leaves unwritten fails its comparison; on the emulated device a store
      * past any buffer, a scratch GpuBackend sized too small included, fails the op naming the kernel (red zones,
-     * docs/gpu.md "Memory checks"). For a fresh backend: the scratch buffers (mixScratch, attnDelta, embedPartial, the
+     * docs/gpu.md "Memory checks"). For a fresh backend: the scratch buffers (mixScratch, embedPartial, the
      * slot list) grow on demand and are kept, so each op's cases run in increasing need and each case that needs
      * more allocates its own exact size. Full attention at hd 64 stays at S 97 and 129 (S 916 takes the emulator
      * half a minute).
@@ -190,7 +190,7 @@ final class GpuOpsParity {
         solveState(1, 900, 11, 1);
         solveState(300, 81, 11, 4);
         ropeTables(916, 64);
-        // delta [B, H, S] grows: 97, 129, 194, 774, 916 floats
+        // the attention backward keeps no scratch (delta is computed in the kernel)
         attention(1, 97, 1, 64);   // the tensor-core kernels (tiles of 64), unless -Dtrm.attention.tc=false
         attention(1, 129, 1, 64);  // two full tiles of 64, then one row
         attention(1, 97, 2, 6);    // the CUDA-core kernels (tiles of 32)

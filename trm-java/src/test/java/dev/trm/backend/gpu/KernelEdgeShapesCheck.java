@@ -471,14 +471,14 @@ final class KernelEdgeShapesCheck {
             try (Bufs m = new Bufs()) {
                 DeviceBuffer q = m.bf16(qkv), out = m.out(BF16, outRef.length), lse = m.out(F32, lseRef.length);
                 DeviceBuffer gc = rope ? m.f32(cos) : null, gs = rope ? m.f32(sin) : null;
-                DeviceBuffer delta = m.out(F32, lseRef.length), dqkv = m.out(BF16, qkv.length);
+                DeviceBuffer dqkv = m.out(BF16, qkv.length);
                 k.attentionForward(s, q, out, lse, gc, gs, batch, seq, heads, hd, tensorCores);
                 s.synchronize();
                 float[] o = out.downloadBf16(), l = lse.downloadFloats();
                 expect("out", o, outRef, TOL_BF16);
                 expect("lse", l, lseRef, TOL_BF16);
                 RefOps.attentionBackward(d(qkv), d(o), d(l), d(dout), dqkvRef, cosD, sinD, batch, seq, heads, hd);
-                k.attentionBackward(s, q, out, lse, m.bf16(dout), dqkv, delta, gc, gs, batch, seq, heads, hd,
+                k.attentionBackward(s, q, out, lse, m.bf16(dout), dqkv, gc, gs, batch, seq, heads, hd,
                         tensorCores);
                 s.synchronize();
                 float[] got = dqkv.downloadBf16();
