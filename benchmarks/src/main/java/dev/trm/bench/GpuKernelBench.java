@@ -119,6 +119,7 @@ public final class GpuKernelBench {
              DeviceBuffer gu = dev.alloc(DType.BF16, rowsN * 2 * inter); DeviceBuffer act = dev.alloc(DType.BF16, rowsN * inter);
              DeviceBuffer logits = dev.alloc(DType.BF16, rowsN * vocab); DeviceBuffer labels = dev.alloc(DType.I32, rowsN);
              DeviceBuffer loss = dev.alloc(DType.F32, batch); DeviceBuffer correct = dev.alloc(DType.I32, batch);
+             DeviceBuffer tokens = dev.alloc(DType.I32, batch);
              DeviceBuffer p = dev.alloc(DType.F32, params); DeviceBuffer g = dev.alloc(DType.F32, params);
              DeviceBuffer m = dev.alloc(DType.F32, params); DeviceBuffer v = dev.alloc(DType.F32, params);
              DeviceBuffer sched = dev.alloc(DType.F32, 3).upload(GpuKernels.adamSchedule(1e-4, 0.9, 0.95, 10));
@@ -136,7 +137,7 @@ public final class GpuKernelBench {
             rows(t, "swiglu_forward", rows + "x" + inter, 3.0 * rowsN * inter * 2);
             t = time(calls, () -> k.swigluBackward(s, gu, act, gu, rows, inter));
             rows(t, "swiglu_backward", rows + "x" + inter, 5.0 * rowsN * inter * 2);
-            t = time(calls, () -> k.tokenLoss(s, true, logits, labels, loss, correct, logits, batch, seq, vocab, 1f / batch));
+            t = time(calls, () -> k.tokenLoss(s, true, logits, labels, loss, correct, tokens, logits, batch, seq, vocab, 1f / batch));
             rows(t, "token_loss stablemax", batch + "x" + seq + "x" + vocab, 2.0 * rowsN * vocab * 2);
             t = time(calls, () -> k.adamAtan2(s, p, g, m, v, params, sched, 0.1f, 0.9f, 0.95f));
             rows(t, "adam_atan2", params + " params", 7.0 * params * 4);
