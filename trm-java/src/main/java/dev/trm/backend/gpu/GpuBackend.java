@@ -516,8 +516,8 @@ public final class GpuBackend implements Backend {
     public void tokenMixNorm(Tensor w, Tensor x, Tensor residual, Tensor scratch, Tensor out, Tensor rstd, float eps) {
         int seq = w.dim(0), inter = w.dim(1), batch = x.dim(0), d = x.dim(2);
         if (x.dim(1) != inter) {
-            throw new IllegalArgumentException("tokenMixNorm: w [S, I] = [" + seq + ", " + inter + "] does not match x's "
-                    + "I = " + x.dim(1));
+            throw new IllegalArgumentException("tokenMixNorm: w [S, I] = [" + seq + ", " + inter
+                    + "] does not match x's I = " + x.dim(1));
         }
         long rows = (long) batch * seq * d;
         sameSize(rows, t(residual).buf.count(), "tokenMixNorm residual");
@@ -577,7 +577,7 @@ public final class GpuBackend implements Backend {
 
     /** -Dtrm.swiglu.fused=auto|true|false: the two GEMM + SwiGLU ops (and the mix norm's default). */
     static final String SWIGLU_FUSED = "trm.swiglu.fused";
-    /** -Dtrm.mixnorm.fused=auto|true|false: the token mixer's down GEMM + residual + RMSNorm; unset, as SWIGLU_FUSED. */
+    /** -Dtrm.mixnorm.fused=auto|true|false: the token mixer's down GEMM + residual + RMSNorm (unset: SWIGLU_FUSED). */
     static final String MIXNORM_FUSED = "trm.mixnorm.fused";
 
     /**
@@ -602,12 +602,12 @@ public final class GpuBackend implements Backend {
     private static final int SWIGLU_TIMING_REPEATS = 5;
     /**
      * The emulated device's auto choice: fused up to this many multiply-adds per half (M I D for the MLP, B I D S for
-     * the token mixer's gate_up; B S I D, the whole GEMM, for its down + norm), cuBLAS above. The emulator runs each WMMA product on
-     * all 32 lanes of a warp (some 40x the work of its plain GEMM here), so fusing every shape made the emulated model
-     * and CLI tests about 40% slower (+140 s). At 2^19 the whole-model parity checks (tiny mlp_t and attention models,
-     * M <= 64, training with backward and a captured solve) and GpuOpsParity run fused; the longer loops (the training
-     * curve at batch 8, the CLI, the full-size preset) take cuBLAS. -Dtrm.swiglu.fused=true fuses every shape (and
-     * -Dtrm.mixnorm.fused=true the mix norm's alone).
+     * the token mixer's gate_up; B S I D, the whole GEMM, for its down + norm), cuBLAS above. The emulator runs each
+     * WMMA product on all 32 lanes of a warp (some 40x the work of its plain GEMM here), so fusing every shape made the
+     * emulated model and CLI tests about 40% slower (+140 s). At 2^19 the whole-model parity checks (tiny mlp_t and
+     * attention models, M <= 64, training with backward and a captured solve) and GpuOpsParity run fused; the longer
+     * loops (the training curve at batch 8, the CLI, the full-size preset) take cuBLAS. -Dtrm.swiglu.fused=true fuses
+     * every shape (and -Dtrm.mixnorm.fused=true the mix norm's alone).
      */
     private static final long EMULATED_FUSED_MACS = 1L << 19;
 
@@ -621,16 +621,17 @@ public final class GpuBackend implements Backend {
 
     /**
      * Whether this shape of this op takes its fused kernel. -Dtrm.swiglu.fused=true or false forces it for every op,
-     * -Dtrm.mixnorm.fused for the mix norm alone ({@link SwigluOp#setting}; true fails with the reason on a shape the
-     * kernel cannot take); auto (the default) decides at the first call of
-     * a shape and remembers: a shape the kernel cannot take (unsupported non-null) goes to cuBLAS; the emulated device
-     * takes the fused kernel up to EMULATED_FUSED_MACS (macs), untimed (timing the emulator says nothing about a GPU;
-     * this way the tests exercise the new kernels on every small model, deterministically); on CUDA both paths run
-     * SWIGLU_TIMING_REPEATS times after a warm-up each, timed with events, and the lower median wins. The timing runs on
-     * the call's own tensors (both paths read the inputs and write only the outputs and scratch: gu, h; scratch, out, rstd), so the call's result is simply the
-     * chosen path's run after it. It must not happen while a graph is being captured (nothing would run, and the events
-     * cannot be waited on): the first training step and the first solve run eagerly before capture, which is where
-     * each shape is decided. A shape first seen during capture takes cuBLAS there without being remembered.
+     * the mix norm's included unless -Dtrm.mixnorm.fused sets that one ({@link SwigluOp#setting}; true fails with the
+     * reason on a shape the kernel cannot take); auto (the default) decides at the first call of a shape and remembers:
+     * a shape the kernel cannot take (unsupported non-null) goes to cuBLAS; the emulated device takes the fused kernel
+     * up to EMULATED_FUSED_MACS (macs), untimed (timing the emulator says nothing about a GPU; this way the tests
+     * exercise the new kernels on every small model, deterministically); on CUDA both paths run SWIGLU_TIMING_REPEATS
+     * times after a warm-up each, timed with events, and the lower median wins. The timing runs on the call's own
+     * tensors (both paths read the inputs and write only the outputs and scratch: gu, h; scratch, out, rstd), so the
+     * call's result is simply the chosen path's run after it. It must not happen while a graph is being captured
+     * (nothing would run, and the events cannot be waited on): the first training step and the first solve run eagerly
+     * before capture, which is where each shape is decided. A shape first seen during capture takes cuBLAS there
+     * without being remembered.
      */
     private boolean swigluPath(SwigluOp op, String shape, boolean keepGu, String unsupported, long macs, Runnable fused,
                                Runnable unfused) {
