@@ -10,6 +10,9 @@
 #include "gemm_swiglu.cu"
 // defines: gemm_mix_swiglu (the token mixer's gate_up GEMM on tensor cores with SwiGLU in its epilogue)
 #include "gemm_mix_swiglu.cu"
+// defines: gemm_mix_norm (the token mixer's down GEMM on tensor cores with the residual add and the sequence-axis
+// RMSNorm in its epilogue)
+#include "gemm_mix_norm.cu"
 // defines: attention_forward, attention_backward (RoPE fused; the whole backward in one launch)
 #include "attention.cu"
 // defines: attention_forward_tc, attention_backward_tc (head size 64, tensor cores: WMMA bf16 -> fp32)

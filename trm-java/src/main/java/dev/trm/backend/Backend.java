@@ -164,6 +164,19 @@ public interface Backend extends AutoCloseable {
         swiglu(gu, out, inter * x.dim(2));
     }
 
+    /**
+     * The token mixer's second GEMM, its residual add and its norm over the sequence: mix[b] [S, D] = w [S, I] x[b]
+     * [I, D] per batch row, then out = (residual + mix) * rstd with rstd [B, D] = 1 / sqrt(mean over S of (residual +
+     * mix)^2 + eps) ({@link #tokenMix} into scratch, then {@link #rmsNormSeq}(residual, scratch, out, rstd, eps)).
+     * scratch [B, S, D] is the backend's workspace for mix: a backend that fuses the three, as a GPU's fused kernel
+     * does, may leave it unwritten. out must not alias residual. This default is exactly tokenMix + rmsNormSeq, so the
+     * CPU backends compute what they always did.
+     */
+    default void tokenMixNorm(Tensor w, Tensor x, Tensor residual, Tensor scratch, Tensor out, Tensor rstd, float eps) {
+        tokenMix(w, x, scratch);
+        rmsNormSeq(residual, scratch, out, rstd, eps);
+    }
+
     // ---- residual + RMSNorm (no weight) --------------------------------------------------------------------------
 
     /** out = (x + r) * rstd along the last axis; r may be null; rstd [rows]. out may alias x. */

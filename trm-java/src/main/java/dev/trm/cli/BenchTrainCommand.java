@@ -222,8 +222,8 @@ public final class BenchTrainCommand implements Runnable {
     }
 
     /**
-     * Which path each channel-MLP and token-mixer gate_up + SwiGLU shape took (fused kernel or cuBLAS +
-     * swiglu_forward) and, if timed, why.
+     * Which path each channel-MLP and token-mixer gate_up + SwiGLU shape and each token-mixer down + residual +
+     * RMSNorm shape took (fused kernel, or cuBLAS + swiglu_forward / rmsnorm_seq_forward) and, if timed, why.
      */
     static void printSwigluChoices(PrintWriter out, GpuBackend gpu) {
         for (GpuBackend.SwigluChoice c : gpu.swigluChoices()) out.println(c);

@@ -82,8 +82,8 @@ public final class TrmNet {
         if (c.mlpT()) {
             // gu1 [B, 2I_S, D] (gate block | up block per batch row), a1 [B, I_S, D]; gu1 only when training needs it
             be.tokenMixSwiglu(w.mixGateUp().value(), a.in, a.gu1, acts.forBackward, a.a1, c.tokenIntermediate());
-            be.tokenMix(w.mixDown().value(), a.a1, sub);                  // [B, S, D]
-            be.rmsNormSeq(a.in, sub, a.h1, a.rstd1, eps);
+            // h1 = norm over S of (in + w_down a1), rstd1 [B, D]; sub [B, S, D] is workspace (a fused kernel skips it)
+            be.tokenMixNorm(w.mixDown().value(), a.a1, a.in, sub, a.h1, a.rstd1, eps);
         } else {
             be.linear(a.in, w.qkv().value(), null, a.qkv);
             be.attention(a.qkv, a.att, a.lse, rope);

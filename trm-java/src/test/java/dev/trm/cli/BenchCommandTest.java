@@ -44,7 +44,7 @@ class BenchCommandTest {
         Run r = run("bench", "train", "--preset", "sudoku-extreme-mlp", "--batch", "1", "--steps", "1", "--warmup", "0",
                 "--cycles", "1,1", "--profile");
         assertEquals(0, r.rc(), r.err());
-        assertTrue(hasRow(r.out(), "linearBackward") && hasRow(r.out(), "tokenMix"), r.out());
+        assertTrue(hasRow(r.out(), "linearBackward") && hasRow(r.out(), "tokenMixNorm"), r.out());
         assertTrue(!r.out().contains("eager steps (no graph)"), "the CPU has no graph to leave: " + r.out());
         List<String> lines = r.out().strip().lines().toList();
         assertTrue(lines.getLast().startsWith("train_step_ms="), lines.getLast());

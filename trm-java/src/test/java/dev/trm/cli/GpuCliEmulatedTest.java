@@ -78,7 +78,7 @@ class GpuCliEmulatedTest {
                 "--steps", "1", "--warmup", "0", "--cycles", "1,1", "--profile", "--profile-steps", "1");
         assertEquals(0, r.rc(), r.err());
         assertTrue(r.out().contains("profile: 1 eager steps (no graph), device time per op from CUDA events"), r.out());
-        for (String op : new String[] {"linearBackward", "tokenMix", "adamAtan2All", "crossEntropy"}) {
+        for (String op : new String[] {"linearBackward", "tokenMixNorm", "adamAtan2All", "crossEntropy"}) {
             assertTrue(r.out().lines().anyMatch(l -> l.startsWith(op + " ")), op + " in the profile: " + r.out());
         }
         java.util.List<String> lines = r.out().strip().lines().toList();

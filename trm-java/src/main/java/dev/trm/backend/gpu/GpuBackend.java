@@ -525,19 +525,81 @@ public final class GpuBackend implements Backend {
         (fuse ? fused : unfused).run();
     }
 
-    /** The two GEMM + SwiGLU ops that have a fused kernel: what they are called and which kernel fuses them. */
+    /**
+     * The token mixer's mix[b] = w x[b] (w [S, I], x [B, I, D]), then out = (residual + mix) * rstd normed over S
+     * (residual, scratch, out [B, S, D], rstd [B, D]) on one of two paths, chosen per shape (B, S, D, I) exactly as
+     * {@link #linearSwiglu}: the cuBLAS strided-batched GEMM ({@link #tokenMix} into scratch) + rmsnorm_seq_forward, or
+     * the fused gemm_mix_norm (gemm_mix_norm.cu: tensor cores, the sum and the norm in the epilogue on fp32, scratch
+     * unwritten). Both paths read w, x and residual and write only scratch, out and rstd, so timing them on the call's
+     * own tensors is harmless, as long as out is not residual (refused).
+     */
+    @Override
+    public void tokenMixNorm(Tensor w, Tensor x, Tensor residual, Tensor scratch, Tensor out, Tensor rstd, float eps) {
+        int seq = w.dim(0), inter = w.dim(1), batch = x.dim(0), d = x.dim(2);
+        if (x.dim(1) != inter) {
+            throw new IllegalArgumentException("tokenMixNorm: w [S, I] = [" + seq + ", " + inter
+                    + "] does not match x's I = " + x.dim(1));
+        }
+        long rows = (long) batch * seq * d;
+        sameSize(rows, t(residual).buf.count(), "tokenMixNorm residual");
+        sameSize(rows, t(scratch).buf.count(), "tokenMixNorm scratch");
+        sameSize(rows, t(out).buf.count(), "tokenMixNorm out");
+        sameSize((long) batch * d, t(rstd).buf.count(), "tokenMixNorm rstd");
+        if (b(out) == b(residual)) throw new IllegalArgumentException("tokenMixNorm: out must not alias residual");
+        Runnable fused = () -> k.gemmMixNorm(s, gemmOperand(w, true), gemmOperand(x, false),
+                bf16(residual, "tokenMixNorm", "residual"), bf16(out, "tokenMixNorm", "out"),
+                f32(rstd, "tokenMixNorm", "rstd"), batch, seq, d, inter, eps);
+        Runnable unfused = () -> {
+            tokenMix(w, x, scratch);
+            rmsNormSeq(residual, scratch, out, rstd, eps);
+        };
+        boolean fuse = swigluPath(SwigluOp.MIX_NORM, "B " + batch + ", S " + seq + ", D " + d + ", I " + inter, false,
+                GpuKernels.gemmMixNormUnsupported(batch, seq, d, inter), (long) batch * seq * inter * d, fused,
+                unfused);
+        (fuse ? fused : unfused).run();
+    }
+
+    /**
+     * The ops whose GEMM has a fused kernel, each chosen per shape against its unfused path (the two GEMM + SwiGLU ops
+     * and the token mixer's down GEMM + residual + RMSNorm): what they are called, which kernel fuses them, and the
+     * system property that forces a path.
+     */
     public enum SwigluOp {
-        MLP("MLP gate_up + SwiGLU", "gemm_swiglu", "cuBLAS + swiglu_forward"),
-        MIX("token mixer gate_up + SwiGLU", "gemm_mix_swiglu", "cuBLAS strided batched + swiglu_forward");
+        MLP("MLP gate_up + SwiGLU", "gemm_swiglu", "cuBLAS + swiglu_forward", SWIGLU_FUSED),
+        MIX("token mixer gate_up + SwiGLU", "gemm_mix_swiglu", "cuBLAS strided batched + swiglu_forward", SWIGLU_FUSED),
+        MIX_NORM("token mixer down + residual + RMSNorm", "gemm_mix_norm",
+                "cuBLAS strided batched + rmsnorm_seq_forward", MIXNORM_FUSED);
 
-        final String label, kernel, unfused;
+        final String label, kernel, unfused, property;
 
-        SwigluOp(String label, String kernel, String unfused) {
+        SwigluOp(String label, String kernel, String unfused, String property) {
             this.label = label;
             this.kernel = kernel;
             this.unfused = unfused;
+            this.property = property;
+        }
+
+        /**
+         * The property that sets this op's path now, as "name=value": its own when set; trm.mixnorm.fused, when not
+         * set, follows trm.swiglu.fused (so -Dtrm.swiglu.fused=false runs every GEMM on cuBLAS); auto by default.
+         */
+        String setting() {
+            String own = System.getProperty(property);
+            if (own != null) return property + "=" + own;
+            return SWIGLU_FUSED + "=" + System.getProperty(SWIGLU_FUSED, "auto");
+        }
+
+        /** auto, true or false: {@link #setting}'s value. */
+        public String mode() {
+            String s = setting();
+            return s.substring(s.indexOf('=') + 1);
         }
     }
+
+    /** -Dtrm.swiglu.fused=auto|true|false: the two GEMM + SwiGLU ops (and the mix norm's default). */
+    static final String SWIGLU_FUSED = "trm.swiglu.fused";
+    /** -Dtrm.mixnorm.fused=auto|true|false: the token mixer's down GEMM + residual + RMSNorm (unset: SWIGLU_FUSED). */
+    static final String MIXNORM_FUSED = "trm.mixnorm.fused";
 
     /**
      * One shape's decision for one op: fusedMs and unfusedMs are the median device times (ms, CUDA events) when it
@@ -561,46 +623,52 @@ public final class GpuBackend implements Backend {
     private static final int SWIGLU_TIMING_REPEATS = 5;
     /**
      * The emulated device's auto choice: fused up to this many multiply-adds per half (M I D for the MLP, B I D S for
-     * the token mixer), cuBLAS above. The emulator runs each WMMA product on
-     * all 32 lanes of a warp (some 40x the work of its plain GEMM here), so fusing every shape made the emulated model
-     * and CLI tests about 40% slower (+140 s). At 2^19 the whole-model parity checks (tiny mlp_t and attention models,
-     * M <= 64, training with backward and a captured solve) and GpuOpsParity run fused; the longer loops (the training
-     * curve at batch 8, the CLI, the full-size preset) take cuBLAS. -Dtrm.swiglu.fused=true fuses every shape.
+     * the token mixer's gate_up; B S I D, the whole GEMM, for its down + norm), cuBLAS above. The emulator runs each
+     * WMMA product on all 32 lanes of a warp (some 40x the work of its plain GEMM here), so fusing every shape made the
+     * emulated model and CLI tests about 40% slower (+140 s). At 2^19 the whole-model parity checks (tiny mlp_t and
+     * attention models, M <= 64, training with backward and a captured solve) and GpuOpsParity run fused; the longer
+     * loops (the training curve at batch 8, the CLI, the full-size preset) take cuBLAS. -Dtrm.swiglu.fused=true fuses
+     * every shape (and -Dtrm.mixnorm.fused=true the mix norm's alone).
      */
     private static final long EMULATED_FUSED_MACS = 1L << 19;
 
-    /** The path each linearSwiglu and tokenMixSwiglu shape took so far, in first-use order (the benchmarks print them). */
+    /**
+     * The path each linearSwiglu, tokenMixSwiglu and tokenMixNorm shape took so far, in first-use order (the benchmarks
+     * print them).
+     */
     public List<SwigluChoice> swigluChoices() {
         return List.copyOf(swigluChoices.values());
     }
 
     /**
-     * Whether this shape of this op takes its fused kernel. -Dtrm.swiglu.fused=true or false forces it for both ops
-     * (true fails with the reason on a shape the kernel cannot take); auto (the default) decides at the first call of
-     * a shape and remembers: a shape the kernel cannot take (unsupported non-null) goes to cuBLAS; the emulated device
-     * takes the fused kernel up to EMULATED_FUSED_MACS (macs), untimed (timing the emulator says nothing about a GPU;
-     * this way the tests exercise the new kernels on every small model, deterministically); on CUDA both paths run
-     * SWIGLU_TIMING_REPEATS times after a warm-up each, timed with events, and the lower median wins. The timing runs on
-     * the call's own tensors (both paths read the inputs and write gu, h only), so the call's result is simply the
-     * chosen path's run after it. It must not happen while a graph is being captured (nothing would run, and the events
-     * cannot be waited on): the first training step and the first solve run eagerly before capture, which is where
-     * each shape is decided. A shape first seen during capture takes cuBLAS there without being remembered.
+     * Whether this shape of this op takes its fused kernel. -Dtrm.swiglu.fused=true or false forces it for every op,
+     * the mix norm's included unless -Dtrm.mixnorm.fused sets that one ({@link SwigluOp#setting}; true fails with the
+     * reason on a shape the kernel cannot take); auto (the default) decides at the first call of a shape and remembers:
+     * a shape the kernel cannot take (unsupported non-null) goes to cuBLAS; the emulated device takes the fused kernel
+     * up to EMULATED_FUSED_MACS (macs), untimed (timing the emulator says nothing about a GPU; this way the tests
+     * exercise the new kernels on every small model, deterministically); on CUDA both paths run SWIGLU_TIMING_REPEATS
+     * times after a warm-up each, timed with events, and the lower median wins. The timing runs on the call's own
+     * tensors (both paths read the inputs and write only the outputs and scratch: gu, h; scratch, out, rstd), so the
+     * call's result is simply the chosen path's run after it. It must not happen while a graph is being captured
+     * (nothing would run, and the events cannot be waited on): the first training step and the first solve run eagerly
+     * before capture, which is where each shape is decided. A shape first seen during capture takes cuBLAS there
+     * without being remembered.
      */
     private boolean swigluPath(SwigluOp op, String shape, boolean keepGu, String unsupported, long macs, Runnable fused,
                                Runnable unfused) {
         SwigluShape key = new SwigluShape(op, shape, keepGu);
         SwigluChoice known = swigluChoices.get(key);
         if (known != null) return known.fused();
-        String mode = System.getProperty("trm.swiglu.fused", "auto");
+        String setting = op.setting(), mode = op.mode();
         SwigluChoice c;
         switch (mode) {
             case "true" -> {
-                if (unsupported != null) throw new IllegalArgumentException("-Dtrm.swiglu.fused=true: " + op.kernel
+                if (unsupported != null) throw new IllegalArgumentException("-D" + setting + ": " + op.kernel
                         + ": " + unsupported);
-                c = new SwigluChoice(op, shape, keepGu, true, Double.NaN, Double.NaN, "forced (trm.swiglu.fused=true)");
+                c = new SwigluChoice(op, shape, keepGu, true, Double.NaN, Double.NaN, "forced (" + setting + ")");
             }
             case "false" -> c = new SwigluChoice(op, shape, keepGu, false, Double.NaN, Double.NaN,
-                    "forced (trm.swiglu.fused=false)");
+                    "forced (" + setting + ")");
             case "auto" -> {
                 if (unsupported != null) {
                     c = new SwigluChoice(op, shape, keepGu, false, Double.NaN, Double.NaN,
@@ -609,7 +677,8 @@ public final class GpuBackend implements Backend {
                     boolean small = macs <= EMULATED_FUSED_MACS;
                     c = new SwigluChoice(op, shape, keepGu, small, Double.NaN, Double.NaN, small
                             ? "emulated device: fused, untimed (emulator timings mean nothing)"
-                            : "emulated device: above " + EMULATED_FUSED_MACS + " multiply-adds per half, cuBLAS (untimed)");
+                            : "emulated device: above " + EMULATED_FUSED_MACS + " multiply-adds"
+                                    + (op == SwigluOp.MIX_NORM ? "" : " per half") + ", cuBLAS (untimed)");
                 } else if (capturing) {
                     return false;
                 } else {
@@ -619,7 +688,8 @@ public final class GpuBackend implements Backend {
                             "timed (median of " + SWIGLU_TIMING_REPEATS + ")");
                 }
             }
-            default -> throw new IllegalArgumentException("-Dtrm.swiglu.fused must be auto, true or false, not " + mode);
+            default -> throw new IllegalArgumentException("-D" + setting.substring(0, setting.indexOf('='))
+                    + " must be auto, true or false, not " + mode);
         }
         swigluChoices.put(key, c);
         return c.fused();

@@ -193,6 +193,47 @@ public final class GpuKernels {
                 1, 1, 0, KernelArgs.of().ptr(w).ptr(x).ptr(gu).ptr(h).i32(seq).i32(dim).i32(inter));
     }
 
+    // gemm_mix_norm.cu
+
+    /**
+     * The most sequence rows gemm_mix_norm takes: 11 row tiles of 16, whose fp32 epilogue tile (176 x 68 floats) and
+     * column sums fit the 48 KiB of shared memory a block has without an opt-in (gemm_mix_norm.cu, MN_MAX_ROW_TILES).
+     */
+    public static final int MIX_NORM_MAX_SEQ = 176;
+
+    /**
+     * Why gemm_mix_norm cannot take this shape, or null when it can: S at most {@link #MIX_NORM_MAX_SEQ} (one block
+     * holds every row of its columns), D and I multiples of 8 (x and w rows load as 16-byte chunks that never straddle
+     * a row end), the batch within the grid's y limit.
+     */
+    public static String gemmMixNormUnsupported(long batch, int seq, int dim, int inter) {
+        if (batch < 1 || seq < 1 || dim < 1 || inter < 1) {
+            return "empty shape: B " + batch + ", S " + seq + ", D " + dim + ", I " + inter;
+        }
+        if (seq > MIX_NORM_MAX_SEQ) {
+            return "S = " + seq + " exceeds " + MIX_NORM_MAX_SEQ + " (a block's fp32 tile of all S rows must fit 48 KiB"
+                    + " of shared memory)";
+        }
+        if (dim % 8 != 0) return "D = " + dim + " is not a multiple of 8";
+        if (inter % 8 != 0) return "I = " + inter + " is not a multiple of 8";
+        if (batch > 65535) return "B = " + batch + " exceeds the grid's 65535 y blocks";
+        return null;
+    }
+
+    /**
+     * w [S, I] bf16, x [B, I, D] bf16, residual [B, S, D] bf16 -> out [B, S, D] bf16 = h * rstd and rstd [B, D] fp32 =
+     * 1 / sqrt(mean over S of h^2 + eps), where h[b] = residual[b] + w x[b] in fp32 (never rounded to bf16): the token
+     * mixer's down GEMM, residual add and sequence-axis RMSNorm. out must not alias residual. Grid (ceil(D / 64), B),
+     * 128 threads.
+     */
+    public void gemmMixNorm(Stream s, DeviceBuffer w, DeviceBuffer x, DeviceBuffer residual, DeviceBuffer out,
+                            DeviceBuffer rstd, int batch, int seq, int dim, int inter, float eps) {
+        String why = gemmMixNormUnsupported(batch, seq, dim, inter);
+        if (why != null) throw new IllegalArgumentException("gemm_mix_norm: " + why);
+        k("gemm_mix_norm").launch(s, Kernel.blocks(dim, GS_TILE), batch, 1, GS_THREADS, 1, 1, 0,
+                KernelArgs.of().ptr(w).ptr(x).ptr(residual).ptr(out).ptr(rstd).i32(seq).i32(dim).i32(inter).f32(eps));
+    }
+
     // attention.cu
 
     private static final int ATT_THREADS = 128, ATT_TILE = 32, ATT_MAX_HEAD_DIM = 64;

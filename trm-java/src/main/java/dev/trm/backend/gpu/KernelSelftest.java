@@ -55,6 +55,7 @@ public final class KernelSelftest {
         checks.put("swiglu", this::swiglu);
         checks.put("gemm_swiglu", this::gemmSwiglu);
         checks.put("gemm_mix_swiglu", this::gemmMixSwiglu);
+        checks.put("gemm_mix_norm", this::gemmMixNorm);
         checks.put("token_loss stablemax", () -> tokenLoss(true));
         checks.put("token_loss softmax", () -> tokenLoss(false));
         checks.put("halting_bce", this::haltingBce);
@@ -268,6 +269,34 @@ public final class KernelSelftest {
             return List.of(check("gemm_mix_swiglu h", measured(hGot, hRef), TOL_ONE_ROUNDING),
                     check("gemm_mix_swiglu gu", measured(gu.downloadBf16(), guRef), TOL_ONE_ROUNDING),
                     check("gemm_mix_swiglu h, no gu", same ? 0.0 : Double.POSITIVE_INFINITY, 0.0));
+        }
+    }
+
+    // ---- the token mixer's down GEMM with the residual add and the sequence-axis RMSNorm fused (tensor cores) ----
+
+    /**
+     * gemm_mix_norm at B = 2, S = 37 (3 row tiles, the last 5 rows; w in one group of 64 rows), D = 72 (two column
+     * tiles, the second 8 wide), I = 40 (two k-tiles, the second one k step of 8), against the double reference from
+     * the same bf16 inputs: h = res + w x[b] stays fp32, so out is rounded once and rstd is an fp32 result.
+     */
+    List<KernelCheck> gemmMixNorm() {
+        int batch = 2, seq = 37, d = 72, inter = 40;
+        float eps = 1e-5f;
+        float[] w = bf(seq * inter, 0.3), x = bf(batch * inter * d, 1.0), res = bf(batch * seq * d, 1.0);
+        double[] wd = d(w), xd = d(x);
+        double[] mix = new double[batch * seq * d], outRef = new double[mix.length], rstdRef = new double[batch * d];
+        for (int b = 0; b < batch; b++) {
+            double[] xb = Arrays.copyOfRange(xd, b * inter * d, (b + 1) * inter * d), mb = new double[seq * d];
+            RefOps.gemm(false, false, seq, d, inter, 1.0, wd, inter, xb, d, 0.0, mb, d);  // mix[b] = w x[b]
+            System.arraycopy(mb, 0, mix, b * seq * d, mb.length);
+        }
+        RefOps.rmsNormSeqForward(d(res), mix, outRef, rstdRef, batch, seq, d, eps);
+        try (DeviceBuffer bw = bf16(w); DeviceBuffer bx = bf16(x); DeviceBuffer br = bf16(res);
+             DeviceBuffer out = dev.alloc(DType.BF16, mix.length); DeviceBuffer rstd = dev.alloc(DType.F32, batch * d)) {
+            kernels.gemmMixNorm(s, bw, bx, br, out, rstd, batch, seq, d, inter, eps);
+            s.synchronize();
+            return List.of(check("gemm_mix_norm out", measured(out.downloadBf16(), outRef), TOL_ONE_ROUNDING),
+                    check("gemm_mix_norm rstd", measured(rstd.downloadFloats(), rstdRef), TOL_F32));
         }
     }
 

@@ -133,7 +133,8 @@ final class GpuOpsParity {
         optimizers(1000);
         supervisionState(5, 6, 8, 12, 7);
         solveState(6, 5, 7, 4);
-        attention(1, 70, 2, 64);  // last: its draws from rnd leave the other checks' inputs as they were
+        attention(1, 70, 2, 64);  // its draws from rnd leave the other checks' inputs as they were
+        tokenMixNorm(3, 13, 40, 24);  // after attention, for the same reason
     }
 
     /**
@@ -196,6 +197,13 @@ final class GpuOpsParity {
         attention(1, 97, 2, 6);    // the CUDA-core kernels (tiles of 32)
         attention(2, 129, 3, 16);
         attention(1, 916, 1, 8);   // the longest sequence, at a head size the emulator runs quickly
+        // fused gemm_mix_norm on the emulated device under auto, except where noted (last: the draws before stay)
+        tokenMixNorm(1, 97, 16, 48);
+        tokenMixNorm(3, 176, 8, 8);    // the most rows gemm_mix_norm takes
+        tokenMixNorm(1, 177, 8, 8);    // one row more: cuBLAS + rmsnorm_seq_forward
+        tokenMixNorm(1, 97, 12, 16);   // D not a multiple of 8: cuBLAS + rmsnorm_seq_forward
+        tokenMixNorm(1, 97, 16, 20);   // I not a multiple of 8: cuBLAS + rmsnorm_seq_forward
+        tokenMixNorm(2, 97, 64, 48);   // above the emulated fused limit: cuBLAS + rmsnorm_seq_forward
     }
 
     void elementwise(int b, int seq, int d, int[] slots) {
@@ -358,6 +366,23 @@ final class GpuOpsParity {
         cpu.tokenMixSwiglu(w.c(), x.c(), gu.c(), false, h2.c(), inter);
         gpu.tokenMixSwiglu(w.g(), x.g(), gu.g(), false, h2.g(), inter);
         close("tokenMixSwiglu h (gu not kept)" + at, h2);
+    }
+
+    /**
+     * The token mixer's down GEMM + residual + sequence-axis RMSNorm through the backend's dispatch (on the emulated
+     * device under auto: the fused gemm_mix_norm up to 2^19 multiply-adds where S <= 176 and D, I are multiples of 8;
+     * -Dtrm.mixnorm.fused=false (or trm.swiglu.fused=false): cuBLAS + rmsnorm_seq_forward): w [seq, inter], x [b,
+     * inter, d], residual [b, seq, d]. In runAll B = 3, S = 13 (under one row tile), D = 40 (a partial column tile),
+     * I = 24 (a partial k-tile). The scratch is workspace: not compared.
+     */
+    void tokenMixNorm(int b, int seq, int d, int inter) {
+        String at = " B " + b + ", S " + seq + ", D " + d + ", I " + inter;
+        Pair w = f32(0.3, seq, inter), x = act(1, b, inter, d), res = act(1, b, seq, d);
+        Pair scratch = outAct(b, seq, d), out = outAct(b, seq, d), rstd = outF32(b, d);
+        cpu.tokenMixNorm(w.c(), x.c(), res.c(), scratch.c(), out.c(), rstd.c(), 1e-5f);
+        gpu.tokenMixNorm(w.g(), x.g(), res.g(), scratch.g(), out.g(), rstd.g(), 1e-5f);
+        close("tokenMixNorm out" + at, out);
+        close("tokenMixNorm rstd" + at, rstd);
     }
 
     /** The RoPE tables as each backend builds them (angles in double, rounded once). */

@@ -92,6 +92,11 @@ final class KernelEdgeShapesCheck {
         gemmMixSwiglu(1, 916, 8, 9);
         gemmMixSwiglu(3, 131, 16, 65);
         gemmMixSwiglu(1, 97, 520, 8);  // 9 column tiles, the last 8 wide
+        // the token mixer's down GEMM + residual + norm: all S rows per block, S <= 176; D and I multiples of 8
+        gemmMixNorm(1, 1, 8, 8);       // one row, one k step half past I
+        gemmMixNorm(1, 97, 520, 24);   // 9 column tiles, the last 8 wide
+        gemmMixNorm(3, 64, 16, 72);    // exactly one group of w rows and 4 row tiles; 3 k-tiles, the last 8 wide
+        gemmMixNorm(2, 176, 8, 8);     // the most rows: 11 row tiles, 3 groups, the last 48 rows
         tokenLoss(true, 3, 97, 11);
         tokenLoss(false, 3, 97, 11);
         tokenLoss(true, 1, 900, 37);  // one block: 900 tokens over 8 warps, V past a warp
@@ -350,6 +355,22 @@ final class KernelEdgeShapesCheck {
                 expect("h", hGot, ref[1], TOL_ONE_ROUNDING);
                 expect("gu", gu.downloadBf16(), ref[0], TOL_ONE_ROUNDING);
                 expect("h without gu", h2.downloadBf16(), hGot, 0.0);
+            }
+        });
+    }
+
+    /** out and rstd start as poison; the residual is exactly [B, S, D], so a row past S reads or writes a red zone. */
+    private void gemmMixNorm(int batch, int seq, int dim, int inter) {
+        run("gemm_mix_norm B " + batch + ", S " + seq + ", D " + dim + ", I " + inter, () -> {
+            float[] w = bf(seq * inter, 0.3), x = bf(batch * inter * dim, 1), res = bf(batch * seq * dim, 1);
+            double[][] ref = GemmMixNormCheck.reference(w, x, res, batch, seq, dim, inter);
+            try (Bufs m = new Bufs()) {
+                DeviceBuffer out = m.out(BF16, ref[0].length), rstd = m.out(F32, ref[1].length);
+                k.gemmMixNorm(s, m.bf16(w), m.bf16(x), m.bf16(res), out, rstd, batch, seq, dim, inter,
+                        GemmMixNormCheck.EPS);
+                s.synchronize();
+                expect("out", out.downloadBf16(), ref[0], TOL_ONE_ROUNDING);
+                expect("rstd", rstd.downloadFloats(), ref[1], TOL_F32);
             }
         });
     }
