@@ -60,8 +60,6 @@ public final class TrainingMemoryCheck {
             DeepSupervision t = new DeepSupervision(c, tc, be, p, train);
             t.step();
             Map<MemoryUse, Long> first = be.memory().bytesByUse();
-            System.out.print(be.memory().table("memory by use (" + be.name() + ", " + (mixer ? "mixer" : "attention")
-                    + "):"));
             for (int s = 0; s < 3; s++) t.step();
             assertEquals(first, be.memory().bytesByUse(), "steps after the first must allocate nothing");
 
