@@ -18,8 +18,11 @@ import java.util.Set;
  * cuBLAS's workspace, the driver's context and the kernels' code. {@code MemoryPlannerTest} holds the plan to the
  * emulated device's ledger, row by row.
  *
- * <p>Reads return zeros, captures are refused (callers then run eagerly, which is where every buffer is made
- * anyway), and every op does nothing: no value a plan computes means anything.
+ * <p>Reads return zeros and every op does nothing: no value a plan computes means anything. Standing for the GPU
+ * backend it also captures as that backend does (the work runs once, as a capture calls every op; a replay does
+ * nothing), so that its callers take the GPU's paths and hold what they hold there: a solver keeps one captured solve
+ * (a model, its carry and its solve state) per batch size, where an eager solver reuses one model. Standing for the
+ * CPU it cannot capture, as the CPU backend.
  */
 public final class MemoryPlanner {
     private MemoryPlanner() {}
@@ -67,12 +70,23 @@ public final class MemoryPlanner {
                             return new RopeTables(c, s, seq, hd);
                         }
                         case "runUnlessAllSet": ((Runnable) args[1]).run(); return null;
-                        case "canCapture": return false;
+                        case "canCapture": return gemmCopies;
+                        case "capture", "captureSkippable": {
+                            if (!gemmCopies) return null;
+                            ((Runnable) args[0]).run();
+                            return new Backend.Replay() {
+                                @Override
+                                public void replay() {}
+
+                                @Override
+                                public void close() {}
+                            };
+                        }
                         default: break;
                     }
                     if (gemmCopies) bookGemmCopies(ledger, copied, method.getName(), args);
                     Class<?> r = method.getReturnType();
-                    return r == boolean.class ? Boolean.FALSE : null;  // capture, openDeviceClock: null; ops: nothing
+                    return r == boolean.class ? Boolean.FALSE : null;  // openDeviceClock: null; ops: nothing
                 });
     }
 
