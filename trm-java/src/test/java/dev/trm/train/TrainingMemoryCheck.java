@@ -48,7 +48,9 @@ public final class TrainingMemoryCheck {
                 solver.solve(new int[b][c.seqLen()], new int[b], dev.trm.infer.SolveOptions.defaults().withBatchSize(b)
                         .withSteps(1));
             }
-            return be.memory().bytesByUse();
+            Map<MemoryUse, Long> held = be.memory().bytesByUse();
+            assertFalse(held.containsKey(MemoryUse.UNLABELLED), "every buffer a solver holds is booked: " + held);
+            return held;
         }
     }
 
