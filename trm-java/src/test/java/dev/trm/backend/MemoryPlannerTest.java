@@ -57,5 +57,7 @@ class MemoryPlannerTest {
         m.free();
         p.free(plan);
         assertTrue(plan.memory().totalBytes() < before, "free unbooks");
+        assertTrue(!plan.memory().bytesByUse().containsKey(MemoryUse.WEIGHT_COPIES),
+                "a freed weight's bf16 copy goes with it, as on the GPU: " + plan.memory().bytesByUse());
     }
 }
