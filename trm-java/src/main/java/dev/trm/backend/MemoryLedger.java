@@ -12,7 +12,9 @@ import java.util.Map;
  * uses. On a GPU the total is the device memory the model holds (the driver's own, cuBLAS's workspace and the
  * kernels' code are not in it); on the CPU it is the Java arrays of live tensors.
  *
- * <p>The current use belongs to the ledger, not to a thread: a backend is driven from one thread at a time.
+ * <p>The current use is the calling thread's: TrmSolver lets threads solve at once on the CPU backend, each making
+ * its model, batch and carry under its own scopes, which must neither label the other's buffers nor, closed out of
+ * step with it, leave a use current. A scope is closed by the thread that opened it (try-with-resources).
  */
 public final class MemoryLedger {
 
@@ -27,24 +29,22 @@ public final class MemoryLedger {
     private final Map<Object, Booking> live = new IdentityHashMap<>();
     private final long[] bytes = new long[MemoryUse.values().length];
     private final int[] buffers = new int[MemoryUse.values().length];
-    private MemoryUse current = MemoryUse.UNLABELLED;
+    private final ThreadLocal<MemoryUse> current = ThreadLocal.withInitial(() -> MemoryUse.UNLABELLED);
 
     /** Books what is allocated until the scope closes under use (scopes nest: closing one restores the outer use). */
-    public synchronized Scope use(MemoryUse use) {
-        MemoryUse outer = current;
-        current = use;
+    public Scope use(MemoryUse use) {
+        MemoryUse outer = current.get();
+        current.set(use);
         boolean[] open = {true};
         return () -> {
-            synchronized (this) {
-                if (open[0]) current = outer;
-                open[0] = false;
-            }
+            if (open[0]) current.set(outer);
+            open[0] = false;
         };
     }
 
     /** Books buffer (any object identifying it) of the given size under the current use. */
     public synchronized void allocated(Object buffer, long size) {
-        allocated(buffer, size, current);
+        allocated(buffer, size, current.get());
     }
 
     /** Books buffer under an explicit use, whatever is current (a backend's own buffers). */

@@ -2,9 +2,8 @@ package dev.trm.backend;
 
 import java.lang.reflect.Method;
 import java.lang.reflect.Proxy;
-import java.util.Collections;
 import java.util.IdentityHashMap;
-import java.util.Set;
+import java.util.Map;
 
 /**
  * A backend that stores nothing and runs nothing, and books every tensor the model asks for in its ledger at the
@@ -18,8 +17,11 @@ import java.util.Set;
  * cuBLAS's workspace, the driver's context and the kernels' code. {@code MemoryPlannerTest} holds the plan to the
  * emulated device's ledger, row by row.
  *
- * <p>Reads return zeros, captures are refused (callers then run eagerly, which is where every buffer is made
- * anyway), and every op does nothing: no value a plan computes means anything.
+ * <p>Reads return zeros and every op does nothing: no value a plan computes means anything. Standing for the GPU
+ * backend it also captures as that backend does (the work runs once, as a capture calls every op; a replay does
+ * nothing), so that its callers take the GPU's paths and hold what they hold there: a solver keeps one captured solve
+ * (a model, its carry and its solve state) per batch size, where an eager solver reuses one model. Standing for the
+ * CPU it cannot capture, as the CPU backend.
  */
 public final class MemoryPlanner {
     private MemoryPlanner() {}
@@ -41,8 +43,9 @@ public final class MemoryPlanner {
 
     private static Backend planning(String name, int activationBytes, boolean gemmCopies) {
         MemoryLedger ledger = new MemoryLedger();
-        // fp32 tensors that have a bf16 copy booked (a GPU keeps one per GEMM weight, made at its first use)
-        Set<Tensor> copied = Collections.newSetFromMap(new IdentityHashMap<>());
+        // fp32 tensors that have a bf16 copy booked, with the copy's key in the ledger (a GPU keeps one per GEMM
+        // weight, made at its first use, and frees it with the weight)
+        Map<Tensor, Object> copies = new IdentityHashMap<>();
         return (Backend) Proxy.newProxyInstance(Backend.class.getClassLoader(), new Class<?>[] {Backend.class},
                 (proxy, method, args) -> {
                     if (method.getDeclaringClass() == Object.class) return objectMethod(proxy, method, args, name);
@@ -56,7 +59,12 @@ public final class MemoryPlanner {
                             ledger.allocated(t, 4 * t.size());
                             return t;
                         }
-                        case "free": ledger.released(args[0]); return null;
+                        case "free": {
+                            ledger.released(args[0]);
+                            Object copy = copies.remove(args[0]);
+                            if (copy != null) ledger.released(copy);
+                            return null;
+                        }
                         case "read": return new float[Math.toIntExact(((Tensor) args[0]).size())];
                         case "readDouble": return new double[Math.toIntExact(((Tensor) args[0]).size())];
                         case "readInts": return new int[Math.toIntExact(((IntTensor) args[0]).size())];
@@ -67,12 +75,23 @@ public final class MemoryPlanner {
                             return new RopeTables(c, s, seq, hd);
                         }
                         case "runUnlessAllSet": ((Runnable) args[1]).run(); return null;
-                        case "canCapture": return false;
+                        case "canCapture": return gemmCopies;
+                        case "capture", "captureSkippable": {
+                            if (!gemmCopies) return null;
+                            ((Runnable) args[0]).run();
+                            return new Backend.Replay() {
+                                @Override
+                                public void replay() {}
+
+                                @Override
+                                public void close() {}
+                            };
+                        }
                         default: break;
                     }
-                    if (gemmCopies) bookGemmCopies(ledger, copied, method.getName(), args);
+                    if (gemmCopies) bookGemmCopies(ledger, copies, method.getName(), args);
                     Class<?> r = method.getReturnType();
-                    return r == boolean.class ? Boolean.FALSE : null;  // capture, openDeviceClock: null; ops: nothing
+                    return r == boolean.class ? Boolean.FALSE : null;  // openDeviceClock: null; ops: nothing
                 });
     }
 
@@ -85,24 +104,26 @@ public final class MemoryPlanner {
      * The GPU backend's rule (GpuBackend.gemmOperand, followBf16Copy): the weight operand of every GEMM op, when it is
      * fp32, gets a bf16 copy at its first use; an EMA shadow gets one when its live weight has one.
      */
-    private static void bookGemmCopies(MemoryLedger ledger, Set<Tensor> copied, String op, Object[] args) {
+    private static void bookGemmCopies(MemoryLedger ledger, Map<Tensor, Object> copies, String op, Object[] args) {
         Tensor weight = switch (op) {
             case "linear", "linearSwiglu" -> (Tensor) args[1];
             case "linearBackward" -> args[3] != null ? (Tensor) args[1] : null;  // w is read only for dx
             case "tokenMix", "tokenMixSwiglu", "tokenMixBackward", "tokenMixNorm" -> (Tensor) args[0];
             default -> null;
         };
-        if (weight != null) copy(ledger, copied, weight);
-        if (op.equals("ema") && copied.contains((Tensor) args[1])) copy(ledger, copied, (Tensor) args[0]);
+        if (weight != null) copy(ledger, copies, weight);
+        if (op.equals("ema") && copies.containsKey((Tensor) args[1])) copy(ledger, copies, (Tensor) args[0]);
         if (op.equals("emaAll")) {
             Tensor[] shadow = (Tensor[]) args[0], live = (Tensor[]) args[1];
-            for (int i = 0; i < shadow.length; i++) if (copied.contains(live[i])) copy(ledger, copied, shadow[i]);
+            for (int i = 0; i < shadow.length; i++) if (copies.containsKey(live[i])) copy(ledger, copies, shadow[i]);
         }
     }
 
-    private static void copy(MemoryLedger ledger, Set<Tensor> copied, Tensor w) {
-        if (!(w instanceof Planned p) || !p.isWeightPrecision() || !copied.add(w)) return;
-        ledger.allocated(new Object(), 2 * w.size(), MemoryUse.WEIGHT_COPIES);
+    private static void copy(MemoryLedger ledger, Map<Tensor, Object> copies, Tensor w) {
+        if (!(w instanceof Planned p) || !p.isWeightPrecision() || copies.containsKey(w)) return;
+        Object copy = new Object();
+        copies.put(w, copy);
+        ledger.allocated(copy, 2 * w.size(), MemoryUse.WEIGHT_COPIES);
     }
 
     private static Object objectMethod(Object proxy, Method m, Object[] args, String name) {

@@ -54,7 +54,7 @@ public final class BenchSolveCommand implements Runnable {
     @Option(names = "--device", defaultValue = "cpu", description = Devices.HELP + " (default ${DEFAULT-VALUE}).")
     String device;
 
-    @Option(names = "--plan", description = "Print the memory plan of a solver with one model per --batch size, by "
+    @Option(names = "--plan", description = "Print the memory plan of a solver after solving each --batch size, by "
             + "use, with --device's sizes (cpu: fp32; cuda or emulated: bf16 activations and weight copies), without "
             + "allocating or running anything: no device needed.")
     boolean plan;
@@ -88,7 +88,9 @@ public final class BenchSolveCommand implements Runnable {
                 for (int[] row : inputs) java.util.Arrays.fill(row, 1);
                 solver.solve(inputs, new int[batch], SolveOptions.defaults().withBatchSize(batch).withEarlyHalt(earlyHalt));
             }
-            out.printf("memory plan: preset %s, a solver with one model for each batch size %s; nothing allocated or "
+            // what the solver holds after the last solve: on a GPU the captured solves it keeps (one per batch size,
+            // within TrmSolver's limit), on the CPU its one model with the last size's buffers
+            out.printf("memory plan: preset %s, a solver after solving batch sizes %s in turn; nothing allocated or "
                     + "run%n", preset, java.util.Arrays.toString(batches));
             out.print(be.memory().table("memory by use (" + be.name() + "):"));
         }

@@ -48,6 +48,32 @@ class MemoryLedgerTest {
         outer.close();
     }
 
+    /**
+     * TrmSolver lets threads solve at once on the CPU backend, each making its model, batch and carry under its own
+     * scopes: a scope is its thread's, so interleaved scopes of two threads neither book each other's buffers nor
+     * leave a use current after both closed.
+     */
+    @Test
+    void scopesOfTwoThreadsDoNotMix() throws Exception {
+        MemoryLedger m = new MemoryLedger();
+        var a = java.util.concurrent.Executors.newSingleThreadExecutor();
+        var b = java.util.concurrent.Executors.newSingleThreadExecutor();
+        try {
+            MemoryLedger.Scope sa = a.submit(() -> m.use(MemoryUse.BATCH)).get();
+            MemoryLedger.Scope sb = b.submit(() -> m.use(MemoryUse.CARRY)).get();
+            a.submit(() -> m.allocated(new Object(), 1)).get();      // thread a: under BATCH
+            a.submit(sa::close).get();
+            b.submit(() -> m.allocated(new Object(), 10)).get();     // thread b: still under CARRY
+            b.submit(sb::close).get();
+            m.allocated(new Object(), 100);                          // no scope open on this thread
+            assertEquals(Map.of(MemoryUse.BATCH, 1L, MemoryUse.CARRY, 10L, MemoryUse.UNLABELLED, 100L),
+                    m.bytesByUse());
+        } finally {
+            a.shutdown();
+            b.shutdown();
+        }
+    }
+
     @Test
     void tableHasARowPerUseAndTheTotal() {
         MemoryLedger m = new MemoryLedger();

@@ -26,6 +26,19 @@ class MemoryPlannerTest {
         }
     }
 
+    /**
+     * A GPU solver keeps a captured solve per batch size (SolveGraph: a model, its carry, its solve state), so the GPU
+     * plan of solves at batch 1 then 4 holds both carries; the CPU solver reuses one model and frees each carry.
+     */
+    @Test
+    void gpuSolvePlanHoldsACapturedSolvePerBatchSize() {
+        TrmConfig c = dev.trm.model.TinyConfigs.mixer();
+        Map<MemoryUse, Long> gpu = TrainingMemoryCheck.afterSolves(MemoryPlanner.asGpu(), c, 1, 4);
+        assertEquals(2L * (1 + 4) * c.seq() * c.hiddenSize() * 2, gpu.get(MemoryUse.CARRY), "a bf16 carry per solve");
+        Map<MemoryUse, Long> cpu = TrainingMemoryCheck.afterSolves(MemoryPlanner.asCpu(), c, 1, 4);
+        assertEquals(cpu, TrainingMemoryCheck.afterSolves(new CpuBackend(), c, 1, 4), "the CPU plan is the CPU's");
+    }
+
     @Test
     void aPlanAllocatesNothingAndReadsZeros() {
         Backend plan = MemoryPlanner.asGpu();
@@ -44,5 +57,7 @@ class MemoryPlannerTest {
         m.free();
         p.free(plan);
         assertTrue(plan.memory().totalBytes() < before, "free unbooks");
+        assertTrue(!plan.memory().bytesByUse().containsKey(MemoryUse.WEIGHT_COPIES),
+                "a freed weight's bf16 copy goes with it, as on the GPU: " + plan.memory().bytesByUse());
     }
 }

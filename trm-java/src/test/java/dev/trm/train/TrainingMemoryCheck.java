@@ -34,6 +34,26 @@ public final class TrainingMemoryCheck {
         }
     }
 
+    /**
+     * The ledger's rows after a solver (inference weights, zeros) on be has solved one batch of each size in turn,
+     * read before the solver closes: what it holds between solves. One supervision step each (the buffers are those
+     * of any step count but qHalts [B, steps]), so that the emulated device's solves stay short.
+     */
+    public static Map<MemoryUse, Long> afterSolves(Backend be, TrmConfig c, int... batches) {
+        TrmParameters p = TrmParameters.forInference(c, be);
+        Map<String, float[]> weights = dev.trm.checkpoint.Checkpoint.weightsOf(p, be);
+        p.free(be);
+        try (dev.trm.infer.TrmSolver solver = dev.trm.infer.TrmSolver.of(c, null, weights, be)) {
+            for (int b : batches) {
+                solver.solve(new int[b][c.seqLen()], new int[b], dev.trm.infer.SolveOptions.defaults().withBatchSize(b)
+                        .withSteps(1));
+            }
+            Map<MemoryUse, Long> held = be.memory().bytesByUse();
+            assertFalse(held.containsKey(MemoryUse.UNLABELLED), "every buffer a solver holds is booked: " + held);
+            return held;
+        }
+    }
+
     /** The tiny training set the checks use, under dir. */
     public static Path data(Path dir) {
         return TinySudoku.build(dir, 8, 1, 6, 1);

@@ -178,6 +178,7 @@ final class GpuOpsParity {
         slices(2, 16, 900, 8);
         losses(1, 81, 11);
         losses(2, 900, 13);  // 900 tokens per row of 256 threads; row 1 has no valid label
+        losses(2, 40, 37);   // V past a warp: each lane owns two logits, the gradient written over them too
         embedding(1, 96, 1, 8, 13, 2);
         embedding(1, 81, 16, 24, 11, 3);
         embedding(3, 900, 16, 8, 13, 5);   // 2700 token rows: 11 chunks of 256, the last one partial

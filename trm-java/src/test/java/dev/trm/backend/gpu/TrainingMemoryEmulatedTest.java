@@ -42,6 +42,27 @@ class TrainingMemoryEmulatedTest {
         }
     }
 
+    /** A solver's buffers after solves of several sizes (captured solves, kept or evicted) as the GPU plan says. */
+    @Test
+    void emulatedSolverHoldsWhatTheGpuPlanSays() {
+        TestDevices.assumeEmulated();
+        for (dev.trm.model.TrmConfig c : new dev.trm.model.TrmConfig[] {dev.trm.model.TinyConfigs.mixer(),
+                dev.trm.model.TinyConfigs.attention()}) {
+            for (int[] batches : new int[][] {{1, 4}, {4, 1}}) {
+                java.util.Map<MemoryUse, Long> plan = new java.util.EnumMap<>(
+                        TrainingMemoryCheck.afterSolves(MemoryPlanner.asGpu(), c, batches));
+                java.util.Map<MemoryUse, Long> real;
+                try (GpuBackend gpu = GpuBackend.open(Backend.EMULATED)) {
+                    real = new java.util.EnumMap<>(TrainingMemoryCheck.afterSolves(gpu, c, batches));
+                }
+                plan.remove(MemoryUse.SCRATCH);
+                real.remove(MemoryUse.SCRATCH);
+                assertEquals(real, plan, (c.mlpT() ? "token mixer" : "attention") + ", batches "
+                        + java.util.Arrays.toString(batches));
+            }
+        }
+    }
+
     @Test
     void emulatedInferenceParametersHaveNoGradients() {
         TestDevices.assumeEmulated();
