@@ -23,6 +23,7 @@ public final class AdamAtan2 {
     private long t;
 
     public AdamAtan2(Backend be, TrmParameters p) {
+        p.requireGradients();  // an optimizer over inference parameters would fail later, on a null gradient
         this.be = be;
         this.params = p.parameters();
         try (var use = be.memory().use(MemoryUse.OPTIMIZER_STATE)) {

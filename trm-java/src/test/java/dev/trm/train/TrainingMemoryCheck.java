@@ -136,6 +136,8 @@ public final class TrainingMemoryCheck {
         IllegalStateException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
                 () -> m.trainStep(batch, carry));
         org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("without gradients"), e.getMessage());
+        e = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class, () -> new AdamAtan2(be, p));
+        org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("without gradients"), e.getMessage());
         m.forward(batch, carry);  // inference runs
         m.free();
         p.free(be);
