@@ -28,7 +28,8 @@ public final class MemoryPlanner {
 
     /** The sizes of the GPU backend: bf16 activations, fp32 weights and statistics, bf16 copies of GEMM weights. */
     public static Backend asGpu() {
-        return planning("plan as on a GPU: bf16 activations", 2, true);
+        return planning("plan as on a GPU: bf16 activations; without the backend's kernel scratch, cuBLAS's workspace "
+                + "and the driver's context", 2, true);
     }
 
     /** The sizes of the CPU backend: fp32 throughout. */
@@ -41,7 +42,8 @@ public final class MemoryPlanner {
 
     private record PlannedInts(int[] shape) implements IntTensor {}
 
-    private static Backend planning(String name, int activationBytes, boolean gemmCopies) {
+    /** gpu: book the GPU backend's bf16 weight copies and capture as it does (see the class comment). */
+    private static Backend planning(String name, int activationBytes, boolean gpu) {
         MemoryLedger ledger = new MemoryLedger();
         // fp32 tensors that have a bf16 copy booked, with the copy's key in the ledger (a GPU keeps one per GEMM
         // weight, made at its first use, and frees it with the weight)
@@ -75,9 +77,9 @@ public final class MemoryPlanner {
                             return new RopeTables(c, s, seq, hd);
                         }
                         case "runUnlessAllSet": ((Runnable) args[1]).run(); return null;
-                        case "canCapture": return gemmCopies;
+                        case "canCapture": return gpu;
                         case "capture", "captureSkippable": {
-                            if (!gemmCopies) return null;
+                            if (!gpu) return null;
                             ((Runnable) args[0]).run();
                             return new Backend.Replay() {
                                 @Override
@@ -89,7 +91,7 @@ public final class MemoryPlanner {
                         }
                         default: break;
                     }
-                    if (gemmCopies) bookGemmCopies(ledger, copies, method.getName(), args);
+                    if (gpu) bookGemmCopies(ledger, copies, method.getName(), args);
                     Class<?> r = method.getReturnType();
                     return r == boolean.class ? Boolean.FALSE : null;  // openDeviceClock: null; ops: nothing
                 });

@@ -148,23 +148,21 @@ public final class BenchTrainCommand implements Runnable {
         out.printf("train_step_ms=%.2f%n", median);
     }
 
+    /** --plan: one step on the memory planner of --device's sizes (Devices.planner); its ledger is the plan. */
+    private void printPlan(PrintWriter out, TrmConfig c) {
+        Backend be = Devices.planner(device);
+        stepOn(c, be, true).run();
+        out.printf("memory plan: preset %s, batch %d, T %d, n %d, one training step with AdamATan2 and the EMA; "
+                + "nothing allocated or run%n", preset, batch, c.hCycles(), c.lCycles());
+        out.print(be.memory().table("memory by use (" + be.name() + "):"));
+        out.flush();
+    }
+
     /**
      * One training step of a fresh model on be, enqueued (random tokens and labels, seed 1): on the CPU the model's
      * step; with the optimizers (as the GPU times it) AdamATan2, sign-SGD and the EMA after it, their schedule read
      * from a device row as in a captured step.
      */
-    /** --plan: one step on a {@link MemoryPlanner} backend of --device's sizes; its ledger is the plan. */
-    private void printPlan(PrintWriter out, TrmConfig c) {
-        Backend be = Devices.planner(device);
-        boolean cpu = device.equals("cpu");
-        stepOn(c, be, true).run();
-        out.printf("memory plan: preset %s, batch %d, T %d, n %d, one training step with AdamATan2 and the EMA; "
-                + "nothing allocated or run%n", preset, batch, c.hCycles(), c.lCycles());
-        out.print(be.memory().table("memory by use (" + be.name() + (cpu ? "" : "; without the backend's kernel "
-                + "scratch, cuBLAS's workspace and the driver's context") + "):"));
-        out.flush();
-    }
-
     private Runnable stepOn(TrmConfig c, Backend be, boolean withOptimizers) {
         TrmParameters p = new TrmParameters(c, be);
         p.initialize(be, 0);

@@ -580,19 +580,16 @@ public final class GpuBackend implements Backend {
         }
 
         /**
-         * The property that sets this op's path now, as "name=value": its own when set; trm.mixnorm.fused, when not
-         * set, follows trm.swiglu.fused (so -Dtrm.swiglu.fused=false runs every GEMM on cuBLAS); auto by default.
+         * The property that sets this op's path now: its own when set; trm.mixnorm.fused, when not set, follows
+         * trm.swiglu.fused (so -Dtrm.swiglu.fused=false runs every GEMM on cuBLAS).
          */
-        String setting() {
-            String own = System.getProperty(property);
-            if (own != null) return property + "=" + own;
-            return SWIGLU_FUSED + "=" + System.getProperty(SWIGLU_FUSED, "auto");
+        String governingProperty() {
+            return System.getProperty(property) != null ? property : SWIGLU_FUSED;
         }
 
-        /** auto, true or false: {@link #setting}'s value. */
+        /** auto (the default), true or false: the governing property's value. */
         public String mode() {
-            String s = setting();
-            return s.substring(s.indexOf('=') + 1);
+            return System.getProperty(governingProperty(), "auto");
         }
     }
 
@@ -659,7 +656,7 @@ public final class GpuBackend implements Backend {
         SwigluShape key = new SwigluShape(op, shape, keepGu);
         SwigluChoice known = swigluChoices.get(key);
         if (known != null) return known.fused();
-        String setting = op.setting(), mode = op.mode();
+        String name = op.governingProperty(), mode = op.mode(), setting = name + "=" + mode;
         SwigluChoice c;
         switch (mode) {
             case "true" -> {
@@ -688,8 +685,7 @@ public final class GpuBackend implements Backend {
                             "timed (median of " + SWIGLU_TIMING_REPEATS + ")");
                 }
             }
-            default -> throw new IllegalArgumentException("-D" + setting.substring(0, setting.indexOf('='))
-                    + " must be auto, true or false, not " + mode);
+            default -> throw new IllegalArgumentException("-D" + name + " must be auto, true or false, not " + mode);
         }
         swigluChoices.put(key, c);
         return c.fused();
