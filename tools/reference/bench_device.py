@@ -30,7 +30,14 @@ Usage (from the repository root, or from dist/device on the GPU machine):
   python3 tools/reference/bench_device.py --device cuda --matmul-peak
   /usr/bin/python3 tools/reference/bench_device.py --device cpu --dtype float32 --preset sudoku-extreme-mlp --batch 2 --runs 1 --warmup 1
   /usr/bin/python3 tools/reference/bench_device.py --check           (CPU, ~1 min)
-Lines to grep: `torch_step mode=... median_ms=...` per mode, `torch_bf16_gemm_tflops=...`.
+  /usr/bin/python3 tools/reference/bench_device.py --device cpu --saved-memory --preset sudoku-extreme-mlp --batch 768
+Lines to grep: `torch_step mode=... median_ms=...` per mode, `torch_bf16_gemm_tflops=...`, `torch_saved ...`.
+
+--saved-memory counts, without timing anything, the bytes eager autograd keeps for the backward of one step (every
+tensor saved by the forward's ops, each storage once): the figure to hold against the Java plan's "activations saved
+for the backward" row (`./trm bench train --plan`). It runs the forward at batches 1 and 2 and extends the difference
+linearly to --batch, so it takes seconds on a CPU for any batch. torch.compile saves less than eager (its partitioner
+recomputes cheap pointwise ops); only the device run's peak_mem_mib measures that.
 """
 
 import argparse
@@ -357,6 +364,47 @@ def bench_mode(args, mode, device, dtype):
         torch.cuda.empty_cache()
 
 
+def saved_memory(args, device, dtype):
+    """Bytes eager autograd saves for the backward of one training step, per sequence and at --batch.
+
+    A saved_tensors_hooks pack function sees every tensor an op keeps for its backward; tensors are counted by storage
+    (a view keeps its whole storage alive; two views of one storage count once). What does not scale with the batch
+    (the bf16 weight copy the forward makes, views of it) is the intercept of the two batches' counts."""
+    cfg = PRESETS[args.preset]
+    rope = None
+    if cfg.rope and not cfg.mlp_t:
+        rope = tuple(t.to(device=device, dtype=torch.float32) for t in ref.rope_tables(cfg, torch.float64))
+    counted = []
+    for batch in (1, 2):
+        st = TrainState(cfg, batch, device, dtype, 2, seed=0)
+        forward = make_forward(cfg, dtype, st.layout, rope)
+        storages = {}
+
+        def pack(t):
+            s = t.untyped_storage() if hasattr(t, "untyped_storage") else t.storage()
+            storages[s.data_ptr()] = s.nbytes()
+            return t
+
+        local = st.table[st.ids].clone().requires_grad_()
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            loss, *_ = forward(st.master, local, st.h_init, st.l_init, st.y, st.z, st.steps, st.halted,
+                               st.inputs, st.labels)
+        if not math.isfinite(loss.item()):
+            sys.exit("torch_saved status=error reason=non-finite_loss")
+        counted.append(sum(storages.values()))
+        del st, forward, loss, storages
+    per_seq = counted[1] - counted[0]
+    fixed = counted[0] - per_seq
+    mib = 2 ** 20
+    # without scaled_dot_product_attention (torch < 2.0) attention keeps its [B, H, S, S] scores: not what a GPU's
+    # torch saves, so the line says which attention it counted
+    att = "" if cfg.mlp_t else (" attention=sdpa" if hasattr(F, "scaled_dot_product_attention")
+                                else " attention=explicit_scores")
+    print(f"torch_saved mode=eager preset={args.preset} batch={args.batch} dtype={args.dtype} device={device.type}"
+          f" saved_mib={(fixed + args.batch * per_seq) / mib:.0f} per_seq_mib={per_seq / mib:.2f}"
+          f" fixed_mib={fixed / mib:.1f}{att} torch={torch.__version__}", flush=True)
+
+
 def matmul_peak(args, device, dtype):
     """Dense GEMM rate: median over samples of `reps` back-to-back n^3 matmuls."""
     n = args.gemm_size or (8192 if device.type == "cuda" else 1024)
@@ -499,6 +547,8 @@ def main():
     ap.add_argument("--threads", type=int, help="torch CPU threads")
     ap.add_argument("--verbose", action="store_true", help="print every step")
     ap.add_argument("--check", action="store_true", help="compare this forward with trm_reference on the CPU, then exit")
+    ap.add_argument("--saved-memory", action="store_true",
+                    help="count the activations eager autograd saves for one step at --batch (no timing)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -518,6 +568,11 @@ def main():
     dtype = DTYPES[args.dtype]
     if args.matmul_peak:
         matmul_peak(args, device, dtype)
+    if args.saved_memory:
+        if not args.preset:
+            ap.error("--saved-memory needs --preset")
+        saved_memory(args, device, dtype)
+        return
     if args.preset:
         for mode in args.mode.split(","):
             if mode not in ("eager", "compile"):

@@ -117,6 +117,7 @@ public final class GpuKernelBench {
              DeviceBuffer out = dev.alloc(DType.BF16, rowsN * dim); DeviceBuffer rstd = dev.alloc(DType.F32, rowsN);
              DeviceBuffer rstdSeq = dev.alloc(DType.F32, (long) batch * dim);
              DeviceBuffer gu = dev.alloc(DType.BF16, rowsN * 2 * inter); DeviceBuffer act = dev.alloc(DType.BF16, rowsN * inter);
+             DeviceBuffer act2 = dev.alloc(DType.BF16, rowsN * inter);
              DeviceBuffer logits = dev.alloc(DType.BF16, rowsN * vocab); DeviceBuffer labels = dev.alloc(DType.I32, rowsN);
              DeviceBuffer loss = dev.alloc(DType.F32, batch); DeviceBuffer correct = dev.alloc(DType.I32, batch);
              DeviceBuffer tokens = dev.alloc(DType.I32, batch);
@@ -135,8 +136,11 @@ public final class GpuKernelBench {
             rows(t, "rmsnorm_seq_forward", batch + "x" + seq + "x" + dim, 3.0 * rowsN * dim * 2);
             t = time(calls, () -> k.swigluForward(s, gu, act, rows, inter));
             rows(t, "swiglu_forward", rows + "x" + inter, 3.0 * rowsN * inter * 2);
-            t = time(calls, () -> k.swigluBackward(s, gu, act, gu, rows, inter));
+            t = time(calls, () -> k.swigluBackward(s, gu, act, gu, null, rows, inter));
             rows(t, "swiglu_backward", rows + "x" + inter, 5.0 * rowsN * inter * 2);
+            // as training runs it: the activation recomputed for the down GEMM's weight gradient (one more write)
+            t = time(calls, () -> k.swigluBackward(s, gu, act, gu, act2, rows, inter));
+            rows(t, "swiglu_backward + recompute", rows + "x" + inter, 6.0 * rowsN * inter * 2);
             t = time(calls, () -> k.tokenLoss(s, true, logits, labels, loss, correct, tokens, logits, batch, seq, vocab, 1f / batch));
             rows(t, "token_loss stablemax", batch + "x" + seq + "x" + vocab, 2.0 * rowsN * vocab * 2);
             t = time(calls, () -> k.adamAtan2(s, p, g, m, v, params, sched, 0.1f, 0.9f, 0.95f));

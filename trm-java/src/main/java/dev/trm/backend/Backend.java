@@ -110,13 +110,16 @@ public interface Backend extends AutoCloseable {
     /** y [M, N] = x [M, K] w[N, K]^T (+ bias [N] when non-null); M is every leading axis of x. */
     void linear(Tensor x, Tensor w, Tensor bias, Tensor y);
 
-    /** dx (=, or += when accumulateDx; skipped when null) = dy w; dw += dy^T x; dbias += column sums of dy. */
+    /**
+     * dx (=, or += when accumulateDx; skipped when null) = dy w; dw (skipped when null) += dy^T x; dbias += column
+     * sums of dy. With dw null, x is only read for its shape.
+     */
     void linearBackward(Tensor x, Tensor w, Tensor dy, Tensor dx, boolean accumulateDx, Tensor dw, Tensor dbias);
 
     /** The token mixer's left multiply, per batch: y[b] [N, D] = w [N, Sin] x[b] [Sin, D]. */
     void tokenMix(Tensor w, Tensor x, Tensor y);
 
-    /** dx[b] (= or +=) = w^T dy[b]; dw += sum_b dy[b] x[b]^T. */
+    /** dx[b] (= or +=; skipped when null) = w^T dy[b]; dw (skipped when null) += sum_b dy[b] x[b]^T. */
     void tokenMixBackward(Tensor w, Tensor x, Tensor dy, Tensor dx, boolean accumulateDx, Tensor dw);
 
     // ---- attention ---------------------------------------------------------------------------------------------
@@ -138,7 +141,13 @@ public interface Backend extends AutoCloseable {
      */
     void swiglu(Tensor gu, Tensor out, int inter);
 
-    void swigluBackward(Tensor gu, Tensor dout, Tensor dgu, int inter);
+    /**
+     * dgu = d(silu(gate) * up) from dout (written with =, same layout as gu). When out is non-null it also receives
+     * silu(gate) * up again, exactly what {@link #swiglu} writes from this gu: the backward of the following GEMM
+     * needs that activation for its weight gradient, and recomputing it here, in the same pass over gu, means a
+     * training step need not keep it from the forward (the network's backward uses it so: {@code TrmNet}).
+     */
+    void swigluBackward(Tensor gu, Tensor dout, Tensor dgu, Tensor out, int inter);
 
     /**
      * The channel MLP's first GEMM and its activation: gu [M, 2I] = x [M, D] w [2I, D]^T, h [M, I] = silu(gate) * up

@@ -7,14 +7,18 @@ import dev.trm.backend.Tensor;
  * What one call of the network keeps for its backward: the injected input and, per block, the tensors its
  * backward reads. A block's output is the next block's input, so it is stored once. Shapes for batch B:
  * in, h1, out [B, S, D]; attention: qkv [B, S, 3D], att [B, S, D], lse [B, H, S], rstd1 [B*S];
- * token mixer: gu1 [B, 2*I_S, D], a1 [B, I_S, D], rstd1 [B, D]; channel SwiGLU: gu2 [B, S, 2I], a2 [B, S, I],
- * rstd2 [B*S].
+ * token mixer: gu1 [B, 2*I_S, D], rstd1 [B, D]; channel SwiGLU: gu2 [B, S, 2I], rstd2 [B*S].
+ *
+ * <p>The SwiGLU outputs (a1 = silu(gate) * up of gu1, a2 of gu2) are not kept: the backward recomputes each from its
+ * gu in the pass that takes gu's gradient ({@link Backend#swigluBackward}), into the net's one scratch buffer
+ * ({@link TrmNet}). Kept, they were a third of a Sudoku-MLP training step's memory (8.8 GB at batch 768, of the n+1
+ * calls' 28 GB).
  */
 public final class NetActivations {
 
     /** One block's saved tensors; {@code in} is the previous block's out (or the call's injected input). */
     public static final class Block {
-        public final Tensor in, qkv, att, lse, gu1, a1, rstd1, h1, gu2, a2, rstd2, out;
+        public final Tensor in, qkv, att, lse, gu1, rstd1, h1, gu2, rstd2, out;
 
         /** Its own intermediates, or (shareFrom non-null) those of shareFrom: only out is its own then. */
         Block(Backend be, TrmConfig c, int batch, Tensor in, Block shareFrom) {
@@ -25,11 +29,9 @@ public final class NetActivations {
                 att = shareFrom.att;
                 lse = shareFrom.lse;
                 gu1 = shareFrom.gu1;
-                a1 = shareFrom.a1;
                 rstd1 = shareFrom.rstd1;
                 h1 = shareFrom.h1;
                 gu2 = shareFrom.gu2;
-                a2 = shareFrom.a2;
                 rstd2 = shareFrom.rstd2;
                 out = be.activation(batch, s, d);
                 return;
@@ -38,10 +40,9 @@ public final class NetActivations {
                 int mi = c.tokenIntermediate();
                 qkv = att = lse = null;
                 gu1 = be.activation(batch, 2 * mi, d);
-                a1 = be.activation(batch, mi, d);
                 rstd1 = be.tensor(batch, d);
             } else {
-                gu1 = a1 = null;
+                gu1 = null;
                 qkv = be.activation(batch, s, 3 * d);
                 att = be.activation(batch, s, d);
                 lse = be.tensor(batch, c.numHeads(), s);
@@ -49,7 +50,6 @@ public final class NetActivations {
             }
             h1 = be.activation(batch, s, d);
             gu2 = be.activation(batch, s, 2 * inter);
-            a2 = be.activation(batch, s, inter);
             rstd2 = be.tensor(batch * s);
             out = be.activation(batch, s, d);
         }
@@ -92,7 +92,7 @@ public final class NetActivations {
         java.util.Set<Tensor> freed = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
         be.free(input);
         for (Block b : blocks) {
-            for (Tensor t : new Tensor[] {b.qkv, b.att, b.lse, b.gu1, b.a1, b.rstd1, b.h1, b.gu2, b.a2, b.rstd2, b.out}) {
+            for (Tensor t : new Tensor[] {b.qkv, b.att, b.lse, b.gu1, b.rstd1, b.h1, b.gu2, b.rstd2, b.out}) {
                 if (t != null && freed.add(t)) be.free(t);   // shared intermediates once
             }
         }

@@ -14,6 +14,11 @@ import dev.trm.backend.Tensor;
  *
  * <p>Backward runs in place on one gradient buffer [B, S, D]: on entry it holds d out, on exit d (hidden +
  * injection). Scratch buffers are sized once per batch.
+ *
+ * <p>The SwiGLU outputs a1 [B, I_S, D] and a2 [B, S, I] live in one scratch buffer each, shared by every call and
+ * block: the forward writes them for the down GEMM right after, and the backward recomputes them from the saved gate_up
+ * outputs (gu1, gu2) in the same kernel that takes gu's gradient, just before the down weight's gradient reads them.
+ * That keeps (n+1) x layers x (a1 + a2) out of a training step's memory for one more write per element of a.
  */
 public final class TrmNet {
     private final TrmConfig c;
@@ -24,7 +29,7 @@ public final class TrmNet {
     // scratch for one batch size: sublayer outputs before their residual norm; backward intermediates, made on the
     // first backward (an inference-only net never needs them)
     private final int batch;
-    private final Tensor sub;
+    private final Tensor sub, a1, a2;   // a1 only for the token mixer
     private Tensor dAtt, dQkv, dGu1, dA1, dGu2, dA2;
 
     public TrmNet(TrmConfig c, Backend be, TrmParameters p, RopeTables rope, int batch) {
@@ -35,6 +40,8 @@ public final class TrmNet {
         this.eps = (float) c.rmsNormEps();
         this.batch = batch;
         sub = be.activation(batch, c.seq(), c.hiddenSize());
+        a1 = c.mlpT() ? be.activation(batch, c.tokenIntermediate(), c.hiddenSize()) : null;
+        a2 = be.activation(batch, c.seq(), c.intermediate());
     }
 
     private void allocateBackward() {
@@ -81,9 +88,9 @@ public final class TrmNet {
                                 Tensor nextA, Tensor nextB, Tensor next) {
         if (c.mlpT()) {
             // gu1 [B, 2I_S, D] (gate block | up block per batch row), a1 [B, I_S, D]; gu1 only when training needs it
-            be.tokenMixSwiglu(w.mixGateUp().value(), a.in, a.gu1, acts.forBackward, a.a1, c.tokenIntermediate());
+            be.tokenMixSwiglu(w.mixGateUp().value(), a.in, a.gu1, acts.forBackward, a1, c.tokenIntermediate());
             // h1 = norm over S of (in + w_down a1), rstd1 [B, D]; sub [B, S, D] is workspace (a fused kernel skips it)
-            be.tokenMixNorm(w.mixDown().value(), a.a1, a.in, sub, a.h1, a.rstd1, eps);
+            be.tokenMixNorm(w.mixDown().value(), a1, a.in, sub, a.h1, a.rstd1, eps);
         } else {
             be.linear(a.in, w.qkv().value(), null, a.qkv);
             be.attention(a.qkv, a.att, a.lse, rope);
@@ -91,8 +98,8 @@ public final class TrmNet {
             be.rmsNorm(a.in, sub, a.h1, a.rstd1, eps);
         }
         // gu2 is read again only by the backward: a no-grad call lets the backend skip storing it (fused kernel)
-        be.linearSwiglu(a.h1, w.gateUp().value(), a.gu2, acts.forBackward, a.a2, c.intermediate());
-        be.linear(a.a2, w.down().value(), null, sub);
+        be.linearSwiglu(a.h1, w.gateUp().value(), a.gu2, acts.forBackward, a2, c.intermediate());
+        be.linear(a2, w.down().value(), null, sub);
         Tensor o = out != null ? out : a.out;
         if (next != null) be.rmsNormInject(a.h1, sub, o, a.rstd2, eps, nextA, nextB, next);
         else be.rmsNorm(a.h1, sub, o, a.rstd2, eps);
@@ -108,13 +115,17 @@ public final class TrmNet {
 
     private void blockBackward(TrmParameters.Layer w, NetActivations.Block a, Tensor g) {
         be.rmsNormBackward(a.out, a.rstd2, g, g);                                   // g = d(h1 + down)
-        be.linearBackward(a.a2, w.down().value(), g, dA2, false, w.down().grad(), null);
-        be.swigluBackward(a.gu2, dA2, dGu2, c.intermediate());
+        // d a2 = g W_down; then gu2's gradient, recomputing a2 from gu2 on the way; then W_down's gradient g^T a2
+        be.linearBackward(a2, w.down().value(), g, dA2, false, null, null);
+        be.swigluBackward(a.gu2, dA2, dGu2, a2, c.intermediate());
+        be.linearBackward(a2, w.down().value(), g, null, false, w.down().grad(), null);
         be.linearBackward(a.h1, w.gateUp().value(), dGu2, g, true, w.gateUp().grad(), null); // g = d h1
         if (c.mlpT()) {
             be.rmsNormSeqBackward(a.h1, a.rstd1, g, g);                              // g = d(in + mix)
-            be.tokenMixBackward(w.mixDown().value(), a.a1, g, dA1, false, w.mixDown().grad());
-            be.swigluBackward(a.gu1, dA1, dGu1, c.tokenIntermediate() * c.hiddenSize());
+            // the same order for the token mixer's SwiGLU: d a1, then gu1's gradient with a1 recomputed, then d W_down
+            be.tokenMixBackward(w.mixDown().value(), a1, g, dA1, false, null);
+            be.swigluBackward(a.gu1, dA1, dGu1, a1, c.tokenIntermediate() * c.hiddenSize());
+            be.tokenMixBackward(w.mixDown().value(), a1, g, null, false, w.mixDown().grad());
             be.tokenMixBackward(w.mixGateUp().value(), a.in, dGu1, g, true, w.mixGateUp().grad()); // g = d in
         } else {
             be.rmsNormBackward(a.h1, a.rstd1, g, g);                                 // g = d(in + o)
@@ -126,7 +137,7 @@ public final class TrmNet {
 
     /** Releases the scratch buffers (see {@link Backend#free}); the net must not be used again. */
     public void free() {
-        for (Tensor t : new Tensor[] {sub, dAtt, dQkv, dGu1, dA1, dGu2, dA2}) {
+        for (Tensor t : new Tensor[] {sub, a1, a2, dAtt, dQkv, dGu1, dA1, dGu2, dA2}) {
             if (t != null) be.free(t);
         }
     }

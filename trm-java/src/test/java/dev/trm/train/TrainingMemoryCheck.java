@@ -95,29 +95,32 @@ public final class TrainingMemoryCheck {
             assertEquals((c.lCycles() + 1) * savedPerCall(c, batch, activationBytes, floatBytes),
                     first.get(MemoryUse.SAVED_ACTIVATIONS), "activations saved for the backward: n+1 calls");
             // the no-grad calls' one set: the blocks share one block's intermediates and keep their own out; with it
-            // the embedded input x and the net's sublayer scratch, both [B, S, D]
+            // the embedded input x and the net's scratch: the sublayer output [B, S, D] and the SwiGLU outputs a1, a2
             long bsd = (long) batch * c.seq() * c.hiddenSize() * activationBytes;
             long blockOwn = savedPerCall(c, batch, activationBytes, floatBytes) - bsd;  // per-block part, all layers
             long oneBlockIntermediates = blockOwn / c.layers() - bsd;                   // without its out
-            assertEquals(bsd + oneBlockIntermediates + c.layers() * bsd + 2 * bsd, first.get(MemoryUse.CALL_ACTIVATIONS),
-                    "the no-grad calls' set shares its blocks' intermediates");
+            long swigluOutputs = ((c.mlpT() ? (long) c.tokenIntermediate() * c.hiddenSize() : 0)
+                    + (long) c.seq() * c.intermediate()) * batch * activationBytes;     // a1 [B, I_S, D], a2 [B, S, I]
+            assertEquals(bsd + oneBlockIntermediates + c.layers() * bsd + 2 * bsd + swigluOutputs,
+                    first.get(MemoryUse.CALL_ACTIVATIONS), "the no-grad calls' set shares its blocks' intermediates");
         }
     }
 
     /**
      * One call's saved activations (NetActivations with forBackward): the injected input, then per block what its
-     * backward reads. Written from the shapes in NetActivations' comment, not from its code.
+     * backward reads. Written from the shapes in NetActivations' comment, not from its code. The SwiGLU outputs a1, a2
+     * are not among them: the backward recomputes them from gu1, gu2 (into the net's scratch).
      */
     static long savedPerCall(TrmConfig c, int batch, int act, int f32) {
         long s = c.seq(), d = c.hiddenSize(), inter = c.intermediate(), b = batch;
         long perBlock;
         if (c.mlpT()) {
             long mi = c.tokenIntermediate();
-            perBlock = (2 * mi * d + mi * d) * b * act + b * d * f32;          // gu1, a1; rstd1 [B, D]
+            perBlock = 2 * mi * d * b * act + b * d * f32;                      // gu1; rstd1 [B, D]
         } else {
             perBlock = (3 * s * d + s * d) * b * act + b * c.numHeads() * s * f32 + b * s * f32;  // qkv, att; lse; rstd1
         }
-        perBlock += (s * d + s * 2 * inter + s * inter + s * d) * b * act + b * s * f32;  // h1, gu2, a2, out; rstd2
+        perBlock += (s * d + s * 2 * inter + s * d) * b * act + b * s * f32;  // h1, gu2, out; rstd2
         return b * s * d * act + c.layers() * perBlock;
     }
 

@@ -275,8 +275,8 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
-    public void swigluBackward(Tensor gu, Tensor dout, Tensor dgu, int inter) {
-        SwiGlu.backward(d(gu), d(dout), d(dgu), (int) (dout.size() / inter), inter);
+    public void swigluBackward(Tensor gu, Tensor dout, Tensor dgu, Tensor out, int inter) {
+        SwiGlu.backward(d(gu), d(dout), d(dgu), dn(out), (int) (dout.size() / inter), inter);
     }
 
     @Override

@@ -34,8 +34,12 @@ final class SwiGlu {
         });
     }
 
-    /** d gate = dout up silu'(g), silu'(g) = sigma(g) (1 + g (1 - sigma(g))); d up = dout silu(g). */
-    static void backward(float[] gu, float[] dout, float[] dgu, int rows, int inter) {
+    /**
+     * d gate = dout up silu'(g), silu'(g) = sigma(g) (1 + g (1 - sigma(g))); d up = dout silu(g). out (may be null)
+     * gets silu(g) up again, bit for bit what {@link #forward} writes: same operations in the same order, and each
+     * element takes the same (vector or scalar) path, since both loops split the index range the same way.
+     */
+    static void backward(float[] gu, float[] dout, float[] dgu, float[] out, int rows, int inter) {
         CpuParallel.shared().parallelForRange(rows * inter, Elementwise.PARALLEL_GRAIN, (lo, hi) -> {
             int k = lo;
             while (k < hi) {
@@ -50,12 +54,14 @@ final class SwiGlu {
                     FloatVector dsilu = sig.mul(g.mul(sig.neg().add(1f)).add(1f));
                     dy.mul(u).mul(dsilu).intoArray(dgu, g0 + t);
                     dy.mul(g).mul(sig).intoArray(dgu, u0 + t);
+                    if (out != null) g.mul(sig).mul(u).intoArray(out, k + t);
                 }
                 for (; t < end; t++) {
                     float g = gu[g0 + t], u = gu[u0 + t], dy = dout[k + t];
                     float sig = VectorMath.sigmoid(g);
                     dgu[g0 + t] = dy * u * sig * (1 + g * (1 - sig));
                     dgu[u0 + t] = dy * g * sig;
+                    if (out != null) out[k + t] = g * sig * u;
                 }
                 k += end;
             }

@@ -395,7 +395,10 @@ public final class GpuBackend implements Backend {
             blas.gemm(s, false, false, m, kk, n, 1f, dyh, n, gemmOperand(w, true), kk, accumulateDx ? 1f : 0f, b(dx), kk);
         }
         // dw [n, k] += dy^T [n, m] x [m, k], fp32 accumulation into the fp32 gradient
-        blas.gemm(s, true, false, n, kk, m, 1f, dyh, n, gemmOperand(x, false), kk, 1f, f32(dw, "linearBackward", "dw"), kk);
+        if (dw != null) {
+            blas.gemm(s, true, false, n, kk, m, 1f, dyh, n, gemmOperand(x, false), kk, 1f,
+                    f32(dw, "linearBackward", "dw"), kk);
+        }
         if (dbias != null) k.biasGrad(s, b(dy), f32(dbias, "linearBackward", "dbias"), m, n);
     }
 
@@ -413,12 +416,14 @@ public final class GpuBackend implements Backend {
     @Override
     public void tokenMixBackward(Tensor w, Tensor x, Tensor dy, Tensor dx, boolean accumulateDx, Tensor dw) {
         int n = w.dim(0), sin = w.dim(1), batch = x.dim(0), d = x.dim(2);
-        DeviceBuffer wh = gemmOperand(w, true), xh = gemmOperand(x, false), dyh = gemmOperand(dy, false);
+        DeviceBuffer dyh = gemmOperand(dy, false);
         if (dx != null) {
             // dx[b] [sin, d] = w^T [sin, n] dy[b] [n, d]
-            blas.gemmStridedBatched(s, true, false, sin, d, n, 1f, wh, sin, 0, dyh, d, (long) n * d,
+            blas.gemmStridedBatched(s, true, false, sin, d, n, 1f, gemmOperand(w, true), sin, 0, dyh, d, (long) n * d,
                     accumulateDx ? 1f : 0f, b(dx), d, (long) sin * d, batch);
         }
+        if (dw == null) return;
+        DeviceBuffer xh = gemmOperand(x, false);
         // dw [n, sin] += sum_b dy[b] [n, d] x[b]^T [d, sin]: b and d do not fold into one GEMM stride, so each batch
         // row's product lands in scratch and one pass sums them (in chunks of batch rows bounding the scratch).
         long per = (long) n * sin;
@@ -461,10 +466,11 @@ public final class GpuBackend implements Backend {
     }
 
     @Override
-    public void swigluBackward(Tensor gu, Tensor dout, Tensor dgu, int inter) {
+    public void swigluBackward(Tensor gu, Tensor dout, Tensor dgu, Tensor out, int inter) {
         int rows = Math.toIntExact(t(gu).buf.count() / (2L * inter));
+        if (out != null) sameSize((long) rows * inter, t(out).buf.count(), "swigluBackward out");
         k.swigluBackward(s, bf16(gu, "swigluBackward", "gu"), bf16(dout, "swigluBackward", "dout"),
-                bf16(dgu, "swigluBackward", "dgu"), rows, inter);
+                bf16(dgu, "swigluBackward", "dgu"), out == null ? null : bf16(out, "swigluBackward", "out"), rows, inter);
     }
 
     /**

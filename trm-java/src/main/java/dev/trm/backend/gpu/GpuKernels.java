@@ -130,9 +130,11 @@ public final class GpuKernels {
                 KernelArgs.of().ptr(gu).ptr(out).i32(rows).i32(inter));
     }
 
-    public void swigluBackward(Stream s, DeviceBuffer gu, DeviceBuffer dout, DeviceBuffer dgu, int rows, int inter) {
+    /** dgu [rows, 2*inter] from dout [rows, inter]; out [rows, inter] (null: not wanted) = the forward's value again. */
+    public void swigluBackward(Stream s, DeviceBuffer gu, DeviceBuffer dout, DeviceBuffer dgu, DeviceBuffer out,
+                               int rows, int inter) {
         k("swiglu_backward").launch(s, Kernel.blocks((long) rows * inter, BLOCK), BLOCK, 0,
-                KernelArgs.of().ptr(gu).ptr(dout).ptr(dgu).i32(rows).i32(inter));
+                KernelArgs.of().ptr(gu).ptr(dout).ptr(dgu).ptr(out).i32(rows).i32(inter));
     }
 
     // gemm_swiglu.cu

@@ -200,12 +200,17 @@ public final class KernelSelftest {
         RefOps.swigluForward(d(gu), outRef, ROWS, INTER);
         RefOps.swigluBackward(d(gu), d(dout), dguRef, ROWS, INTER);
         try (DeviceBuffer bgu = bf16(gu); DeviceBuffer out = dev.alloc(DType.BF16, ROWS * INTER);
-             DeviceBuffer go = bf16(dout); DeviceBuffer dgu = dev.alloc(DType.BF16, gu.length)) {
+             DeviceBuffer go = bf16(dout); DeviceBuffer dgu = dev.alloc(DType.BF16, gu.length);
+             DeviceBuffer again = dev.alloc(DType.BF16, ROWS * INTER)) {
             kernels.swigluForward(s, bgu, out, ROWS, INTER);
-            kernels.swigluBackward(s, bgu, go, dgu, ROWS, INTER);
+            kernels.swigluBackward(s, bgu, go, dgu, again, ROWS, INTER);
             s.synchronize();
-            return List.of(check("swiglu_forward", measured(out.downloadBf16(), outRef), TOL_BF16),
-                    check("swiglu_backward", measured(dgu.downloadBf16(), dguRef), TOL_BF16));
+            // the backward's recomputed activation is the forward's, bit for bit (one formula, one rounding)
+            float[] fwd = out.downloadBf16();
+            double recompute = Arrays.equals(fwd, again.downloadBf16()) ? 0 : Double.POSITIVE_INFINITY;
+            return List.of(check("swiglu_forward", measured(fwd, outRef), TOL_BF16),
+                    check("swiglu_backward", measured(dgu.downloadBf16(), dguRef), TOL_BF16),
+                    check("swiglu_backward recompute = forward", recompute, TOL_BF16));
         }
     }
 

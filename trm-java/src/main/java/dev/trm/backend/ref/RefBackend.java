@@ -233,8 +233,10 @@ public final class RefBackend implements Backend {
     }
 
     @Override
-    public void swigluBackward(Tensor gu, Tensor dout, Tensor dgu, int inter) {
-        RefOps.swigluBackward(d(gu), d(dout), d(dgu), (int) (dout.size() / inter), inter);
+    public void swigluBackward(Tensor gu, Tensor dout, Tensor dgu, Tensor out, int inter) {
+        int rows = (int) (dout.size() / inter);
+        RefOps.swigluBackward(d(gu), d(dout), d(dgu), rows, inter);
+        if (out != null) RefOps.swigluForward(d(gu), d(out), rows, inter);   // the recompute is the forward itself
     }
 
     @Override

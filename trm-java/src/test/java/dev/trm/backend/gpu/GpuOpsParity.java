@@ -324,9 +324,14 @@ final class GpuOpsParity {
         cpu.swiglu(gu.c(), out.c(), inter);
         gpu.swiglu(gu.g(), out.g(), inter);
         close("swiglu" + at, out);
-        cpu.swigluBackward(gu.c(), dout.c(), dgu.c(), inter);
-        gpu.swigluBackward(gu.g(), dout.g(), dgu.g(), inter);
+        cpu.swigluBackward(gu.c(), dout.c(), dgu.c(), null, inter);
+        gpu.swigluBackward(gu.g(), dout.g(), dgu.g(), null, inter);
         close("swigluBackward" + at, dgu);
+        Pair again = outAct(rows, inter);   // with the activation recomputed, as the network's backward asks
+        cpu.swigluBackward(gu.c(), dout.c(), dgu.c(), again.c(), inter);
+        gpu.swigluBackward(gu.g(), dout.g(), dgu.g(), again.g(), inter);
+        close("swigluBackward (recompute) dgu" + at, dgu);
+        close("swigluBackward (recompute) out" + at, again);
     }
 
     /**

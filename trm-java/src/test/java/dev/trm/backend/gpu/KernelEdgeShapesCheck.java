@@ -10,6 +10,7 @@ import static dev.trm.backend.gpu.KernelSelftest.d;
 import static dev.trm.gpu.DType.BF16;
 import static dev.trm.gpu.DType.F32;
 import static dev.trm.gpu.DType.I32;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.trm.backend.IntTensor;
@@ -309,11 +310,17 @@ final class KernelEdgeShapesCheck {
             RefOps.swigluBackward(d(gu), d(dout), dguRef, rows, inter);
             try (Bufs m = new Bufs()) {
                 DeviceBuffer g = m.bf16(gu), out = m.out(BF16, rows * inter), dgu = m.out(BF16, gu.length);
+                DeviceBuffer again = m.out(BF16, rows * inter);
                 k.swigluForward(s, g, out, rows, inter);
-                k.swigluBackward(s, g, m.bf16(dout), dgu, rows, inter);
+                k.swigluBackward(s, g, m.bf16(dout), dgu, again, rows, inter);
                 s.synchronize();
-                expect("out", out.downloadBf16(), outRef, TOL_BF16);
+                float[] o = out.downloadBf16();
+                expect("out", o, outRef, TOL_BF16);
                 expect("dgu", dgu.downloadBf16(), dguRef, TOL_BF16);
+                assertArrayEquals(o, again.downloadBf16(), "the backward's recomputed out is the forward's");
+                k.swigluBackward(s, g, m.bf16(dout), dgu, null, rows, inter);   // out not wanted: dgu alone
+                s.synchronize();
+                expect("dgu (no recompute)", dgu.downloadBf16(), dguRef, TOL_BF16);
             }
         });
     }
