@@ -145,7 +145,8 @@ public interface Backend extends AutoCloseable {
      * dgu = d(silu(gate) * up) from dout (written with =, same layout as gu). When out is non-null it also receives
      * silu(gate) * up again, exactly what {@link #swiglu} writes from this gu: the backward of the following GEMM
      * needs that activation for its weight gradient, and recomputing it here, in the same pass over gu, means a
-     * training step need not keep it from the forward (the network's backward uses it so: {@code TrmNet}).
+     * training step need not keep it from the forward (the network's backward uses it so: {@code TrmNet}). out may be
+     * dout itself: each element of dout is read before the same element of out is written.
      */
     void swigluBackward(Tensor gu, Tensor dout, Tensor dgu, Tensor out, int inter);
 

@@ -69,7 +69,7 @@ public final class TrmModel {
         }
 
         Training training() {
-            if (training == null) training = new Training(batch);
+            if (training == null) training = new Training(batch, scratch);
             return training;
         }
 
@@ -95,11 +95,13 @@ public final class TrmModel {
         final Tensor perSeq, qLoss, dLogits, dyTail, dy0, dq, g, dx, dPuzzleSlots;
         final IntTensor correct, tokensCorrect;
 
-        Training(int batch) {
+        Training(int batch, NetActivations noGrad) {
             int s = c.seq(), d = c.hiddenSize(), len = c.seqLen(), v = c.vocabSize();
             saved = new NetActivations[c.lCycles() + 1];
             try (var use = be.memory().use(MemoryUse.SAVED_ACTIVATIONS)) {
-                for (int i = 0; i < saved.length; i++) saved[i] = new NetActivations(be, c, batch, true);
+                // the last (the answer update) runs on the no-grad set's buffers: see NetActivations.withBackwardOver
+                for (int i = 0; i < saved.length - 1; i++) saved[i] = new NetActivations(be, c, batch, true);
+                saved[saved.length - 1] = NetActivations.withBackwardOver(be, c, batch, noGrad);
             }
             try (var use = be.memory().use(MemoryUse.HEADS)) {
                 perSeq = be.tensor(batch);

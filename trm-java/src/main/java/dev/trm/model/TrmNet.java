@@ -18,7 +18,8 @@ import dev.trm.backend.Tensor;
  * <p>The SwiGLU outputs a1 [B, I_S, D] and a2 [B, S, I] live in one scratch buffer each, shared by every call and
  * block: the forward writes them for the down GEMM right after, and the backward recomputes them from the saved gate_up
  * outputs (gu1, gu2) in the same kernel that takes gu's gradient, just before the down weight's gradient reads them.
- * That keeps (n+1) x layers x (a1 + a2) out of a training step's memory for one more write per element of a.
+ * That keeps (n+1) x layers x (a1 + a2) out of a training step's memory for one more write per element of a. The
+ * gradient d a shares a's buffer: the SwiGLU backward reads each element of d a before it writes a's there.
  */
 public final class TrmNet {
     private final TrmConfig c;
@@ -30,7 +31,7 @@ public final class TrmNet {
     // first backward (an inference-only net never needs them)
     private final int batch;
     private final Tensor sub, a1, a2;   // a1 only for the token mixer
-    private Tensor dAtt, dQkv, dGu1, dA1, dGu2, dA2;
+    private Tensor dAtt, dQkv, dGu1, dGu2;
 
     public TrmNet(TrmConfig c, Backend be, TrmParameters p, RopeTables rope, int batch) {
         this.c = c;
@@ -56,14 +57,12 @@ public final class TrmNet {
             int mi = c.tokenIntermediate();
             dAtt = dQkv = null;
             dGu1 = be.activation(batch, 2 * mi, d);
-            dA1 = be.activation(batch, mi, d);
         } else {
-            dGu1 = dA1 = null;
+            dGu1 = null;
             dAtt = be.activation(batch, s, d);
             dQkv = be.activation(batch, s, 3 * d);
         }
         dGu2 = be.activation(batch, s, 2 * inter);
-        dA2 = be.activation(batch, s, inter);
     }
 
     /** acts.output() = net(hidden + inj1 (+ inj2)). inj2 may be null (the answer update has no x). */
@@ -115,16 +114,17 @@ public final class TrmNet {
 
     private void blockBackward(TrmParameters.Layer w, NetActivations.Block a, Tensor g) {
         be.rmsNormBackward(a.out, a.rstd2, g, g);                                   // g = d(h1 + down)
-        // d a2 = g W_down; then gu2's gradient, recomputing a2 from gu2 on the way; then W_down's gradient g^T a2
-        be.linearBackward(a2, w.down().value(), g, dA2, false, null, null);
-        be.swigluBackward(a.gu2, dA2, dGu2, a2, c.intermediate());
+        // d a2 = g W_down into a2's buffer; then gu2's gradient, recomputing a2 from gu2 over d a2 (element by element,
+        // each read before it is overwritten); then W_down's gradient g^T a2
+        be.linearBackward(a2, w.down().value(), g, a2, false, null, null);
+        be.swigluBackward(a.gu2, a2, dGu2, a2, c.intermediate());
         be.linearBackward(a2, w.down().value(), g, null, false, w.down().grad(), null);
         be.linearBackward(a.h1, w.gateUp().value(), dGu2, g, true, w.gateUp().grad(), null); // g = d h1
         if (c.mlpT()) {
             be.rmsNormSeqBackward(a.h1, a.rstd1, g, g);                              // g = d(in + mix)
             // the same order for the token mixer's SwiGLU: d a1, then gu1's gradient with a1 recomputed, then d W_down
-            be.tokenMixBackward(w.mixDown().value(), a1, g, dA1, false, null);
-            be.swigluBackward(a.gu1, dA1, dGu1, a1, c.tokenIntermediate() * c.hiddenSize());
+            be.tokenMixBackward(w.mixDown().value(), a1, g, a1, false, null);
+            be.swigluBackward(a.gu1, a1, dGu1, a1, c.tokenIntermediate() * c.hiddenSize());
             be.tokenMixBackward(w.mixDown().value(), a1, g, null, false, w.mixDown().grad());
             be.tokenMixBackward(w.mixGateUp().value(), a.in, dGu1, g, true, w.mixGateUp().grad()); // g = d in
         } else {
@@ -137,7 +137,7 @@ public final class TrmNet {
 
     /** Releases the scratch buffers (see {@link Backend#free}); the net must not be used again. */
     public void free() {
-        for (Tensor t : new Tensor[] {sub, a1, a2, dAtt, dQkv, dGu1, dA1, dGu2, dA2}) {
+        for (Tensor t : new Tensor[] {sub, a1, a2, dAtt, dQkv, dGu1, dGu2}) {
             if (t != null) be.free(t);
         }
     }

@@ -92,17 +92,21 @@ public final class TrainingMemoryCheck {
             assertEquals((c.puzzleTableSize() + 2L * c.hiddenSize()) * floatBytes, first.get(MemoryUse.BUFFERS),
                     "puzzle table, H_init, L_init");
             assertEquals(2L * batch * c.seq() * c.hiddenSize() * activationBytes, first.get(MemoryUse.CARRY), "carry");
-            assertEquals((c.lCycles() + 1) * savedPerCall(c, batch, activationBytes, floatBytes),
-                    first.get(MemoryUse.SAVED_ACTIVATIONS), "activations saved for the backward: n+1 calls");
-            // the no-grad calls' one set: the blocks share one block's intermediates and keep their own out; with it
-            // the embedded input x and the net's scratch: the sublayer output [B, S, D] and the SwiGLU outputs a1, a2
+            // the no-grad calls' one set: the blocks share one block's intermediates and keep their own out
             long bsd = (long) batch * c.seq() * c.hiddenSize() * activationBytes;
             long blockOwn = savedPerCall(c, batch, activationBytes, floatBytes) - bsd;  // per-block part, all layers
             long oneBlockIntermediates = blockOwn / c.layers() - bsd;                   // without its out
+            long noGradSet = bsd + oneBlockIntermediates + c.layers() * bsd;            // input, shared part, outs
+            // with it the embedded input x and the net's scratch: the sublayer output [B, S, D], the SwiGLU outputs
             long swigluOutputs = ((c.mlpT() ? (long) c.tokenIntermediate() * c.hiddenSize() : 0)
                     + (long) c.seq() * c.intermediate()) * batch * activationBytes;     // a1 [B, I_S, D], a2 [B, S, I]
-            assertEquals(bsd + oneBlockIntermediates + c.layers() * bsd + 2 * bsd + swigluOutputs,
-                    first.get(MemoryUse.CALL_ACTIVATIONS), "the no-grad calls' set shares its blocks' intermediates");
+            assertEquals(noGradSet + 2 * bsd + swigluOutputs, first.get(MemoryUse.CALL_ACTIVATIONS),
+                    "the no-grad calls' set shares its blocks' intermediates");
+            // n+1 calls, the last of which runs on the no-grad set's buffers (all of them: it has the same layout,
+            // and block 0's intermediates are the ones the no-grad blocks share)
+            assertEquals((c.lCycles() + 1) * savedPerCall(c, batch, activationBytes, floatBytes) - noGradSet,
+                    first.get(MemoryUse.SAVED_ACTIVATIONS), "activations saved for the backward: n+1 calls, less the "
+                            + "no-grad set the last one borrows");
         }
     }
 
