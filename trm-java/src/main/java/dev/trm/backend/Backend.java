@@ -119,7 +119,10 @@ public interface Backend extends AutoCloseable {
     /** The token mixer's left multiply, per batch: y[b] [N, D] = w [N, Sin] x[b] [Sin, D]. */
     void tokenMix(Tensor w, Tensor x, Tensor y);
 
-    /** dx[b] (= or +=; skipped when null) = w^T dy[b]; dw (skipped when null) += sum_b dy[b] x[b]^T. */
+    /**
+     * dx[b] (= or +=; skipped when null) = w^T dy[b]; dw (skipped when null) += sum_b dy[b] x[b]^T. With dw null, x is
+     * only read for its shape (the network's backward then passes dx = x).
+     */
     void tokenMixBackward(Tensor w, Tensor x, Tensor dy, Tensor dx, boolean accumulateDx, Tensor dw);
 
     // ---- attention ---------------------------------------------------------------------------------------------

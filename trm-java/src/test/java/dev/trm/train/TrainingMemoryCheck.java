@@ -17,7 +17,7 @@ import java.util.Map;
  * {@code TrainingMemoryEmulatedTest}): every buffer is booked under a use, the first step makes them all and later
  * steps none, and the big rows equal what the spec says they hold, computed here from the shapes alone:
  * parameters, gradients, AdamATan2's m and v and the EMA copy are one float per trainable weight each, and the
- * activations saved for the backward are exactly n+1 calls' worth.
+ * activations saved for the backward are n+1 calls' worth, less the no-grad calls' set the last of them runs on.
  */
 public final class TrainingMemoryCheck {
     private TrainingMemoryCheck() {}

@@ -114,6 +114,62 @@ class CpuBackendParityTest {
         assertArrayEquals(cpu.read(out.c()), cpu.read(again.c()), "recomputed activation = forward's, bit for bit");
     }
 
+    /**
+     * A down GEMM's and its SwiGLU's backward in place, as TrmNet.blockBackward runs them on one scratch buffer per
+     * activation: d a into a's buffer (linearBackward / tokenMixBackward with dw null read x for its shape only), gu's
+     * gradient with a recomputed over d a (swigluBackward's out = dout), then the down weight's gradient from it. Each
+     * backend must give the same bits as with separate buffers; the sizes split the element loops into several chunks
+     * (CpuParallel) with vector tails.
+     */
+    @Test
+    void swigluBackwardInPlaceAsTheNetRunsIt() {
+        for (Backend be : new Backend[] {cpu, ref}) {
+            // channel MLP: a [B, S, I], w_down [D, I], g [B, S, D], gu [B, S, 2I]
+            int b = 2, s = 67, d = 24, inter = 509;
+            Tensor gu = filled(be, 2, b, s, 2 * inter), w = filled(be, 0.2, d, inter), g = filled(be, 1, b, s, d);
+            Tensor da = be.tensor(b, s, inter), dgu = be.tensor(b, s, 2 * inter), a = be.tensor(b, s, inter);
+            Tensor dw = be.tensor(d, inter);
+            be.linearBackward(a, w, g, da, false, null, null);
+            be.swigluBackward(gu, da, dgu, a, inter);
+            be.linearBackward(a, w, g, null, false, dw, null);
+            Tensor buf = be.tensor(b, s, inter), dguIn = be.tensor(b, s, 2 * inter), dwIn = be.tensor(d, inter);
+            be.swiglu(gu, buf, inter);   // what the forward left there
+            be.linearBackward(buf, w, g, buf, false, null, null);
+            be.swigluBackward(gu, buf, dguIn, buf, inter);
+            be.linearBackward(buf, w, g, null, false, dwIn, null);
+            String at = be.name() + " channel MLP in place: ";
+            assertArrayEquals(be.readDouble(a), be.readDouble(buf), at + "recomputed a");
+            assertArrayEquals(be.readDouble(dgu), be.readDouble(dguIn), at + "d gu");
+            assertArrayEquals(be.readDouble(dw), be.readDouble(dwIn), at + "d w_down");
+
+            // token mixer: a1 [B, I_S, D], w_mix_down [S, I_S], g [B, S, D], gu1 [B, 2 I_S, D]; swiglu's inter I_S D
+            int mb = 3, ms = 11, mi = 37, md = 300;
+            Tensor gu1 = filled(be, 2, mb, 2 * mi, md), w1 = filled(be, 0.3, ms, mi), g1 = filled(be, 1, mb, ms, md);
+            Tensor da1 = be.tensor(mb, mi, md), dgu1 = be.tensor(mb, 2 * mi, md), a1 = be.tensor(mb, mi, md);
+            Tensor dw1 = be.tensor(ms, mi);
+            be.tokenMixBackward(w1, a1, g1, da1, false, null);
+            be.swigluBackward(gu1, da1, dgu1, a1, mi * md);
+            be.tokenMixBackward(w1, a1, g1, null, false, dw1);
+            Tensor buf1 = be.tensor(mb, mi, md), dgu1In = be.tensor(mb, 2 * mi, md), dw1In = be.tensor(ms, mi);
+            be.swiglu(gu1, buf1, mi * md);
+            be.tokenMixBackward(w1, buf1, g1, buf1, false, null);
+            be.swigluBackward(gu1, buf1, dgu1In, buf1, mi * md);
+            be.tokenMixBackward(w1, buf1, g1, null, false, dw1In);
+            at = be.name() + " token mixer in place: ";
+            assertArrayEquals(be.readDouble(a1), be.readDouble(buf1), at + "recomputed a1");
+            assertArrayEquals(be.readDouble(dgu1), be.readDouble(dgu1In), at + "d gu1");
+            assertArrayEquals(be.readDouble(dw1), be.readDouble(dw1In), at + "d w_mix_down");
+        }
+    }
+
+    private Tensor filled(Backend be, double std, int... shape) {
+        Tensor t = be.tensor(shape);
+        float[] v = new float[Math.toIntExact(t.size())];
+        for (int i = 0; i < v.length; i++) v[i] = (float) (rnd.nextGaussian() * std);
+        be.write(t, v);
+        return t;
+    }
+
     @Test
     void attentionAndBackward() {
         for (int hd : new int[] {8, 64}) {

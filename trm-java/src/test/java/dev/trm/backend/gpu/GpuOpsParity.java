@@ -1,5 +1,6 @@
 package dev.trm.backend.gpu;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -332,6 +333,15 @@ final class GpuOpsParity {
         gpu.swigluBackward(gu.g(), dout.g(), dgu.g(), again.g(), inter);
         close("swigluBackward (recompute) dgu" + at, dgu);
         close("swigluBackward (recompute) out" + at, again);
+        // in place, as the network's backward runs it (out = dout, one buffer): the same bits on the device
+        float[] recomputed = gpu.read(again.g()), dguSeparate = gpu.read(dgu.g());
+        gpu.copy(dout.g(), again.g());
+        float[] nan = new float[dguSeparate.length];
+        java.util.Arrays.fill(nan, Float.NaN);
+        gpu.write(dgu.g(), nan);
+        gpu.swigluBackward(gu.g(), again.g(), dgu.g(), again.g(), inter);
+        assertArrayEquals(dguSeparate, gpu.read(dgu.g()), "swigluBackward (in place) dgu" + at);
+        assertArrayEquals(recomputed, gpu.read(again.g()), "swigluBackward (in place) out" + at);
     }
 
     /**
