@@ -35,7 +35,8 @@ Lines to grep: `torch_step mode=... median_ms=...` per mode, `torch_bf16_gemm_tf
 
 --saved-memory counts, without timing anything, the bytes eager autograd keeps for the backward of one step (every
 tensor saved by the forward's ops, each storage once): the figure to hold against the Java plan's "activations saved
-for the backward" row (`./trm bench train --plan`). It runs the forward at batches 1 and 2 and extends the difference
+for the backward" row (`./trm bench train --plan`) plus the part of the "no-grad calls' set" row that the last call
+with gradient runs on (all of it but the net's scratch: x, sub, a1, a2). It runs the forward at batches 1 and 2 and extends the difference
 linearly to --batch, so it takes seconds on a CPU for any batch. torch.compile saves less than eager (its partitioner
 recomputes cheap pointwise ops); only the device run's peak_mem_mib measures that.
 """

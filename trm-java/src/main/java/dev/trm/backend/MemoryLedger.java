@@ -95,10 +95,10 @@ public final class MemoryLedger {
             int n = buffers[u.ordinal()];
             if (n == 0) continue;
             long b = bytes[u.ordinal()];
-            sb.append(String.format(Locale.ROOT, "  %-52s %s %5.1f%% %6d buffers%n", u.label(), size(b),
+            sb.append(String.format(Locale.ROOT, "  %-54s %s %5.1f%% %6d buffers%n", u.label(), size(b),
                     total == 0 ? 0.0 : 100.0 * b / total, n));
         }
-        sb.append(String.format(Locale.ROOT, "  %-52s %s%n", "total", size(total)));
+        sb.append(String.format(Locale.ROOT, "  %-54s %s%n", "total", size(total)));
         return sb.toString();
     }
 

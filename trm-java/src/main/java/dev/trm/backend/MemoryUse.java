@@ -16,7 +16,7 @@ public enum MemoryUse {
     EMA("EMA weights"),
     CARRY("carry (y, z)"),
     SAVED_ACTIVATIONS("activations saved for the backward (n+1 calls)"),
-    CALL_ACTIVATIONS("activations of the no-grad calls (one set, reused)"),
+    CALL_ACTIVATIONS("no-grad calls' set, reused (and the last grad call's)"),
     BACKWARD_WORKSPACE("backward workspace (activation gradients)"),
     HEADS("heads and losses (logits, q, their gradients)"),
     BATCH("batches, slot and solve state, schedule, metrics"),
