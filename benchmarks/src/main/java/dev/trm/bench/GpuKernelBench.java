@@ -18,7 +18,8 @@ import java.util.List;
 /**
  * The GPU benchmarks: launch overhead through FFM (direct launches vs one CUDA graph replay), each standalone kernel
  * at TRM sizes (Sudoku-Extreme-Att: batch 256, S = 97, D = 512, SwiGLU 1536, vocab 11, 7M parameters; attention also
- * at S = 916), and the cuBLAS GEMM shapes, timed with CUDA events. Prints one table whose every row names the backend
+ * at S = 916), and the cuBLAS GEMM shapes (the token mixer's at Sudoku-MLP's S = 97 on the plain and the 16-byte-aligned
+ * pitch), timed with CUDA events. Prints one table whose every row names the backend
  * that ran.
  *
  * <p>Usage: {@code GpuKernelBench --device cuda|emulated [--quick]}; --quick shrinks every size 32-fold. On the
@@ -251,17 +252,17 @@ public final class GpuKernelBench {
                 for (boolean aligned : new boolean[] {false, true}) {
                     DeviceBuffer wa = aligned ? wPad : w;
                     int lda = aligned ? ldw : sin, ldc = aligned ? ldg : sin;
-                    String ld = aligned ? " (ld " + ldw + "/" + ldg + ")" : " (ld " + sin + ")";
                     double t = time(calls, () -> blas.gemmStridedBatched(s, false, false, n, d, sin, 1f, wa, lda, 0, x,
                             d, xs, 0f, gu, d, ys, batch));
-                    rows.add(new Row(engine + "mix fwd W x" + ld, shape, t, String.format("%.1f TFLOP/s", flop / t / 1e6)));
+                    rows.add(new Row(engine + "mix fwd (ld " + lda + ")", shape, t,
+                            String.format("%.1f TFLOP/s", flop / t / 1e6)));
                     t = time(calls, () -> blas.gemmStridedBatched(s, true, false, sin, d, n, 1f, wa, lda, 0, dy, d, ys,
                             0f, dx, d, xs, batch));
-                    rows.add(new Row(engine + "mix bwd dx W^T dy" + ld, shape, t,
+                    rows.add(new Row(engine + "mix bwd dx (ld " + lda + ")", shape, t,
                             String.format("%.1f TFLOP/s", flop / t / 1e6)));
                     t = time(calls, () -> blas.gemmStridedBatched(s, false, true, n, sin, d, 1f, dy, d, ys, x, d, xs, 0f,
                             dwParts, ldc, (long) n * ldc, batch));
-                    rows.add(new Row(engine + "mix bwd dW dy x^T" + ld, shape, t,
+                    rows.add(new Row(engine + "mix bwd dW (ld " + ldc + ")", shape, t,
                             String.format("%.1f TFLOP/s", flop / t / 1e6)));
                 }
             }
