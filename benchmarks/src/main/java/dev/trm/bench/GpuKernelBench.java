@@ -1,5 +1,6 @@
 package dev.trm.bench;
 
+import dev.trm.backend.gpu.GpuBackend;
 import dev.trm.backend.gpu.GpuKernels;
 import dev.trm.gpu.Backend;
 import dev.trm.gpu.Blas;
@@ -17,7 +18,8 @@ import java.util.List;
 /**
  * The GPU benchmarks: launch overhead through FFM (direct launches vs one CUDA graph replay), each standalone kernel
  * at TRM sizes (Sudoku-Extreme-Att: batch 256, S = 97, D = 512, SwiGLU 1536, vocab 11, 7M parameters; attention also
- * at S = 916), and the cuBLAS GEMM shapes, timed with CUDA events. Prints one table whose every row names the backend
+ * at S = 916), and the cuBLAS GEMM shapes (the token mixer's at Sudoku-MLP's S = 97 on the plain and the 16-byte-aligned
+ * pitch), timed with CUDA events. Prints one table whose every row names the backend
  * that ran.
  *
  * <p>Usage: {@code GpuKernelBench --device cuda|emulated [--quick]}; --quick shrinks every size 32-fold. On the
@@ -60,6 +62,7 @@ public final class GpuKernelBench {
             b.kernels();
             b.attention();
             b.gemms();
+            b.tokenMixGemms();
             b.print(backend);
         }
     }
@@ -217,6 +220,58 @@ public final class GpuKernelBench {
                     }
                 }
             }
+        }
+    }
+
+    /**
+     * The token mixer's GEMMs at Sudoku-MLP's gate_up weight W [2I_S, S] = [1024, 97] (D 512, batch 256), as
+     * GpuBackend runs them on cuBLAS, twice: on the plain pitch, ld 97 (194-byte bf16 rows of W, 388-byte fp32 rows of
+     * the dW products), and on the 16-byte-aligned pitch GpuBackend pads to (-Dtrm.gemm.align, the default): bf16 104,
+     * fp32 100. Forward gu[b] [1024, D] = W x[b] [97, D] (strided batched, W shared); backward dx[b] [97, D] = W^T dy[b]
+     * [1024, D] and the per-batch weight-gradient products dy[b] x[b]^T [1024, 97] into fp32 scratch. The aligned rows
+     * leave out what alignment adds: pad_cols (once per GEMM that reads W) and sum_batches_ld (for sum_batches) have
+     * rows of their own. On the emulated device D is 64.
+     */
+    private void tokenMixGemms() {
+        int n = 1024, sin = 97, d = scale >= 256 ? 64 : 512, batch = Math.max(1, 256 / scale);
+        int ldw = GpuBackend.alignedLd(sin, DType.BF16);
+        int ldg = GpuBackend.alignedLd(sin, DType.F32);
+        long xs = (long) sin * d, ys = (long) n * d;
+        String shape = n + "x" + sin + " D" + d + " x" + batch;
+        double flop = 2.0 * n * sin * d * batch;
+        int calls = Math.max(2, 20 / scale);
+        try (DeviceBuffer w = dev.alloc(DType.BF16, (long) n * sin); DeviceBuffer wPad = dev.alloc(DType.BF16, (long) n * ldw);
+             DeviceBuffer x = dev.alloc(DType.BF16, batch * xs); DeviceBuffer dy = dev.alloc(DType.BF16, batch * ys);
+             DeviceBuffer gu = dev.alloc(DType.BF16, batch * ys); DeviceBuffer dx = dev.alloc(DType.BF16, batch * xs);
+             DeviceBuffer dwParts = dev.alloc(DType.F32, (long) batch * n * ldg);
+             DeviceBuffer dw = dev.alloc(DType.F32, (long) n * sin);
+             Blas cublas = dev.newBlas(s, GemmEngine.CUBLAS); Blas lt = dev.newBlas(s, GemmEngine.CUBLASLT)) {
+            for (DeviceBuffer b : List.of(w, wPad, x, dy, dwParts, dw)) b.zero(s);
+            for (Blas blas : List.of(cublas, lt)) {
+                String engine = blas.engine() == GemmEngine.CUBLAS ? "gemm " : "gemmLt ";
+                for (boolean aligned : new boolean[] {false, true}) {
+                    DeviceBuffer wa = aligned ? wPad : w;
+                    int lda = aligned ? ldw : sin, ldc = aligned ? ldg : sin;
+                    double t = time(calls, () -> blas.gemmStridedBatched(s, false, false, n, d, sin, 1f, wa, lda, 0, x,
+                            d, xs, 0f, gu, d, ys, batch));
+                    rows.add(new Row(engine + "mix fwd (ld " + lda + ")", shape, t,
+                            String.format("%.1f TFLOP/s", flop / t / 1e6)));
+                    t = time(calls, () -> blas.gemmStridedBatched(s, true, false, sin, d, n, 1f, wa, lda, 0, dy, d, ys,
+                            0f, dx, d, xs, batch));
+                    rows.add(new Row(engine + "mix bwd dx (ld " + lda + ")", shape, t,
+                            String.format("%.1f TFLOP/s", flop / t / 1e6)));
+                    t = time(calls, () -> blas.gemmStridedBatched(s, false, true, n, sin, d, 1f, dy, d, ys, x, d, xs, 0f,
+                            dwParts, ldc, (long) n * ldc, batch));
+                    rows.add(new Row(engine + "mix bwd dW (ld " + ldc + ")", shape, t,
+                            String.format("%.1f TFLOP/s", flop / t / 1e6)));
+                }
+            }
+            double t = time(calls, () -> k.padCols(s, w, wPad, n, sin, ldw));
+            rows(t, "pad_cols (per use of W)", n + "x" + sin + " -> ld " + ldw, 2.0 * n * (sin + ldw));
+            t = time(calls, () -> k.sumBatches(s, dwParts, dw, batch, (long) n * sin));
+            rows(t, "sum_batches (ld " + sin + ")", batch + "x" + n + "x" + sin, 4.0 * (batch + 2) * n * sin);
+            t = time(calls, () -> k.sumBatches(s, dwParts, dw, batch, n, sin, ldg));
+            rows(t, "sum_batches_ld (ld " + ldg + ")", batch + "x" + n + "x" + sin, 4.0 * (batch * ldg + 2 * sin) * n);
         }
     }
 

@@ -41,8 +41,13 @@ public final class GpuBackend implements Backend {
     private final java.util.Set<DeviceBuffer> owned = new java.util.LinkedHashSet<>();
     private final MemoryLedger memory = new MemoryLedger();
     // small scratch, grown on demand (first use happens in a warm-up step, before any graph capture)
-    private DeviceBuffer sched, slotList, mixScratch;
+    private DeviceBuffer sched, slotList, mixScratch, padScratch;
     private float[] schedValues;
+
+    /** Read once, at open: see {@link #GEMM_ALIGN}. */
+    private final boolean alignGemms = gemmAlignSetting();
+    /** Padded GEMM operands made so far ({@link #alignedWeight}; tests check which path ran). */
+    int paddedGemmOperands;
 
     private GpuBackend(GpuDevice dev) {
         this.dev = dev;
@@ -402,11 +407,61 @@ public final class GpuBackend implements Backend {
         if (dbias != null) k.biasGrad(s, b(dy), f32(dbias, "linearBackward", "dbias"), m, n);
     }
 
+    // ---- 16-byte-aligned GEMM operands ---------------------------------------------------------------------------------
+
+    /**
+     * -Dtrm.gemm.align=true|false (default true), read when a backend opens: GEMM operands whose leading dimension
+     * is not 16-byte aligned are handed to cuBLAS on a padded pitch ({@link #alignedWeight}, and the token mixer's
+     * weight-gradient scratch). false restores the unaligned GEMMs, so that a device run can measure the difference.
+     */
+    static final String GEMM_ALIGN = "trm.gemm.align";
+
+    private static boolean gemmAlignSetting() {
+        String v = System.getProperty(GEMM_ALIGN, "true");
+        return switch (v) {
+            case "true" -> true;
+            case "false" -> false;
+            default -> throw new IllegalArgumentException("-D" + GEMM_ALIGN + " must be true or false, not " + v);
+        };
+    }
+
+    /** cols rounded up to a whole number of 16-byte units of the type (bf16: 8 elements, fp32: 4). */
+    public static int alignedLd(int cols, DType type) {
+        int per = 16 / type.bytes();
+        return (cols + per - 1) / per * per;
+    }
+
+    /** A GEMM operand as cuBLAS reads it: storage and leading dimension (elements). */
+    private record Operand(DeviceBuffer buf, int ld) {}
+
+    /**
+     * The weight w [rows, cols] as a GEMM operand. Its bf16 copy ({@link #gemmOperand}) as it is where cols is a
+     * multiple of 8 (16-byte rows) or the switch is off; otherwise that copy re-laid by pad_cols (linear.cu) into
+     * padScratch [rows, ld] with ld = cols rounded up to 8: cuBLAS's fast tensor-core kernels want 16-byte-aligned
+     * leading dimensions (Hopper's TMA-based ones need them), and the token mixer's gate_up weight [2I_S, S] has rows
+     * of S = 97 elements, 194 bytes. Made at every use, in stream order: the weight changes at every optimizer step,
+     * inside a captured graph, so no host-side check could tell when a kept copy went stale; the copy is one small
+     * launch (200 KiB for [1024, 97]) before a GEMM of ~78 GFLOP at batch 768. One scratch serves every call: a GEMM
+     * reads one padded operand at most, and the next pad runs after it on the same stream.
+     */
+    private Operand alignedWeight(Tensor w) {
+        int rows = w.dim(0), cols = w.dim(1);
+        DeviceBuffer half = gemmOperand(w, true);
+        int ld = alignedLd(cols, DType.BF16);
+        if (!alignGemms || ld == cols) return new Operand(half, cols);
+        long need = (long) rows * ld;
+        if (padScratch == null || padScratch.count() < need) padScratch = scratch(DType.BF16, need);
+        k.padCols(s, half, padScratch, rows, cols, ld);
+        paddedGemmOperands++;
+        return new Operand(padScratch, ld);
+    }
+
     @Override
     public void tokenMix(Tensor w, Tensor x, Tensor y) {
         int n = w.dim(0), sin = w.dim(1), batch = x.dim(0), d = x.dim(2);
         // y[b] [n, d] = w [n, sin] x[b] [sin, d], w shared by every batch row (stride 0)
-        blas.gemmStridedBatched(s, false, false, n, d, sin, 1f, gemmOperand(w, true), sin, 0, gemmOperand(x, false),
+        Operand wa = alignedWeight(w);
+        blas.gemmStridedBatched(s, false, false, n, d, sin, 1f, wa.buf(), wa.ld(), 0, gemmOperand(x, false),
                 d, (long) sin * d, 0f, b(y), d, (long) n * d, batch);
     }
 
@@ -419,22 +474,27 @@ public final class GpuBackend implements Backend {
         DeviceBuffer dyh = gemmOperand(dy, false);
         if (dx != null) {
             // dx[b] [sin, d] = w^T [sin, n] dy[b] [n, d]
-            blas.gemmStridedBatched(s, true, false, sin, d, n, 1f, gemmOperand(w, true), sin, 0, dyh, d, (long) n * d,
+            Operand wa = alignedWeight(w);
+            blas.gemmStridedBatched(s, true, false, sin, d, n, 1f, wa.buf(), wa.ld(), 0, dyh, d, (long) n * d,
                     accumulateDx ? 1f : 0f, b(dx), d, (long) sin * d, batch);
         }
         if (dw == null) return;
         DeviceBuffer xh = gemmOperand(x, false);
         // dw [n, sin] += sum_b dy[b] [n, d] x[b]^T [d, sin]: b and d do not fold into one GEMM stride, so each batch
-        // row's product lands in scratch and one pass sums them (in chunks of batch rows bounding the scratch).
-        long per = (long) n * sin;
+        // row's product lands in scratch [c, n, ld] and one pass sums them into dw (in chunks of batch rows bounding
+        // the scratch). ld is sin rounded up to 16 bytes (4 floats; sin = 97: 388-byte rows), and sum_batches_ld
+        // compacts, unless sin is aligned already or the switch is off.
+        int ld = alignGemms ? alignedLd(sin, DType.F32) : sin;
+        long per = (long) n * ld;
         int chunk = (int) Math.max(1, Math.min(batch, MIX_SCRATCH_FLOATS / per));
         if (mixScratch == null || mixScratch.count() < chunk * per) mixScratch = scratch(DType.F32, chunk * per);
         DeviceBuffer dwb = f32(dw, "tokenMixBackward", "dw");
         for (int b0 = 0; b0 < batch; b0 += chunk) {
             int c = Math.min(chunk, batch - b0);
             blas.gemmStridedBatchedAt(s, false, true, n, sin, d, 1f, dyh, (long) b0 * n * d, d, (long) n * d, xh,
-                    (long) b0 * sin * d, d, (long) sin * d, 0f, mixScratch, 0, sin, per, c);
-            k.sumBatches(s, mixScratch, dwb, c, per);
+                    (long) b0 * sin * d, d, (long) sin * d, 0f, mixScratch, 0, ld, per, c);
+            if (ld == sin) k.sumBatches(s, mixScratch, dwb, c, per);
+            else k.sumBatches(s, mixScratch, dwb, c, n, sin, ld);
         }
     }
 

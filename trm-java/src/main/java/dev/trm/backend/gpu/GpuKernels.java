@@ -480,6 +480,26 @@ public final class GpuKernels {
         k("sum_batches").launch(s, strideBlocks(m), BLOCK, 0, KernelArgs.of().ptr(src).ptr(dst).i32(batch).i64(m));
     }
 
+    /**
+     * dst [rows, cols] += sum over b of src [batch, rows, ld][:, :cols] (f32, ld >= cols): {@link #sumBatches} over
+     * products stored on a padded row pitch, compacted into dst. The same order of addition, so the same bits.
+     */
+    public void sumBatches(Stream s, DeviceBuffer src, DeviceBuffer dst, int batch, long rows, int cols, int ld) {
+        if (ld < cols) throw new IllegalArgumentException("sum_batches_ld: ld " + ld + " < " + cols + " columns");
+        k("sum_batches_ld").launch(s, strideBlocks(rows * cols), BLOCK, 0,
+                KernelArgs.of().ptr(src).ptr(dst).i32(batch).i64(rows).i32(cols).i32(ld));
+    }
+
+    /**
+     * dst [rows, ld] = src [rows, cols] (bf16, ld >= cols), columns cols..ld-1 zero: a GEMM operand's rows on a wider
+     * pitch (a 16-byte-aligned leading dimension for cuBLAS, see linear.cu).
+     */
+    public void padCols(Stream s, DeviceBuffer src, DeviceBuffer dst, long rows, int cols, int ld) {
+        if (ld < cols) throw new IllegalArgumentException("pad_cols: ld " + ld + " < " + cols + " columns");
+        k("pad_cols").launch(s, strideBlocks(rows * ld), BLOCK, 0,
+                KernelArgs.of().ptr(src).ptr(dst).i64(rows).i32(cols).i32(ld));
+    }
+
     // act.cu
 
     /** Slot refill for halted slots: rows of inputs/labels [B, L], ids, steps; carry y, z [B, S, D] bf16. */

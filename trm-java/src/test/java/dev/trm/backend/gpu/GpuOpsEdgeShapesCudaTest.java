@@ -12,6 +12,13 @@ class GpuOpsEdgeShapesCudaTest {
         TestDevices.assumeCuda();
         try (GpuBackend gpu = GpuBackend.open(Backend.CUDA)) {
             new GpuOpsParity(gpu).edgeShapes();
+            GpuOpsParity.assertPadded(gpu);
         }
+    }
+
+    @Test
+    void theTokenMixerMatchesWithoutGemmAlignment() {
+        TestDevices.assumeCuda();
+        GpuOpsParity.tokenMixShapesUnaligned(Backend.CUDA);
     }
 }

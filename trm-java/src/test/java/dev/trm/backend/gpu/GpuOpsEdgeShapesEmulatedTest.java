@@ -17,6 +17,7 @@ class GpuOpsEdgeShapesEmulatedTest {
         TestDevices.assumeEmulated();
         try (GpuBackend gpu = GpuBackend.open(Backend.EMULATED)) {
             new GpuOpsParity(gpu).edgeShapes();
+            GpuOpsParity.assertPadded(gpu);
             gpu.swigluChoices().forEach(System.out::println);
             // under auto the emulated device fuses the small shapes and not the others: both paths of every op ran
             for (GpuBackend.SwigluOp op : GpuBackend.SwigluOp.values()) {
@@ -28,5 +29,11 @@ class GpuOpsEdgeShapesEmulatedTest {
                 }
             }
         }
+    }
+
+    @Test
+    void theTokenMixerMatchesWithoutGemmAlignment() {
+        TestDevices.assumeEmulated();
+        GpuOpsParity.tokenMixShapesUnaligned(Backend.EMULATED);
     }
 }

@@ -158,9 +158,7 @@ final class GpuOpsParity {
         linear(1, 97, 24, 11);   // the lm head: S 97 rows, odd V
         linear(1, 1, 24, 2);     // the q head at batch 1: one row
         linear(2, 916, 16, 13);
-        tokenMix(1, 97, 131, 24);   // odd S in and out; one batch row in the weight-gradient scratch
-        tokenMix(3, 131, 97, 8);
-        tokenMix(20, 916, 916, 2);  // dw products of 916 x 916 per batch row: 19 fit the scratch, then 1 more
+        tokenMixShapes();
         swiglu(97, 37);
         swiglu(1, 13 * 24);  // the token mixer's: one batch row, gate and up blocks of I_S D
         // fused gemm_swiglu / gemm_mix_swiglu on the emulated device under auto, except where noted
@@ -206,6 +204,47 @@ final class GpuOpsParity {
         tokenMixNorm(1, 97, 12, 16);   // D not a multiple of 8: cuBLAS + rmsnorm_seq_forward
         tokenMixNorm(1, 97, 16, 20);   // I not a multiple of 8: cuBLAS + rmsnorm_seq_forward
         tokenMixNorm(2, 97, 64, 48);   // above the emulated fused limit: cuBLAS + rmsnorm_seq_forward
+    }
+
+    /**
+     * The token mixer's GEMMs at awkward S, in increasing need of the weight-gradient scratch. With GpuBackend's
+     * alignment on (-Dtrm.gemm.align, the default) a weight of S = 97, 131 or 916 columns (rows of 194, 262, 1832
+     * bytes) is read from its padded copy (pitch 104, 136, 920) and its gradient products land on a padded fp32 pitch
+     * (100, 132; 916 is aligned) that sum_batches_ld compacts; with it off, everything on the plain pitch.
+     */
+    void tokenMixShapes() {
+        tokenMix(3, 16, 40, 8);     // S aligned: nothing padded
+        tokenMix(1, 97, 131, 24);   // odd S in and out; one batch row in the weight-gradient scratch
+        tokenMix(3, 131, 97, 8);
+        tokenMix(2, 97, 1024, 16);  // Sudoku-MLP's gate_up weight [2I_S, S] = [1024, 97]
+        tokenMix(20, 916, 916, 2);  // dw products of 916 x 916 per batch row: 19 fit the scratch, then 1 more
+    }
+
+    /**
+     * {@link #tokenMixShapes} on a backend of the kind opened with -Dtrm.gemm.align=false (read at open): the
+     * unpadded GEMMs and sum_batches still match the CPU backend, and no operand was padded.
+     */
+    static void tokenMixShapesUnaligned(dev.trm.gpu.Backend kind) {
+        String before = System.getProperty(GpuBackend.GEMM_ALIGN);
+        System.setProperty(GpuBackend.GEMM_ALIGN, "false");
+        GpuBackend opened;
+        try {
+            opened = GpuBackend.open(kind);
+        } finally {
+            if (before == null) System.clearProperty(GpuBackend.GEMM_ALIGN);
+            else System.setProperty(GpuBackend.GEMM_ALIGN, before);
+        }
+        try (GpuBackend gpu = opened) {
+            new GpuOpsParity(gpu).tokenMixShapes();
+            assertTrue(gpu.paddedGemmOperands == 0, gpu.paddedGemmOperands + " operands padded with the switch off");
+        }
+    }
+
+    /** After {@link #tokenMixShapes} with the switch at its default (on): the misaligned weights were padded. */
+    static void assertPadded(GpuBackend gpu) {
+        if (!"false".equals(System.getProperty(GpuBackend.GEMM_ALIGN))) {
+            assertTrue(gpu.paddedGemmOperands > 0, "no GEMM operand was padded at S = 97");
+        }
     }
 
     void elementwise(int b, int seq, int d, int[] slots) {

@@ -128,6 +128,11 @@ final class KernelEdgeShapesCheck {
         solveRecord(3, 97, 11);
         bias(97, 2);
         bias(5, 257);
+        // the token mixer's aligned GEMM operands: gate_up [2I_S, S] at S = 97 and 916, its weight-gradient products
+        padAndCompact(1024, 97, 3);
+        padAndCompact(1, 1, 1);
+        padAndCompact(131, 916, 2);
+        padAndCompact(300, 1001, 2);  // 300,300 compacted elements: past the grid stride's 1024 x 256 threads
     }
 
     // ---- one case: buffers, comparisons, failures ----
@@ -842,6 +847,38 @@ final class KernelEdgeShapesCheck {
                 expect("y bf16", gyb.downloadBf16(), ybRef, TOL_BF16);
                 expect("dbias", gdb.downloadFloats(), dbRef, TOL_F32);
                 expect("sum_batches", gdst.downloadFloats(), dstRef, TOL_F32);
+            }
+        });
+    }
+
+    /**
+     * pad_cols: w [rows, cols] bf16 onto the bf16 pitch ld (cols rounded up to 8), which must hold w exactly and zeros
+     * in the padding (compared exactly: a copy); sum_batches_ld: dst [rows, cols] += the sum of batch products
+     * [batch, rows, ld'] on the fp32 pitch ld' (cols rounded up to 4, plus 4 so that every case has padding), whose
+     * padding columns hold NaN: a sum that reads one fails. Reference: the sums in double.
+     */
+    private void padAndCompact(int rows, int cols, int batch) {
+        int ld = GpuBackend.alignedLd(cols, BF16), ldf = GpuBackend.alignedLd(cols, F32) + 4;
+        run("pad_cols, sum_batches_ld rows " + rows + ", cols " + cols + " (ld " + ld + ", " + ldf + "), batch "
+                + batch, () -> {
+            float[] w = bf(rows * cols, 1), src = floats(batch * rows * ldf, 1), dst = floats(rows * cols, 1);
+            double[] padRef = new double[rows * ld], dstRef = d(dst);
+            for (int r = 0; r < rows; r++) {
+                for (int c = 0; c < cols; c++) padRef[r * ld + c] = w[r * cols + c];
+                for (int c = cols; c < ldf; c++) {
+                    for (int b = 0; b < batch; b++) src[(b * rows + r) * ldf + c] = Float.NaN;
+                }
+                for (int c = 0; c < cols; c++) {
+                    for (int b = 0; b < batch; b++) dstRef[r * cols + c] += src[(b * rows + r) * ldf + c];
+                }
+            }
+            try (Bufs m = new Bufs()) {
+                DeviceBuffer padded = m.out(BF16, rows * ld), gdst = m.f32(dst);
+                k.padCols(s, m.bf16(w), padded, rows, cols, ld);
+                k.sumBatches(s, m.f32(src), gdst, batch, rows, cols, ldf);
+                s.synchronize();
+                expect("pad_cols", padded.downloadBf16(), padRef, 0.0);
+                expect("sum_batches_ld", gdst.downloadFloats(), dstRef, TOL_F32);
             }
         });
     }
