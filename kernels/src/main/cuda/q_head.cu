@@ -30,6 +30,11 @@
 // once, from fp32 g + dq w (the GEMM path rounded dq w to bf16 (dy0), then g + dy0: the same value when g's slot 0 is
 // zero, as in the training step). dw and dbias accumulate in fp32 over the slots (sums of B terms; cuBLAS's order
 // differs).
+//
+// Resources (CUDA 13 ptxas, sm_90): forward 30 registers, backward 32 and 1,056 bytes of static shared memory; no
+// spills. UNVERIFIED on hardware (no GPU on the build machine): the speed against the cuBLAS path it replaces. At the
+// Sudoku preset's training batch (B = 768, D = 512) the backward is only 16 blocks, each warp looping over 96 slots
+// (a few microseconds of loads, against the 6 launches it replaces); at batch 1 both kernels are one block.
 #include "common.cuh"
 
 #define QH_OUT 2            // q_halt, q_continue
