@@ -104,15 +104,20 @@ TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
 }
 TRM_EXPORT(token_loss, TRM_BLOCK)
 
+// One slot's halting BCE with logits x = q_halt and target t in {0, 1}: the loss (the stable form of BCE with logits)
+// and gradScale * dloss/dx. halting_bce and q_head.cu's q_head_backward share it, so the two paths agree bit for bit.
+__device__ __forceinline__ void haltingBceOne(float x, float t, float gradScale, float* loss, float* dx) {
+    *loss = fmaxf(x, 0.0f) - x * t + log1pf(expf(-fabsf(x)));
+    *dx = gradScale * (1.0f / (1.0f + expf(-x)) - t);
+}
+
 TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
     halting_bce(const float* q, int qStride, const int* target, float* loss, float* dq, int batch,
                 float gradScale) {
     trm_pdl_begin();
     int b = blockIdx.x * blockDim.x + threadIdx.x;
     if (b >= batch) return;
-    float x = q[(long)b * qStride], t = (float)target[b];
-    loss[b] = fmaxf(x, 0.0f) - x * t + log1pf(expf(-fabsf(x)));  // the stable form of BCE with logits
-    dq[(long)b * qStride] = gradScale * (1.0f / (1.0f + expf(-x)) - t);
+    haltingBceOne(q[(long)b * qStride], (float)target[b], gradScale, &loss[b], &dq[(long)b * qStride]);
     for (int j = 1; j < qStride; j++) dq[(long)b * qStride + j] = 0.0f;
 }
 TRM_EXPORT(halting_bce, TRM_BLOCK)

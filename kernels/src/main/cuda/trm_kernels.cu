@@ -19,6 +19,9 @@
 #include "attention_tc.cu"
 // defines: token_loss (stablemax or softmax CE with its gradient), halting_bce
 #include "loss.cu"
+// defines: q_head_forward, q_head_backward (the q head read in place from y, and its halting BCE + whole backward;
+// after loss.cu, whose haltingBceOne it shares)
+#include "q_head.cu"
 // defines: adam_atan2, ema, adam_atan2_multi, ema_multi, puzzle_sign_sgd
 #include "optimizer.cu"
 // defines: add3, accumulate, convert, broadcast_row, broadcast_row_slots, slice_seq

@@ -250,6 +250,30 @@ public interface Backend extends AutoCloseable {
      */
     void haltingBce(Tensor q, IntTensor target, double gradScale, Tensor loss, Tensor dq);
 
+    /**
+     * The q head (spec 1.7) on slot 0 of y [B, S, D]: q [B, 1, 2] = y[:, 0] w [2, D]^T + bias [2]. y0 [B, 1, D] is
+     * the backend's workspace for the slice: a backend that reads y in place, as the GPU's q_head_forward does, may
+     * leave it unwritten. This default is exactly sliceSeq + linear, so the CPU backends compute what they always did.
+     */
+    default void qHead(Tensor y, Tensor w, Tensor bias, Tensor y0, Tensor q) {
+        sliceSeq(y, 0, y0);
+        linear(y0, w, bias, q);
+    }
+
+    /**
+     * The halting loss and its gradient back through the q head: {@link #haltingBce}(q, target, gradScale, loss, dq),
+     * then with that dq [B, 1, 2]: dw [2, D] += dq^T y[:, 0]; dbias [2] += column sums of dq; g[:, 0, :] += dq w
+     * (g [B, S, D], its other slots untouched). y, w, y0 and q are what the step's {@link #qHead} read and wrote; y0
+     * holds what that qHead left in it (nothing, where it read y in place), dy0 [B, 1, D] is scratch: a backend that
+     * reads y in place may leave both alone. This default is exactly haltingBce + linearBackward + sliceSeqBackward.
+     */
+    default void haltingBceBackward(Tensor q, IntTensor target, double gradScale, Tensor loss, Tensor dq, Tensor y,
+                                    Tensor w, Tensor dw, Tensor dbias, Tensor g, Tensor y0, Tensor dy0) {
+        haltingBce(q, target, gradScale, loss, dq);
+        linearBackward(y0, w, dq, dy0, false, dw, dbias);
+        sliceSeqBackward(dy0, 0, g);
+    }
+
     // ---- optimizers (spec 4) ----------------------------------------------------------------------------------------
     // The by-value forms take this step's scalars from the host: on a GPU they upload them, so they cannot be part of
     // a captured graph; a captured step uses the forms that read a schedule row in backend memory.

@@ -111,6 +111,7 @@ public final class MemoryPlanner {
             case "linear", "linearSwiglu" -> (Tensor) args[1];
             case "linearBackward" -> args[3] != null ? (Tensor) args[1] : null;  // w is read only for dx
             case "tokenMix", "tokenMixSwiglu", "tokenMixBackward", "tokenMixNorm" -> (Tensor) args[0];
+            // qHead and haltingBceBackward (q_head.cu) read the q weight's fp32 master, rounding it as they read: no copy
             default -> null;
         };
         if (weight != null) copy(ledger, copies, weight);

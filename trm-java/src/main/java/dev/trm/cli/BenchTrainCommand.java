@@ -210,6 +210,7 @@ public final class BenchTrainCommand implements Runnable {
         step.run();
         gpu.synchronize();
         prof.clear();
+        long kernels = gpu.device().kernelsEnqueued(), gemms = gpu.device().gemmsEnqueued();
         long t0 = System.nanoTime();
         for (int i = 0; i < profileSteps; i++) step.run();
         gpu.synchronize();
@@ -217,6 +218,11 @@ public final class BenchTrainCommand implements Runnable {
         out.printf("profile: %d eager steps (no graph), device time per op from CUDA events, per step; wall %.1f ms "
                 + "per eager step%n", profileSteps, wallMs);
         out.print(prof.table(profileSteps));
+        // the launches behind those ops (the profiler's own event records not counted), as bench solve counts them: a
+        // step's graph holds as many
+        out.printf("launches per step: %d kernels of ours + %d cuBLAS GEMMs%n",
+                (gpu.device().kernelsEnqueued() - kernels) / profileSteps,
+                (gpu.device().gemmsEnqueued() - gemms) / profileSteps);
     }
 
     /**

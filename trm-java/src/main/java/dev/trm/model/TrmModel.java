@@ -62,7 +62,7 @@ public final class TrmModel {
             }
             try (var use = be.memory().use(MemoryUse.HEADS)) {
                 yTail = be.activation(batch, len, d);
-                y0 = be.activation(batch, 1, d);
+                y0 = be.activation(batch, 1, d);  // qHead's workspace (unwritten where y is read in place)
                 logits = be.activation(batch, len, v);
                 q = be.tensor(batch, 1, 2);
             }
@@ -111,7 +111,7 @@ public final class TrmModel {
                 // the loss writes the logits' gradient over the logits, unless they are to stay readable
                 dLogits = keepTrainLogits ? be.activation(batch, len, v) : null;
                 dyTail = be.activation(batch, len, d);
-                dy0 = be.activation(batch, 1, d);
+                dy0 = be.activation(batch, 1, d);  // haltingBceBackward's (likewise)
                 dq = be.tensor(batch, 1, 2);
             }
             try (var use = be.memory().use(MemoryUse.BACKWARD_WORKSPACE)) {
@@ -283,14 +283,14 @@ public final class TrmModel {
         Tensor dLogits = t.dLogits != null ? t.dLogits : w.logits;   // in place unless kept (see keepTrainLogits)
         be.crossEntropy(w.logits, batch.labels(), c.loss() == TrmConfig.LossType.STABLEMAX, scale, t.perSeq, t.correct,
                 t.tokensCorrect, dLogits);
-        be.haltingBce(w.q, t.correct, 0.5 * scale, t.qLoss, t.dq);
 
-        // Heads backward into g = d y' [B, S, D].
+        // Heads backward into g = d y' [B, S, D]: the lm head into slots P.., then the halting loss (its target is the
+        // token loss's seqCorrect) and its gradient through the q head into slot 0.
         be.linearBackward(w.yTail, p.lmHead().value(), dLogits, t.dyTail, false, p.lmHead().grad(), null);
-        be.linearBackward(w.y0, p.qWeight().value(), t.dq, t.dy0, false, p.qWeight().grad(), p.qBias().grad());
         be.zero(t.g);
         be.sliceSeqBackward(t.dyTail, c.puzzleEmbLen(), t.g);
-        be.sliceSeqBackward(t.dy0, 0, t.g);
+        be.haltingBceBackward(w.q, t.correct, 0.5 * scale, t.qLoss, t.dq, yNew, p.qWeight().value(),
+                p.qWeight().grad(), p.qBias().grad(), t.g, w.y0, t.dy0);
 
         // y' = net(y + z_n): y is a constant here, so d(y + z_n) flows only into z_n.
         w.net.backward(t.saved[n], t.g);
@@ -342,8 +342,7 @@ public final class TrmModel {
     private void heads(Workspace w, Tensor y) {
         be.sliceSeq(y, c.puzzleEmbLen(), w.yTail);
         be.linear(w.yTail, p.lmHead().value(), null, w.logits);
-        be.sliceSeq(y, 0, w.y0);
-        be.linear(w.y0, p.qWeight().value(), p.qBias().value(), w.q);
+        be.qHead(y, p.qWeight().value(), p.qBias().value(), w.y0, w.q);
     }
 
     private StepResult result(Workspace w, Training t) {

@@ -853,6 +853,49 @@ public final class GpuBackend implements Backend {
                 f32(dq, "haltingBce", "dq"), batch, (float) gradScale);
     }
 
+    /**
+     * One launch (q_head.cu q_head_forward): slot 0 of y read in place, w's fp32 master rounded to bf16 as it is read
+     * (so the q weight needs no bf16 copy); y0 is left unwritten.
+     */
+    @Override
+    public void qHead(Tensor y, Tensor w, Tensor bias, Tensor y0, Tensor q) {
+        int batch = y.dim(0), seq = y.dim(1), d = y.dim(2);
+        checkQHead("qHead", y, w, bias, q);
+        k.qHeadForward(s, bf16(y, "qHead", "y"), f32(w, "qHead", "w"), f32(bias, "qHead", "bias"),
+                f32(q, "qHead", "q"), batch, seq, d);
+    }
+
+    /**
+     * One launch (q_head.cu q_head_backward): the halting BCE, dw, dbias and g's slot 0 from y read in place, in a
+     * fixed order (deterministic); y0 and dy0 are left alone.
+     */
+    @Override
+    public void haltingBceBackward(Tensor q, IntTensor target, double gradScale, Tensor loss, Tensor dq, Tensor y,
+                                   Tensor w, Tensor dw, Tensor dbias, Tensor g, Tensor y0, Tensor dy0) {
+        int batch = y.dim(0), seq = y.dim(1), d = y.dim(2);
+        String op = "haltingBceBackward";
+        checkQHead(op, y, w, dbias, q);
+        sameSize(2L * batch, t(dq).buf.count(), op + " dq");
+        sameSize(batch, t(loss).buf.count(), op + " loss");
+        sameSize(batch, b(target).count(), op + " target");
+        sameSize(t(w).buf.count(), t(dw).buf.count(), op + " dw");
+        sameSize(t(y).buf.count(), t(g).buf.count(), op + " g");
+        k.qHeadBackward(s, f32(q, op, "q"), b(target), bf16(y, op, "y"), f32(w, op, "w"), f32(loss, op, "loss"),
+                f32(dq, op, "dq"), f32(dw, op, "dw"), f32(dbias, op, "dbias"), bf16(g, op, "g"), batch, seq, d,
+                (float) gradScale);
+    }
+
+    /** y [B, S, D], w [2, D], bias (or its gradient) [2], q [B, 1, 2]: the q head's shapes. */
+    private static void checkQHead(String op, Tensor y, Tensor w, Tensor bias, Tensor q) {
+        if (w.dim(0) != 2 || w.dim(-1) != y.dim(2)) {
+            throw new IllegalArgumentException(op + ": w must be [2, D] with D = " + y.dim(2) + " (y's), not "
+                    + Arrays.toString(w.shape()));
+        }
+        if (bias == null) throw new IllegalArgumentException(op + ": the q head has a bias");
+        sameSize(2, t(bias).buf.count(), op + " bias");
+        sameSize(2L * y.dim(0), t(q).buf.count(), op + " q");
+    }
+
     // ---- optimizers -------------------------------------------------------------------------------------------------------
 
     @Override

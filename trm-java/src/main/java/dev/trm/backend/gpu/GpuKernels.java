@@ -329,6 +329,30 @@ public final class GpuKernels {
                 .ptr(target).ptr(loss).ptr(dq).i32(batch).f32(gradScale));
     }
 
+    // q_head.cu
+
+    /**
+     * y [B, S, D] bf16 (slot 0 of each batch row, read in place), w [2, D] f32 (rounded to bf16 as read), bias [2] f32
+     * -> q [B, 2] f32. One warp per slot.
+     */
+    public void qHeadForward(Stream s, DeviceBuffer y, DeviceBuffer w, DeviceBuffer bias, DeviceBuffer q, int batch,
+                             int seq, int dim) {
+        k("q_head_forward").launch(s, Kernel.blocks(batch, BLOCK / 32), BLOCK, 0, KernelArgs.of().ptr(y).ptr(w)
+                .ptr(bias).ptr(q).i32(batch).i32(seq).i32(dim));
+    }
+
+    /**
+     * The halting BCE on q [B, 2] f32 (column 0) with target [B] i32 -> loss [B] f32, dq [B, 2] f32 (=), and the q
+     * head's backward: dw [2, D] f32 +=, dbias [2] f32 +=, slot 0 of g [B, S, D] bf16 += (y [B, S, D] bf16 and w
+     * [2, D] f32 as {@link #qHeadForward} read them). One block per 32 columns of D; deterministic.
+     */
+    public void qHeadBackward(Stream s, DeviceBuffer q, DeviceBuffer target, DeviceBuffer y, DeviceBuffer w,
+                              DeviceBuffer loss, DeviceBuffer dq, DeviceBuffer dw, DeviceBuffer dbias, DeviceBuffer g,
+                              int batch, int seq, int dim, float gradScale) {
+        k("q_head_backward").launch(s, Kernel.blocks(dim, 32), BLOCK, 0, KernelArgs.of().ptr(q).ptr(target).ptr(y)
+                .ptr(w).ptr(loss).ptr(dq).ptr(dw).ptr(dbias).ptr(g).i32(batch).i32(seq).i32(dim).f32(gradScale));
+    }
+
     // optimizer.cu
 
     /** The device-side schedule of adam_atan2: (lr, 1 - beta1^t, 1 - beta2^t), computed in double. */

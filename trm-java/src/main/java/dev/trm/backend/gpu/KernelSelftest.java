@@ -59,6 +59,7 @@ public final class KernelSelftest {
         checks.put("token_loss stablemax", () -> tokenLoss(true));
         checks.put("token_loss softmax", () -> tokenLoss(false));
         checks.put("halting_bce", this::haltingBce);
+        checks.put("q_head", this::qHead);
         checks.put("adam_atan2", this::adamAtan2);
         checks.put("ema", this::ema);
         checks.put("puzzle_sign_sgd", this::puzzleSignSgd);
@@ -373,6 +374,65 @@ public final class KernelSelftest {
             s.synchronize();
             double e = Math.max(measured(dq.downloadFloats(), dq2Ref), measured(loss.downloadFloats(), lossRef));
             return List.of(check("halting_bce", e, TOL_F32));
+        }
+    }
+
+    // ---- the q head and its halting loss ----
+
+    List<KernelCheck> qHead() {
+        int seq = P + L, batch = 37;  // 37 slots: 5 blocks of the forward's 8 warps, 4 or 5 slots per backward warp
+        float[] y = bf(batch * seq * D, 2.0), w = floats(2 * D, 0.3), bias = floats(2, 1.0);
+        float[] q = floats(batch * 2, 6.0), dw0 = floats(2 * D, 0.1), dbias0 = floats(2, 0.1), g0 = bf(y.length, 0.1);
+        int[] target = ints(batch, 2);
+        QHeadReference ref = QHeadReference.of(y, w, bias, q, target, dw0, dbias0, g0, batch, seq, D, 0.5);
+        try (DeviceBuffer by = bf16(y); DeviceBuffer bw = f32(w); DeviceBuffer bb = f32(bias);
+             DeviceBuffer qOut = dev.alloc(DType.F32, batch * 2); DeviceBuffer bq = f32(q); DeviceBuffer bt = i32(target);
+             DeviceBuffer loss = dev.alloc(DType.F32, batch); DeviceBuffer dq = dev.alloc(DType.F32, batch * 2);
+             DeviceBuffer dw = f32(dw0); DeviceBuffer dbias = f32(dbias0); DeviceBuffer g = bf16(g0)) {
+            kernels.qHeadForward(s, by, bw, bb, qOut, batch, seq, D);
+            kernels.qHeadBackward(s, bq, bt, by, bw, loss, dq, dw, dbias, g, batch, seq, D, 0.5f);
+            s.synchronize();
+            // loss and dq: halting_bce's own arithmetic; dw, dbias: sums over the slots, as a GEMM's fp32 output
+            double bwd = Math.max(Math.max(measured(loss.downloadFloats(), ref.loss()) / TOL_F32,
+                    measured(dq.downloadFloats(), ref.dq()) / TOL_F32), Math.max(
+                    measured(dw.downloadFloats(), ref.dw()) / TOL_GEMM,
+                    measured(dbias.downloadFloats(), ref.dbias()) / TOL_GEMM)) * TOL_GEMM;
+            return List.of(check("q_head_forward", measured(qOut.downloadFloats(), ref.q()), TOL_GEMM),
+                    check("q_head_backward", bwd, TOL_GEMM),
+                    // g's slot 0 rounded to bf16 once: within half a bf16 ulp, 2^-8 of the value
+                    check("q_head_backward g", measured(g.downloadBf16(), ref.g()), TOL_ONE_ROUNDING));
+        }
+    }
+
+    /**
+     * The q head and its halting loss in double (q_head.cu's contract), for the kernel checks: y [B, S, D] (slot 0
+     * read), w [2, D] rounded to bf16 as the kernels read it, bias [2] give q [B, 2]; from a q [B, 2] of the caller's
+     * and target [B], gradScale: loss [B], dq [B, 2] (column 1 zero), and dw [2, D], dbias [2], g [B, S, D] from their
+     * starting values dw0, dbias0, g0 with the q head's gradient added (row 1 of dw, dbias[1] and g's slots past 0 as
+     * they were).
+     */
+    record QHeadReference(double[] q, double[] loss, double[] dq, double[] dw, double[] dbias, double[] g) {
+        static QHeadReference of(float[] y, float[] w, float[] bias, float[] qIn, int[] target, float[] dw0,
+                                 float[] dbias0, float[] g0, int batch, int seq, int dim, double gradScale) {
+            double[] q = new double[2 * batch], loss = new double[batch], dq = new double[2 * batch];
+            double[] dw = d(dw0), dbias = d(dbias0), g = d(g0);
+            for (int b = 0; b < batch; b++) {
+                int y0 = b * seq * dim;
+                for (int j = 0; j < 2; j++) {
+                    double acc = bias[j];
+                    for (int k = 0; k < dim; k++) acc += (double) Bf16.round(w[j * dim + k]) * y[y0 + k];
+                    q[2 * b + j] = acc;
+                }
+                double[] one = new double[1];
+                loss[b] = RefOps.haltingBce(new double[] {qIn[2 * b]}, new int[] {target[b]}, one, 1, gradScale);
+                dq[2 * b] = one[0];
+                dbias[0] += one[0];
+                for (int k = 0; k < dim; k++) {
+                    dw[k] += one[0] * y[y0 + k];
+                    g[y0 + k] += one[0] * Bf16.round(w[k]);
+                }
+            }
+            return new QHeadReference(q, loss, dq, dw, dbias, g);
         }
     }
 

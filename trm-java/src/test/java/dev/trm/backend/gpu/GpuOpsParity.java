@@ -129,6 +129,7 @@ final class GpuOpsParity {
         norms(3, 6, 40);
         slices(3, 2, 7, 16);
         losses(3, 9, 11);
+        qHead(3, 2, 7, 16);
         embedding(3, 7, 2, 12, 6, 4);
         embedding(40, 9, 2, 12, 6, 4);  // 360 token rows: the backward sums in two chunks
         optimizers(1000);
@@ -178,6 +179,8 @@ final class GpuOpsParity {
         losses(1, 81, 11);
         losses(2, 900, 13);  // 900 tokens per row of 256 threads; row 1 has no valid label
         losses(2, 40, 37);   // V past a warp: each lane owns two logits, the gradient written over them too
+        qHead(1, 16, 81, 24);
+        qHead(37, 1, 96, 72);  // D past two column blocks of the backward; 37 slots over the forward's warps
         embedding(1, 96, 1, 8, 13, 2);
         embedding(1, 81, 16, 24, 11, 3);
         embedding(3, 900, 16, 8, 13, 5);   // 2700 token rows: 11 chunks of 256, the last one partial
@@ -564,6 +567,36 @@ final class GpuOpsParity {
         gpu.haltingBce(q.g(), target.g(), 0.25, loss.g(), dq.g());
         close("haltingBce loss B " + b, loss);
         close("haltingBce dq B " + b, dq);
+    }
+
+    /**
+     * The q head on slot 0 of y [b, p + len, d] and its halting loss + backward ({@link Backend#qHead},
+     * {@link Backend#haltingBceBackward}: one kernel each on the GPU, which reads y in place and leaves the workspace
+     * y0, dy0 alone; the default slice + linear and haltingBce + linearBackward + sliceSeqBackward on the CPU). The
+     * backward runs on the CPU's q on both, so that dq is the backward's own; dw, dbias and g accumulate from random
+     * values (g small, so that slot 0's gradient sets its scale).
+     */
+    void qHead(int b, int p, int len, int d) {
+        String at = " B " + b + ", P " + p + ", L " + len + ", D " + d;
+        Pair y = act(1, b, p + len, d), w = f32(0.3, 2, d), bias = f32(1, 2), q = outF32(b, 1, 2);
+        Pair y0 = outAct(b, 1, d), dy0 = outAct(b, 1, d);
+        cpu.qHead(y.c(), w.c(), bias.c(), y0.c(), q.c());
+        gpu.qHead(y.g(), w.g(), bias.g(), y0.g(), q.g());
+        close("qHead" + at, q);
+        gpu.write(q.g(), cpu.read(q.c()));
+        int[] targets = new int[b];
+        for (int i = 0; i < b; i++) targets[i] = rnd.nextInt(2);
+        IntPair target = ints(targets, b);
+        Pair loss = outF32(b), dq = outF32(b, 1, 2), dw = f32(0.1, 2, d), dbias = f32(0.1, 2), g = act(0.02, b, p + len, d);
+        cpu.haltingBceBackward(q.c(), target.c(), 0.25, loss.c(), dq.c(), y.c(), w.c(), dw.c(), dbias.c(), g.c(),
+                y0.c(), dy0.c());
+        gpu.haltingBceBackward(q.g(), target.g(), 0.25, loss.g(), dq.g(), y.g(), w.g(), dw.g(), dbias.g(), g.g(),
+                y0.g(), dy0.g());
+        close("haltingBceBackward loss" + at, loss);
+        close("haltingBceBackward dq" + at, dq);
+        close("haltingBceBackward dw (+=)" + at, dw);
+        close("haltingBceBackward dbias (+=)" + at, dbias);
+        close("haltingBceBackward g (+= into slot 0)" + at, g);
     }
 
     /**

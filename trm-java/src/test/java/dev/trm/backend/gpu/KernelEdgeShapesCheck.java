@@ -104,6 +104,11 @@ final class KernelEdgeShapesCheck {
         haltingBce(1, 2);
         haltingBce(257, 2);
         haltingBce(3, 1);
+        // the q head: a warp per slot forward, 32 columns per backward block with 8 warps over the slots
+        qHead(1, 97, 8);     // one slot; D a quarter of a block's columns
+        qHead(3, 17, 64);    // two full column blocks; slots 3..7 of the warps idle
+        qHead(37, 5, 512);   // 37 slots: 5 forward blocks, the last with 5 warps; 4 or 5 slots per backward warp
+        qHead(37, 97, 72);   // D past 2 blocks by 8: the last block's lanes 8..31 own no column
         embedding(1, 81, 16, 24, 11, 3);
         embedding(3, 900, 16, 8, 12, 5);  // 2700 token rows: 11 chunks of 256, the last 140
         embedding(2, 96, 1, 24, 11, 3);   // P = 1 (the smallest prefix TrmConfig takes): S = 97
@@ -437,6 +442,43 @@ final class KernelEdgeShapesCheck {
                 s.synchronize();
                 expect("loss", loss.downloadFloats(), lossRef, TOL_F32);
                 expect("dq", dq.downloadFloats(), dqRef, TOL_F32);
+            }
+        });
+    }
+
+    /**
+     * q_head_forward and q_head_backward (q_head.cu) against {@link KernelSelftest.QHeadReference}: q, loss and dq
+     * start as poison; dw, dbias and g (+=) from random values, and g's slots past 0 must keep theirs. q in [-6, 6]
+     * (both signs), targets 0 and 1.
+     */
+    private void qHead(int batch, int seq, int dim) {
+        run("q_head B " + batch + ", S " + seq + ", D " + dim, () -> {
+            float[] y = bf(batch * seq * dim, 2), w = floats(2 * dim, 0.3), bias = floats(2, 1);
+            float[] q = floats(batch * 2, 6), dw0 = floats(2 * dim, 0.1), dbias0 = floats(2, 0.1);
+            float[] g0 = bf(batch * seq * dim, 0.1);
+            int[] target = ints(batch, 2);
+            KernelSelftest.QHeadReference ref = KernelSelftest.QHeadReference.of(y, w, bias, q, target, dw0, dbias0,
+                    g0, batch, seq, dim, 0.5);
+            try (Bufs m = new Bufs()) {
+                DeviceBuffer by = m.bf16(y), bw = m.f32(w), qOut = m.out(F32, batch * 2);
+                DeviceBuffer loss = m.out(F32, batch), dq = m.out(F32, batch * 2);
+                DeviceBuffer dw = m.f32(dw0), dbias = m.f32(dbias0), g = m.bf16(g0);
+                k.qHeadForward(s, by, bw, m.f32(bias), qOut, batch, seq, dim);
+                k.qHeadBackward(s, m.f32(q), m.i32(target), by, bw, loss, dq, dw, dbias, g, batch, seq, dim, 0.5f);
+                s.synchronize();
+                expect("q", qOut.downloadFloats(), ref.q(), KernelSelftest.TOL_GEMM);
+                expect("loss", loss.downloadFloats(), ref.loss(), TOL_F32);
+                expect("dq", dq.downloadFloats(), ref.dq(), TOL_F32);
+                expect("dw (+=)", dw.downloadFloats(), ref.dw(), KernelSelftest.TOL_GEMM);
+                expect("dbias (+=)", dbias.downloadFloats(), ref.dbias(), KernelSelftest.TOL_GEMM);
+                float[] gGot = g.downloadBf16();
+                expect("g (+= into slot 0)", gGot, ref.g(), TOL_ONE_ROUNDING);
+                for (int i = 0; i < gGot.length; i++) {
+                    if (i % (seq * dim) >= dim && Float.floatToIntBits(gGot[i]) != Float.floatToIntBits(g0[i])) {
+                        throw new AssertionError("g: element " + i + " (slot " + i % (seq * dim) / dim + ") changed from "
+                                + g0[i] + " to " + gGot[i]);
+                    }
+                }
             }
         });
     }
