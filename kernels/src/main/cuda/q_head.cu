@@ -27,14 +27,15 @@
 // .to(float32): its q has bf16 resolution, ours fp32 (a documented difference, not an emulation of it).
 // Backward: dq stays fp32 for dw, dbias and g (the GEMM path rounded it to bf16 as a GEMM operand for dw and g, and
 // kept fp32 for dbias; the CPU backend keeps fp32 throughout, so this is closer to it). g's slot 0 is rounded to bf16
-// once, from fp32 g + dq w (the GEMM path rounded dq w to bf16 (dy0), then g + dy0: the same value when g's slot 0 is
-// zero, as in the training step). dw and dbias accumulate in fp32 over the slots (sums of B terms; cuBLAS's order
-// differs).
+// once, from fp32 g + dq w (the GEMM path rounded dq w to bf16 (dy0), then g + dy0: with g's slot 0 zero, as in the
+// training step, that second rounding changed nothing, so the paths differ there only by the GEMM path's bf16 dq).
+// dw and dbias accumulate in fp32 over the slots (sums of B terms; cuBLAS's order differs).
 //
 // Resources (CUDA 13 ptxas, sm_90): forward 30 registers, backward 32 and 1,056 bytes of static shared memory; no
 // spills. UNVERIFIED on hardware (no GPU on the build machine): the speed against the cuBLAS path it replaces. At the
 // Sudoku preset's training batch (B = 768, D = 512) the backward is only 16 blocks, each warp looping over 96 slots
-// (a few microseconds of loads, against the 6 launches it replaces); at batch 1 both kernels are one block.
+// (a few microseconds of loads, against the 6 launches it replaces); at batch 1 the forward is one block, while the
+// backward stays ceil(D / 32) blocks (16 at D = 512) whatever B is, each with one busy warp.
 #include "common.cuh"
 
 #define QH_OUT 2            // q_halt, q_continue
