@@ -221,6 +221,7 @@ final class GpuOpsParity {
         tokenMix(3, 131, 97, 8);
         tokenMix(2, 97, 1024, 16);  // Sudoku-MLP's gate_up weight [2I_S, S] = [1024, 97]
         tokenMix(20, 916, 916, 2);  // dw products of 916 x 916 per batch row: 19 fit the scratch, then 1 more
+        tokenMix(165, 97, 1024, 2); // on the padded pitch 100: 163 batch rows fit the scratch, then 2 more, compacted
     }
 
     /**
