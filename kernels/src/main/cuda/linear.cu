@@ -1,10 +1,10 @@
 // linear.cu: what the cuBLAS GEMMs of the linear layers and the token mixer leave to us.
 //   bias_add:     y [rows, n] += bias [n]           (the q head's bias; y fp32 or bf16)
 //   bias_grad:    dbias [n] += sum over rows of dy [rows, n]   one thread per column, fixed order: deterministic
-//   sum_batches:  dst [m] += sum_b src [b, m]        the token mixer's weight gradient, one GEMM per batch row
-//                 (dw += sum_b dy[b] x[b]^T cannot be one GEMM: b and d do not fold into one stride)
-//   sum_batches_ld: dst [rows, cols] += sum_b src [b, rows, ld][:, :cols]   the same, from products cuBLAS stored on
-//                 a row pitch ld >= cols rounded up to 16 bytes (fp32: a multiple of 4), compacted here into dst
+//   sum_batches:  dst [rows, cols] += sum_b src [b, rows, ld][:, :cols]   the token mixer's weight gradient, one GEMM
+//                 per batch row (dw += sum_b dy[b] x[b]^T cannot be one GEMM: b and d do not fold into one stride),
+//                 from products cuBLAS stored on a row pitch ld >= cols rounded up to 16 bytes (fp32: a multiple of
+//                 4), compacted here into dst; a plain dst [m] += sum_b src [b, m] is rows m, cols = ld = 1
 //   pad_cols:     dst [rows, ld] = src [rows, cols], columns cols..ld-1 zero (bf16)   a GEMM weight whose rows are not
 //                 16-byte aligned (the token mixer's gate_up [2I_S, S] at S = 97: 194-byte rows) re-laid on a pitch
 //                 ld rounded up to 8 elements, made before each GEMM that reads it: cuBLAS's tensor-core kernels want
@@ -42,20 +42,10 @@ TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
 }
 TRM_EXPORT(bias_grad, TRM_BLOCK)
 
+// The summation order is b = 0, 1, ... in fp32 whatever the pitch, so the compacted sum equals the unpadded one bit for
+// bit.
 TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
-    sum_batches(const float* src, float* dst, int batch, long m) {
-    trm_pdl_begin();
-    for (long i = (long)blockIdx.x * blockDim.x + threadIdx.x; i < m; i += (long)gridDim.x * blockDim.x) {
-        float acc = 0.0f;
-        for (int b = 0; b < batch; b++) acc += src[(long)b * m + i];
-        dst[i] += acc;
-    }
-}
-TRM_EXPORT(sum_batches, TRM_BLOCK)
-
-// The summation order is sum_batches' (b = 0, 1, ... in fp32), so the compacted sum equals the unpadded one bit for bit.
-TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
-    sum_batches_ld(const float* src, float* dst, int batch, long rows, int cols, int ld) {
+    sum_batches(const float* src, float* dst, int batch, long rows, int cols, int ld) {
     trm_pdl_begin();
     long per = rows * ld;  // one batch row's product on the padded pitch
     for (long i = (long)blockIdx.x * blockDim.x + threadIdx.x; i < rows * cols; i += (long)gridDim.x * blockDim.x) {
@@ -65,7 +55,7 @@ TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
         dst[i] += acc;
     }
 }
-TRM_EXPORT(sum_batches_ld, TRM_BLOCK)
+TRM_EXPORT(sum_batches, TRM_BLOCK)
 
 TRM_KERNEL void __launch_bounds__(TRM_BLOCK)
     pad_cols(const bf16* src, bf16* dst, long rows, int cols, int ld) {

@@ -26,7 +26,7 @@
 #include "optimizer.cu"
 // defines: add3, accumulate, convert, broadcast_row, broadcast_row_slots, slice_seq
 #include "elementwise.cu"
-// defines: bias_add, bias_grad, sum_batches, sum_batches_ld, pad_cols
+// defines: bias_add, bias_grad, sum_batches, pad_cols
 #include "linear.cu"
 // defines: act_refill, act_halt, train_metrics
 #include "act.cu"

@@ -229,7 +229,7 @@ public final class GpuKernelBench {
      * the dW products), and on the 16-byte-aligned pitch GpuBackend pads to (-Dtrm.gemm.align, the default): bf16 104,
      * fp32 100. Forward gu[b] [1024, D] = W x[b] [97, D] (strided batched, W shared); backward dx[b] [97, D] = W^T dy[b]
      * [1024, D] and the per-batch weight-gradient products dy[b] x[b]^T [1024, 97] into fp32 scratch. The aligned rows
-     * leave out what alignment adds: pad_cols (once per GEMM that reads W) and sum_batches_ld (for sum_batches) have
+     * leave out what alignment adds: pad_cols (once per GEMM that reads W) and sum_batches on the padded pitch have
      * rows of their own. On the emulated device D is 64.
      */
     private void tokenMixGemms() {
@@ -271,7 +271,7 @@ public final class GpuKernelBench {
             t = time(calls, () -> k.sumBatches(s, dwParts, dw, batch, (long) n * sin));
             rows(t, "sum_batches (ld " + sin + ")", batch + "x" + n + "x" + sin, 4.0 * (batch + 2) * n * sin);
             t = time(calls, () -> k.sumBatches(s, dwParts, dw, batch, n, sin, ldg));
-            rows(t, "sum_batches_ld (ld " + ldg + ")", batch + "x" + n + "x" + sin, 4.0 * (batch * ldg + 2 * sin) * n);
+            rows(t, "sum_batches (ld " + ldg + ")", batch + "x" + n + "x" + sin, 4.0 * (batch * ldg + 2 * sin) * n);
         }
     }
 

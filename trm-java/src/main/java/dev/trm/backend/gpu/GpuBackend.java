@@ -482,7 +482,7 @@ public final class GpuBackend implements Backend {
         DeviceBuffer xh = gemmOperand(x, false);
         // dw [n, sin] += sum_b dy[b] [n, d] x[b]^T [d, sin]: b and d do not fold into one GEMM stride, so each batch
         // row's product lands in scratch [c, n, ld] and one pass sums them into dw (in chunks of batch rows bounding
-        // the scratch). ld is sin rounded up to 16 bytes (4 floats; sin = 97: 388-byte rows), and sum_batches_ld
+        // the scratch). ld is sin rounded up to 16 bytes (4 floats; sin = 97: 388-byte rows), and sum_batches
         // compacts, unless sin is aligned already or the switch is off.
         int ld = alignGemms ? alignedLd(sin, DType.F32) : sin;
         long per = (long) n * ld;
@@ -493,8 +493,7 @@ public final class GpuBackend implements Backend {
             int c = Math.min(chunk, batch - b0);
             blas.gemmStridedBatchedAt(s, false, true, n, sin, d, 1f, dyh, (long) b0 * n * d, d, (long) n * d, xh,
                     (long) b0 * sin * d, d, (long) sin * d, 0f, mixScratch, 0, ld, per, c);
-            if (ld == sin) k.sumBatches(s, mixScratch, dwb, c, per);
-            else k.sumBatches(s, mixScratch, dwb, c, n, sin, ld);
+            k.sumBatches(s, mixScratch, dwb, c, n, sin, ld);
         }
     }
 

@@ -501,16 +501,16 @@ public final class GpuKernels {
 
     /** dst [m] += sum over b of src [batch, m] (f32). */
     public void sumBatches(Stream s, DeviceBuffer src, DeviceBuffer dst, int batch, long m) {
-        k("sum_batches").launch(s, strideBlocks(m), BLOCK, 0, KernelArgs.of().ptr(src).ptr(dst).i32(batch).i64(m));
+        sumBatches(s, src, dst, batch, m, 1, 1);
     }
 
     /**
-     * dst [rows, cols] += sum over b of src [batch, rows, ld][:, :cols] (f32, ld >= cols): {@link #sumBatches} over
-     * products stored on a padded row pitch, compacted into dst. The same order of addition, so the same bits.
+     * dst [rows, cols] += sum over b of src [batch, rows, ld][:, :cols] (f32, ld >= cols): products stored on a padded
+     * row pitch, compacted into dst, in the same order of addition as the unpadded sum (the same bits).
      */
     public void sumBatches(Stream s, DeviceBuffer src, DeviceBuffer dst, int batch, long rows, int cols, int ld) {
-        if (ld < cols) throw new IllegalArgumentException("sum_batches_ld: ld " + ld + " < " + cols + " columns");
-        k("sum_batches_ld").launch(s, strideBlocks(rows * cols), BLOCK, 0,
+        if (ld < cols) throw new IllegalArgumentException("sum_batches: ld " + ld + " < " + cols + " columns");
+        k("sum_batches").launch(s, strideBlocks(rows * cols), BLOCK, 0,
                 KernelArgs.of().ptr(src).ptr(dst).i32(batch).i64(rows).i32(cols).i32(ld));
     }
 

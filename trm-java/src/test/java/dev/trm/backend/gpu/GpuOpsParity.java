@@ -213,7 +213,7 @@ final class GpuOpsParity {
      * The token mixer's GEMMs at awkward S, in increasing need of the weight-gradient scratch. With GpuBackend's
      * alignment on (-Dtrm.gemm.align, the default) a weight of S = 97, 131 or 916 columns (rows of 194, 262, 1832
      * bytes) is read from its padded copy (pitch 104, 136, 920) and its gradient products land on a padded fp32 pitch
-     * (100, 132; 916 is aligned) that sum_batches_ld compacts; with it off, everything on the plain pitch.
+     * (100, 132; 916 is aligned) that sum_batches compacts; with it off, everything on the plain pitch.
      */
     void tokenMixShapes() {
         tokenMix(3, 16, 40, 8);     // S aligned: nothing padded

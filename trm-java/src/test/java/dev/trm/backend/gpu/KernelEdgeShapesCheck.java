@@ -895,13 +895,13 @@ final class KernelEdgeShapesCheck {
 
     /**
      * pad_cols: w [rows, cols] bf16 onto the bf16 pitch ld (cols rounded up to 8), which must hold w exactly and zeros
-     * in the padding (compared exactly: a copy); sum_batches_ld: dst [rows, cols] += the sum of batch products
+     * in the padding (compared exactly: a copy); sum_batches on a pitch: dst [rows, cols] += the sum of batch products
      * [batch, rows, ld'] on the fp32 pitch ld' (cols rounded up to 4, plus 4 so that every case has padding), whose
      * padding columns hold NaN: a sum that reads one fails. Reference: the sums in double.
      */
     private void padAndCompact(int rows, int cols, int batch) {
         int ld = GpuBackend.alignedLd(cols, BF16), ldf = GpuBackend.alignedLd(cols, F32) + 4;
-        run("pad_cols, sum_batches_ld rows " + rows + ", cols " + cols + " (ld " + ld + ", " + ldf + "), batch "
+        run("pad_cols, sum_batches on a pitch, rows " + rows + ", cols " + cols + " (ld " + ld + ", " + ldf + "), batch "
                 + batch, () -> {
             float[] w = bf(rows * cols, 1), src = floats(batch * rows * ldf, 1), dst = floats(rows * cols, 1);
             double[] padRef = new double[rows * ld], dstRef = d(dst);
@@ -920,7 +920,7 @@ final class KernelEdgeShapesCheck {
                 k.sumBatches(s, m.f32(src), gdst, batch, rows, cols, ldf);
                 s.synchronize();
                 expect("pad_cols", padded.downloadBf16(), padRef, 0.0);
-                expect("sum_batches_ld", gdst.downloadFloats(), dstRef, TOL_F32);
+                expect("sum_batches (pitch)", gdst.downloadFloats(), dstRef, TOL_F32);
             }
         });
     }
